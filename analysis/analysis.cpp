@@ -1,0 +1,249 @@
+#include "analysis/analysis.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace archbench {
+
+namespace {
+
+AxisField through(const AxisField& in, const AxisMap& m) {
+  return {in.size + m.span * in.stride, in.stride * m.scale, in.padding - m.offset * in.stride};
+}
+
+// Hull of several fields at x = 0 (see analysis.h).
+AxisField hull(const std::vector<AxisField>& fields, const AxisField& stride_from) {
+  Rational pad = fields.front().padding;
+  for (const AxisField& f : fields) pad = std::max(pad, f.padding);
+  Rational reach = fields.front().size - fields.front().padding;
+  for (const AxisField& f : fields) reach = std::max(reach, f.size - f.padding);
+  return {reach + pad, stride_from.stride, pad};
+}
+
+bool is_elementwise(OpKind op) {
+  switch (op) {
+    case OpKind::BatchNorm:
+    case OpKind::ReLU:
+    case OpKind::ReLU6:
+    case OpKind::Sigmoid:
+    case OpKind::Swish:
+    case OpKind::Tanh:
+    case OpKind::Add:
+    case OpKind::Multiply: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::vector<ReceptiveField> receptive_fields(const Graph& g) {
+  std::vector<ReceptiveField> rf(g.layers.size());
+  for (size_t i = 1; i < g.layers.size(); ++i) {
+    const Layer& l = g.layers[i];
+    if (!is_merge(l.op)) {
+      SpatialMap m = spatial_map(g, l);
+      const ReceptiveField& in = rf[l.inputs[0]];
+      rf[i] = {through(in.h, m.h), through(in.w, m.w), true};
+      continue;
+    }
+    std::vector<AxisField> hs, ws;
+    std::vector<const ReceptiveField*> spatial;  // inputs not broadcast from 1x1
+    for (int j : l.inputs) {
+      hs.push_back(rf[j].h);
+      ws.push_back(rf[j].w);
+      const Shape& s = g.layers[j].output;
+      bool broadcast = s.h == 1 && s.w == 1 && (l.output.h > 1 || l.output.w > 1);
+      if (!broadcast) spatial.push_back(&rf[j]);
+    }
+    const ReceptiveField& lead = spatial.empty() ? rf[l.inputs[0]] : *spatial.front();
+    ReceptiveField out{hull(hs, lead.h), hull(ws, lead.w), true};
+    for (const ReceptiveField* f : spatial)
+      if (!(f->h.stride == lead.h.stride && f->w.stride == lead.w.stride && f->h.centre() == lead.h.centre() &&
+            f->w.centre() == lead.w.centre()))
+        out.aligned = false;
+    rf[i] = out;
+  }
+  return rf;
+}
+
+MemoryPlan plan_memory(const Graph& g) {
+  size_t n = g.layers.size();
+  auto users = g.consumers();
+  std::vector<int> last_use(n);
+  std::vector<bool> is_output(n, false);
+  for (int o : g.outputs()) is_output[o] = true;
+  for (size_t i = 0; i < n; ++i) {
+    last_use[i] = static_cast<int>(i);
+    for (int u : users[i]) last_use[i] = std::max(last_use[i], u);
+  }
+
+  MemoryPlan p;
+  p.buffer_of.assign(n, -1);
+  std::vector<int> buffer_last;  // last step any tensor in the buffer is read
+  std::vector<int> buffer_origin;  // the layer that first wrote the buffer
+  std::vector<bool> buffer_outside;  // read by a layer that does not write into it
+  auto new_buffer = [&](size_t layer) {
+    p.buffer_of[layer] = static_cast<int>(p.buffer_bytes.size());
+    p.buffer_bytes.push_back(g.layers[layer].output.elements() * kBytesPerElement);
+    buffer_last.push_back(last_use[layer]);
+    buffer_origin.push_back(static_cast<int>(layer));
+    buffer_outside.push_back(false);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = g.layers[i];
+    int reuse = -1;
+    if (l.op == OpKind::Flatten || l.op == OpKind::Dropout) {
+      reuse = p.buffer_of[l.inputs[0]];
+    } else if (is_elementwise(l.op)) {
+      for (int j : l.inputs) {
+        int b = p.buffer_of[j];
+        if (b != p.buffer_of[0] && buffer_last[b] == static_cast<int>(i) && !is_output[j] &&
+            g.layers[j].output == l.output) {
+          reuse = b;
+          break;
+        }
+      }
+    }
+    if (reuse >= 0) {
+      p.buffer_of[i] = reuse;
+      buffer_last[reuse] = std::max(buffer_last[reuse], last_use[i]);
+    } else {
+      new_buffer(i);
+    }
+    for (int j : l.inputs)
+      if (p.buffer_of[j] != p.buffer_of[i]) buffer_outside[p.buffer_of[j]] = true;
+  }
+
+  size_t nb = p.buffer_bytes.size();
+  p.first_step.resize(nb);
+  p.last_step.resize(nb);
+  for (size_t b = 0; b < nb; ++b) {
+    p.first_step[b] = buffer_origin[b];
+    p.last_step[b] = buffer_last[b];
+  }
+  for (int o : g.outputs()) p.last_step[p.buffer_of[o]] = static_cast<int>(n) - 1;
+
+  // Zero-copy concat: a buffer whose only outside reader is one concat (and which is neither
+  // the input nor an output) is a slice of that concat's buffer.
+  std::vector<int> parent(nb);
+  std::iota(parent.begin(), parent.end(), 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (g.layers[i].op != OpKind::Concat) continue;
+    for (int j : g.layers[i].inputs) {
+      int b = p.buffer_of[j];
+      if (b == p.buffer_of[0] || is_output[j]) continue;
+      bool only_concat = true;
+      for (size_t k = 0; k < n; ++k) {
+        if (p.buffer_of[k] != b) continue;
+        for (int u : users[k])
+          if (p.buffer_of[u] != b && u != static_cast<int>(i)) only_concat = false;
+      }
+      if (!only_concat || std::count(g.layers[i].inputs.begin(), g.layers[i].inputs.end(), j) > 1) continue;
+      parent[b] = p.buffer_of[i];
+    }
+  }
+  auto root = [&](int b) {
+    while (parent[b] != b) b = parent[b];
+    return b;
+  };
+  for (size_t b = 0; b < nb; ++b) {
+    int r = root(static_cast<int>(b));
+    if (r == static_cast<int>(b)) continue;
+    p.first_step[r] = std::min(p.first_step[r], p.first_step[b]);
+    p.last_step[r] = std::max(p.last_step[r], p.last_step[b]);
+  }
+  for (size_t b = 0; b < nb; ++b) {
+    int r = root(static_cast<int>(b));
+    if (r != static_cast<int>(b)) {  // slices hold no bytes of their own
+      p.buffer_bytes[b] = 0;
+      p.first_step[b] = p.first_step[r];
+      p.last_step[b] = p.last_step[r];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) p.buffer_of[i] = root(p.buffer_of[i]);
+
+  p.live_bytes.assign(n, 0);
+  for (size_t b = 0; b < nb; ++b)
+    for (int s = p.first_step[b]; s <= p.last_step[b]; ++s) p.live_bytes[s] += p.buffer_bytes[b];
+  for (size_t s = 0; s < n; ++s)
+    if (p.live_bytes[s] > p.peak_bytes) p.peak_bytes = p.live_bytes[s], p.peak_step = static_cast<int>(s);
+
+  // Arena placement, largest buffer first, each at the lowest 64-byte-aligned offset that
+  // does not overlap a placed buffer live at the same time (hannk's greedy plan).
+  constexpr int64_t kAlign = 64;
+  std::vector<int> by_size(nb);
+  std::iota(by_size.begin(), by_size.end(), 0);
+  std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) { return p.buffer_bytes[a] > p.buffer_bytes[b]; });
+  p.offset.assign(nb, 0);
+  std::vector<int> placed;
+  for (int b : by_size) {
+    if (p.buffer_bytes[b] == 0) continue;
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int q : placed)
+      if (p.first_step[q] <= p.last_step[b] && p.first_step[b] <= p.last_step[q])
+        busy.emplace_back(p.offset[q], p.offset[q] + p.buffer_bytes[q]);
+    std::sort(busy.begin(), busy.end());
+    int64_t at = 0;
+    for (const auto& [lo, hi] : busy) {
+      if (at + p.buffer_bytes[b] <= lo) break;
+      at = std::max(at, (hi + kAlign - 1) / kAlign * kAlign);
+    }
+    p.offset[b] = at;
+    p.arena_bytes = std::max(p.arena_bytes, at + p.buffer_bytes[b]);
+    placed.push_back(b);
+  }
+  return p;
+}
+
+NetworkAnalysis analyse(const Graph& g) {
+  NetworkAnalysis a;
+  size_t n = g.layers.size();
+  a.layers.resize(n);
+  auto rf = receptive_fields(g);
+  Totals& t = a.totals;
+  int64_t moved_total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = g.layers[i];
+    LayerAnalysis& la = a.layers[i];
+    la.rf = rf[i];
+    la.activation_bytes = l.output.elements() * kBytesPerElement;
+    if (i == 0) {
+      t.input_bytes = la.activation_bytes;
+      continue;
+    }
+    la.cost = layer_cost(g, l);
+    la.bytes_moved = la.activation_bytes + la.cost.params * kBytesPerElement;
+    for (int j : l.inputs) la.bytes_moved += g.layers[j].output.elements() * kBytesPerElement;
+    la.intensity = static_cast<double>(la.cost.flops) / static_cast<double>(la.bytes_moved);
+    t.macs += la.cost.macs;
+    t.flops += la.cost.flops;
+    t.params += la.cost.params;
+    t.activation_bytes += la.activation_bytes;
+    moved_total += la.bytes_moved;
+  }
+  t.param_bytes = t.params * kBytesPerElement;
+  t.intensity = moved_total ? static_cast<double>(t.flops) / static_cast<double>(moved_total) : 0;
+  a.memory = plan_memory(g);
+  t.peak_activation_bytes = a.memory.peak_bytes;
+  t.arena_bytes = a.memory.arena_bytes;
+
+  auto outs = g.outputs();
+  a.final_layer = outs.empty() ? 0 : outs.front();
+  for (int o : outs)
+    if (!g.layers[o].train_only) {
+      a.final_layer = o;
+      break;
+    }
+  // Walk back from the output through inputs; the last-executed ancestor with H*W > 1.
+  std::vector<bool> reaches(n, false);
+  reaches[a.final_layer] = true;
+  a.feature_layer = 0;
+  for (size_t i = n; i-- > 0;) {
+    if (!reaches[i]) continue;
+    if (g.layers[i].output.h * g.layers[i].output.w > 1 && a.feature_layer == 0) a.feature_layer = static_cast<int>(i);
+    for (int j : g.layers[i].inputs) reaches[j] = true;
+  }
+  return a;
+}
+
+}  // namespace archbench

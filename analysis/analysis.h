@@ -1,0 +1,78 @@
+// analysis: pure functions of a Graph — cost, receptive field, memory plan, intensity.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "networks/networks.h"
+#include "networks/ops.h"
+#include "networks/rational.h"
+
+namespace archbench {
+
+constexpr int64_t kBytesPerElement = 4;  // fp32 activations and weights
+
+// Per axis: output index x sees input indices [-P + x*S, -P + x*S + r - 1].
+struct AxisField {
+  Rational size{1}, stride{1}, padding{0};
+  // (r - 1)/2 - P: where the field's centre sits for x = 0; equal at an aligned merge.
+  Rational centre() const { return (size - 1) / 2 - padding; }
+};
+
+struct ReceptiveField {
+  AxisField h, w;
+  bool aligned = true;  // false only at a merge whose inputs differ in stride or centre
+};
+
+// One field per layer of graph.layers (index 0, the input, is 1/1/0).
+// Recurrences: r' = r + span*S, S' = S*scale, P' = P - offset*S for the layer's window
+// (networks/ops.h). A merge takes the hull of its inputs' fields at x = 0:
+// P = max P_i, r = max(r_i - P_i) + P, which is max r_i when the inputs are aligned.
+// Inputs broadcast from 1x1 (an SE gate) count in the hull but not in the alignment check.
+std::vector<ReceptiveField> receptive_fields(const Graph& graph);
+
+// Buffers as the runtime allocates them, in execution order, each freed after its last use:
+// - flatten and dropout are views of their input;
+// - an element-wise layer (batch-norm, activations, add, same-shape multiply) writes into an
+//   input that dies there (never the network input);
+// - a buffer read only by one concat is a slice of the concat's output (zero-copy concat),
+//   live from its producer's step.
+struct MemoryPlan {
+  std::vector<int> buffer_of;         // per layer: the buffer its output lives in
+  std::vector<int64_t> buffer_bytes;  // per buffer
+  std::vector<int> first_step, last_step;  // per buffer: live over [first, last] layer steps
+  std::vector<int64_t> offset;        // per buffer: byte offset in the arena (64-byte aligned)
+  std::vector<int64_t> live_bytes;    // per step: bytes of buffers live at that step
+  int64_t peak_bytes = 0;             // max of live_bytes
+  int peak_step = 0;
+  int64_t arena_bytes = 0;            // size of the placed arena (>= peak_bytes)
+};
+MemoryPlan plan_memory(const Graph& graph);
+
+struct LayerAnalysis {
+  LayerCost cost;
+  int64_t activation_bytes = 0;  // the layer's output tensor
+  int64_t bytes_moved = 0;       // inputs + output + parameters, read or written once
+  double intensity = 0;          // FLOPs per byte moved
+  ReceptiveField rf;
+};
+
+struct Totals {
+  int64_t macs = 0, flops = 0, params = 0, param_bytes = 0;
+  int64_t input_bytes = 0;
+  int64_t activation_bytes = 0;  // sum of every layer's output tensor
+  int64_t peak_activation_bytes = 0, arena_bytes = 0;
+  double intensity = 0;          // total FLOPs / total bytes moved
+};
+
+struct NetworkAnalysis {
+  std::vector<LayerAnalysis> layers;  // parallel to graph.layers
+  Totals totals;
+  MemoryPlan memory;
+  int final_layer = 0;    // the first network output (not train-only when others exist)
+  int feature_layer = 0;  // the last layer with H*W > 1 that reaches final_layer
+};
+
+NetworkAnalysis analyse(const Graph& graph);
+
+}  // namespace archbench

@@ -1,0 +1,100 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+#include "networks/networks.h"
+
+#ifndef ARCHBENCH_SOURCE_DIR
+#define ARCHBENCH_SOURCE_DIR "."
+#endif
+
+namespace archbench {
+
+namespace {
+std::string format_error(const SourceLoc& loc, const std::string& layer, const std::string& message) {
+  std::string where = loc.line > 0 ? fmt::format("{}:{}:{}", loc.file, loc.line, loc.column) : loc.file;
+  return layer.empty() ? fmt::format("{}: error: {}", where, message)
+                       : fmt::format("{}: error: layer '{}': {}", where, layer, message);
+}
+}  // namespace
+
+SpecError::SpecError(SourceLoc loc, std::string layer, std::string message)
+    : std::runtime_error(format_error(loc, layer, message)),
+      loc_(std::move(loc)),
+      layer_(std::move(layer)),
+      message_(std::move(message)) {}
+
+int64_t Shape::elements() const {
+  int64_t r = 1;
+  for (int64_t d : {n, c, h, w})
+    if (__builtin_mul_overflow(r, d, &r)) throw std::overflow_error("tensor element count overflows int64");
+  return r;
+}
+
+int Graph::find(const std::string& layer_name) const {
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i].name == layer_name) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<std::vector<int>> Graph::consumers() const {
+  std::vector<std::vector<int>> users(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i)
+    for (int j : layers[i].inputs)
+      if (std::find(users[j].begin(), users[j].end(), static_cast<int>(i)) == users[j].end())
+        users[j].push_back(static_cast<int>(i));
+  return users;
+}
+
+std::vector<int> Graph::outputs() const {
+  std::vector<int> out;
+  auto users = consumers();
+  for (size_t i = 1; i < layers.size(); ++i)
+    if (users[i].empty()) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+Shape parse_shape(const std::string& text) {
+  std::vector<int64_t> dims;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      throw std::invalid_argument(fmt::format("--input '{}': '{}' is not an integer (expected N,C,H,W)", text, part));
+    }
+    if (used != part.size() || v <= 0)
+      throw std::invalid_argument(fmt::format("--input '{}': '{}' must be a positive integer (expected N,C,H,W)", text, part));
+    dims.push_back(v);
+  }
+  if (dims.size() != 4) throw std::invalid_argument(fmt::format("--input '{}': expected 4 sizes N,C,H,W", text));
+  Shape s{dims[0], dims[1], dims[2], dims[3]};
+  int64_t bytes;
+  try {
+    if (__builtin_mul_overflow(s.elements(), int64_t{4}, &bytes)) throw std::overflow_error("");
+  } catch (const std::overflow_error&) {
+    throw std::invalid_argument(fmt::format("--input '{}': the tensor has more bytes than 64 bits hold", text));
+  }
+  return s;
+}
+
+std::filesystem::path zoo_dir() {
+  if (const char* env = std::getenv("ARCHBENCH_ZOO")) return env;
+  return std::filesystem::path(ARCHBENCH_SOURCE_DIR) / "networks" / "zoo";
+}
+
+std::vector<std::string> zoo_networks() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(zoo_dir(), ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace archbench

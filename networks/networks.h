@@ -1,0 +1,140 @@
+// networks: the spec format, YAML loading, the layer graph and shape inference.
+//
+// A spec is loaded into a Graph whose layers are in execution order (a topological order
+// that keeps the order in which the spec wrote them). Every layer carries its typed
+// attributes, its inferred output shape (N, C, H, W) and the place in the YAML that made it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace archbench {
+
+// N, C, H, W of one activation tensor.
+struct Shape {
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  int64_t elements() const;  // throws std::overflow_error where the product overflows int64
+  bool operator==(const Shape&) const = default;
+};
+
+// Where in which YAML file something was written (line and column are 1-based).
+struct SourceLoc {
+  std::string file;
+  int line = 0, column = 0;
+};
+
+// The error every bad spec gives: "file:line:col: layer 'name': message".
+class SpecError : public std::runtime_error {
+ public:
+  SpecError(SourceLoc loc, std::string layer, std::string message);
+  const SourceLoc& loc() const { return loc_; }
+  const std::string& layer() const { return layer_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SourceLoc loc_;
+  std::string layer_, message_;
+};
+
+enum class OpKind {
+  Input, Conv, ConvTranspose, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, LRN,
+  BatchNorm, ReLU, ReLU6, Sigmoid, Swish, Tanh, Add, Multiply, Concat, Crop, Pad,
+  Upsample, Flatten, FullyConnected, Softmax, Dropout
+};
+
+// Spatial window attributes shared by conv, transposed conv and pooling; padding is
+// explicit per side after `same`/`valid` have been resolved against the input size.
+struct Window {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+};
+
+struct InputAttrs {};
+struct ConvAttrs { int64_t out_channels = 0, groups = 1; Window win; bool bias = true; };
+struct ConvTransposeAttrs {
+  int64_t out_channels = 0, groups = 1, output_pad_h = 0, output_pad_w = 0;
+  Window win;
+  bool bias = true;
+};
+struct PoolAttrs { Window win; bool ceil_mode = false, count_include_pad = true; };
+struct GlobalPoolAttrs {};
+struct AdaptivePoolAttrs { int64_t out_h = 1, out_w = 1; };
+struct LRNAttrs { int64_t size = 5; double alpha = 1e-4, beta = 0.75, k = 1.0; };
+struct BatchNormAttrs { double eps = 1e-5; };
+struct ActivationAttrs {};
+struct EltwiseAttrs {};  // add and multiply; multiply broadcasts 1x1 / C=1 operands
+struct ConcatAttrs {};   // along channels
+// Crop to `size`, or to the spatial size of the second input; `offset` is top/left;
+// `center` places the window in the middle (U-Net's crop).
+struct CropAttrs { int64_t off_h = 0, off_w = 0, size_h = 0, size_w = 0; bool center = false; };
+struct PadAttrs { int64_t top = 0, left = 0, bottom = 0, right = 0; double value = 0.0; };
+enum class UpsampleMode { Nearest, Bilinear };
+// Either a scale factor (num/den per axis) or an explicit size (or the second input's size).
+struct UpsampleAttrs {
+  UpsampleMode mode = UpsampleMode::Nearest;
+  bool align_corners = false;
+  double scale_h = 0, scale_w = 0;  // 0 when the size is given
+  int64_t size_h = 0, size_w = 0;
+};
+struct FlattenAttrs {};
+struct FullyConnectedAttrs { int64_t out_features = 0; bool bias = true; };
+struct SoftmaxAttrs {};
+struct DropoutAttrs { double p = 0.5; };
+
+using OpAttrs = std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, PoolAttrs, GlobalPoolAttrs,
+                             AdaptivePoolAttrs, LRNAttrs, BatchNormAttrs, ActivationAttrs,
+                             EltwiseAttrs, ConcatAttrs, CropAttrs, PadAttrs, UpsampleAttrs,
+                             FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs>;
+
+struct Layer {
+  std::string name;
+  OpKind op = OpKind::Input;
+  OpAttrs attrs;
+  std::vector<int> inputs;  // indices into Graph::layers, all smaller than this layer's
+  Shape output;
+  SourceLoc loc;
+  bool train_only = false;
+};
+
+struct Graph {
+  std::string name;
+  std::string file;
+  std::vector<Layer> layers;  // execution order; layers[0] is the network input
+  std::map<std::string, std::string> endpoints;  // endpoint name -> layer name
+
+  const Layer& input() const { return layers.front(); }
+  int find(const std::string& layer_name) const;  // index, or -1
+  std::vector<int> outputs() const;               // layers no other layer reads
+  std::vector<std::vector<int>> consumers() const;
+};
+
+struct LoadOptions {
+  std::optional<Shape> input;       // overrides the spec's input
+  bool include_train_only = false;  // keep branches marked train_only
+};
+
+// The name of an op as the spec writes it ("conv", "maxpool", ...).
+std::string op_name(OpKind op);
+
+// Loads a spec file (with its includes), expands blocks and repeats, checks every attribute
+// and infers every shape. Throws SpecError naming file:line:col and the layer.
+Graph load_spec(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// Same, from text; `file` is the name used in messages and for resolving includes.
+Graph load_spec_text(const std::string& text, const std::filesystem::path& file,
+                     const LoadOptions& options = {});
+
+// Parses "N,C,H,W" (the --input flag); throws std::invalid_argument with a message.
+Shape parse_shape(const std::string& text);
+
+// The folder holding the zoo specs shipped with this build, and the zoo's network names.
+std::filesystem::path zoo_dir();
+std::vector<std::string> zoo_networks();
+
+}  // namespace archbench

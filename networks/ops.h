@@ -1,0 +1,46 @@
+// Per-op rules that the analysis composes: cost (MACs, FLOPs, parameters) and the spatial
+// window each output pixel reads. They live beside the shape rules in ops.cpp so that an op's
+// shape, cost and geometry are written in one place.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "networks/networks.h"
+#include "networks/rational.h"
+
+namespace archbench {
+
+// MACs count multiply-accumulates of conv, transposed conv and fully connected layers only
+// (torchvision's `_ops`, the ResNet/VGG papers). FLOPs are 2 x MACs plus bias adds and the
+// element-wise, pooling and normalisation work (formulas in docs/ARCHITECTURE.md).
+// Parameters are learnable weights and biases; batch-norm counts scale and shift.
+struct LayerCost {
+  int64_t macs = 0, flops = 0, params = 0;
+};
+
+// Throws SpecError (naming the layer) if a count overflows int64.
+LayerCost layer_cost(const Graph& graph, const Layer& layer);
+
+// Along one axis, output index x reads the layer input's continuous interval
+// [scale*x + offset, scale*x + offset + span]. Convolution and pooling: scale = stride,
+// offset = -pad, span = dilation*(kernel-1). Transposed convolution and upsampling map the
+// centre of the window exactly and give a fractional scale.
+struct AxisMap {
+  Rational scale{1}, offset{0}, span{0};
+};
+struct SpatialMap {
+  AxisMap h, w;
+};
+
+// The window of a single-input layer (merges read each input with the identity map).
+SpatialMap spatial_map(const Graph& graph, const Layer& layer);
+
+// True for ops that combine several same-geometry inputs (add, multiply, concat).
+bool is_merge(OpKind op);
+
+// The op names the spec format knows, in documentation order.
+std::vector<std::string> known_ops();
+
+}  // namespace archbench

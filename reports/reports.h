@@ -1,0 +1,39 @@
+// reports: render analyses as tables, JSON, CSV and Markdown, and write result files whole.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "analysis/analysis.h"
+#include "networks/networks.h"
+
+namespace archbench {
+
+enum class Format { Table, Json, Csv, Markdown };
+
+// "table" | "json" | "csv" | "markdown"; throws std::invalid_argument otherwise.
+Format parse_format(const std::string& name);
+
+// The JSON contract of `archbench analyze --format json` (README, "JSON output").
+nlohmann::json analysis_json(const Graph& graph, const NetworkAnalysis& analysis);
+
+// Per-layer report with totals, in any format.
+std::string render_analysis(const Graph& graph, const NetworkAnalysis& analysis, Format format);
+
+// One row per network, side by side.
+struct AnalysedNetwork {
+  Graph graph;
+  NetworkAnalysis analysis;
+};
+std::string render_comparison(const std::vector<AnalysedNetwork>& networks, Format format);
+
+// Writes `text` to `path` through a temporary file in the same folder and a rename, so a
+// failure leaves no partial file. Throws std::runtime_error naming the path and the cause.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+
+// 25557032 -> "25,557,032"
+std::string group_digits(int64_t value);
+
+}  // namespace archbench
