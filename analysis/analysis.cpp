@@ -49,13 +49,21 @@ std::vector<ReceptiveField> receptive_fields(const Graph& g) {
     std::vector<AxisField> hs, ws;
     std::vector<const ReceptiveField*> spatial;  // inputs not broadcast from 1x1
     for (int j : l.inputs) {
-      hs.push_back(rf[j].h);
-      ws.push_back(rf[j].w);
       const Shape& s = g.layers[j].output;
       bool broadcast = s.h == 1 && s.w == 1 && (l.output.h > 1 || l.output.w > 1);
-      if (!broadcast) spatial.push_back(&rf[j]);
+      if (broadcast) continue;
+      hs.push_back(rf[j].h);
+      ws.push_back(rf[j].w);
+      spatial.push_back(&rf[j]);
     }
-    const ReceptiveField& lead = spatial.empty() ? rf[l.inputs[0]] : *spatial.front();
+    if (spatial.empty()) {  // all 1x1: an ordinary merge of global features
+      for (int j : l.inputs) {
+        hs.push_back(rf[j].h);
+        ws.push_back(rf[j].w);
+        spatial.push_back(&rf[j]);
+      }
+    }
+    const ReceptiveField& lead = *spatial.front();
     ReceptiveField out{hull(hs, lead.h), hull(ws, lead.w), true};
     for (const ReceptiveField* f : spatial)
       if (!(f->h.stride == lead.h.stride && f->w.stride == lead.w.stride && f->h.centre() == lead.h.centre() &&

@@ -28,7 +28,8 @@ struct ReceptiveField {
 // Recurrences: r' = r + span*S, S' = S*scale, P' = P - offset*S for the layer's window
 // (networks/ops.h). A merge takes the hull of its inputs' fields at x = 0:
 // P = max P_i, r = max(r_i - P_i) + P, which is max r_i when the inputs are aligned.
-// Inputs broadcast from 1x1 (an SE gate) count in the hull but not in the alignment check.
+// Inputs broadcast from 1x1 (an SE gate: global context) are left out of the hull and the
+// alignment check, so the field stays the local one that networks can be compared by.
 std::vector<ReceptiveField> receptive_fields(const Graph& graph);
 
 // Buffers as the runtime allocates them, in execution order, each freed after its last use:

@@ -309,15 +309,24 @@ class Loader {
   std::string expand_items(const YAML::Node& items, const std::string& f, Scope& scope, std::string prev,
                            bool train_only) {
     if (!items.IsSequence()) throw SpecError(loc_of(items, f), "", "'layers' must be a list");
+    std::string side;  // the end of a run of train-only entries (a side branch)
     for (const YAML::Node& item : items) {
       if (!item.IsMap())
         throw SpecError(loc_of(item, f), "", "each entry of 'layers' must be a mapping (a layer or a block use)");
       bool item_train_only = train_only;
       if (YAML::Node t = item["train_only"]) item_train_only = eval_bool(t, f, scope.env, "train_only", "") || train_only;
-      std::string out = item["block"] ? expand_block_use(item, f, scope, prev, item_train_only)
-                                      : expand_layer(item, f, scope, prev, item_train_only);
-      // A train-only item is a side branch: the main chain goes on from the item before it.
-      if (!out.empty() && (!item_train_only || train_only)) prev = out;
+      // Train-only entries chain among themselves; the main chain goes on from the entry
+      // before the branch.
+      bool side_entry = item_train_only && !train_only;
+      const std::string& from = side_entry && !side.empty() ? side : prev;
+      std::string out = item["block"] ? expand_block_use(item, f, scope, from, item_train_only)
+                                      : expand_layer(item, f, scope, from, item_train_only);
+      if (side_entry) {
+        if (!out.empty()) side = out;
+      } else {
+        side.clear();
+        if (!out.empty()) prev = out;
+      }
     }
     return prev;
   }
@@ -353,10 +362,11 @@ class Loader {
   std::string expand_layer(const YAML::Node& item, const std::string& f, Scope& scope, const std::string& prev,
                            bool train_only) {
     SourceLoc loc = loc_of(item, f);
+    // `when` first: a dropped layer's name may be meaningless.
+    if (YAML::Node w = item["when"]; w && !eval_bool(w, f, scope.env, "when", "")) return "";
     if (!item["name"]) throw SpecError(loc, "", "layer has no 'name'");
     std::string short_name = eval_name(item["name"], f, scope.env);
     std::string name = scope.prefix + short_name;
-    if (YAML::Node w = item["when"]; w && !eval_bool(w, f, scope.env, "when", name)) return "";
     if (!item["op"]) throw SpecError(loc, name, "layer has no 'op'");
     Value op = eval(item["op"], f, scope.env, name);
     if (!op.is_string() || !detail::op_exists(op.as_string())) {
@@ -394,7 +404,9 @@ class Loader {
       for (const auto& [k, _] : blocks_) names.push_back(k);
       std::string hint = detail::nearest(block_name, names);
       throw SpecError(loc_of(item["block"], f), "",
-                      fmt::format("unknown block '{}'{}", block_name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+                      fmt::format("unknown block '{}'{}", block_name,
+                                  hint.empty() ? fmt::format(" (blocks: {})", names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
+                                               : fmt::format(" (did you mean '{}'?)", hint)));
     }
     const BlockDef& block = bit->second;
     if (std::find(active_blocks_.begin(), active_blocks_.end(), block_name) != active_blocks_.end())
@@ -577,7 +589,7 @@ class Loader {
 
     for (const auto& use : endpoint_uses_) {
       int j = lookup(use.target);
-      if (j < 0) throw SpecError(use.loc, use.target, fmt::format("endpoint '{}' names an unknown layer", use.name));
+      if (j < 0) throw SpecError(use.loc, "", fmt::format("endpoint '{}' names an unknown layer '{}'", use.name, use.target));
       if (!keep[j]) continue;  // a train-only endpoint exists only with --include-train-only
       auto [it, fresh] = g.endpoints.emplace(use.name, raw_[j].name);
       if (!fresh && it->second != raw_[j].name)

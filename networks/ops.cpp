@@ -108,6 +108,7 @@ Shape spatial_output(const AttrReader& r, const Shape& in, const Window& win, in
 }
 
 void build_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"out", "kernel", "stride", "padding", "dilation", "groups", "bias"});
   ConvAttrs a;
   const Shape& x = in[0]->output;
   a.out_channels = r.required_integer("out", 1);
@@ -115,7 +116,6 @@ void build_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   a.groups = r.integer("groups", 1, 1);
   a.bias = r.boolean("bias", true);
   read_padding(r, a.win, x, true);
-  r.finish({"out", "kernel", "stride", "padding", "dilation", "groups", "bias"});
   if (x.c % a.groups != 0)
     r.fail(fmt::format("input channels {} are not divisible by groups {}", x.c, a.groups));
   if (a.out_channels % a.groups != 0)
@@ -125,6 +125,7 @@ void build_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
 }
 
 void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"out", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias"});
   ConvTransposeAttrs a;
   const Shape& x = in[0]->output;
   a.out_channels = r.required_integer("out", 1);
@@ -135,7 +136,6 @@ void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, La
   auto op = r.pair("output_padding", 0, 0);
   a.output_pad_h = op.first;
   a.output_pad_w = op.second;
-  r.finish({"out", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias"});
   if (a.output_pad_h >= std::max(a.win.sh, a.win.dh) || a.output_pad_w >= std::max(a.win.sw, a.win.dw))
     r.fail(fmt::format("output_padding {}x{} must be smaller than the stride or the dilation", a.output_pad_h,
                        a.output_pad_w));
@@ -155,14 +155,14 @@ void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, La
 }
 
 void build_pool(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer, bool avg) {
+  if (avg) r.allow({"kernel", "stride", "padding", "ceil_mode", "count_include_pad"});
+  else r.allow({"kernel", "stride", "padding", "dilation", "ceil_mode"});
   PoolAttrs a;
   const Shape& x = in[0]->output;
   read_window(r, a.win, true, true);
   a.ceil_mode = r.boolean("ceil_mode", false);
   if (avg) a.count_include_pad = r.boolean("count_include_pad", true);
   read_padding(r, a.win, x, true);
-  if (avg) r.finish({"kernel", "stride", "padding", "ceil_mode", "count_include_pad"});
-  else r.finish({"kernel", "stride", "padding", "dilation", "ceil_mode"});
   // PyTorch's rule; a wider pad would make windows that see only padding.
   if (std::max(a.win.pad_top, a.win.pad_bottom) > a.win.kh / 2 || std::max(a.win.pad_left, a.win.pad_right) > a.win.kw / 2)
     r.fail(fmt::format("padding must be at most half the kernel ({}x{})", a.win.kh, a.win.kw));
@@ -171,10 +171,10 @@ void build_pool(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
 }
 
 void build_adaptive(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"output"});
   AdaptivePoolAttrs a;
   if (!r.has("output")) r.fail("op adaptive_avgpool needs 'output' (an integer or [h, w])");
   auto o = r.pair("output", 1, 1);
-  r.finish({"output"});
   a.out_h = o.first;
   a.out_w = o.second;
   layer.output = {in[0]->output.n, in[0]->output.c, a.out_h, a.out_w};
@@ -182,27 +182,27 @@ void build_adaptive(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
 }
 
 void build_lrn(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"size", "alpha", "beta", "k"});
   LRNAttrs a;
   a.size = r.integer("size", 5, 1);
   a.alpha = r.number("alpha", 1e-4);
   a.beta = r.number("beta", 0.75);
   a.k = r.number("k", 1.0);
-  r.finish({"size", "alpha", "beta", "k"});
   layer.output = in[0]->output;
   layer.attrs = a;
 }
 
 void build_batchnorm(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"eps"});
   BatchNormAttrs a;
   a.eps = r.number("eps", 1e-5);
-  r.finish({"eps"});
   if (!(a.eps > 0)) r.fail(fmt::format("eps must be positive, got {}", a.eps));
   layer.output = in[0]->output;
   layer.attrs = a;
 }
 
 void build_plain(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer, OpAttrs attrs) {
-  r.finish({});
+  r.allow({});
   layer.output = in[0]->output;
   layer.attrs = attrs;
 }
@@ -214,7 +214,7 @@ std::string input_list(const std::vector<const Layer*>& in) {
 }
 
 void build_add(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
-  r.finish({});
+  r.allow({});
   for (const Layer* l : in)
     if (l->output != in[0]->output)
       r.fail(fmt::format("shape mismatch: add needs equal shapes, got {}", input_list(in)));
@@ -224,7 +224,7 @@ void build_add(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer)
 
 // Multiply broadcasts like NumPy over N, C, H, W: each axis equal, or 1 in one operand.
 void build_multiply(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
-  r.finish({});
+  r.allow({});
   Shape out = in[0]->output;
   for (const Layer* l : in) {
     const Shape& s = l->output;
@@ -241,10 +241,10 @@ void build_multiply(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
 }
 
 void build_concat(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"axis"});
   Value axis = r.take("axis");
   if (!axis.is_null() && !(axis.is_int() && axis.as_int() == 1))
     r.fail_at(axis, fmt::format("concat joins channels (axis 1) only, got axis {}", detail::to_text(axis)));
-  r.finish({"axis"});
   Shape out = in[0]->output;
   out.c = 0;
   for (const Layer* l : in) {
@@ -258,6 +258,7 @@ void build_concat(AttrReader& r, const std::vector<const Layer*>& in, Layer& lay
 }
 
 void build_crop(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"offset", "size", "center"});
   CropAttrs a;
   const Shape& x = in[0]->output;
   a.center = r.boolean("center", false);
@@ -265,7 +266,6 @@ void build_crop(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   auto off = r.pair("offset", 0, 0);
   bool has_size = r.has("size");
   auto size = r.pair("size", 1, 1);
-  r.finish({"offset", "size", "center"});
   if (in.size() == 2) {
     if (has_size) r.fail("crop takes its size from its second input or from 'size', not both");
     size = {in[1]->output.h, in[1]->output.w};
@@ -286,13 +286,13 @@ void build_crop(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
 }
 
 void build_pad(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"padding", "value", "mode"});
   PadAttrs a;
   Window w;
   if (!r.has("padding")) r.fail("op pad needs 'padding'");
   read_padding(r, w, in[0]->output, false);
   a.value = r.number("value", 0.0);
   r.choice("mode", {"constant"}, "constant");
-  r.finish({"padding", "value", "mode"});
   a.top = w.pad_top, a.left = w.pad_left, a.bottom = w.pad_bottom, a.right = w.pad_right;
   const Shape& x = in[0]->output;
   layer.output = {x.n, x.c, detail::checked_add(x.h, a.top + a.bottom, r.loc(), r.layer()),
@@ -301,6 +301,7 @@ void build_pad(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer)
 }
 
 void build_upsample(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"scale", "size", "mode", "align_corners"});
   UpsampleAttrs a;
   const Shape& x = in[0]->output;
   a.mode = r.choice("mode", {"nearest", "bilinear"}, "nearest") == "bilinear" ? UpsampleMode::Bilinear
@@ -309,7 +310,6 @@ void build_upsample(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
   Value scale = r.take("scale");
   bool has_size = r.has("size");
   auto size = r.pair("size", 1, 1);
-  r.finish({"scale", "size", "mode", "align_corners"});
   if (a.align_corners && a.mode != UpsampleMode::Bilinear) r.fail("align_corners applies to bilinear mode only");
   int given = (scale.is_null() ? 0 : 1) + (has_size ? 1 : 0) + (in.size() == 2 ? 1 : 0);
   if (given != 1)
@@ -340,7 +340,7 @@ void build_upsample(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
 }
 
 void build_flatten(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
-  r.finish({});
+  r.allow({});
   const Shape& x = in[0]->output;
   int64_t features = detail::checked_mul(detail::checked_mul(x.c, x.h, r.loc(), r.layer()), x.w, r.loc(), r.layer());
   layer.output = {x.n, features, 1, 1};
@@ -349,18 +349,18 @@ void build_flatten(AttrReader& r, const std::vector<const Layer*>& in, Layer& la
 
 // A fully connected layer reads all of C x H x W (an implicit flatten).
 void build_fc(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"out", "bias"});
   FullyConnectedAttrs a;
   a.out_features = r.required_integer("out", 1);
   a.bias = r.boolean("bias", true);
-  r.finish({"out", "bias"});
   layer.output = {in[0]->output.n, a.out_features, 1, 1};
   layer.attrs = a;
 }
 
 void build_dropout(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"p"});
   DropoutAttrs a;
   a.p = r.number("p", 0.5);
-  r.finish({"p"});
   if (a.p < 0 || a.p >= 1) r.fail(fmt::format("p must be in [0, 1), got {}", a.p));
   layer.output = in[0]->output;
   layer.attrs = a;

@@ -386,8 +386,7 @@ Value AttrReader::take(const std::string& key) {
 static int64_t check_min(const AttrReader& r, const Value& v, const std::string& key, int64_t min_value) {
   if (!v.is_int()) r.fail_at(v, fmt::format("{} must be an integer, got {}", key, describe(v)));
   if (v.as_int() < min_value)
-    r.fail_at(v, fmt::format("{} must be {} {}, got {}", key, min_value == 1 ? "positive:" : ">=",
-                             min_value == 1 ? ">= 1" : std::to_string(min_value), v.as_int()));
+    r.fail_at(v, fmt::format("{} must be >= {}, got {}", key, min_value, v.as_int()));
   return v.as_int();
 }
 
@@ -438,14 +437,15 @@ std::string AttrReader::choice(const std::string& key, const std::vector<std::st
   return v.as_string();
 }
 
-void AttrReader::finish(const std::vector<std::string>& known) {
-  if (attrs_.empty()) return;
-  const auto& [key, value] = *attrs_.begin();
-  std::string hint = nearest(key, known);
-  fail_at(value, fmt::format("unknown attribute '{}' for op {}{}", key, op_,
-                             hint.empty() ? (known.empty() ? std::string(" (it takes none)")
-                                                           : fmt::format(" (it takes: {})", fmt::join(known, ", ")))
-                                          : fmt::format(" (did you mean '{}'?)", hint)));
+void AttrReader::allow(const std::vector<std::string>& known) const {
+  for (const auto& [key, value] : attrs_) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string hint = nearest(key, known);
+    fail_at(value, fmt::format("unknown attribute '{}' for op {}{}", key, op_,
+                               hint.empty() ? (known.empty() ? std::string(" (it takes none)")
+                                                             : fmt::format(" (it takes: {})", fmt::join(known, ", ")))
+                                            : fmt::format(" (did you mean '{}'?)", hint)));
+  }
 }
 
 }  // namespace archbench::detail

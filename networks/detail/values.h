@@ -51,8 +51,8 @@ Value eval_expr(const std::string& expr, const Env& env, const SourceLoc& loc);
 // string. Anything else is returned unchanged.
 Value substitute(const Value& scalar, const Env& env);
 
-// Typed, checked access to one layer's attributes. Every attribute read is consumed;
-// finish() rejects the ones left over, suggesting the nearest known name.
+// Typed, checked access to one layer's attributes. allow() first rejects attributes the op
+// does not take, suggesting the nearest known name.
 class AttrReader {
  public:
   AttrReader(std::map<std::string, Value> attrs, SourceLoc layer_loc, std::string layer,
@@ -69,7 +69,7 @@ class AttrReader {
   std::string choice(const std::string& key, const std::vector<std::string>& allowed,
                      const std::string& fallback);
   Value take(const std::string& key);  // null when absent
-  void finish(const std::vector<std::string>& known);
+  void allow(const std::vector<std::string>& known) const;
 
   [[noreturn]] void fail(const std::string& message) const;
   [[noreturn]] void fail_at(const Value& value, const std::string& message) const;

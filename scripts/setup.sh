@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages archbench needs, and only those that are missing.
+# Idempotent; apt-get only. Run as root or with sudo available.
+set -euo pipefail
+
+packages=(
+  cmake g++ make pkg-config git
+  libhalide14-0-dev        # Halide 14 and its autoscheduler plugins (kernels, next issues)
+  libyaml-cpp-dev          # spec loading
+  libfmt-dev               # formatting
+  libcli11-dev             # the command line
+  nlohmann-json3-dev       # JSON output
+  libboost-test-dev        # test suites
+  libsqlite3-dev           # results database
+  libbenchmark-dev         # benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

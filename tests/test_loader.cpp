@@ -1,0 +1,191 @@
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "helpers.h"
+#include "networks/ops.h"
+
+using namespace archbench;
+using namespace archbench::test;
+
+namespace {
+std::vector<std::string> names(const Graph& g) {
+  std::vector<std::string> out;
+  for (size_t i = 1; i < g.layers.size(); ++i) out.push_back(g.layers[i].name);
+  return out;
+}
+std::vector<std::string> inputs_of(const Graph& g, const std::string& name) {
+  std::vector<std::string> out;
+  for (int j : layer(g, name).inputs) out.push_back(g.layers[j].name);
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(loader)
+
+BOOST_AUTO_TEST_CASE(layers_chain_sequentially_and_merge_by_name) {
+  Graph g = load_text(R"(
+name: chain
+input: [2, 3, 8, 8]
+layers:
+  - {name: a, op: conv, out: 4, kernel: 3, padding: 1}
+  - {name: b, op: relu}
+  - {name: c, op: conv, out: 4, kernel: 1, inputs: a}
+  - {name: sum, op: add, inputs: [b, c]}
+)");
+  BOOST_TEST(g.name == "chain");
+  BOOST_TEST(names(g) == (std::vector<std::string>{"a", "b", "c", "sum"}), boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "a") == std::vector<std::string>{"input"}, boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "b") == std::vector<std::string>{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "sum") == (std::vector<std::string>{"b", "c"}), boost::test_tools::per_element());
+  BOOST_TEST((layer(g, "sum").output == Shape{2, 4, 8, 8}));
+}
+
+BOOST_AUTO_TEST_CASE(forward_references_are_ordered_topologically) {
+  Graph g = load_text(R"(
+name: fwd
+input: [1, 3, 8, 8]
+layers:
+  - {name: sum, op: add, inputs: [left, right]}
+  - {name: left, op: relu, inputs: input}
+  - {name: right, op: sigmoid, inputs: input}
+)");
+  BOOST_TEST(names(g) == (std::vector<std::string>{"left", "right", "sum"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(blocks_repeat_overrides_and_when) {
+  Graph g = load_text(R"(
+name: blocks
+input: [1, 3, 32, 32]
+blocks:
+  unit:
+    params: {c: ~, stride: 1, proj: false}
+    layers:
+      - {name: conv, op: conv, out: $c, kernel: 3, stride: $stride, padding: 1}
+      - {name: proj, op: conv, inputs: x, out: $c, kernel: 1, stride: $stride, when: $proj}
+      - {name: add, op: add, inputs: [conv, "${proj ? 'proj' : 'x'}"]}
+layers:
+  - {name: stem, op: conv, out: 8, kernel: 1}
+  - {block: unit, repeat: 3, name: "stage.${i}", args: {c: "${i == 0 ? 8 : 16}"}, overrides: {1: {stride: 2, proj: true}}}
+  - {name: head, op: global_avgpool}
+)");
+  BOOST_TEST(names(g) == (std::vector<std::string>{"stem", "stage.0.conv", "stage.0.add", "stage.1.conv", "stage.1.proj",
+                                                   "stage.1.add", "stage.2.conv", "stage.2.add", "head"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "stage.0.add") == (std::vector<std::string>{"stage.0.conv", "stem"}), boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "stage.1.conv") == std::vector<std::string>{"stage.0.add"}, boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "stage.2.add") == (std::vector<std::string>{"stage.2.conv", "stage.1.add"}),
+             boost::test_tools::per_element());
+  BOOST_TEST((layer(g, "stage.1.add").output == Shape{1, 16, 16, 16}));
+  BOOST_TEST((layer(g, "stage.2.add").output == Shape{1, 16, 16, 16}));
+  BOOST_TEST((layer(g, "stage.0.add").output == Shape{1, 8, 32, 32}));
+}
+
+BOOST_AUTO_TEST_CASE(multi_port_blocks_and_block_outputs) {
+  Graph g = load_text(R"(
+name: ports
+input: [1, 4, 8, 8]
+blocks:
+  fuse:
+    params: {}
+    inputs: [main, skip]
+    output: joined
+    layers:
+      - {name: joined, op: concat, inputs: [main, skip]}
+      - {name: unused_tail, op: relu}
+layers:
+  - {name: a, op: relu}
+  - {name: b, op: sigmoid, inputs: input}
+  - {block: fuse, name: f, inputs: [a, b]}
+  - {name: after, op: tanh}
+)");
+  BOOST_TEST(inputs_of(g, "f.joined") == (std::vector<std::string>{"a", "b"}), boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "after") == std::vector<std::string>{"f.joined"}, boost::test_tools::per_element());
+  BOOST_TEST(layer(g, "after").output.c == 8);
+}
+
+BOOST_AUTO_TEST_CASE(includes_bring_blocks_and_whole_networks) {
+  Graph g = load_text(R"(
+name: uses_include
+input: [1, 3, 16, 16]
+include: [tiny_blocks.yaml, tiny_backbone.yaml]
+layers:
+  - {block: tiny_backbone, name: backbone}
+  - {block: conv_bn_relu, name: head, args: {out: 4, kernel: 1}}
+)",
+                      "fixtures/main.yaml");
+  BOOST_TEST(names(g) == (std::vector<std::string>{"backbone.stem.conv", "backbone.stem.bn", "backbone.stem.relu",
+                                                   "backbone.pool", "head.conv", "head.bn", "head.relu"}),
+             boost::test_tools::per_element());
+  const auto& conv = std::get<ConvAttrs>(layer(g, "head.conv").attrs);
+  BOOST_TEST(conv.win.pad_top == 0);  // default pad = kernel / 2 evaluated with kernel = 1
+  BOOST_TEST((layer(g, "head.relu").output == Shape{1, 4, 8, 8}));
+}
+
+BOOST_AUTO_TEST_CASE(train_only_branches_and_endpoints) {
+  const char* spec = R"(
+name: aux
+input: [1, 3, 8, 8]
+layers:
+  - {name: a, op: conv, out: 4, kernel: 3, padding: 1, endpoint: early}
+  - {name: aux_pool, op: global_avgpool, train_only: true, endpoint: aux_out}
+  - {name: aux_fc, op: fc, out: 10, train_only: true}
+  - {name: b, op: relu}
+  - {name: fc, op: fc, out: 10, inputs: b}
+endpoints: {features: b}
+)";
+  Graph g = load_text(spec);
+  BOOST_TEST(names(g) == (std::vector<std::string>{"a", "b", "fc"}), boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "b") == std::vector<std::string>{"a"}, boost::test_tools::per_element());
+  BOOST_TEST(g.endpoints.at("early") == "a");
+  BOOST_TEST(g.endpoints.at("features") == "b");
+  BOOST_TEST(g.endpoints.count("aux_out") == 0u);
+  LoadOptions all;
+  all.include_train_only = true;
+  Graph full = load_text(spec, "inline.yaml", all);
+  BOOST_TEST(names(full) == (std::vector<std::string>{"a", "aux_pool", "aux_fc", "b", "fc"}), boost::test_tools::per_element());
+  BOOST_TEST(full.endpoints.at("aux_out") == "aux_pool");
+  BOOST_TEST(full.outputs().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(input_override) {
+  LoadOptions o;
+  o.input = Shape{4, 3, 64, 48};
+  Graph g = load_text("name: n\ninput: [1, 3, 8, 8]\nlayers:\n  - {name: c, op: conv, out: 2, kernel: 3, stride: 2}\n",
+                      "inline.yaml", o);
+  BOOST_TEST((layer(g, "c").output == Shape{4, 2, 31, 23}));
+}
+
+BOOST_AUTO_TEST_CASE(the_documented_example_loads) {
+  std::ifstream in(test_dir() / ".." / "docs" / "SPEC-FORMAT.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  size_t start = doc.find("```yaml\n") + 8;
+  std::string yaml = doc.substr(start, doc.find("```", start) - start);
+  Graph g = load_text(yaml);
+  BOOST_TEST(g.name == "tiny_resnet");
+  BOOST_TEST(g.endpoints.at("stage2") == "stage2.2.relu2");
+  BOOST_TEST((layer(g, "fc").output == Shape{1, 10, 1, 1}));
+  BOOST_TEST(g.find("aux") == -1);
+  BOOST_TEST(g.find("stage2.0.skip") > 0);
+  BOOST_TEST(g.find("stage2.1.skip") == -1);
+}
+
+BOOST_AUTO_TEST_CASE(parse_shape_flag) {
+  BOOST_TEST((parse_shape("8,3,224,224") == Shape{8, 3, 224, 224}));
+  BOOST_CHECK_EXCEPTION(parse_shape("8,3,224"), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()) == "--input '8,3,224': expected 4 sizes N,C,H,W";
+  });
+  BOOST_CHECK_EXCEPTION(parse_shape("1,3,0,4"), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()) == "--input '1,3,0,4': '0' must be a positive integer (expected N,C,H,W)";
+  });
+  BOOST_CHECK_EXCEPTION(parse_shape("1,3,x,4"), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()) == "--input '1,3,x,4': 'x' is not an integer (expected N,C,H,W)";
+  });
+  BOOST_CHECK_EXCEPTION(parse_shape("100000,100000,100000,100000"), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()) == "--input '100000,100000,100000,100000': the tensor has more bytes than 64 bits hold";
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,60 @@
+#include <boost/test/unit_test.hpp>
+
+#include "analysis/analysis.h"
+#include "helpers.h"
+
+using namespace archbench;
+using namespace archbench::test;
+
+BOOST_AUTO_TEST_SUITE(memory)
+
+BOOST_AUTO_TEST_CASE(in_place_activation_and_zero_copy_concat) {
+  Graph g = load_text(R"(
+name: mem
+input: [1, 1, 4, 4]
+layers:
+  - {name: p, op: conv, out: 2, kernel: 1}
+  - {name: q, op: relu}
+  - {name: r, op: conv, inputs: input, out: 3, kernel: 1}
+  - {name: cat, op: concat, inputs: [q, r]}
+  - {name: out, op: conv, out: 1, kernel: 1}
+)");
+  MemoryPlan m = plan_memory(g);
+  int p = g.find("p"), q = g.find("q"), r = g.find("r"), cat = g.find("cat"), out = g.find("out");
+  BOOST_TEST(m.buffer_of[q] == m.buffer_of[p]);    // relu in place
+  BOOST_TEST(m.buffer_of[p] == m.buffer_of[cat]);  // producers write into the concat
+  BOOST_TEST(m.buffer_of[r] == m.buffer_of[cat]);
+  BOOST_TEST(m.buffer_bytes[m.buffer_of[cat]] == 320);
+  // steps: input, p, q, r, cat, out. The concat buffer lives from p's step to out's.
+  std::vector<int64_t> live{64, 384, 384, 384, 320, 384};
+  BOOST_TEST(m.live_bytes == live, boost::test_tools::per_element());
+  BOOST_TEST(m.peak_bytes == 384);  // 640 if the concat copied its inputs
+  BOOST_TEST(m.arena_bytes == 384);
+  BOOST_TEST(m.offset[m.buffer_of[out]] == 320);  // reuses the input's place, dead by then
+  NetworkAnalysis a = analyse(g);
+  BOOST_TEST(a.totals.activation_bytes == 128 + 128 + 192 + 320 + 64);
+  BOOST_TEST(a.totals.peak_activation_bytes == 384);
+}
+
+BOOST_AUTO_TEST_CASE(shared_tensors_are_not_overwritten) {
+  Graph g = load_text(R"(
+name: shared
+input: [1, 1, 4, 4]
+layers:
+  - {name: a, op: conv, out: 2, kernel: 1}
+  - {name: b, op: relu}
+  - {name: c, op: sigmoid, inputs: a}
+  - {name: cat, op: concat, inputs: [b, c, a]}
+)");
+  MemoryPlan m = plan_memory(g);
+  int a = g.find("a"), b = g.find("b"), c = g.find("c"), cat = g.find("cat");
+  BOOST_TEST(m.buffer_of[b] != m.buffer_of[a]);  // a is still read by c and cat
+  BOOST_TEST(m.buffer_of[c] != m.buffer_of[a]);
+  BOOST_TEST(m.buffer_of[b] == m.buffer_of[cat]);  // b and c feed only the concat
+  BOOST_TEST(m.buffer_of[c] == m.buffer_of[cat]);
+  BOOST_TEST(m.buffer_of[a] != m.buffer_of[cat]);  // a has other readers
+  // From b's step on: a (128 bytes, read by cat) and the concat buffer (384); the input died at a.
+  BOOST_TEST(m.peak_bytes == 128 + 384);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

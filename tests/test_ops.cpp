@@ -1,0 +1,115 @@
+// Shape rules and cost formulas of single ops, on awkward sizes, against hand-computed values.
+#include <boost/test/unit_test.hpp>
+
+#include "helpers.h"
+#include "networks/ops.h"
+
+using namespace archbench;
+using namespace archbench::test;
+
+namespace {
+// A network with one layer (plus optional extra lines) on the given input.
+Graph one(const std::string& input, const std::string& layers) {
+  return load_text("name: t\ninput: " + input + "\nlayers:\n" + layers);
+}
+LayerCost cost(const Graph& g, const std::string& name) { return layer_cost(g, layer(g, name)); }
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ops)
+
+BOOST_AUTO_TEST_CASE(conv_same_padding_follows_tensorflow) {
+  Graph g = one("[1, 3, 7, 8]", "  - {name: c, op: conv, out: 5, kernel: 3, stride: 2, padding: same}\n");
+  const auto& w = std::get<ConvAttrs>(layer(g, "c").attrs).win;
+  BOOST_TEST((layer(g, "c").output == Shape{1, 5, 4, 4}));
+  BOOST_TEST(w.pad_top == 1);  // height 7: total 2 -> 1 + 1
+  BOOST_TEST(w.pad_bottom == 1);
+  BOOST_TEST(w.pad_left == 0);  // width 8: total 1 -> 0 + 1, the odd pixel at the right
+  BOOST_TEST(w.pad_right == 1);
+}
+
+BOOST_AUTO_TEST_CASE(conv_asymmetric_padding_dilation_and_groups) {
+  Graph g = one("[2, 32, 5, 5]",
+                "  - {name: a, op: conv, out: 8, kernel: 3, padding: [1, 0, 2, 3]}\n"
+                "  - {name: d, op: conv, inputs: input, out: 8, kernel: 3, dilation: 2, padding: 2}\n"
+                "  - {name: g, op: conv, inputs: input, out: 64, kernel: 3, groups: 4, padding: 1}\n"
+                "  - {name: dw, op: conv, inputs: input, out: 32, kernel: [3, 1], groups: 32, stride: [2, 1], bias: false}\n");
+  BOOST_TEST((layer(g, "a").output == Shape{2, 8, 6, 6}));  // h: 5+1+2-3+1, w: 5+0+3-3+1
+  BOOST_TEST((layer(g, "d").output == Shape{2, 8, 5, 5}));
+  BOOST_TEST((layer(g, "g").output == Shape{2, 64, 5, 5}));
+  BOOST_TEST(cost(g, "g").params == 64 * 8 * 9 + 64);
+  BOOST_TEST(cost(g, "g").macs == 2 * 64 * 25 * 8 * 9);
+  BOOST_TEST(cost(g, "g").flops == 2 * cost(g, "g").macs + 2 * 64 * 25);
+  BOOST_TEST((layer(g, "dw").output == Shape{2, 32, 2, 5}));
+  BOOST_TEST(cost(g, "dw").params == 32 * 3);
+  BOOST_TEST(cost(g, "dw").macs == 2 * 32 * 2 * 5 * 3);
+  BOOST_TEST(cost(g, "dw").flops == 2 * cost(g, "dw").macs);
+}
+
+BOOST_AUTO_TEST_CASE(pooling_ceil_mode_drops_windows_starting_in_padding) {
+  Graph g = one("[1, 2, 112, 5]",
+                "  - {name: floor, op: maxpool, kernel: [3, 2], stride: 2}\n"
+                "  - {name: ceil, op: maxpool, inputs: input, kernel: [3, 2], stride: 2, padding: [0, 1], ceil_mode: true}\n"
+                "  - {name: avg, op: avgpool, inputs: input, kernel: 2}\n");
+  BOOST_TEST((layer(g, "floor").output == Shape{1, 2, 55, 2}));
+  // h: ceil((112-3)/2)+1 = 56; w: ceil((5+2-2)/2)+1 = 4, but window 3 would start at 6 >= 5+1.
+  BOOST_TEST((layer(g, "ceil").output == Shape{1, 2, 56, 3}));
+  BOOST_TEST((layer(g, "avg").output == Shape{1, 2, 56, 2}));
+  BOOST_TEST(cost(g, "floor").flops == 2 * 55 * 2 * 5);  // 3*2-1 comparisons per output
+  BOOST_TEST(cost(g, "avg").flops == 2 * 56 * 2 * 4);
+}
+
+BOOST_AUTO_TEST_CASE(transposed_conv_shape_and_cost) {
+  Graph g = one("[1, 6, 7, 7]", "  - {name: up, op: conv_transpose, out: 4, kernel: 4, stride: 2, padding: 1, output_padding: 1, groups: 2}\n");
+  BOOST_TEST((layer(g, "up").output == Shape{1, 4, 15, 15}));  // (7-1)*2 - 2 + 3 + 1 + 1
+  BOOST_TEST(cost(g, "up").params == 6 * 2 * 16 + 4);
+  BOOST_TEST(cost(g, "up").macs == 6 * 49 * 2 * 16);  // every input pixel scatters (Cout/g) x k x k
+}
+
+BOOST_AUTO_TEST_CASE(upsample_crop_pad_and_broadcast_multiply) {
+  Graph g = one("[1, 16, 7, 64]",
+                "  - {name: up, op: upsample, scale: 2, mode: bilinear}\n"
+                "  - {name: up2, op: upsample, inputs: [input, up], mode: nearest}\n"
+                "  - {name: half, op: upsample, inputs: input, size: [3, 5]}\n"
+                "  - {name: crop, op: crop, inputs: up, size: [10, 56], center: true}\n"
+                "  - {name: padded, op: pad, inputs: input, padding: [1, 2, 3, 4]}\n"
+                "  - {name: gate, op: global_avgpool, inputs: input}\n"
+                "  - {name: scaled, op: multiply, inputs: [gate, input]}\n");
+  BOOST_TEST((layer(g, "up").output == Shape{1, 16, 14, 128}));
+  BOOST_TEST(cost(g, "up").flops == 9 * 16 * 14 * 128);
+  BOOST_TEST((layer(g, "up2").output == Shape{1, 16, 14, 128}));
+  BOOST_TEST((layer(g, "half").output == Shape{1, 16, 3, 5}));
+  const auto& crop = std::get<CropAttrs>(layer(g, "crop").attrs);
+  BOOST_TEST(crop.off_h == 2);
+  BOOST_TEST(crop.off_w == 36);
+  BOOST_TEST((layer(g, "padded").output == Shape{1, 16, 11, 70}));
+  BOOST_TEST((layer(g, "scaled").output == Shape{1, 16, 7, 64}));
+}
+
+BOOST_AUTO_TEST_CASE(fc_flattens_and_small_ops_cost) {
+  Graph g = one("[2, 4, 3, 3]",
+                "  - {name: fc, op: fc, out: 10}\n"
+                "  - {name: bn, op: batchnorm, inputs: input}\n"
+                "  - {name: lrn, op: lrn, inputs: input, size: 5}\n"
+                "  - {name: ad, op: adaptive_avgpool, inputs: input, output: [2, 1]}\n"
+                "  - {name: flat, op: flatten, inputs: input}\n"
+                "  - {name: sm, op: softmax, inputs: fc}\n");
+  BOOST_TEST((layer(g, "fc").output == Shape{2, 10, 1, 1}));
+  BOOST_TEST(cost(g, "fc").macs == 2 * 36 * 10);
+  BOOST_TEST(cost(g, "fc").params == 36 * 10 + 10);
+  BOOST_TEST(cost(g, "bn").params == 8);
+  BOOST_TEST(cost(g, "bn").flops == 2 * 72);
+  BOOST_TEST(cost(g, "lrn").flops == 13 * 72);
+  // rows: output 0 averages [0, 2), output 1 averages [1, 3): 4 rows; columns: all 3.
+  BOOST_TEST(cost(g, "ad").flops == 2 * 4 * 4 * 3);
+  BOOST_TEST((layer(g, "flat").output == Shape{2, 36, 1, 1}));
+  BOOST_TEST(cost(g, "sm").flops == 5 * 20);
+}
+
+BOOST_AUTO_TEST_CASE(known_ops_are_documented) {
+  std::vector<std::string> ops = known_ops();
+  BOOST_TEST(ops.size() == 23u);
+  BOOST_TEST(op_name(OpKind::FullyConnected) == "fc");
+  BOOST_TEST(op_name(OpKind::ConvTranspose) == "conv_transpose");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,203 @@
+// The zoo against published figures and against torchvision itself
+// (tests/fixtures/torchvision_counts.json, made by tests/reference/torchvision_counts.py).
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "analysis/analysis.h"
+#include "helpers.h"
+#include "reports/reports.h"
+
+using namespace archbench;
+using namespace archbench::test;
+
+namespace {
+
+Graph zoo_spec(const std::string& name, bool train_only = false) {
+  LoadOptions o;
+  o.include_train_only = train_only;
+  return load_spec(zoo_dir() / (name + ".yaml"), o);
+}
+
+Graph zoo_at(const std::string& name, const Shape& input, bool train_only) {
+  LoadOptions o;
+  o.include_train_only = train_only;
+  o.input = input;
+  return load_spec(zoo_dir() / (name + ".yaml"), o);
+}
+
+const nlohmann::json& torchvision() {
+  static const nlohmann::json j = [] {
+    std::ifstream in(test_dir() / "fixtures" / "torchvision_counts.json");
+    return nlohmann::json::parse(in);
+  }();
+  return j;
+}
+
+std::string op_type(OpKind op) {
+  switch (op) {
+    case OpKind::Conv: return "conv";
+    case OpKind::ConvTranspose: return "conv_transpose";
+    case OpKind::BatchNorm: return "batchnorm";
+    case OpKind::FullyConnected: return "fc";
+    default: return op_name(op);
+  }
+}
+
+double gmacs_3(int64_t macs) { return std::round(static_cast<double>(macs) / 1e6) / 1e3; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(zoo)
+
+BOOST_AUTO_TEST_CASE(every_zoo_spec_loads_and_renders) {
+  std::vector<std::string> names = zoo_networks();
+  const std::vector<std::string> required = {
+      "alexnet",   "alexnet_original", "vgg11",       "vgg16",           "vgg16_bn",     "vgg19",
+      "googlenet", "resnet18",         "resnet34",    "resnet50",        "resnet101",    "resnet152",
+      "densenet121", "se_resnet50",    "efficientnet_b0", "mobilenet_v2", "fcn32s",      "fcn16s",
+      "fcn8s",     "fcn_resnet50",     "unet",        "deeplabv3_resnet50", "deeplabv3plus"};
+  for (const std::string& r : required)
+    BOOST_TEST_CONTEXT(r) { BOOST_TEST((std::find(names.begin(), names.end(), r) != names.end())); }
+  for (const std::string& n : names) {
+    BOOST_TEST_CONTEXT(n) {
+      for (bool train_only : {false, true}) {
+        Graph g = zoo_spec(n, train_only);
+        BOOST_TEST(g.name == n);
+        NetworkAnalysis a = analyse(g);
+        BOOST_TEST(a.totals.macs > 0);
+        BOOST_TEST(a.totals.peak_activation_bytes <= a.totals.arena_bytes);
+        BOOST_TEST(analysis_json(g, a)["layers"].size() == g.layers.size() - 1);
+      }
+    }
+  }
+}
+
+// ../shared/reference/published-numbers.md and torchvision's weight metadata.
+BOOST_AUTO_TEST_CASE(published_params_and_gmacs) {
+  struct Row {
+    const char* name;
+    int64_t params;
+    double gmacs;
+    bool train_only;
+  };
+  const Row rows[] = {
+      {"alexnet", 61'100'840, 0.714, false},         {"vgg11", 132'863'336, 7.609, false},
+      {"vgg16", 138'357'544, 15.470, false},         {"vgg16_bn", 138'365'992, 15.470, false},
+      {"vgg19", 143'667'240, 19.632, false},         {"resnet18", 11'689'512, 1.814, false},
+      {"resnet34", 21'797'672, 3.664, false},        {"resnet50", 25'557'032, 4.089, false},
+      {"resnet101", 44'549'160, 7.801, false},       {"resnet152", 60'192'808, 11.514, false},
+      {"fcn_resnet50", 35'322'218, 152.717, true},   {"deeplabv3_resnet50", 42'004'074, 178.722, true},
+      {"googlenet", 6'624'904, 1.498, false},        {"densenet121", 7'978'856, 2.834, false},
+      {"mobilenet_v2", 3'504'872, 0.301, false},     {"efficientnet_b0", 5'288'548, 0.386, false},
+  };
+  for (const Row& r : rows) {
+    BOOST_TEST_CONTEXT(r.name) {
+      Graph g = zoo_spec(r.name, r.train_only);
+      NetworkAnalysis a = analyse(g);
+      BOOST_TEST(a.totals.params == r.params);
+      BOOST_TEST(gmacs_3(a.totals.macs) == r.gmacs, boost::test_tools::tolerance(1e-9));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(torchvision_twins_match_module_by_module) {
+  for (const auto& [name, ref] : torchvision()["networks"].items()) {
+    BOOST_TEST_CONTEXT(name) {
+      bool has_aux = ref.contains("no_aux");
+      auto in = ref["input"].get<std::vector<int64_t>>();
+      Graph g = zoo_at(name, Shape{in[0], in[1], in[2], in[3]}, has_aux);
+      NetworkAnalysis a = analyse(g);
+      BOOST_TEST(a.totals.params == ref["params"].get<int64_t>());
+      BOOST_TEST(a.totals.macs == ref["macs"].get<int64_t>());
+      auto out = ref["output_shape"].get<std::vector<int64_t>>();
+      const Shape& o = g.layers[a.final_layer].output;
+      BOOST_TEST(o.n == out[0]);
+      BOOST_TEST(o.c == out[1]);
+      if (out.size() == 4) {
+        BOOST_TEST(o.h == out[2]);
+        BOOST_TEST(o.w == out[3]);
+      }
+      for (const auto& [module, m] : ref["modules"].items()) {
+        BOOST_TEST_CONTEXT(module) {
+          int i = g.find(module);
+          BOOST_TEST_REQUIRE(i >= 0);
+          const Layer& l = g.layers[i];
+          BOOST_TEST(op_type(l.op) == m["type"].get<std::string>());
+          BOOST_TEST(layer_cost(g, l).params == m["params"].get<int64_t>());
+          if (m.contains("output_shape")) {
+            auto s = m["output_shape"].get<std::vector<int64_t>>();
+            BOOST_TEST((l.output == Shape{s[0], s[1], s[2], s[3]}));
+          }
+        }
+      }
+      if (has_aux) {  // and without the train-only aux head
+        Graph lean = zoo_at(name, Shape{in[0], in[1], in[2], in[3]}, false);
+        NetworkAnalysis b = analyse(lean);
+        BOOST_TEST(b.totals.params == ref["no_aux"]["params"].get<int64_t>());
+        BOOST_TEST(b.totals.macs == ref["no_aux"]["macs"].get<int64_t>());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(networks_without_a_torchvision_twin) {
+  // Caffe's bvlc_alexnet (the 2012 two-tower net): 60,965,224 parameters.
+  BOOST_TEST(analyse(zoo_spec("alexnet_original")).totals.params == 60'965'224);
+  // timm's seresnet50: resnet50's parameters plus 2,530,992 in the SE fc layers, whose
+  // weights are also their MACs (1x1 spatial): 2,530,992 - 11,048 biases.
+  NetworkAnalysis se = analyse(zoo_spec("se_resnet50"));
+  BOOST_TEST(se.totals.params == 28'088'024);
+  BOOST_TEST(se.totals.macs == 4'089'184'256 + 2'514'944);
+  // torchvision googlenet(aux_logits=True): the two auxiliary classifiers included.
+  BOOST_TEST(analyse(zoo_spec("googlenet", true)).totals.params == 13'004'888);
+  // U-Net (Ronneberger et al. 2015), 1 input channel, 64..1024 channels, 2 classes, biased
+  // convs: encoder 18,842,048 (3x3 pairs 37,568 / 221,440 / 885,248 / 3,539,968 /
+  // 14,157,824) + decoder 12,188,480 (2x2 up-convs 2,097,664 / 524,544 / 131,200 / 32,832 and
+  // 3x3 pairs 7,078,912 / 1,769,984 / 442,624 / 110,720) + the 1x1 classifier 130.
+  BOOST_TEST(analyse(zoo_spec("unet")).totals.params == 31'030'658);
+}
+
+BOOST_AUTO_TEST_CASE(segmentation_output_sizes_and_aligned_merges) {
+  struct Row {
+    const char* name;
+    Shape out;
+  };
+  const Row rows[] = {{"fcn32s", {1, 21, 500, 500}}, {"fcn16s", {1, 21, 500, 500}}, {"fcn8s", {1, 21, 500, 500}},
+                      {"unet", {1, 2, 388, 388}},    {"deeplabv3plus", {1, 21, 512, 512}},
+                      {"fcn_resnet50", {1, 21, 520, 520}}, {"deeplabv3_resnet50", {1, 21, 520, 520}}};
+  for (const Row& r : rows) {
+    BOOST_TEST_CONTEXT(r.name) {
+      Graph g = zoo_spec(r.name);
+      NetworkAnalysis a = analyse(g);
+      BOOST_TEST(g.layers[a.final_layer].output == r.out);
+      for (size_t i = 1; i < g.layers.size(); ++i) {
+        if (g.layers[i].op != OpKind::Add && g.layers[i].op != OpKind::Concat) continue;
+        // DeepLabV3+'s decoder joins stride-4 features with ASPP output upsampled bilinearly
+        // (align_corners=False) from stride 16: ResNet's strided layers keep pixel centres at
+        // 16x, the upsampling assumes centre-aligned grids, so the paths are 6 pixels apart.
+        bool expect_aligned = g.layers[i].name != "classifier.concat" || r.name != std::string("deeplabv3plus");
+        BOOST_TEST_CONTEXT(g.layers[i].name) { BOOST_TEST(a.layers[i].rf.aligned == expect_aligned); }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(vgg16_pool5_and_resnet50_peak_memory) {
+  Graph vgg = zoo_spec("vgg16");
+  auto rf = receptive_fields(vgg);
+  const ReceptiveField& pool5 = rf[vgg.find(vgg.endpoints.at("pool5"))];
+  BOOST_TEST(pool5.h.size == Rational(212));
+  BOOST_TEST(pool5.h.stride == Rational(32));
+  BOOST_TEST(pool5.h.padding == Rational(90));
+  // ResNet-50's peak is at layer1.0's projection shortcut: the block input (64x56x56), the
+  // main path's bn3 output (256x56x56) waiting for the add, and the shortcut (256x56x56).
+  Graph r50 = zoo_spec("resnet50");
+  NetworkAnalysis a = analyse(r50);
+  BOOST_TEST(a.totals.peak_activation_bytes == (64 + 256 + 256) * 56 * 56 * 4);
+  BOOST_TEST(r50.layers[a.memory.peak_step].name == "layer1.0.downsample.0");
+  BOOST_TEST(r50.endpoints.at("layer4") == "layer4.2.relu3");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
