@@ -29,8 +29,10 @@ bool is_elementwise(OpKind op) {
     case OpKind::Swish:
     case OpKind::Tanh:
     case OpKind::Add:
-    case OpKind::Multiply: return true;
-    default: return false;
+    case OpKind::Multiply:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -87,8 +89,8 @@ MemoryPlan plan_memory(const Graph& g) {
 
   MemoryPlan p;
   p.buffer_of.assign(n, -1);
-  std::vector<int> buffer_last;  // last step any tensor in the buffer is read
-  std::vector<int> buffer_origin;  // the layer that first wrote the buffer
+  std::vector<int> buffer_last;      // last step any tensor in the buffer is read
+  std::vector<int> buffer_origin;    // the layer that first wrote the buffer
   std::vector<bool> buffer_outside;  // read by a layer that does not write into it
   auto new_buffer = [&](size_t layer) {
     p.buffer_of[layer] = static_cast<int>(p.buffer_bytes.size());

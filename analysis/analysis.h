@@ -39,14 +39,14 @@ std::vector<ReceptiveField> receptive_fields(const Graph& graph);
 // - a buffer read only by one concat is a slice of the concat's output (zero-copy concat),
 //   live from its producer's step.
 struct MemoryPlan {
-  std::vector<int> buffer_of;         // per layer: the buffer its output lives in
-  std::vector<int64_t> buffer_bytes;  // per buffer
+  std::vector<int> buffer_of;              // per layer: the buffer its output lives in
+  std::vector<int64_t> buffer_bytes;       // per buffer
   std::vector<int> first_step, last_step;  // per buffer: live over [first, last] layer steps
-  std::vector<int64_t> offset;        // per buffer: byte offset in the arena (64-byte aligned)
-  std::vector<int64_t> live_bytes;    // per step: bytes of buffers live at that step
-  int64_t peak_bytes = 0;             // max of live_bytes
+  std::vector<int64_t> offset;             // per buffer: byte offset in the arena (64-byte aligned)
+  std::vector<int64_t> live_bytes;         // per step: bytes of buffers live at that step
+  int64_t peak_bytes = 0;                  // max of live_bytes
   int peak_step = 0;
-  int64_t arena_bytes = 0;            // size of the placed arena (>= peak_bytes)
+  int64_t arena_bytes = 0;  // size of the placed arena (>= peak_bytes)
 };
 MemoryPlan plan_memory(const Graph& graph);
 
@@ -63,7 +63,7 @@ struct Totals {
   int64_t input_bytes = 0;
   int64_t activation_bytes = 0;  // sum of every layer's output tensor
   int64_t peak_activation_bytes = 0, arena_bytes = 0;
-  double intensity = 0;          // total FLOPs / total bytes moved
+  double intensity = 0;  // total FLOPs / total bytes moved
 };
 
 struct NetworkAnalysis {

@@ -1,6 +1,6 @@
 // The archbench command: each subcommand wires library calls together, nothing more.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -20,8 +20,9 @@ std::filesystem::path resolve_spec(const std::string& arg) {
   if (std::filesystem::exists(p)) return p;
   std::filesystem::path zoo = zoo_dir() / (arg + ".yaml");
   if (p.extension() != ".yaml" && std::filesystem::exists(zoo)) return zoo;
-  throw SpecError({arg, 0, 0}, "",
-                  fmt::format("no such spec file, and no zoo network of that name (the zoo is in {})", zoo_dir().string()));
+  throw SpecError(
+      {arg, 0, 0}, "",
+      fmt::format("no such spec file, and no zoo network of that name (the zoo is in {})", zoo_dir().string()));
 }
 
 struct AnalyzeArgs {
@@ -31,8 +32,10 @@ struct AnalyzeArgs {
 };
 
 void emit(const std::string& text, const std::string& out) {
-  if (out.empty() || out == "-") std::fwrite(text.data(), 1, text.size(), stdout);
-  else write_file_atomically(out, text);
+  if (out.empty() || out == "-")
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  else
+    write_file_atomically(out, text);
 }
 
 int analyze(const AnalyzeArgs& args, bool compare) {
@@ -76,7 +79,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--format", a.format, "table | json | csv | markdown")->capture_default_str();
     cmd->add_option("-o,--out", a.out, "write to this file (whole or not at all) instead of stdout");
   };
-  CLI::App* analyze_cmd = app.add_subcommand("analyze", "per-layer shapes, MACs/FLOPs, params, memory, receptive field");
+  CLI::App* analyze_cmd =
+      app.add_subcommand("analyze", "per-layer shapes, MACs/FLOPs, params, memory, receptive field");
   analyze_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)");
   analyze_cmd->add_flag("--zoo", a.zoo, "analyse every zoo network and print one row each");
   add_common(analyze_cmd);

@@ -69,7 +69,8 @@ Shape parse_shape(const std::string& text) {
       throw std::invalid_argument(fmt::format("--input '{}': '{}' is not an integer (expected N,C,H,W)", text, part));
     }
     if (used != part.size() || v <= 0)
-      throw std::invalid_argument(fmt::format("--input '{}': '{}' must be a positive integer (expected N,C,H,W)", text, part));
+      throw std::invalid_argument(
+          fmt::format("--input '{}': '{}' must be a positive integer (expected N,C,H,W)", text, part));
     dims.push_back(v);
   }
   if (dims.size() != 4) throw std::invalid_argument(fmt::format("--input '{}': expected 4 sizes N,C,H,W", text));

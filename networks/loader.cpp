@@ -111,7 +111,8 @@ class Loader {
   Graph load(const std::string& text, const std::filesystem::path& file) {
     YAML::Node root = parse(text, file.string());
     std::string f = file.string();
-    if (!root.IsMap()) throw SpecError(loc_of(root, f), "", "a spec must be a mapping with 'name', 'input' and 'layers'");
+    if (!root.IsMap())
+      throw SpecError(loc_of(root, f), "", "a spec must be a mapping with 'name', 'input' and 'layers'");
     stack_.push_back(canonical(file));
     check_keys(root, f, {"name", "description", "reference", "input", "include", "blocks", "layers", "endpoints"},
                "the spec");
@@ -158,10 +159,12 @@ class Loader {
     if (!inc) return;
     std::string f = file.string();
     std::vector<YAML::Node> items;
-    if (inc.IsScalar()) items.push_back(inc);
+    if (inc.IsScalar())
+      items.push_back(inc);
     else if (inc.IsSequence())
       for (const YAML::Node& n : inc) items.push_back(n);
-    else throw SpecError(loc_of(inc, f), "", "include must be a file name or a list of file names");
+    else
+      throw SpecError(loc_of(inc, f), "", "include must be a file name or a list of file names");
     for (const YAML::Node& n : items) {
       if (!n.IsScalar()) throw SpecError(loc_of(n, f), "", "include must be a file name or a list of file names");
       std::filesystem::path path = file.parent_path() / n.Scalar();
@@ -169,14 +172,16 @@ class Loader {
       if (std::find(stack_.begin(), stack_.end(), key) != stack_.end()) {
         std::string chain;
         auto start = std::find(stack_.begin(), stack_.end(), key);
-        for (auto it = start; it != stack_.end(); ++it) chain += std::filesystem::path(*it).filename().string() + " -> ";
+        for (auto it = start; it != stack_.end(); ++it)
+          chain += std::filesystem::path(*it).filename().string() + " -> ";
         throw SpecError(loc_of(n, f), "", fmt::format("include loop: {}{}", chain, path.filename().string()));
       }
       if (included_.count(key)) continue;  // a diamond of includes reads each file once
       std::ifstream in(path);
       if (!in)
-        throw SpecError(loc_of(n, f), "", fmt::format("cannot open included file '{}' ({}): {}", n.Scalar(),
-                                                      path.string(), std::strerror(errno)));
+        throw SpecError(
+            loc_of(n, f), "",
+            fmt::format("cannot open included file '{}' ({}): {}", n.Scalar(), path.string(), std::strerror(errno)));
       std::stringstream ss;
       ss << in.rdbuf();
       included_.insert(key);
@@ -204,7 +209,8 @@ class Loader {
   void add_block(BlockDef b) {
     auto it = blocks_.find(b.name);
     if (it != blocks_.end())
-      throw SpecError(b.loc, "", fmt::format("block '{}' is defined twice (first at {})", b.name, loc_text(it->second.loc)));
+      throw SpecError(b.loc, "",
+                      fmt::format("block '{}' is defined twice (first at {})", b.name, loc_text(it->second.loc)));
     std::string name = b.name;
     blocks_.emplace(name, std::move(b));
   }
@@ -222,7 +228,8 @@ class Loader {
       if (!def.IsMap()) throw SpecError(loc_of(def, f), "", fmt::format("block '{}' must be a mapping", b.name));
       check_keys(def, f, {"params", "inputs", "output", "layers", "description"}, fmt::format("block '{}'", b.name));
       if (YAML::Node p = def["params"]) {
-        if (!p.IsMap()) throw SpecError(loc_of(p, f), "", fmt::format("params of block '{}' must be a mapping", b.name));
+        if (!p.IsMap())
+          throw SpecError(loc_of(p, f), "", fmt::format("params of block '{}' must be a mapping", b.name));
         for (const auto& pkv : p) b.params.emplace_back(pkv.first.Scalar(), pkv.second);
       }
       if (YAML::Node in = def["inputs"]) {
@@ -259,7 +266,8 @@ class Loader {
     for (int i = 0; i < 4; ++i) {
       const Value& x = v.as_list()[i];
       if (!x.is_int() || x.as_int() <= 0)
-        throw SpecError(x.loc, "input", fmt::format("input {} must be a positive integer, got {}", "NCHW"[i], detail::describe(x)));
+        throw SpecError(x.loc, "input",
+                        fmt::format("input {} must be a positive integer, got {}", "NCHW"[i], detail::describe(x)));
       d[i] = x.as_int();
     }
     Shape s{d[0], d[1], d[2], d[3]};
@@ -286,14 +294,15 @@ class Loader {
       throw SpecError(v.loc, "", fmt::format("a name must be a non-empty string, got {}", detail::describe(v)));
     std::string s = detail::to_text(v);
     static const std::regex name_re("[A-Za-z0-9_][A-Za-z0-9_.\\-/]*");
-    if (!std::regex_match(s, name_re))
-      throw SpecError(v.loc, s, "a name may hold letters, digits and _ . - / only");
+    if (!std::regex_match(s, name_re)) throw SpecError(v.loc, s, "a name may hold letters, digits and _ . - / only");
     return s;
   }
 
-  bool eval_bool(const YAML::Node& node, const std::string& f, const Env& env, const char* key, const std::string& layer) {
+  bool eval_bool(const YAML::Node& node, const std::string& f, const Env& env, const char* key,
+                 const std::string& layer) {
     Value v = eval(node, f, env, layer);
-    if (!v.is_bool()) throw SpecError(v.loc, layer, fmt::format("{} must be true or false, got {}", key, detail::describe(v)));
+    if (!v.is_bool())
+      throw SpecError(v.loc, layer, fmt::format("{} must be true or false, got {}", key, detail::describe(v)));
     return v.as_bool();
   }
 
@@ -302,7 +311,7 @@ class Loader {
     auto it = scope.local.find(name);
     if (it != scope.local.end()) return it->second;
     if (scope.top_level) return name;  // any full name, alias or endpoint; checked later
-    return scope.prefix + name;       // a local layer written further down the block
+    return scope.prefix + name;        // a local layer written further down the block
   }
 
   // -- expansion ----------------------------------------------------------------------------
@@ -314,7 +323,8 @@ class Loader {
       if (!item.IsMap())
         throw SpecError(loc_of(item, f), "", "each entry of 'layers' must be a mapping (a layer or a block use)");
       bool item_train_only = train_only;
-      if (YAML::Node t = item["train_only"]) item_train_only = eval_bool(t, f, scope.env, "train_only", "") || train_only;
+      if (YAML::Node t = item["train_only"])
+        item_train_only = eval_bool(t, f, scope.env, "train_only", "") || train_only;
       // Train-only entries chain among themselves; the main chain goes on from the entry
       // before the branch.
       bool side_entry = item_train_only && !train_only;
@@ -339,7 +349,8 @@ class Loader {
       ValueList names = v.is_list() ? v.as_list() : ValueList{v};
       if (names.empty()) throw SpecError(v.loc, layer, "inputs must name at least one layer");
       for (const Value& n : names) {
-        if (!n.is_string()) throw SpecError(n.loc, layer, fmt::format("inputs must be layer names, got {}", detail::describe(n)));
+        if (!n.is_string())
+          throw SpecError(n.loc, layer, fmt::format("inputs must be layer names, got {}", detail::describe(n)));
         inputs.push_back({resolve_in_scope(n.as_string(), scope), n.loc});
       }
     } else {
@@ -403,21 +414,25 @@ class Loader {
       std::vector<std::string> names;
       for (const auto& [k, _] : blocks_) names.push_back(k);
       std::string hint = detail::nearest(block_name, names);
-      throw SpecError(loc_of(item["block"], f), "",
-                      fmt::format("unknown block '{}'{}", block_name,
-                                  hint.empty() ? fmt::format(" (blocks: {})", names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
-                                               : fmt::format(" (did you mean '{}'?)", hint)));
+      throw SpecError(
+          loc_of(item["block"], f), "",
+          fmt::format("unknown block '{}'{}", block_name,
+                      hint.empty() ? fmt::format(" (blocks: {})",
+                                                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))
+                                   : fmt::format(" (did you mean '{}'?)", hint)));
     }
     const BlockDef& block = bit->second;
     if (std::find(active_blocks_.begin(), active_blocks_.end(), block_name) != active_blocks_.end())
-      throw SpecError(loc, "", fmt::format("block '{}' uses itself ({} -> {})", block_name,
-                                           fmt::join(active_blocks_, " -> "), block_name));
+      throw SpecError(
+          loc, "",
+          fmt::format("block '{}' uses itself ({} -> {})", block_name, fmt::join(active_blocks_, " -> "), block_name));
 
     int64_t count = 1;
     if (YAML::Node r = item["repeat"]) {
       Value v = eval(r, f, scope.env, "");
       if (!v.is_int() || v.as_int() < 0 || v.as_int() > static_cast<int64_t>(kMaxLayers))
-        throw SpecError(v.loc, "", fmt::format("repeat must be an integer from 0 to {}, got {}", kMaxLayers, detail::describe(v)));
+        throw SpecError(v.loc, "",
+                        fmt::format("repeat must be an integer from 0 to {}, got {}", kMaxLayers, detail::describe(v)));
       count = v.as_int();
     }
     std::map<int64_t, YAML::Node> overrides;
@@ -426,7 +441,8 @@ class Loader {
       for (const auto& kv : o) {
         Value idx = to_value(kv.first, f);
         if (!idx.is_int() || idx.as_int() < 0 || idx.as_int() >= count)
-          throw SpecError(idx.loc, "", fmt::format("override index must be from 0 to {}, got {}", count - 1, detail::describe(idx)));
+          throw SpecError(idx.loc, "",
+                          fmt::format("override index must be from 0 to {}, got {}", count - 1, detail::describe(idx)));
         overrides.emplace(idx.as_int(), kv.second);
       }
     }
@@ -447,8 +463,9 @@ class Loader {
       std::vector<RawInput> sources = read_inputs(item, f, scope, out, child.prefix.empty() ? block_name : instance);
       if (i > 0 && !out.empty()) sources[0] = {out, loc};
       if (sources.size() != block.ports.size())
-        throw SpecError(loc, instance, fmt::format("block '{}' takes {} input{} ({}), got {}", block_name, block.ports.size(),
-                                                   block.ports.size() == 1 ? "" : "s", fmt::join(block.ports, ", "), sources.size()));
+        throw SpecError(loc, instance,
+                        fmt::format("block '{}' takes {} input{} ({}), got {}", block_name, block.ports.size(),
+                                    block.ports.size() == 1 ? "" : "s", fmt::join(block.ports, ", "), sources.size()));
       for (size_t p = 0; p < block.ports.size(); ++p) child.local[block.ports[p]] = sources[p].name;
       active_blocks_.push_back(block_name);
       std::string result = expand_items(block.layers, block.file, child, sources[0].name, train_only);
@@ -457,7 +474,8 @@ class Loader {
         std::string local = eval_name(block.output, block.file, child.env);
         auto it = child.local.find(local);
         if (it == child.local.end())
-          throw SpecError(loc_of(block.output, block.file), "", fmt::format("block '{}' has no layer '{}' to output", block_name, local));
+          throw SpecError(loc_of(block.output, block.file), "",
+                          fmt::format("block '{}' has no layer '{}' to output", block_name, local));
         result = it->second;
       }
       if (!instance.empty()) {
@@ -468,20 +486,22 @@ class Loader {
       }
       out = result;
     }
-    if (YAML::Node e = item["endpoint"]; e && out != prev) endpoint_uses_.push_back({eval_name(e, f, scope.env), out, loc_of(e, f)});
+    if (YAML::Node e = item["endpoint"]; e && out != prev)
+      endpoint_uses_.push_back({eval_name(e, f, scope.env), out, loc_of(e, f)});
     return out == prev ? "" : out;
   }
 
   // Parameters: the block's defaults, then `args`, then this repeat's `overrides` entry.
-  Env bind_args(const BlockDef& block, const YAML::Node& args, const YAML::Node& override_args,
-                const std::string& f, const Env& caller, const SourceLoc& use_loc) {
+  Env bind_args(const BlockDef& block, const YAML::Node& args, const YAML::Node& override_args, const std::string& f,
+                const Env& caller, const SourceLoc& use_loc) {
     std::map<std::string, Value> given;
     for (const YAML::Node* source : {&args, &override_args}) {
       if (!source->IsDefined() || source->IsNull()) continue;
       if (!source->IsMap()) throw SpecError(loc_of(*source, f), "", "args must be a mapping of parameter to value");
       for (const auto& kv : *source) {
         std::string key = kv.first.Scalar();
-        bool known = std::any_of(block.params.begin(), block.params.end(), [&](const auto& p) { return p.first == key; });
+        bool known =
+            std::any_of(block.params.begin(), block.params.end(), [&](const auto& p) { return p.first == key; });
         if (!known) {
           std::vector<std::string> names;
           for (const auto& p : block.params) names.push_back(p.first);
@@ -497,10 +517,12 @@ class Loader {
     Env env;
     for (const auto& [name, def] : block.params) {
       auto it = given.find(name);
-      if (it != given.end()) env[name] = it->second;
+      if (it != given.end())
+        env[name] = it->second;
       else if (!def || def.IsNull())
         throw SpecError(use_loc, "", fmt::format("block '{}' needs argument '{}'", block.name, name));
-      else env[name] = eval(def, block.file, env, "");  // defaults may use earlier parameters
+      else
+        env[name] = eval(def, block.file, env, "");  // defaults may use earlier parameters
     }
     return env;
   }
@@ -527,8 +549,9 @@ class Loader {
     std::vector<std::string> names;
     for (const auto& [k, _] : index_) names.push_back(k);
     std::string hint = detail::nearest(in.name, names);
-    throw SpecError(in.loc, l.name, fmt::format("unknown input '{}'{}", in.name,
-                                                 hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+    throw SpecError(
+        in.loc, l.name,
+        fmt::format("unknown input '{}'{}", in.name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
 
   Graph finish(Graph g, const Shape& input) {
@@ -549,9 +572,10 @@ class Loader {
         if (keep[i])
           for (size_t k = 0; k < inputs[i].size(); ++k)
             if (!keep[inputs[i][k]])
-              throw SpecError(raw_[i].inputs[k].loc, raw_[i].name,
-                              fmt::format("reads '{}', which is train-only: mark this layer train_only too, or the other not",
-                                          raw_[inputs[i][k]].name));
+              throw SpecError(
+                  raw_[i].inputs[k].loc, raw_[i].name,
+                  fmt::format("reads '{}', which is train-only: mark this layer train_only too, or the other not",
+                              raw_[inputs[i][k]].name));
     }
 
     std::vector<int> order = topological_order(inputs, keep);
@@ -589,7 +613,8 @@ class Loader {
 
     for (const auto& use : endpoint_uses_) {
       int j = lookup(use.target);
-      if (j < 0) throw SpecError(use.loc, "", fmt::format("endpoint '{}' names an unknown layer '{}'", use.name, use.target));
+      if (j < 0)
+        throw SpecError(use.loc, "", fmt::format("endpoint '{}' names an unknown layer '{}'", use.name, use.target));
       if (!keep[j]) continue;  // a train-only endpoint exists only with --include-train-only
       auto [it, fresh] = g.endpoints.emplace(use.name, raw_[j].name);
       if (!fresh && it->second != raw_[j].name)

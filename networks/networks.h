@@ -43,9 +43,30 @@ class SpecError : public std::runtime_error {
 };
 
 enum class OpKind {
-  Input, Conv, ConvTranspose, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, LRN,
-  BatchNorm, ReLU, ReLU6, Sigmoid, Swish, Tanh, Add, Multiply, Concat, Crop, Pad,
-  Upsample, Flatten, FullyConnected, Softmax, Dropout
+  Input,
+  Conv,
+  ConvTranspose,
+  MaxPool,
+  AvgPool,
+  GlobalAvgPool,
+  AdaptiveAvgPool,
+  LRN,
+  BatchNorm,
+  ReLU,
+  ReLU6,
+  Sigmoid,
+  Swish,
+  Tanh,
+  Add,
+  Multiply,
+  Concat,
+  Crop,
+  Pad,
+  Upsample,
+  Flatten,
+  FullyConnected,
+  Softmax,
+  Dropout
 };
 
 // Spatial window attributes shared by conv, transposed conv and pooling; padding is
@@ -56,24 +77,44 @@ struct Window {
 };
 
 struct InputAttrs {};
-struct ConvAttrs { int64_t out_channels = 0, groups = 1; Window win; bool bias = true; };
+struct ConvAttrs {
+  int64_t out_channels = 0, groups = 1;
+  Window win;
+  bool bias = true;
+};
 struct ConvTransposeAttrs {
   int64_t out_channels = 0, groups = 1, output_pad_h = 0, output_pad_w = 0;
   Window win;
   bool bias = true;
 };
-struct PoolAttrs { Window win; bool ceil_mode = false, count_include_pad = true; };
+struct PoolAttrs {
+  Window win;
+  bool ceil_mode = false, count_include_pad = true;
+};
 struct GlobalPoolAttrs {};
-struct AdaptivePoolAttrs { int64_t out_h = 1, out_w = 1; };
-struct LRNAttrs { int64_t size = 5; double alpha = 1e-4, beta = 0.75, k = 1.0; };
-struct BatchNormAttrs { double eps = 1e-5; };
+struct AdaptivePoolAttrs {
+  int64_t out_h = 1, out_w = 1;
+};
+struct LRNAttrs {
+  int64_t size = 5;
+  double alpha = 1e-4, beta = 0.75, k = 1.0;
+};
+struct BatchNormAttrs {
+  double eps = 1e-5;
+};
 struct ActivationAttrs {};
 struct EltwiseAttrs {};  // add and multiply; multiply broadcasts 1x1 / C=1 operands
 struct ConcatAttrs {};   // along channels
 // Crop to `size`, or to the spatial size of the second input; `offset` is top/left;
 // `center` places the window in the middle (U-Net's crop).
-struct CropAttrs { int64_t off_h = 0, off_w = 0, size_h = 0, size_w = 0; bool center = false; };
-struct PadAttrs { int64_t top = 0, left = 0, bottom = 0, right = 0; double value = 0.0; };
+struct CropAttrs {
+  int64_t off_h = 0, off_w = 0, size_h = 0, size_w = 0;
+  bool center = false;
+};
+struct PadAttrs {
+  int64_t top = 0, left = 0, bottom = 0, right = 0;
+  double value = 0.0;
+};
 enum class UpsampleMode { Nearest, Bilinear };
 // Either a scale factor (num/den per axis) or an explicit size (or the second input's size).
 struct UpsampleAttrs {
@@ -83,14 +124,18 @@ struct UpsampleAttrs {
   int64_t size_h = 0, size_w = 0;
 };
 struct FlattenAttrs {};
-struct FullyConnectedAttrs { int64_t out_features = 0; bool bias = true; };
+struct FullyConnectedAttrs {
+  int64_t out_features = 0;
+  bool bias = true;
+};
 struct SoftmaxAttrs {};
-struct DropoutAttrs { double p = 0.5; };
+struct DropoutAttrs {
+  double p = 0.5;
+};
 
-using OpAttrs = std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, PoolAttrs, GlobalPoolAttrs,
-                             AdaptivePoolAttrs, LRNAttrs, BatchNormAttrs, ActivationAttrs,
-                             EltwiseAttrs, ConcatAttrs, CropAttrs, PadAttrs, UpsampleAttrs,
-                             FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs>;
+using OpAttrs = std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, PoolAttrs, GlobalPoolAttrs, AdaptivePoolAttrs,
+                             LRNAttrs, BatchNormAttrs, ActivationAttrs, EltwiseAttrs, ConcatAttrs, CropAttrs, PadAttrs,
+                             UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs>;
 
 struct Layer {
   std::string name;
@@ -105,7 +150,7 @@ struct Layer {
 struct Graph {
   std::string name;
   std::string file;
-  std::vector<Layer> layers;  // execution order; layers[0] is the network input
+  std::vector<Layer> layers;                     // execution order; layers[0] is the network input
   std::map<std::string, std::string> endpoints;  // endpoint name -> layer name
 
   const Layer& input() const { return layers.front(); }
@@ -127,8 +172,7 @@ std::string op_name(OpKind op);
 Graph load_spec(const std::filesystem::path& file, const LoadOptions& options = {});
 
 // Same, from text; `file` is the name used in messages and for resolving includes.
-Graph load_spec_text(const std::string& text, const std::filesystem::path& file,
-                     const LoadOptions& options = {});
+Graph load_spec_text(const std::string& text, const std::filesystem::path& file, const LoadOptions& options = {});
 
 // Parses "N,C,H,W" (the --input flag); throws std::invalid_argument with a message.
 Shape parse_shape(const std::string& text);

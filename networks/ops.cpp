@@ -37,8 +37,9 @@ void require_positive_size(const AttrReader& r, const char* axis, int64_t size, 
 void read_padding(AttrReader& r, Window& win, const Shape& in, bool allow_same) {
   Value v = r.take("padding");
   auto check = [&](const Value& x) {
-    if (!x.is_int()) r.fail_at(x, fmt::format("padding must be an integer, [h, w], [top, left, bottom, right]{}, got {}",
-                                              allow_same ? ", same or valid" : "", detail::describe(x)));
+    if (!x.is_int())
+      r.fail_at(x, fmt::format("padding must be an integer, [h, w], [top, left, bottom, right]{}, got {}",
+                               allow_same ? ", same or valid" : "", detail::describe(x)));
     if (x.as_int() < 0) r.fail_at(x, fmt::format("padding must be >= 0, got {}", x.as_int()));
     return x.as_int();
   };
@@ -79,9 +80,9 @@ int64_t window_output(int64_t size, int64_t pad_lo, int64_t pad_hi, int64_t k_ef
 }
 
 std::string window_how(const char* axis, int64_t size, const Window& w, bool height) {
-  return fmt::format("input {} {}, kernel {}, stride {}, dilation {}, padding {}+{}", axis, size,
-                     height ? w.kh : w.kw, height ? w.sh : w.sw, height ? w.dh : w.dw,
-                     height ? w.pad_top : w.pad_left, height ? w.pad_bottom : w.pad_right);
+  return fmt::format("input {} {}, kernel {}, stride {}, dilation {}, padding {}+{}", axis, size, height ? w.kh : w.kw,
+                     height ? w.sh : w.sw, height ? w.dh : w.dw, height ? w.pad_top : w.pad_left,
+                     height ? w.pad_bottom : w.pad_right);
 }
 
 void read_window(AttrReader& r, Window& win, bool kernel_required, int64_t default_stride_is_kernel) {
@@ -116,8 +117,7 @@ void build_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   a.groups = r.integer("groups", 1, 1);
   a.bias = r.boolean("bias", true);
   read_padding(r, a.win, x, true);
-  if (x.c % a.groups != 0)
-    r.fail(fmt::format("input channels {} are not divisible by groups {}", x.c, a.groups));
+  if (x.c % a.groups != 0) r.fail(fmt::format("input channels {} are not divisible by groups {}", x.c, a.groups));
   if (a.out_channels % a.groups != 0)
     r.fail(fmt::format("out channels {} are not divisible by groups {}", a.out_channels, a.groups));
   layer.output = spatial_output(r, x, a.win, a.out_channels, false);
@@ -155,8 +155,10 @@ void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, La
 }
 
 void build_pool(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer, bool avg) {
-  if (avg) r.allow({"kernel", "stride", "padding", "ceil_mode", "count_include_pad"});
-  else r.allow({"kernel", "stride", "padding", "dilation", "ceil_mode"});
+  if (avg)
+    r.allow({"kernel", "stride", "padding", "ceil_mode", "count_include_pad"});
+  else
+    r.allow({"kernel", "stride", "padding", "dilation", "ceil_mode"});
   PoolAttrs a;
   const Shape& x = in[0]->output;
   read_window(r, a.win, true, true);
@@ -164,7 +166,8 @@ void build_pool(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   if (avg) a.count_include_pad = r.boolean("count_include_pad", true);
   read_padding(r, a.win, x, true);
   // PyTorch's rule; a wider pad would make windows that see only padding.
-  if (std::max(a.win.pad_top, a.win.pad_bottom) > a.win.kh / 2 || std::max(a.win.pad_left, a.win.pad_right) > a.win.kw / 2)
+  if (std::max(a.win.pad_top, a.win.pad_bottom) > a.win.kh / 2 ||
+      std::max(a.win.pad_left, a.win.pad_right) > a.win.kw / 2)
     r.fail(fmt::format("padding must be at most half the kernel ({}x{})", a.win.kh, a.win.kw));
   layer.output = spatial_output(r, x, a.win, x.c, a.ceil_mode);
   layer.attrs = a;
@@ -232,8 +235,10 @@ void build_multiply(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
     const int64_t src[] = {s.n, s.c, s.h, s.w};
     for (int i = 0; i < 4; ++i) {
       if (*dst[i] == src[i] || src[i] == 1) continue;
-      if (*dst[i] == 1) *dst[i] = src[i];
-      else r.fail(fmt::format("shape mismatch: multiply cannot broadcast {}", input_list(in)));
+      if (*dst[i] == 1)
+        *dst[i] = src[i];
+      else
+        r.fail(fmt::format("shape mismatch: multiply cannot broadcast {}", input_list(in)));
     }
   }
   layer.output = out;
@@ -279,8 +284,8 @@ void build_crop(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   a.off_h = off.first;
   a.off_w = off.second;
   if (a.off_h < 0 || a.off_w < 0 || a.off_h + a.size_h > x.h || a.off_w + a.size_w > x.w)
-    r.fail(fmt::format("crop window {}x{} at offset ({}, {}) does not fit the input {}", a.size_h, a.size_w,
-                       a.off_h, a.off_w, shape_text(x)));
+    r.fail(fmt::format("crop window {}x{} at offset ({}, {}) does not fit the input {}", a.size_h, a.size_w, a.off_h,
+                       a.off_w, shape_text(x)));
   layer.output = {x.n, x.c, a.size_h, a.size_w};
   layer.attrs = a;
 }
@@ -383,7 +388,8 @@ const std::vector<OpInfo>& op_table() {
       {"batchnorm", OpKind::BatchNorm, 1, 1, build_batchnorm},
       {"relu", OpKind::ReLU, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
       {"relu6", OpKind::ReLU6, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
-      {"sigmoid", OpKind::Sigmoid, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
+      {"sigmoid", OpKind::Sigmoid, 1, 1,
+       [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
       {"swish", OpKind::Swish, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
       {"tanh", OpKind::Tanh, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
       {"add", OpKind::Add, 2, -1, build_add},
@@ -442,8 +448,9 @@ void build_layer(Layer& layer, const std::string& op, AttrReader& attrs, const s
   int n = static_cast<int>(inputs.size());
   if (n < info->min_inputs || (info->max_inputs >= 0 && n > info->max_inputs)) {
     std::string want = info->max_inputs < 0 ? fmt::format("at least {}", info->min_inputs)
-                       : info->min_inputs == info->max_inputs ? std::to_string(info->min_inputs)
-                                                              : fmt::format("{} or {}", info->min_inputs, info->max_inputs);
+                       : info->min_inputs == info->max_inputs
+                           ? std::to_string(info->min_inputs)
+                           : fmt::format("{} or {}", info->min_inputs, info->max_inputs);
     attrs.fail(fmt::format("op {} takes {} input{}, got {}", op, want, want == "1" ? "" : "s", n));
   }
   layer.op = info->kind;
@@ -470,7 +477,8 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
   int64_t out_elems = elements(g, l, o);
   LayerCost c;
   switch (l.op) {
-    case OpKind::Input: break;
+    case OpKind::Input:
+      break;
     case OpKind::Conv: {
       const auto& a = std::get<ConvAttrs>(l.attrs);
       c.macs = mul({out_elems, in.c / a.groups, a.win.kh, a.win.kw});
@@ -504,7 +512,9 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
       c.flops = mul({out_elems, a.win.kh * a.win.kw});
       break;
     }
-    case OpKind::GlobalAvgPool: c.flops = elements(g, l, in); break;  // H*W - 1 adds + 1 divide per channel
+    case OpKind::GlobalAvgPool:
+      c.flops = elements(g, l, in);
+      break;  // H*W - 1 adds + 1 divide per channel
     case OpKind::AdaptiveAvgPool: {
       // Output i averages input rows [floor(i*H/O), ceil((i+1)*H/O)): sum the window sizes.
       const auto& a = std::get<AdaptivePoolAttrs>(l.attrs);
@@ -525,14 +535,30 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
       c.params = mul({2, o.c});
       c.flops = mul({2, out_elems});
       break;
-    case OpKind::ReLU: c.flops = out_elems; break;                // max
-    case OpKind::ReLU6: c.flops = mul({2, out_elems}); break;     // max, min
-    case OpKind::Sigmoid: c.flops = mul({4, out_elems}); break;   // negate, exp, add, divide
-    case OpKind::Swish: c.flops = mul({5, out_elems}); break;     // sigmoid + multiply
-    case OpKind::Tanh: c.flops = mul({5, out_elems}); break;      // two exps, add, subtract, divide
-    case OpKind::Add: c.flops = mul({static_cast<int64_t>(l.inputs.size()) - 1, out_elems}); break;
-    case OpKind::Multiply: c.flops = mul({static_cast<int64_t>(l.inputs.size()) - 1, out_elems}); break;
-    case OpKind::Softmax: c.flops = mul({5, out_elems}); break;   // max, subtract, exp, sum, divide
+    case OpKind::ReLU:
+      c.flops = out_elems;
+      break;  // max
+    case OpKind::ReLU6:
+      c.flops = mul({2, out_elems});
+      break;  // max, min
+    case OpKind::Sigmoid:
+      c.flops = mul({4, out_elems});
+      break;  // negate, exp, add, divide
+    case OpKind::Swish:
+      c.flops = mul({5, out_elems});
+      break;  // sigmoid + multiply
+    case OpKind::Tanh:
+      c.flops = mul({5, out_elems});
+      break;  // two exps, add, subtract, divide
+    case OpKind::Add:
+      c.flops = mul({static_cast<int64_t>(l.inputs.size()) - 1, out_elems});
+      break;
+    case OpKind::Multiply:
+      c.flops = mul({static_cast<int64_t>(l.inputs.size()) - 1, out_elems});
+      break;
+    case OpKind::Softmax:
+      c.flops = mul({5, out_elems});
+      break;                // max, subtract, exp, sum, divide
     case OpKind::Upsample:  // bilinear: three lerps of 3 ops each; nearest copies
       if (std::get<UpsampleAttrs>(l.attrs).mode == UpsampleMode::Bilinear) c.flops = mul({9, out_elems});
       break;
@@ -540,7 +566,8 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
     case OpKind::Crop:
     case OpKind::Pad:
     case OpKind::Flatten:
-    case OpKind::Dropout: break;  // data movement only
+    case OpKind::Dropout:
+      break;  // data movement only
   }
   return c;
 }
@@ -606,7 +633,8 @@ SpatialMap spatial_map(const Graph& g, const Layer& l) {
     }
     case OpKind::GlobalAvgPool:
     case OpKind::Flatten:
-    case OpKind::FullyConnected: return {whole_axis(in.h), whole_axis(in.w)};
+    case OpKind::FullyConnected:
+      return {whole_axis(in.h), whole_axis(in.w)};
     case OpKind::Crop: {
       const auto& a = std::get<CropAttrs>(l.attrs);
       return {{Rational(1), Rational(a.off_h), Rational(0)}, {Rational(1), Rational(a.off_w), Rational(0)}};
@@ -619,7 +647,8 @@ SpatialMap spatial_map(const Graph& g, const Layer& l) {
       const auto& a = std::get<UpsampleAttrs>(l.attrs);
       return {upsample_axis(in.h, l.output.h, a), upsample_axis(in.w, l.output.w, a)};
     }
-    default: return {};  // element-wise and merges: identity
+    default:
+      return {};  // element-wise and merges: identity
   }
 }
 

@@ -20,8 +20,7 @@ class Rational {
     if (den < 0) num = -num, den = -den;
     Int128 g = gcd128(num < 0 ? -num : num, den);
     if (g > 1) num /= g, den /= g;
-    if (num > INT64_MAX || num < INT64_MIN || den > INT64_MAX)
-      throw std::overflow_error("rational overflows int64");
+    if (num > INT64_MAX || num < INT64_MIN || den > INT64_MAX) throw std::overflow_error("rational overflows int64");
     num_ = static_cast<int64_t>(num);
     den_ = static_cast<int64_t>(den);
   }
@@ -41,16 +40,10 @@ class Rational {
   friend Rational operator-(Rational a, Rational b) {
     return {Int128(a.num_) * b.den_ - Int128(b.num_) * a.den_, Int128(a.den_) * b.den_};
   }
-  friend Rational operator*(Rational a, Rational b) {
-    return {Int128(a.num_) * b.num_, Int128(a.den_) * b.den_};
-  }
-  friend Rational operator/(Rational a, Rational b) {
-    return {Int128(a.num_) * b.den_, Int128(a.den_) * b.num_};
-  }
+  friend Rational operator*(Rational a, Rational b) { return {Int128(a.num_) * b.num_, Int128(a.den_) * b.den_}; }
+  friend Rational operator/(Rational a, Rational b) { return {Int128(a.num_) * b.den_, Int128(a.den_) * b.num_}; }
   friend bool operator==(Rational a, Rational b) { return a.num_ == b.num_ && a.den_ == b.den_; }
-  friend bool operator<(Rational a, Rational b) {
-    return Int128(a.num_) * b.den_ < Int128(b.num_) * a.den_;
-  }
+  friend bool operator<(Rational a, Rational b) { return Int128(a.num_) * b.den_ < Int128(b.num_) * a.den_; }
   friend bool operator>(Rational a, Rational b) { return b < a; }
   friend bool operator<=(Rational a, Rational b) { return !(b < a); }
   friend bool operator>=(Rational a, Rational b) { return !(a < b); }

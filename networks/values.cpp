@@ -13,12 +13,18 @@ std::string describe(const Value& value) {
   return std::visit(
       [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) return "nothing (null)";
-        else if constexpr (std::is_same_v<T, int64_t>) return fmt::format("integer {}", x);
-        else if constexpr (std::is_same_v<T, double>) return fmt::format("number {}", x);
-        else if constexpr (std::is_same_v<T, bool>) return fmt::format("boolean {}", x);
-        else if constexpr (std::is_same_v<T, std::string>) return fmt::format("string '{}'", x);
-        else return fmt::format("a list of {}", x.size());
+        if constexpr (std::is_same_v<T, std::monostate>)
+          return "nothing (null)";
+        else if constexpr (std::is_same_v<T, int64_t>)
+          return fmt::format("integer {}", x);
+        else if constexpr (std::is_same_v<T, double>)
+          return fmt::format("number {}", x);
+        else if constexpr (std::is_same_v<T, bool>)
+          return fmt::format("boolean {}", x);
+        else if constexpr (std::is_same_v<T, std::string>)
+          return fmt::format("string '{}'", x);
+        else
+          return fmt::format("a list of {}", x.size());
       },
       value.v);
 }
@@ -27,11 +33,16 @@ std::string to_text(const Value& value) {
   return std::visit(
       [](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) return "null";
-        else if constexpr (std::is_same_v<T, int64_t>) return std::to_string(x);
-        else if constexpr (std::is_same_v<T, double>) return fmt::format("{}", x);
-        else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::string>) return x;
+        if constexpr (std::is_same_v<T, std::monostate>)
+          return "null";
+        else if constexpr (std::is_same_v<T, int64_t>)
+          return std::to_string(x);
+        else if constexpr (std::is_same_v<T, double>)
+          return fmt::format("{}", x);
+        else if constexpr (std::is_same_v<T, bool>)
+          return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>)
+          return x;
         else {
           std::string out = "[";
           for (size_t i = 0; i < x.size(); ++i) out += (i ? ", " : "") + to_text(x[i]);
@@ -68,8 +79,7 @@ namespace {
 
 class ExprParser {
  public:
-  ExprParser(const std::string& text, const Env& env, const SourceLoc& loc)
-      : s_(text), env_(env), loc_(loc) {}
+  ExprParser(const std::string& text, const Env& env, const SourceLoc& loc) : s_(text), env_(env), loc_(loc) {}
 
   Value parse() {
     Value v = ternary();
@@ -144,9 +154,12 @@ class ExprParser {
       std::string o = op;
       if (o == "==" || o == "!=") {
         bool eq;
-        if (a.is_number() && b.is_number()) eq = a.as_number() == b.as_number();
-        else if (a.v.index() == b.v.index()) eq = to_text(a) == to_text(b);
-        else eq = false;
+        if (a.is_number() && b.is_number())
+          eq = a.as_number() == b.as_number();
+        else if (a.v.index() == b.v.index())
+          eq = to_text(a) == to_text(b);
+        else
+          eq = false;
         return make(o == "==" ? eq : !eq);
       }
       if (!a.is_number() || !b.is_number())
@@ -163,13 +176,20 @@ class ExprParser {
       int64_t x = a.as_int(), y = b.as_int(), r = 0;
       bool overflow = false;
       switch (op) {
-        case '+': overflow = __builtin_add_overflow(x, y, &r); break;
-        case '-': overflow = __builtin_sub_overflow(x, y, &r); break;
-        case '*': overflow = __builtin_mul_overflow(x, y, &r); break;
+        case '+':
+          overflow = __builtin_add_overflow(x, y, &r);
+          break;
+        case '-':
+          overflow = __builtin_sub_overflow(x, y, &r);
+          break;
+        case '*':
+          overflow = __builtin_mul_overflow(x, y, &r);
+          break;
         case '/':
         case '%':
           if (y == 0) error("division by zero");
-          if (x == INT64_MIN && y == -1) overflow = true;
+          if (x == INT64_MIN && y == -1)
+            overflow = true;
           else {
             // Floor division and a modulo with the divisor's sign, as Python has them.
             r = x / y;
@@ -183,30 +203,41 @@ class ExprParser {
     }
     double x = a.as_number(), y = b.as_number();
     switch (op) {
-      case '+': return make(x + y);
-      case '-': return make(x - y);
-      case '*': return make(x * y);
+      case '+':
+        return make(x + y);
+      case '-':
+        return make(x - y);
+      case '*':
+        return make(x * y);
       case '/':
         if (y == 0) error("division by zero");
         return make(x / y);
-      default: error("'%' needs integers");
+      default:
+        error("'%' needs integers");
     }
   }
   Value sum() {
     Value a = product();
     for (;;) {
-      if (eat("+")) a = arith(a, product(), '+');
-      else if (eat("-")) a = arith(a, product(), '-');
-      else return a;
+      if (eat("+"))
+        a = arith(a, product(), '+');
+      else if (eat("-"))
+        a = arith(a, product(), '-');
+      else
+        return a;
     }
   }
   Value product() {
     Value a = unary();
     for (;;) {
-      if (eat("*")) a = arith(a, unary(), '*');
-      else if (eat("/")) a = arith(a, unary(), '/');
-      else if (eat("%")) a = arith(a, unary(), '%');
-      else return a;
+      if (eat("*"))
+        a = arith(a, unary(), '*');
+      else if (eat("/"))
+        a = arith(a, unary(), '/');
+      else if (eat("%"))
+        a = arith(a, unary(), '%');
+      else
+        return a;
     }
   }
   Value unary() {
@@ -242,8 +273,7 @@ class ExprParser {
     }
     if (std::isdigit(static_cast<unsigned char>(c))) {
       size_t start = pos_;
-      while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.'))
-        ++pos_;
+      while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.')) ++pos_;
       std::string num = s_.substr(start, pos_ - start);
       if (num.find('.') != std::string::npos) return make(std::stod(num));
       errno = 0;
@@ -254,8 +284,7 @@ class ExprParser {
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t start = pos_;
-      while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_'))
-        ++pos_;
+      while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) ++pos_;
       std::string name = s_.substr(start, pos_ - start);
       if (name == "true") return make(true);
       if (name == "false") return make(false);
@@ -297,7 +326,8 @@ class ExprParser {
 
 bool is_identifier(const std::string& s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 }  // namespace
@@ -330,8 +360,7 @@ Value substitute(const Value& scalar, const Env& env) {
       break;
     }
     size_t close = s.find('}', open);
-    if (close == std::string::npos)
-      throw SpecError(scalar.loc, "", fmt::format("unterminated '${{' in '{}'", s));
+    if (close == std::string::npos) throw SpecError(scalar.loc, "", fmt::format("unterminated '${{' in '{}'", s));
     Value v = eval_expr(s.substr(open + 2, close - open - 2), env, scalar.loc);
     if (open == 0 && close == s.size() - 1) return v;  // the whole scalar: keep its type
     out += s.substr(pos, open - pos) + to_text(v);
@@ -360,8 +389,7 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
 
 // ---------------------------------------------------------------------------------------
 
-AttrReader::AttrReader(std::map<std::string, Value> attrs, SourceLoc layer_loc, std::string layer,
-                       std::string op)
+AttrReader::AttrReader(std::map<std::string, Value> attrs, SourceLoc layer_loc, std::string layer, std::string op)
     : attrs_(std::move(attrs)), layer_loc_(std::move(layer_loc)), layer_(std::move(layer)), op_(std::move(op)) {}
 
 void AttrReader::fail(const std::string& message) const { throw SpecError(layer_loc_, layer_, message); }
@@ -385,8 +413,7 @@ Value AttrReader::take(const std::string& key) {
 
 static int64_t check_min(const AttrReader& r, const Value& v, const std::string& key, int64_t min_value) {
   if (!v.is_int()) r.fail_at(v, fmt::format("{} must be an integer, got {}", key, describe(v)));
-  if (v.as_int() < min_value)
-    r.fail_at(v, fmt::format("{} must be >= {}, got {}", key, min_value, v.as_int()));
+  if (v.as_int() < min_value) r.fail_at(v, fmt::format("{} must be >= {}, got {}", key, min_value, v.as_int()));
   return v.as_int();
 }
 

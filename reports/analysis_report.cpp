@@ -110,8 +110,8 @@ Format parse_format(const std::string& name) {
   throw std::invalid_argument(fmt::format("unknown format '{}' (expected table, json, csv or markdown)", name));
 }
 
-nlohmann::json analysis_json(const Graph& g, const NetworkAnalysis& a) {
-  using nlohmann::json;
+nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
+  using json = nlohmann::ordered_json;
   const Shape& in = g.input().output;
   const Totals& t = a.totals;
   const ReceptiveField& frf = a.layers[a.feature_layer].rf;
@@ -170,8 +170,8 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) 
   std::map<std::string, std::vector<std::string>> endpoint_of;
   for (const auto& [name, layer] : g.endpoints) endpoint_of[layer].push_back(name);
   Table t;
-  t.header = {"layer", "op", "output NxCxHxW", "MACs", "FLOPs", "params", "activation bytes",
-              "RF size", "RF stride", "RF padding", "FLOP/byte", "endpoint"};
+  t.header = {"layer",   "op",        "output NxCxHxW", "MACs",      "FLOPs",   "params", "activation bytes",
+              "RF size", "RF stride", "RF padding",     "FLOP/byte", "endpoint"};
   t.right = {false, false, false, true, true, true, true, true, true, true, true, false};
   bool csv = f == Format::Csv;
   auto num = [&](int64_t v) { return csv ? std::to_string(v) : group_digits(v); };
@@ -191,8 +191,10 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) 
                       "", fmt::format("{:.2f}", tt.intensity), ""});
   std::string out;
   const Shape& in = g.input().output;
-  if (f == Format::Markdown) out += fmt::format("## {} ({})\n\n", g.name, shape_text(in));
-  else if (f == Format::Table) out += fmt::format("{}  input {}\n", g.name, shape_text(in));
+  if (f == Format::Markdown)
+    out += fmt::format("## {} ({})\n\n", g.name, shape_text(in));
+  else if (f == Format::Table)
+    out += fmt::format("{}  input {}\n", g.name, shape_text(in));
   out += t.render(f);
   if (f == Format::Csv) return out;
   const ReceptiveField& frf = a.layers[a.feature_layer].rf;
@@ -210,17 +212,17 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) 
 
 std::string render_comparison(const std::vector<AnalysedNetwork>& nets, Format f) {
   if (f == Format::Json) {
-    nlohmann::json arr = nlohmann::json::array();
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
     for (const auto& n : nets) {
-      nlohmann::json j = analysis_json(n.graph, n.analysis);
+      nlohmann::ordered_json j = analysis_json(n.graph, n.analysis);
       j.erase("layers");
       arr.push_back(j);
     }
     return arr.dump(2) + "\n";
   }
   Table t;
-  t.header = {"network", "input", "params", "GMACs", "GFLOPs", "activations MiB", "peak MiB", "RF size",
-              "RF stride", "at layer", "layers"};
+  t.header = {"network",  "input",   "params",    "GMACs",    "GFLOPs", "activations MiB",
+              "peak MiB", "RF size", "RF stride", "at layer", "layers"};
   t.right = {false, false, true, true, true, true, true, true, true, false, true};
   bool csv = f == Format::Csv;
   for (const auto& n : nets) {

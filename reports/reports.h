@@ -17,7 +17,7 @@ enum class Format { Table, Json, Csv, Markdown };
 Format parse_format(const std::string& name);
 
 // The JSON contract of `archbench analyze --format json` (README, "JSON output").
-nlohmann::json analysis_json(const Graph& graph, const NetworkAnalysis& analysis);
+nlohmann::ordered_json analysis_json(const Graph& graph, const NetworkAnalysis& analysis);
 
 // Per-layer report with totals, in any format.
 std::string render_analysis(const Graph& graph, const NetworkAnalysis& analysis, Format format);

@@ -62,13 +62,15 @@ BOOST_AUTO_TEST_CASE(errors_name_the_place_and_the_problem) {
   BOOST_TEST(error("planez * 2", params()) ==
              "x.yaml:3:7: error: in expression 'planez * 2': unknown name 'planez' (did you mean 'planes'?)");
   BOOST_TEST(error("1 / 0") == "x.yaml:3:7: error: in expression '1 / 0': division by zero");
-  BOOST_TEST(error("9223372036854775807 + 1") == "x.yaml:3:7: error: in expression '9223372036854775807 + 1': integer overflow");
+  BOOST_TEST(error("9223372036854775807 + 1") ==
+             "x.yaml:3:7: error: in expression '9223372036854775807 + 1': integer overflow");
   BOOST_TEST(error("unit * 2", params()) ==
              "x.yaml:3:7: error: in expression 'unit * 2': '*' needs numbers, got string 'bottleneck' and integer 2");
   BOOST_TEST(error("(1 + 2") == "x.yaml:3:7: error: in expression '(1 + 2': expected ')'");
   BOOST_TEST(error("counts[5]", params()) ==
              "x.yaml:3:7: error: in expression 'counts[5]': index 5 is outside the list of 2");
-  BOOST_TEST(error("down ? 1", params()) == "x.yaml:3:7: error: in expression 'down ? 1': expected ':' in 'cond ? a : b'");
+  BOOST_TEST(error("down ? 1", params()) ==
+             "x.yaml:3:7: error: in expression 'down ? 1': expected ':' in 'cond ? a : b'");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

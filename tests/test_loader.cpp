@@ -69,10 +69,12 @@ layers:
   - {block: unit, repeat: 3, name: "stage.${i}", args: {c: "${i == 0 ? 8 : 16}"}, overrides: {1: {stride: 2, proj: true}}}
   - {name: head, op: global_avgpool}
 )");
-  BOOST_TEST(names(g) == (std::vector<std::string>{"stem", "stage.0.conv", "stage.0.add", "stage.1.conv", "stage.1.proj",
-                                                   "stage.1.add", "stage.2.conv", "stage.2.add", "head"}),
+  BOOST_TEST(
+      names(g) == (std::vector<std::string>{"stem", "stage.0.conv", "stage.0.add", "stage.1.conv", "stage.1.proj",
+                                            "stage.1.add", "stage.2.conv", "stage.2.add", "head"}),
+      boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "stage.0.add") == (std::vector<std::string>{"stage.0.conv", "stem"}),
              boost::test_tools::per_element());
-  BOOST_TEST(inputs_of(g, "stage.0.add") == (std::vector<std::string>{"stage.0.conv", "stem"}), boost::test_tools::per_element());
   BOOST_TEST(inputs_of(g, "stage.1.conv") == std::vector<std::string>{"stage.0.add"}, boost::test_tools::per_element());
   BOOST_TEST(inputs_of(g, "stage.2.add") == (std::vector<std::string>{"stage.2.conv", "stage.1.add"}),
              boost::test_tools::per_element());
@@ -143,7 +145,8 @@ endpoints: {features: b}
   LoadOptions all;
   all.include_train_only = true;
   Graph full = load_text(spec, "inline.yaml", all);
-  BOOST_TEST(names(full) == (std::vector<std::string>{"a", "aux_pool", "aux_fc", "b", "fc"}), boost::test_tools::per_element());
+  BOOST_TEST(names(full) == (std::vector<std::string>{"a", "aux_pool", "aux_fc", "b", "fc"}),
+             boost::test_tools::per_element());
   BOOST_TEST(full.endpoints.at("aux_out") == "aux_pool");
   BOOST_TEST(full.outputs().size() == 2u);
 }
@@ -157,19 +160,25 @@ BOOST_AUTO_TEST_CASE(input_override) {
 }
 
 BOOST_AUTO_TEST_CASE(the_documented_example_loads) {
-  std::ifstream in(test_dir() / ".." / "docs" / "SPEC-FORMAT.md");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string doc = ss.str();
-  size_t start = doc.find("```yaml\n") + 8;
-  std::string yaml = doc.substr(start, doc.find("```", start) - start);
-  Graph g = load_text(yaml);
-  BOOST_TEST(g.name == "tiny_resnet");
-  BOOST_TEST(g.endpoints.at("stage2") == "stage2.2.relu2");
-  BOOST_TEST((layer(g, "fc").output == Shape{1, 10, 1, 1}));
-  BOOST_TEST(g.find("aux") == -1);
-  BOOST_TEST(g.find("stage2.0.skip") > 0);
-  BOOST_TEST(g.find("stage2.1.skip") == -1);
+  for (const char* doc_file : {"README.md", "docs/SPEC-FORMAT.md"}) {
+    BOOST_TEST_CONTEXT(doc_file) {
+      std::ifstream in(test_dir() / ".." / doc_file);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string doc = ss.str();
+      size_t start = doc.find("```yaml\n");
+      BOOST_TEST_REQUIRE(start != std::string::npos);
+      start += 8;
+      std::string yaml = doc.substr(start, doc.find("```", start) - start);
+      Graph g = load_text(yaml);
+      BOOST_TEST(g.name == "tiny_resnet");
+      BOOST_TEST(g.endpoints.at("stage2") == "stage2.2.relu2");
+      BOOST_TEST((layer(g, "fc").output == Shape{1, 10, 1, 1}));
+      BOOST_TEST(g.find("aux") == -1);
+      BOOST_TEST(g.find("stage2.0.skip") > 0);
+      BOOST_TEST(g.find("stage2.1.skip") == -1);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(parse_shape_flag) {
@@ -183,9 +192,11 @@ BOOST_AUTO_TEST_CASE(parse_shape_flag) {
   BOOST_CHECK_EXCEPTION(parse_shape("1,3,x,4"), std::invalid_argument, [](const std::invalid_argument& e) {
     return std::string(e.what()) == "--input '1,3,x,4': 'x' is not an integer (expected N,C,H,W)";
   });
-  BOOST_CHECK_EXCEPTION(parse_shape("100000,100000,100000,100000"), std::invalid_argument, [](const std::invalid_argument& e) {
-    return std::string(e.what()) == "--input '100000,100000,100000,100000': the tensor has more bytes than 64 bits hold";
-  });
+  BOOST_CHECK_EXCEPTION(parse_shape("100000,100000,100000,100000"), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()) ==
+                                 "--input '100000,100000,100000,100000': the tensor has more bytes than 64 bits hold";
+                        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

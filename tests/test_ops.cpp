@@ -28,11 +28,12 @@ BOOST_AUTO_TEST_CASE(conv_same_padding_follows_tensorflow) {
 }
 
 BOOST_AUTO_TEST_CASE(conv_asymmetric_padding_dilation_and_groups) {
-  Graph g = one("[2, 32, 5, 5]",
-                "  - {name: a, op: conv, out: 8, kernel: 3, padding: [1, 0, 2, 3]}\n"
-                "  - {name: d, op: conv, inputs: input, out: 8, kernel: 3, dilation: 2, padding: 2}\n"
-                "  - {name: g, op: conv, inputs: input, out: 64, kernel: 3, groups: 4, padding: 1}\n"
-                "  - {name: dw, op: conv, inputs: input, out: 32, kernel: [3, 1], groups: 32, stride: [2, 1], bias: false}\n");
+  Graph g = one(
+      "[2, 32, 5, 5]",
+      "  - {name: a, op: conv, out: 8, kernel: 3, padding: [1, 0, 2, 3]}\n"
+      "  - {name: d, op: conv, inputs: input, out: 8, kernel: 3, dilation: 2, padding: 2}\n"
+      "  - {name: g, op: conv, inputs: input, out: 64, kernel: 3, groups: 4, padding: 1}\n"
+      "  - {name: dw, op: conv, inputs: input, out: 32, kernel: [3, 1], groups: 32, stride: [2, 1], bias: false}\n");
   BOOST_TEST((layer(g, "a").output == Shape{2, 8, 6, 6}));  // h: 5+1+2-3+1, w: 5+0+3-3+1
   BOOST_TEST((layer(g, "d").output == Shape{2, 8, 5, 5}));
   BOOST_TEST((layer(g, "g").output == Shape{2, 64, 5, 5}));
@@ -46,10 +47,11 @@ BOOST_AUTO_TEST_CASE(conv_asymmetric_padding_dilation_and_groups) {
 }
 
 BOOST_AUTO_TEST_CASE(pooling_ceil_mode_drops_windows_starting_in_padding) {
-  Graph g = one("[1, 2, 112, 5]",
-                "  - {name: floor, op: maxpool, kernel: [3, 2], stride: 2}\n"
-                "  - {name: ceil, op: maxpool, inputs: input, kernel: [3, 2], stride: 2, padding: [0, 1], ceil_mode: true}\n"
-                "  - {name: avg, op: avgpool, inputs: input, kernel: 2}\n");
+  Graph g =
+      one("[1, 2, 112, 5]",
+          "  - {name: floor, op: maxpool, kernel: [3, 2], stride: 2}\n"
+          "  - {name: ceil, op: maxpool, inputs: input, kernel: [3, 2], stride: 2, padding: [0, 1], ceil_mode: true}\n"
+          "  - {name: avg, op: avgpool, inputs: input, kernel: 2}\n");
   BOOST_TEST((layer(g, "floor").output == Shape{1, 2, 55, 2}));
   // h: ceil((112-3)/2)+1 = 56; w: ceil((5+2-2)/2)+1 = 4, but window 3 would start at 6 >= 5+1.
   BOOST_TEST((layer(g, "ceil").output == Shape{1, 2, 56, 3}));
@@ -59,7 +61,9 @@ BOOST_AUTO_TEST_CASE(pooling_ceil_mode_drops_windows_starting_in_padding) {
 }
 
 BOOST_AUTO_TEST_CASE(transposed_conv_shape_and_cost) {
-  Graph g = one("[1, 6, 7, 7]", "  - {name: up, op: conv_transpose, out: 4, kernel: 4, stride: 2, padding: 1, output_padding: 1, groups: 2}\n");
+  Graph g = one(
+      "[1, 6, 7, 7]",
+      "  - {name: up, op: conv_transpose, out: 4, kernel: 4, stride: 2, padding: 1, output_padding: 1, groups: 2}\n");
   BOOST_TEST((layer(g, "up").output == Shape{1, 4, 15, 15}));  // (7-1)*2 - 2 + 3 + 1 + 1
   BOOST_TEST(cost(g, "up").params == 6 * 2 * 16 + 4);
   BOOST_TEST(cost(g, "up").macs == 6 * 49 * 2 * 16);  // every input pixel scatters (Cout/g) x k x k

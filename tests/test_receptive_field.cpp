@@ -43,11 +43,11 @@ BOOST_AUTO_TEST_SUITE(receptive_field)
 
 BOOST_AUTO_TEST_CASE(vgg16_matches_the_published_table_layer_by_layer) {
   // ../shared/reference/published-numbers.md: r / S / P after each layer.
-  const Expect table[] = {{"conv1_1.conv", 3, 1, 1},   {"conv1_2.conv", 5, 1, 2},   {"pool1", 6, 2, 2},
-                          {"conv2_1.conv", 10, 2, 4},  {"conv2_2.conv", 14, 2, 6},  {"pool2", 16, 4, 6},
-                          {"conv3_1.conv", 24, 4, 10}, {"conv3_2.conv", 32, 4, 14}, {"conv3_3.conv", 40, 4, 18},
-                          {"pool3", 44, 8, 18},        {"conv4_1.conv", 60, 8, 26}, {"conv4_2.conv", 76, 8, 34},
-                          {"conv4_3.conv", 92, 8, 42}, {"pool4", 100, 16, 42},      {"conv5_1.conv", 132, 16, 58},
+  const Expect table[] = {{"conv1_1.conv", 3, 1, 1},     {"conv1_2.conv", 5, 1, 2},     {"pool1", 6, 2, 2},
+                          {"conv2_1.conv", 10, 2, 4},    {"conv2_2.conv", 14, 2, 6},    {"pool2", 16, 4, 6},
+                          {"conv3_1.conv", 24, 4, 10},   {"conv3_2.conv", 32, 4, 14},   {"conv3_3.conv", 40, 4, 18},
+                          {"pool3", 44, 8, 18},          {"conv4_1.conv", 60, 8, 26},   {"conv4_2.conv", 76, 8, 34},
+                          {"conv4_3.conv", 92, 8, 42},   {"pool4", 100, 16, 42},        {"conv5_1.conv", 132, 16, 58},
                           {"conv5_2.conv", 164, 16, 74}, {"conv5_3.conv", 196, 16, 90}, {"pool5", 212, 32, 90}};
   Graph g = load_text(kVgg16);
   auto rf = receptive_fields(g);
@@ -141,7 +141,7 @@ layers:
   BOOST_TEST(up4.h.stride == Rational(1, 4));
   BOOST_TEST(up4.h.size == Rational(6));
   BOOST_TEST(up4.h.padding == Rational(27, 8));  // centre kept: sample at (x + 1/2)/4 - 1/2
-  nlohmann::json j = analysis_json(g, analyse(g));
+  nlohmann::ordered_json j = analysis_json(g, analyse(g));
   BOOST_TEST(j["layers"][2]["receptive_field"]["stride"][0].get<double>() == 0.25);
 }
 

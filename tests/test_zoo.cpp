@@ -37,11 +37,16 @@ const nlohmann::json& torchvision() {
 
 std::string op_type(OpKind op) {
   switch (op) {
-    case OpKind::Conv: return "conv";
-    case OpKind::ConvTranspose: return "conv_transpose";
-    case OpKind::BatchNorm: return "batchnorm";
-    case OpKind::FullyConnected: return "fc";
-    default: return op_name(op);
+    case OpKind::Conv:
+      return "conv";
+    case OpKind::ConvTranspose:
+      return "conv_transpose";
+    case OpKind::BatchNorm:
+      return "batchnorm";
+    case OpKind::FullyConnected:
+      return "fc";
+    default:
+      return op_name(op);
   }
 }
 
@@ -53,13 +58,32 @@ BOOST_AUTO_TEST_SUITE(zoo)
 
 BOOST_AUTO_TEST_CASE(every_zoo_spec_loads_and_renders) {
   std::vector<std::string> names = zoo_networks();
-  const std::vector<std::string> required = {
-      "alexnet",   "alexnet_original", "vgg11",       "vgg16",           "vgg16_bn",     "vgg19",
-      "googlenet", "resnet18",         "resnet34",    "resnet50",        "resnet101",    "resnet152",
-      "densenet121", "se_resnet50",    "efficientnet_b0", "mobilenet_v2", "fcn32s",      "fcn16s",
-      "fcn8s",     "fcn_resnet50",     "unet",        "deeplabv3_resnet50", "deeplabv3plus"};
-  for (const std::string& r : required)
-    BOOST_TEST_CONTEXT(r) { BOOST_TEST((std::find(names.begin(), names.end(), r) != names.end())); }
+  const std::vector<std::string> required = {"alexnet",
+                                             "alexnet_original",
+                                             "vgg11",
+                                             "vgg16",
+                                             "vgg16_bn",
+                                             "vgg19",
+                                             "googlenet",
+                                             "resnet18",
+                                             "resnet34",
+                                             "resnet50",
+                                             "resnet101",
+                                             "resnet152",
+                                             "densenet121",
+                                             "se_resnet50",
+                                             "efficientnet_b0",
+                                             "mobilenet_v2",
+                                             "fcn32s",
+                                             "fcn16s",
+                                             "fcn8s",
+                                             "fcn_resnet50",
+                                             "unet",
+                                             "deeplabv3_resnet50",
+                                             "deeplabv3plus"};
+  for (const std::string& r : required) BOOST_TEST_CONTEXT(r) {
+      BOOST_TEST((std::find(names.begin(), names.end(), r) != names.end()));
+    }
   for (const std::string& n : names) {
     BOOST_TEST_CONTEXT(n) {
       for (bool train_only : {false, true}) {
@@ -83,14 +107,14 @@ BOOST_AUTO_TEST_CASE(published_params_and_gmacs) {
     bool train_only;
   };
   const Row rows[] = {
-      {"alexnet", 61'100'840, 0.714, false},         {"vgg11", 132'863'336, 7.609, false},
-      {"vgg16", 138'357'544, 15.470, false},         {"vgg16_bn", 138'365'992, 15.470, false},
-      {"vgg19", 143'667'240, 19.632, false},         {"resnet18", 11'689'512, 1.814, false},
-      {"resnet34", 21'797'672, 3.664, false},        {"resnet50", 25'557'032, 4.089, false},
-      {"resnet101", 44'549'160, 7.801, false},       {"resnet152", 60'192'808, 11.514, false},
-      {"fcn_resnet50", 35'322'218, 152.717, true},   {"deeplabv3_resnet50", 42'004'074, 178.722, true},
-      {"googlenet", 6'624'904, 1.498, false},        {"densenet121", 7'978'856, 2.834, false},
-      {"mobilenet_v2", 3'504'872, 0.301, false},     {"efficientnet_b0", 5'288'548, 0.386, false},
+      {"alexnet", 61'100'840, 0.714, false},       {"vgg11", 132'863'336, 7.609, false},
+      {"vgg16", 138'357'544, 15.470, false},       {"vgg16_bn", 138'365'992, 15.470, false},
+      {"vgg19", 143'667'240, 19.632, false},       {"resnet18", 11'689'512, 1.814, false},
+      {"resnet34", 21'797'672, 3.664, false},      {"resnet50", 25'557'032, 4.089, false},
+      {"resnet101", 44'549'160, 7.801, false},     {"resnet152", 60'192'808, 11.514, false},
+      {"fcn_resnet50", 35'322'218, 152.717, true}, {"deeplabv3_resnet50", 42'004'074, 178.722, true},
+      {"googlenet", 6'624'904, 1.498, false},      {"densenet121", 7'978'856, 2.834, false},
+      {"mobilenet_v2", 3'504'872, 0.301, false},   {"efficientnet_b0", 5'288'548, 0.386, false},
   };
   for (const Row& r : rows) {
     BOOST_TEST_CONTEXT(r.name) {
@@ -164,9 +188,13 @@ BOOST_AUTO_TEST_CASE(segmentation_output_sizes_and_aligned_merges) {
     const char* name;
     Shape out;
   };
-  const Row rows[] = {{"fcn32s", {1, 21, 500, 500}}, {"fcn16s", {1, 21, 500, 500}}, {"fcn8s", {1, 21, 500, 500}},
-                      {"unet", {1, 2, 388, 388}},    {"deeplabv3plus", {1, 21, 512, 512}},
-                      {"fcn_resnet50", {1, 21, 520, 520}}, {"deeplabv3_resnet50", {1, 21, 520, 520}}};
+  const Row rows[] = {{"fcn32s", {1, 21, 500, 500}},
+                      {"fcn16s", {1, 21, 500, 500}},
+                      {"fcn8s", {1, 21, 500, 500}},
+                      {"unet", {1, 2, 388, 388}},
+                      {"deeplabv3plus", {1, 21, 512, 512}},
+                      {"fcn_resnet50", {1, 21, 520, 520}},
+                      {"deeplabv3_resnet50", {1, 21, 520, 520}}};
   for (const Row& r : rows) {
     BOOST_TEST_CONTEXT(r.name) {
       Graph g = zoo_spec(r.name);

@@ -13,7 +13,6 @@ namespace archbench::detail {
 bool op_exists(const std::string& op);
 
 // Fills layer.op, layer.attrs and layer.output; throws SpecError naming the layer.
-void build_layer(Layer& layer, const std::string& op, AttrReader& attrs,
-                 const std::vector<const Layer*>& inputs);
+void build_layer(Layer& layer, const std::string& op, AttrReader& attrs, const std::vector<const Layer*>& inputs);
 
 }  // namespace archbench::detail

@@ -55,8 +55,7 @@ Value substitute(const Value& scalar, const Env& env);
 // does not take, suggesting the nearest known name.
 class AttrReader {
  public:
-  AttrReader(std::map<std::string, Value> attrs, SourceLoc layer_loc, std::string layer,
-             std::string op);
+  AttrReader(std::map<std::string, Value> attrs, SourceLoc layer_loc, std::string layer, std::string op);
 
   bool has(const std::string& key) const { return attrs_.count(key) != 0; }
   const Value* peek(const std::string& key) const;
@@ -66,8 +65,7 @@ class AttrReader {
   std::pair<int64_t, int64_t> pair(const std::string& key, int64_t fallback, int64_t min_value);
   double number(const std::string& key, double fallback);
   bool boolean(const std::string& key, bool fallback);
-  std::string choice(const std::string& key, const std::vector<std::string>& allowed,
-                     const std::string& fallback);
+  std::string choice(const std::string& key, const std::vector<std::string>& allowed, const std::string& fallback);
   Value take(const std::string& key);  // null when absent
   void allow(const std::vector<std::string>& known) const;
 
