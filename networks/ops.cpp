@@ -108,19 +108,25 @@ Shape spatial_output(const AttrReader& r, const Shape& in, const Window& win, in
   return out;
 }
 
-void build_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
-  r.allow({"out", "kernel", "stride", "padding", "dilation", "groups", "bias"});
-  ConvAttrs a;
-  const Shape& x = in[0]->output;
+// What conv and transposed conv share: out channels, the window, groups that divide both
+// channel counts, bias.
+template <typename Attrs>
+void read_conv_common(AttrReader& r, const Shape& x, Attrs& a, bool allow_same) {
   a.out_channels = r.required_integer("out", 1);
   read_window(r, a.win, true, false);
   a.groups = r.integer("groups", 1, 1);
   a.bias = r.boolean("bias", true);
-  read_padding(r, a.win, x, true);
+  read_padding(r, a.win, x, allow_same);
   if (x.c % a.groups != 0) r.fail(fmt::format("input channels {} are not divisible by groups {}", x.c, a.groups));
   if (a.out_channels % a.groups != 0)
     r.fail(fmt::format("out channels {} are not divisible by groups {}", a.out_channels, a.groups));
-  layer.output = spatial_output(r, x, a.win, a.out_channels, false);
+}
+
+void build_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"out", "kernel", "stride", "padding", "dilation", "groups", "bias"});
+  ConvAttrs a;
+  read_conv_common(r, in[0]->output, a, true);
+  layer.output = spatial_output(r, in[0]->output, a.win, a.out_channels, false);
   layer.attrs = a;
 }
 
@@ -128,19 +134,13 @@ void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, La
   r.allow({"out", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias"});
   ConvTransposeAttrs a;
   const Shape& x = in[0]->output;
-  a.out_channels = r.required_integer("out", 1);
-  read_window(r, a.win, true, false);
-  a.groups = r.integer("groups", 1, 1);
-  a.bias = r.boolean("bias", true);
-  read_padding(r, a.win, x, false);
+  read_conv_common(r, x, a, false);
   auto op = r.pair("output_padding", 0, 0);
   a.output_pad_h = op.first;
   a.output_pad_w = op.second;
   if (a.output_pad_h >= std::max(a.win.sh, a.win.dh) || a.output_pad_w >= std::max(a.win.sw, a.win.dw))
     r.fail(fmt::format("output_padding {}x{} must be smaller than the stride or the dilation", a.output_pad_h,
                        a.output_pad_w));
-  if (x.c % a.groups != 0 || a.out_channels % a.groups != 0)
-    r.fail(fmt::format("channels {} -> {} are not divisible by groups {}", x.c, a.out_channels, a.groups));
   // out = (in - 1) * stride - pads + dilation * (kernel - 1) + output_padding + 1
   auto size = [&](int64_t n, int64_t s, int64_t lo, int64_t hi, int64_t k, int64_t d, int64_t extra) {
     int64_t prod = detail::checked_mul(n - 1, s, r.loc(), r.layer());
@@ -412,11 +412,10 @@ const OpInfo* find_op(const std::string& name) {
   return nullptr;
 }
 
-int64_t elements(const Graph& g, const Layer& l, const Shape& s) {
+int64_t elements(const Layer& l, const Shape& s) {
   try {
     return s.elements();
   } catch (const std::overflow_error&) {
-    (void)g;
     throw SpecError(l.loc, l.name, fmt::format("tensor {} has more elements than 64 bits hold", shape_text(s)));
   }
 }
@@ -456,7 +455,7 @@ void build_layer(Layer& layer, const std::string& op, AttrReader& attrs, const s
   layer.op = info->kind;
   info->build(attrs, inputs, layer);
   // Every tensor must be addressable: its element count and byte size fit in int64.
-  int64_t count = elements(Graph{}, layer, layer.output);
+  int64_t count = elements(layer, layer.output);
   checked_mul(count, 4, layer.loc, layer.name);
 }
 
@@ -474,7 +473,7 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
   auto add = [&](int64_t a, int64_t b) { return detail::checked_add(a, b, l.loc, l.name); };
   const Shape& o = l.output;
   const Shape in = l.inputs.empty() ? Shape{} : g.layers[l.inputs[0]].output;
-  int64_t out_elems = elements(g, l, o);
+  int64_t out_elems = elements(l, o);
   LayerCost c;
   switch (l.op) {
     case OpKind::Input:
@@ -489,7 +488,7 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
     case OpKind::ConvTranspose: {
       // Each input pixel scatters a kh x kw x (Cout/groups) window: N*Cin*H*W*(Cout/g)*kh*kw.
       const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
-      c.macs = mul({elements(g, l, in), a.out_channels / a.groups, a.win.kh, a.win.kw});
+      c.macs = mul({elements(l, in), a.out_channels / a.groups, a.win.kh, a.win.kw});
       c.params = add(mul({in.c, a.out_channels / a.groups, a.win.kh, a.win.kw}), a.bias ? a.out_channels : 0);
       c.flops = add(mul({2, c.macs}), a.bias ? out_elems : 0);
       break;
@@ -513,7 +512,7 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
       break;
     }
     case OpKind::GlobalAvgPool:
-      c.flops = elements(g, l, in);
+      c.flops = elements(l, in);
       break;  // H*W - 1 adds + 1 divide per channel
     case OpKind::AdaptiveAvgPool: {
       // Output i averages input rows [floor(i*H/O), ceil((i+1)*H/O)): sum the window sizes.
