@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <fmt/ranges.h>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +10,10 @@
 #include "analysis/analysis.h"
 #include "networks/networks.h"
 #include "reports/reports.h"
+#include "runtime/executor.h"
+#include "runtime/peak.h"
+#include "runtime/runtime.h"
+#include "runtime/timing.h"
 
 namespace {
 
@@ -65,6 +70,93 @@ int analyze(const AnalyzeArgs& args, bool compare) {
   return 0;
 }
 
+struct RunArgs {
+  std::string spec, input, weights, input_file, output_file, format = "table", out, schedule = "auto";
+  uint64_t seed = 0;
+  bool reference = false, include_train_only = false, per_layer = false;
+  int threads = 0, repetitions = 10, warmup = 2;
+};
+
+Graph load_for_run(const RunArgs& r) {
+  LoadOptions options;
+  options.include_train_only = r.include_train_only;
+  if (!r.input.empty()) options.input = parse_shape(r.input);
+  return load_spec(resolve_spec(r.spec), options);
+}
+
+Weights weights_for_run(const Graph& g, const RunArgs& r) {
+  if (r.weights.empty()) return init_weights(g, r.seed);
+  Weights w = read_safetensors(r.weights);
+  check_weights(g, w, r.weights);
+  return w;
+}
+
+// `archbench run`: one inference, through the Halide kernels or the reference executor.
+int run(const RunArgs& r) {
+  Graph g = load_for_run(r);
+  Weights w = weights_for_run(g, r);
+  Tensor x(g.input().output);
+  if (!r.input_file.empty()) {
+    x = read_npy(r.input_file);
+    if (x.shape.size() != 4 || x.nchw() != g.input().output)
+      throw RuntimeError(fmt::format("{}: the input has shape [{}], the network takes [{}, {}, {}, {}]", r.input_file,
+                                     fmt::join(x.shape, ", "), g.input().output.n, g.input().output.c,
+                                     g.input().output.h, g.input().output.w));
+  } else {
+    for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  std::map<std::string, Tensor> outputs;
+  if (r.reference) {
+    outputs = run_reference(g, w, x);
+  } else {
+    ExecutorOptions o;
+    o.threads = r.threads;
+    o.conv_schedule = r.schedule;
+    Executor e(g, w, o);
+    outputs = e.run(x);
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const std::string& main_output = g.layers[analyse(g).final_layer].name;
+  const Tensor& y = outputs.at(main_output);
+  if (!r.output_file.empty()) write_npy(r.output_file, y);
+  double sum = 0, lo = y.data.empty() ? 0 : y.data[0], hi = lo;
+  for (float v : y.data) sum += v, lo = std::min<double>(lo, v), hi = std::max<double>(hi, v);
+  fmt::print(
+      "{}: output '{}' [{}], min {:.6g}, max {:.6g}, mean {:.6g} ({} executor, {:.1f} ms including preparation)\n",
+      g.name, main_output, fmt::join(y.shape, ", "), lo, hi, sum / static_cast<double>(y.data.size()),
+      r.reference ? "reference" : "Halide", ms);
+  return 0;
+}
+
+int bench(const RunArgs& r) {
+  Format format = parse_format(r.format);
+  Graph g = load_for_run(r);
+  Weights w = weights_for_run(g, r);
+  BenchOptions o;
+  o.threads = r.threads;
+  o.repetitions = r.repetitions;
+  o.warmup = r.warmup;
+  o.conv_schedule = r.schedule;
+  BenchResult result = benchmark_network(g, w, o, measure_peak(r.threads));
+  emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
+  return 0;
+}
+
+int peak(const RunArgs& r) {
+  MachinePeak p = measure_peak(r.threads);
+  if (parse_format(r.format) == Format::Json)
+    emit(
+        nlohmann::ordered_json{{"gflops", p.gflops}, {"gbps", p.gbps}, {"threads", p.threads}, {"isa", p.isa}}.dump(2) +
+            "\n",
+        r.out);
+  else
+    emit(fmt::format("fp32 peak: {:.1f} GFLOP/s ({} FMA, {} threads); memory bandwidth (triad): {:.1f} GB/s\n",
+                     p.gflops, p.isa, p.threads, p.gbps),
+         r.out);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,6 +181,32 @@ int main(int argc, char** argv) {
   add_common(compare_cmd);
   CLI::App* zoo_cmd = app.add_subcommand("zoo", "list the zoo's networks");
 
+  RunArgs ra;
+  auto add_run_common = [&](CLI::App* cmd) {
+    cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required();
+    cmd->add_option("--input", ra.input, "input shape N,C,H,W (overrides the spec's)");
+    cmd->add_option("--weights", ra.weights, "weights in PyTorch layouts (.safetensors), keyed by layer name");
+    cmd->add_option("--seed", ra.seed, "seed of the deterministic He-initialised weights")->capture_default_str();
+    cmd->add_option("--threads", ra.threads, "kernel threads (0: all cores)")->capture_default_str();
+    cmd->add_option("--schedule", ra.schedule, "conv schedule: auto | tiled | simple")->capture_default_str();
+    cmd->add_flag("--include-train-only", ra.include_train_only, "keep branches marked train_only");
+  };
+  CLI::App* run_cmd = app.add_subcommand("run", "run one inference through the Halide kernels (or the reference)");
+  add_run_common(run_cmd);
+  run_cmd->add_option("--input-file", ra.input_file, "input tensor (.npy, float32, N,C,H,W)");
+  run_cmd->add_option("--output-file", ra.output_file, "write the output tensor here (.npy)");
+  run_cmd->add_flag("--reference", ra.reference, "use the naive reference executor");
+  CLI::App* bench_cmd = app.add_subcommand("bench", "latency per layer and end to end (Google Benchmark)");
+  add_run_common(bench_cmd);
+  bench_cmd->add_flag("--per-layer", ra.per_layer, "print each kernel call's median time");
+  bench_cmd->add_option("--repetitions", ra.repetitions, "timed runs")->capture_default_str();
+  bench_cmd->add_option("--warmup", ra.warmup, "untimed runs first")->capture_default_str();
+  bench_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
+  bench_cmd->add_option("-o,--out", ra.out, "write to this file (whole or not at all)");
+  CLI::App* peak_cmd = app.add_subcommand("peak", "this machine's fp32 FMA peak and memory bandwidth");
+  peak_cmd->add_option("--threads", ra.threads, "threads (0: all cores)");
+  peak_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -97,10 +215,16 @@ int main(int argc, char** argv) {
   try {
     if (*analyze_cmd) return analyze(a, false);
     if (*compare_cmd) return analyze(a, true);
+    if (*run_cmd) return run(ra);
+    if (*bench_cmd) return bench(ra);
+    if (*peak_cmd) return peak(ra);
     if (*zoo_cmd) {
       for (const auto& n : zoo_networks()) fmt::print("{}\n", n);
       return 0;
     }
+  } catch (const RuntimeError& e) {
+    fmt::print(stderr, "archbench: error: {}\n", e.what());
+    return 1;
   } catch (const SpecError& e) {
     fmt::print(stderr, "{}\n", e.what());
     return 1;

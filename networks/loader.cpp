@@ -342,10 +342,10 @@ class Loader {
   }
 
   std::vector<RawInput> read_inputs(const YAML::Node& item, const std::string& f, Scope& scope, const std::string& prev,
-                                    const std::string& layer) {
+                                    const std::string& layer, const Env* env = nullptr) {
     std::vector<RawInput> inputs;
     if (YAML::Node in = item["inputs"]) {
-      Value v = eval(in, f, scope.env, layer);
+      Value v = eval(in, f, env ? *env : scope.env, layer);
       ValueList names = v.is_list() ? v.as_list() : ValueList{v};
       if (names.empty()) throw SpecError(v.loc, layer, "inputs must name at least one layer");
       for (const Value& n : names) {
@@ -393,7 +393,7 @@ class Loader {
       std::string key = kv.first.Scalar();
       if (key == "name" || key == "op" || key == "inputs" || key == "when" || key == "train_only") continue;
       if (key == "endpoint") {
-        endpoint_uses_.push_back({eval_name(kv.second, f, scope.env), name, loc_of(kv.second, f)});
+        endpoint_uses_.push_back({scope.prefix + eval_name(kv.second, f, scope.env), name, loc_of(kv.second, f)});
         continue;
       }
       raw.attrs[key] = eval(kv.second, f, scope.env, name);
@@ -460,7 +460,8 @@ class Loader {
       child.env = std::move(env);
       child.via = fmt::format(" (in block '{}' used at {}){}", block_name, loc_text(loc), scope.via);
       // Ports: the first takes the previous instance in a repeat; the others keep their sources.
-      std::vector<RawInput> sources = read_inputs(item, f, scope, out, child.prefix.empty() ? block_name : instance);
+      std::vector<RawInput> sources =
+          read_inputs(item, f, scope, out, child.prefix.empty() ? block_name : instance, &caller);
       if (i > 0 && !out.empty()) sources[0] = {out, loc};
       if (sources.size() != block.ports.size())
         throw SpecError(loc, instance,
@@ -487,7 +488,7 @@ class Loader {
       out = result;
     }
     if (YAML::Node e = item["endpoint"]; e && out != prev)
-      endpoint_uses_.push_back({eval_name(e, f, scope.env), out, loc_of(e, f)});
+      endpoint_uses_.push_back({scope.prefix + eval_name(e, f, scope.env), out, loc_of(e, f)});
     return out == prev ? "" : out;
   }
 

@@ -151,6 +151,37 @@ endpoints: {features: b}
   BOOST_TEST(full.outputs().size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(repeat_ports_use_the_index_and_block_endpoints_are_prefixed) {
+  Graph g = load_text(R"(
+name: unet_like
+input: [1, 2, 16, 16]
+blocks:
+  down:
+    params: {}
+    layers:
+      - {name: conv, op: conv, out: 2, kernel: 3, padding: 1, endpoint: features}
+      - {name: pool, op: maxpool, kernel: 2}
+  up:
+    inputs: [x, skip]
+    params: {}
+    layers:
+      - {name: up, op: upsample, scale: 2}
+      - {name: cat, op: concat, inputs: [skip, up]}
+      - {name: mix, op: conv, out: 2, kernel: 1}
+layers:
+  - {block: down, repeat: 3, name: "enc${i}"}
+  - {block: up, repeat: 3, name: "dec${i}", inputs: [enc2, "enc${2 - i}.conv"]}
+)");
+  BOOST_TEST(inputs_of(g, "dec0.cat") == (std::vector<std::string>{"enc2.conv", "dec0.up"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "dec2.cat") == (std::vector<std::string>{"enc0.conv", "dec2.up"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(inputs_of(g, "dec1.up") == std::vector<std::string>{"dec0.mix"}, boost::test_tools::per_element());
+  BOOST_TEST((layer(g, "dec2.mix").output == Shape{1, 2, 16, 16}));
+  BOOST_TEST(g.endpoints.at("enc1.features") == "enc1.conv");
+  BOOST_TEST(g.endpoints.size() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(input_override) {
   LoadOptions o;
   o.input = Shape{4, 3, 64, 48};

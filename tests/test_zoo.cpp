@@ -226,6 +226,8 @@ BOOST_AUTO_TEST_CASE(vgg16_pool5_and_resnet50_peak_memory) {
   BOOST_TEST(a.totals.peak_activation_bytes == (64 + 256 + 256) * 56 * 56 * 4);
   BOOST_TEST(r50.layers[a.memory.peak_step].name == "layer1.0.downsample.0");
   BOOST_TEST(r50.endpoints.at("layer4") == "layer4.2.relu3");
+  // Endpoints inside a named block use carry its prefix.
+  BOOST_TEST(zoo_spec("fcn_resnet50").endpoints.at("backbone.layer3") == "backbone.layer3.5.relu3");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

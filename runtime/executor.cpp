@@ -1,0 +1,286 @@
+#include "runtime/executor.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+
+#include "runtime/kernels.h"
+
+namespace archbench {
+
+namespace k = kernels;
+
+namespace {
+
+bool is_view(OpKind op) { return op == OpKind::Flatten || op == OpKind::Dropout; }
+
+k::Activation activation_of(OpKind op) {
+  switch (op) {
+    case OpKind::ReLU:
+      return k::Activation::ReLU;
+    case OpKind::ReLU6:
+      return k::Activation::ReLU6;
+    case OpKind::Swish:
+      return k::Activation::Swish;
+    default:
+      return k::Activation::None;
+  }
+}
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+
+}  // namespace
+
+struct Executor::Impl {
+  Graph graph;
+  ExecutorOptions options;
+  MemoryPlan plan;
+  std::vector<Step> steps;
+  std::vector<std::function<void()>> calls;  // parallel to steps
+  std::unique_ptr<float, AlignedFree> arena;
+  std::vector<k::Buffer> views;  // per layer: its output as a (c, x, y, n) view into the arena
+  std::vector<int> physical;     // per layer: the layer whose view holds its data (views alias)
+  std::vector<std::vector<int>> users;
+
+  Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o) : graph(g), options(o), plan(plan_memory(g)) {
+    users = graph.consumers();
+    check_weights(graph, weights, "weights");
+    place_activations();
+    plan_steps(weights);
+  }
+
+  // -- memory -------------------------------------------------------------------------------
+  void place_activations() {
+    size_t n = graph.layers.size();
+    physical.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Layer& l = graph.layers[i];
+      physical[i] = is_view(l.op) ? physical[static_cast<size_t>(l.inputs[0])] : static_cast<int>(i);
+    }
+    // Channel offset of each layer inside its buffer: producers of a zero-copy concat write at
+    // their place in the concat, and so do the in-place layers before them.
+    std::vector<int64_t> offset(n, 0);
+    for (size_t i = n; i-- > 0;) {
+      const Layer& l = graph.layers[i];
+      if (l.op != OpKind::Concat) continue;
+      int64_t at = offset[i];
+      for (int j : l.inputs) {
+        if (plan.buffer_of[static_cast<size_t>(j)] == plan.buffer_of[i]) {
+          for (int m = j;;) {  // back along the in-place chain that fills this slice
+            offset[static_cast<size_t>(m)] = at;
+            const Layer& lm = graph.layers[static_cast<size_t>(m)];
+            int next = -1;
+            for (int in : lm.inputs)
+              if (lm.op != OpKind::Concat &&
+                  plan.buffer_of[static_cast<size_t>(in)] == plan.buffer_of[static_cast<size_t>(m)])
+                next = in;
+            if (next < 0) break;
+            m = next;
+          }
+        }
+        at += graph.layers[static_cast<size_t>(j)].output.c;
+      }
+    }
+    // A buffer's channel count is the widest tensor placed in it.
+    std::vector<int64_t> channels(plan.buffer_bytes.size(), 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (physical[i] != static_cast<int>(i)) continue;
+      size_t b = static_cast<size_t>(plan.buffer_of[i]);
+      channels[b] = std::max(channels[b], offset[i] + graph.layers[i].output.c);
+    }
+    int64_t bytes = std::max<int64_t>(plan.arena_bytes, 64);
+    arena.reset(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>((bytes + 63) / 64 * 64))));
+    if (!arena) throw RuntimeError(fmt::format("cannot allocate the {}-byte activation arena", bytes));
+    views.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Layer& l = graph.layers[static_cast<size_t>(physical[i])];
+      size_t b = static_cast<size_t>(plan.buffer_of[static_cast<size_t>(physical[i])]);
+      const Shape& s = l.output;
+      int64_t c_total = channels[b];
+      halide_dimension_t dims[4] = {
+          {0, k::to_int(s.c), 1, 0},
+          {0, k::to_int(s.w), k::to_int(c_total), 0},
+          {0, k::to_int(s.h), k::to_int(c_total * s.w), 0},
+          {0, k::to_int(s.n), k::to_int(c_total * s.w * s.h), 0},
+      };
+      float* base = arena.get() + plan.offset[b] / kBytesPerElement + offset[static_cast<size_t>(physical[i])];
+      views[i] = k::Buffer(base, 4, dims);
+    }
+  }
+
+  // -- plan -----------------------------------------------------------------------------------
+  // The only consumer of `i`, if it has exactly one and `i` is not a network output.
+  int sole_user(int i) const {
+    const auto& u = users[static_cast<size_t>(i)];
+    return u.size() == 1 ? u[0] : -1;
+  }
+  const Layer& at(int i) const { return graph.layers[static_cast<size_t>(i)]; }
+
+  void add_step(std::vector<int> layers, std::string kernel, std::function<void()> call) {
+    steps.push_back({std::move(layers), std::move(kernel)});
+    calls.push_back(std::move(call));
+  }
+
+  const Tensor* weight(const Weights& w, const Layer& l, const char* what) {
+    auto it = w.find(l.name + "." + what);
+    return it == w.end() ? nullptr : &it->second;
+  }
+
+  void plan_conv(int i, const Weights& w, std::vector<bool>& done) {
+    const Layer& conv = at(i);
+    const auto& attrs = std::get<ConvAttrs>(conv.attrs);
+    std::vector<int> group{i};
+    std::string name = "conv";
+    std::optional<k::BatchNormParams> bn;
+    int last = i;
+    int next = sole_user(last);
+    if (next >= 0 && at(next).op == OpKind::BatchNorm) {
+      const Layer& b = at(next);
+      bn = k::BatchNormParams{weight(w, b, "weight"), weight(w, b, "bias"), weight(w, b, "running_mean"),
+                              weight(w, b, "running_var"), std::get<BatchNormAttrs>(b.attrs).eps};
+      group.push_back(next);
+      name += "+bn";
+      last = next;
+      next = sole_user(last);
+    }
+    auto prepared = std::make_shared<k::PreparedConv>(
+        k::prepare_conv(attrs, *weight(w, conv, "weight"), attrs.bias ? weight(w, conv, "bias") : nullptr, bn));
+    int skip = -1;
+    // conv + add + relu: the add's other input is computed already (it runs earlier).
+    if (!prepared->depthwise && next >= 0 && at(next).op == OpKind::Add && at(next).inputs.size() == 2) {
+      int after = sole_user(next);
+      if (after >= 0 && at(after).op == OpKind::ReLU) {
+        const Layer& add = at(next);
+        skip = add.inputs[0] == last ? add.inputs[1] : add.inputs[0];
+        group.push_back(next);
+        group.push_back(after);
+        name += "+add+relu";
+        last = after;
+        next = -1;
+      }
+    }
+    k::Activation act = k::Activation::None;
+    if (skip < 0 && next >= 0 && activation_of(at(next).op) != k::Activation::None) {
+      act = activation_of(at(next).op);
+      group.push_back(next);
+      name += '+';
+      name += op_name(at(next).op);
+      last = next;
+    }
+    if (skip >= 0) act = k::Activation::ReLU;
+    for (int l : group) done[static_cast<size_t>(l)] = true;
+    k::ConvSchedule schedule = options.conv_schedule == "tiled"    ? k::ConvSchedule::Tiled
+                               : options.conv_schedule == "simple" ? k::ConvSchedule::Simple
+                                                                   : k::ConvSchedule::Auto;
+    int in = conv.inputs[0];
+    add_step(group, prepared->depthwise ? fmt::format("depthwise{}", name.substr(4)) : name,
+             [this, prepared, in, skip, last, act, schedule] {
+               k::Buffer out = views[static_cast<size_t>(last)];
+               k::run_conv(*prepared, views[static_cast<size_t>(in)],
+                           skip >= 0 ? &views[static_cast<size_t>(skip)] : nullptr, out, act, schedule);
+             });
+  }
+
+  void plan_steps(const Weights& w) {
+    std::vector<bool> done(graph.layers.size(), false);
+    done[0] = true;
+    for (size_t idx = 1; idx < graph.layers.size(); ++idx) {
+      if (done[idx]) continue;
+      int i = static_cast<int>(idx);
+      const Layer& l = at(i);
+      if (l.op == OpKind::Conv) {
+        plan_conv(i, w, done);
+        continue;
+      }
+      done[idx] = true;
+      plan_single(i, w);
+    }
+  }
+
+  void plan_single(int i, const Weights& w);
+
+  std::map<std::string, Tensor> run(const Tensor& input, std::vector<double>* seconds) {
+    if (input.nchw() != graph.input().output)
+      throw RuntimeError(fmt::format("the input has shape {}x{}x{}x{}, the network takes {}x{}x{}x{}", input.nchw().n,
+                                     input.nchw().c, input.nchw().h, input.nchw().w, graph.input().output.n,
+                                     graph.input().output.c, graph.input().output.h, graph.input().output.w));
+    k::set_threads(options.threads);
+    k::Buffer in = k::to_halide(input);
+    views[0].copy_from(in);
+    if (seconds) seconds->assign(calls.size(), 0.0);
+    for (size_t s = 0; s < calls.size(); ++s) {
+      auto t0 = std::chrono::steady_clock::now();
+      calls[s]();
+      if (seconds) (*seconds)[s] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    std::map<std::string, Tensor> out;
+    for (int o : graph.outputs()) {
+      Tensor t = k::to_nchw(views[static_cast<size_t>(o)]);
+      const Shape& s = at(o).output;
+      t.shape = {s.n, s.c, s.h, s.w};  // a flatten's data is its input's, in NCHW order
+      out.emplace(at(o).name, std::move(t));
+    }
+    return out;
+  }
+};
+
+void Executor::Impl::plan_single(int i, const Weights& w) {
+  const Layer& l = at(i);
+  (void)w;
+  switch (l.op) {
+    case OpKind::Flatten:
+    case OpKind::Dropout:
+      add_step({i}, "view", [] {});  // aliases its input (physical[])
+      return;
+    case OpKind::Concat: {
+      // Inputs the memory plan placed in the concat's buffer were written there by their
+      // producers; the others are copied into their channel range.
+      std::vector<std::pair<int, int64_t>> copies;
+      int64_t offset = 0;
+      for (int j : l.inputs) {
+        if (plan.buffer_of[static_cast<size_t>(j)] != plan.buffer_of[static_cast<size_t>(i)])
+          copies.emplace_back(j, offset);
+        offset += at(j).output.c;
+      }
+      add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [this, i, copies] {
+        for (const auto& [j, off] : copies) {
+          k::Buffer dst = k::at_origin(
+              views[static_cast<size_t>(i)].cropped(0, k::to_int(off), views[static_cast<size_t>(j)].dim(0).extent()));
+          dst.copy_from(views[static_cast<size_t>(j)]);
+        }
+      });
+      return;
+    }
+    case OpKind::Crop: {
+      const auto& a = std::get<CropAttrs>(l.attrs);
+      int in = l.inputs[0];
+      add_step({i}, "crop (copy)", [this, i, in, a] {
+        k::Buffer src = views[static_cast<size_t>(in)]
+                            .cropped(1, k::to_int(a.off_w), k::to_int(a.size_w))
+                            .cropped(2, k::to_int(a.off_h), k::to_int(a.size_h));
+        views[static_cast<size_t>(i)].copy_from(k::at_origin(src));
+      });
+      return;
+    }
+    default:
+      break;
+  }
+  throw RuntimeError(fmt::format("layer '{}': no Halide kernel for op {} yet", l.name, op_name(l.op)));
+}
+
+Executor::Executor(const Graph& graph, const Weights& weights, const ExecutorOptions& options)
+    : impl_(std::make_unique<Impl>(graph, weights, options)) {}
+Executor::~Executor() = default;
+std::map<std::string, Tensor> Executor::run(const Tensor& input) { return impl_->run(input, nullptr); }
+std::map<std::string, Tensor> Executor::run(const Tensor& input, std::vector<double>& step_seconds) {
+  return impl_->run(input, &step_seconds);
+}
+const std::vector<Step>& Executor::steps() const { return impl_->steps; }
+const MemoryPlan& Executor::memory_plan() const { return impl_->plan; }
+int64_t Executor::arena_bytes() const { return impl_->plan.arena_bytes; }
+
+}  // namespace archbench

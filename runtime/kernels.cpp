@@ -1,0 +1,229 @@
+#include "runtime/kernels.h"
+
+#include <HalideRuntime.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <mutex>
+
+#include "archbench_conv_simple.h"
+#include "archbench_conv_simple_add_relu.h"
+#include "archbench_conv_simple_relu.h"
+#include "archbench_conv_simple_relu6.h"
+#include "archbench_conv_simple_swish.h"
+#include "archbench_conv_tiled.h"
+#include "archbench_conv_tiled_add_relu.h"
+#include "archbench_conv_tiled_relu.h"
+#include "archbench_conv_tiled_relu6.h"
+#include "archbench_conv_tiled_swish.h"
+#include "archbench_depthwise.h"
+#include "archbench_depthwise_relu.h"
+#include "archbench_depthwise_relu6.h"
+#include "archbench_depthwise_swish.h"
+#include "schedules/tiles.h"
+
+namespace archbench::kernels {
+
+namespace {
+
+// Halide reports errors through a process-wide handler; keep the last message per thread so
+// a failing call becomes a RuntimeError instead of text on stderr.
+thread_local std::string last_halide_error;
+
+extern "C" void record_halide_error(void*, const char* message) { last_halide_error = message; }
+
+}  // namespace
+
+void install_error_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] { halide_set_error_handler(record_halide_error); });
+}
+
+void check(int result, const char* kernel) {
+  if (result != 0) {
+    std::string msg = last_halide_error.empty() ? "unknown error" : last_halide_error;
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    throw RuntimeError(fmt::format("kernel {} failed (Halide error {}): {}", kernel, result, msg));
+  }
+}
+
+Buffer at_origin(Buffer b) {
+  for (int d = 0; d < b.dimensions(); ++d) b.translate(d, -b.dim(d).min());
+  return b;
+}
+
+int to_int(int64_t v) {
+  if (v > INT32_MAX || v < INT32_MIN) throw RuntimeError(fmt::format("size {} exceeds the kernels' 32-bit range", v));
+  return static_cast<int>(v);
+}
+
+namespace {
+
+using ConvFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int,
+                       int, halide_buffer_t*);
+
+struct ConvVariant {
+  const char* name;
+  ConvFn fn;
+};
+
+ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
+  bool tiled = schedule == ConvSchedule::Tiled;
+  if (residual) {
+    if (act != Activation::ReLU) throw RuntimeError("a fused residual add is compiled with relu only");
+    return tiled ? ConvVariant{"conv_tiled_add_relu", archbench_conv_tiled_add_relu}
+                 : ConvVariant{"conv_simple_add_relu", archbench_conv_simple_add_relu};
+  }
+  switch (act) {
+    case Activation::None:
+      return tiled ? ConvVariant{"conv_tiled", archbench_conv_tiled}
+                   : ConvVariant{"conv_simple", archbench_conv_simple};
+    case Activation::ReLU:
+      return tiled ? ConvVariant{"conv_tiled_relu", archbench_conv_tiled_relu}
+                   : ConvVariant{"conv_simple_relu", archbench_conv_simple_relu};
+    case Activation::ReLU6:
+      return tiled ? ConvVariant{"conv_tiled_relu6", archbench_conv_tiled_relu6}
+                   : ConvVariant{"conv_simple_relu6", archbench_conv_simple_relu6};
+    case Activation::Swish:
+      return tiled ? ConvVariant{"conv_tiled_swish", archbench_conv_tiled_swish}
+                   : ConvVariant{"conv_simple_swish", archbench_conv_simple_swish};
+  }
+  throw RuntimeError("unknown activation");
+}
+
+using DepthwiseFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int, int,
+                            halide_buffer_t*);
+
+std::pair<const char*, DepthwiseFn> pick_depthwise(Activation act) {
+  switch (act) {
+    case Activation::None:
+      return {"depthwise", archbench_depthwise};
+    case Activation::ReLU:
+      return {"depthwise_relu", archbench_depthwise_relu};
+    case Activation::ReLU6:
+      return {"depthwise_relu6", archbench_depthwise_relu6};
+    case Activation::Swish:
+      return {"depthwise_swish", archbench_depthwise_swish};
+  }
+  throw RuntimeError("unknown activation");
+}
+
+}  // namespace
+
+Buffer to_halide(const Tensor& t) {
+  Shape s = t.nchw();
+  Buffer b(to_int(s.c), to_int(s.w), to_int(s.h), to_int(s.n));
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c)
+      for (int64_t y = 0; y < s.h; ++y)
+        for (int64_t x = 0; x < s.w; ++x)
+          b(static_cast<int>(c), static_cast<int>(x), static_cast<int>(y), static_cast<int>(n)) = t.at(n, c, y, x);
+  b.set_host_dirty();
+  return b;
+}
+
+Tensor to_nchw(const Buffer& b) {
+  Tensor t(Shape{b.dim(3).extent(), b.dim(0).extent(), b.dim(2).extent(), b.dim(1).extent()});
+  for (int n = 0; n < b.dim(3).extent(); ++n)
+    for (int c = 0; c < b.dim(0).extent(); ++c)
+      for (int y = 0; y < b.dim(2).extent(); ++y)
+        for (int x = 0; x < b.dim(1).extent(); ++x)
+          t.at(n, c, y, x) = b(b.dim(0).min() + c, b.dim(1).min() + x, b.dim(2).min() + y, b.dim(3).min() + n);
+  return t;
+}
+
+PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor* bias,
+                          const std::optional<BatchNormParams>& bn) {
+  PreparedConv p;
+  p.win = a.win;
+  p.groups = a.groups;
+  int64_t cout = weight.shape.at(0), cin_g = weight.shape.at(1), kh = weight.shape.at(2), kw = weight.shape.at(3);
+  int64_t cout_g = cout / a.groups;
+  std::vector<double> scale(static_cast<size_t>(cout), 1.0), shift(static_cast<size_t>(cout), 0.0);
+  for (int64_t co = 0; co < cout; ++co) {
+    size_t i = static_cast<size_t>(co);
+    double b = bias ? bias->data[i] : 0.0;
+    if (bn) {
+      scale[i] = bn->gamma->data[i] / std::sqrt(static_cast<double>(bn->var->data[i]) + bn->eps);
+      shift[i] = (b - bn->mean->data[i]) * scale[i] + bn->beta->data[i];
+    } else {
+      shift[i] = b;
+    }
+  }
+  p.depthwise = a.groups > 1 && cin_g == 1 && cout_g == 1;
+  auto folded = [&](int64_t o, int64_t ci, int64_t ky, int64_t kx) {
+    double w = weight.data[static_cast<size_t>(((o * cin_g + ci) * kh + ky) * kw + kx)];
+    return static_cast<float>(w * scale[static_cast<size_t>(o)]);
+  };
+  if (p.depthwise) {
+    Buffer f(to_int(cout), to_int(kw), to_int(kh));
+    Buffer b(to_int(cout));
+    for (int64_t c = 0; c < cout; ++c) {
+      b(static_cast<int>(c)) = static_cast<float>(shift[static_cast<size_t>(c)]);
+      for (int64_t ky = 0; ky < kh; ++ky)
+        for (int64_t kx = 0; kx < kw; ++kx)
+          f(static_cast<int>(c), static_cast<int>(kx), static_cast<int>(ky)) = folded(c, 0, ky, kx);
+    }
+    p.filters.push_back(std::move(f));
+    p.biases.push_back(std::move(b));
+    return p;
+  }
+  for (int64_t g = 0; g < a.groups; ++g) {
+    Buffer f(to_int(cout_g), to_int(cin_g), to_int(kw), to_int(kh));
+    Buffer b(to_int(cout_g));
+    for (int64_t co = 0; co < cout_g; ++co) {
+      int64_t o = g * cout_g + co;
+      b(static_cast<int>(co)) = static_cast<float>(shift[static_cast<size_t>(o)]);
+      for (int64_t ci = 0; ci < cin_g; ++ci)
+        for (int64_t ky = 0; ky < kh; ++ky)
+          for (int64_t kx = 0; kx < kw; ++kx)
+            f(static_cast<int>(co), static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky)) =
+                folded(o, ci, ky, kx);
+    }
+    p.filters.push_back(std::move(f));
+    p.biases.push_back(std::move(b));
+  }
+  return p;
+}
+
+void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
+              ConvSchedule schedule) {
+  install_error_handler();
+  if (p.depthwise) {
+    if (skip) throw RuntimeError("a depthwise conv has no fused residual add");
+    auto [name, fn] = pick_depthwise(act);
+    Buffer in = at_origin(input), out = at_origin(output);
+    int result = fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
+                    const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
+                    to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
+    check(result, name);
+    return;
+  }
+  int cin_g = input.dim(0).extent() / to_int(p.groups);
+  int cout_g = output.dim(0).extent() / to_int(p.groups);
+  if (schedule == ConvSchedule::Auto) {
+    bool fits = cout_g >= kConvChannelTile && output.dim(1).extent() >= kConvPixelTileMax;
+    // ShiftInwards recomputes edge tiles, so a skip buffer must not be the output itself.
+    bool aliased = skip && skip->data() == output.data();
+    schedule = fits && !aliased ? ConvSchedule::Tiled : ConvSchedule::Simple;
+  }
+  ConvVariant v = pick(schedule, skip != nullptr, act);
+  // A 1-element stand-in for the skip input of variants that do not read it.
+  static const Buffer unused(1, 1, 1, 1);
+  for (int g = 0; g < to_int(p.groups); ++g) {
+    // Channel views of group g, translated so that channel 0 of the group is index 0.
+    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
+    Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
+    Buffer sk = skip ? at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)) : unused;
+    int result = v.fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[static_cast<size_t>(g)]).raw_buffer(),
+                      const_cast<Buffer&>(p.biases[static_cast<size_t>(g)]).raw_buffer(), sk.raw_buffer(),
+                      to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh), to_int(p.win.pad_left),
+                      to_int(p.win.pad_top), out.raw_buffer());
+    check(result, v.name);
+  }
+  output.set_host_dirty();
+}
+
+void set_threads(int threads) { halide_set_num_threads(threads); }
+
+}  // namespace archbench::kernels

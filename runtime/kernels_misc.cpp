@@ -1,0 +1,322 @@
+#include "runtime/kernels_misc.h"
+
+#include <HalideRuntime.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "archbench_add.h"
+#include "archbench_add_relu.h"
+#include "archbench_deconv.h"
+#include "archbench_fc.h"
+#include "archbench_fc_relu.h"
+#include "archbench_lrn.h"
+#include "archbench_multiply.h"
+#include "archbench_scale_shift.h"
+#include "archbench_scale_shift_relu.h"
+#include "archbench_scale_shift_relu6.h"
+#include "archbench_scale_shift_sigmoid.h"
+#include "archbench_scale_shift_swish.h"
+#include "archbench_scale_shift_tanh.h"
+#include "archbench_softmax.h"
+
+namespace archbench::kernels {
+
+namespace {
+
+// The prepared weight and bias of fc are padded to a multiple of this many outputs, the widest
+// vector of any target (schedules/dense.cpp reads whole vectors).
+constexpr int64_t kFcOutputPad = 16;
+
+// The kernels take non-const halide_buffer_t pointers even for inputs they only read.
+halide_buffer_t* raw(const Buffer& b) { return const_cast<Buffer&>(b).raw_buffer(); }
+
+std::string extents(const Buffer& b) {
+  std::string s = "(";
+  for (int d = 0; d < b.dimensions(); ++d) s += fmt::format("{}{}", d ? ", " : "", b.dim(d).extent());
+  return s + ")";
+}
+
+bool same_extents(const Buffer& a, const Buffer& b) {
+  if (a.dimensions() != b.dimensions()) return false;
+  for (int d = 0; d < a.dimensions(); ++d)
+    if (a.dim(d).extent() != b.dim(d).extent()) return false;
+  return true;
+}
+
+void require_rank4(const Buffer& b, const char* what, const char* kernel) {
+  if (b.dimensions() != 4)
+    throw RuntimeError(fmt::format("{}: {} has {} dimensions, expected 4 (c, x, y, n)", kernel, what, b.dimensions()));
+}
+
+void require_same(const Buffer& a, const Buffer& b, const char* kernel) {
+  if (!same_extents(a, b))
+    throw RuntimeError(fmt::format("{}: shapes {} and {} differ", kernel, extents(a), extents(b)));
+}
+
+// a as an operand of an output shaped like `out`: an axis of extent 1 where out is longer
+// repeats (stride 0).
+Buffer broadcast_to(const Buffer& a, const Buffer& out) {
+  Buffer v = at_origin(a);
+  halide_buffer_t* b = v.raw_buffer();
+  for (int d = 0; d < 4; ++d) {
+    int want = out.dim(d).extent();
+    if (b->dim[d].extent == want) continue;
+    if (b->dim[d].extent != 1)
+      throw RuntimeError(fmt::format("multiply: cannot broadcast {} to {}", extents(a), extents(out)));
+    b->dim[d].extent = want;
+    b->dim[d].stride = 0;
+  }
+  return v;
+}
+
+// Ones and zeros for the scale-shift kernel run as a plain activation, grown as needed; per
+// thread, so concurrent callers do not share them.
+struct Identity {
+  std::vector<float> ones, zeros;
+};
+
+using ScaleShiftFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, halide_buffer_t*);
+
+std::pair<const char*, ScaleShiftFn> pick_scale_shift(std::optional<OpKind> act) {
+  if (!act) return {"scale_shift", archbench_scale_shift};
+  switch (*act) {
+    case OpKind::ReLU:
+      return {"scale_shift_relu", archbench_scale_shift_relu};
+    case OpKind::ReLU6:
+      return {"scale_shift_relu6", archbench_scale_shift_relu6};
+    case OpKind::Sigmoid:
+      return {"scale_shift_sigmoid", archbench_scale_shift_sigmoid};
+    case OpKind::Swish:
+      return {"scale_shift_swish", archbench_scale_shift_swish};
+    case OpKind::Tanh:
+      return {"scale_shift_tanh", archbench_scale_shift_tanh};
+    default:
+      break;
+  }
+  throw RuntimeError(fmt::format("{} is not an activation", op_name(*act)));
+}
+
+// For a transposed-conv axis: per output phase p (= (o + pad) mod stride), the smallest tap k
+// with k * dilation = p (mod stride), or `kernel` where there is none. All the taps of a phase
+// are then first + j * (stride / gcd(stride, dilation)).
+Halide::Runtime::Buffer<int32_t> first_taps(int64_t kernel, int64_t stride, int64_t dilation) {
+  Halide::Runtime::Buffer<int32_t> first(to_int(stride));
+  for (int64_t p = 0; p < stride; ++p) {
+    int64_t k = 0;
+    while (k < kernel && (k * dilation) % stride != p) ++k;
+    first(static_cast<int>(p)) = static_cast<int32_t>(k);
+  }
+  return first;
+}
+
+}  // namespace
+
+// --- fully connected -----------------------------------------------------------------------
+
+PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in) {
+  PreparedFC p;
+  p.channels = in.c;
+  p.height = in.h;
+  p.width = in.w;
+  const int64_t k = in.c * in.h * in.w;
+  if (weight.shape.size() != 2 || weight.shape[1] != k)
+    throw RuntimeError(fmt::format("fc: weight of {} dimensions does not take {}x{}x{} = {} inputs",
+                                   weight.shape.size(), in.c, in.h, in.w, k));
+  p.out_features = weight.shape[0];
+  if (bias && (bias->shape.size() != 1 || bias->shape[0] != p.out_features))
+    throw RuntimeError(fmt::format("fc: bias does not have {} elements", p.out_features));
+  const int64_t padded = (p.out_features + kFcOutputPad - 1) / kFcOutputPad * kFcOutputPad;
+  p.weight = Buffer(to_int(padded), to_int(k));
+  p.bias = Buffer(to_int(padded));
+  p.weight.fill(0.0f);
+  p.bias.fill(0.0f);
+  // PyTorch's column (c * H + y) * W + x goes to k = (y * W + x) * C + c.
+  for (int64_t o = 0; o < p.out_features; ++o) {
+    const float* row = &weight.data[static_cast<size_t>(o * k)];
+    for (int64_t c = 0; c < in.c; ++c)
+      for (int64_t y = 0; y < in.h; ++y)
+        for (int64_t x = 0; x < in.w; ++x)
+          p.weight(static_cast<int>(o), static_cast<int>((y * in.w + x) * in.c + c)) = row[(c * in.h + y) * in.w + x];
+    if (bias) p.bias(static_cast<int>(o)) = bias->data[static_cast<size_t>(o)];
+  }
+  p.weight.set_host_dirty();
+  p.bias.set_host_dirty();
+  return p;
+}
+
+void run_fc(const PreparedFC& fc, const Buffer& input, Buffer& output, bool relu) {
+  install_error_handler();
+  const char* name = relu ? "fc_relu" : "fc";
+  require_rank4(input, "the input", name);
+  require_rank4(output, "the output", name);
+  if (input.dim(0).extent() != fc.channels || input.dim(1).extent() != fc.width || input.dim(2).extent() != fc.height)
+    throw RuntimeError(fmt::format("{}: input {} is not the prepared (c, x, y) = ({}, {}, {})", name, extents(input),
+                                   fc.channels, fc.width, fc.height));
+  if (output.dim(0).extent() != fc.out_features || output.dim(1).extent() != 1 || output.dim(2).extent() != 1 ||
+      output.dim(3).extent() != input.dim(3).extent())
+    throw RuntimeError(fmt::format("{}: output {} is not ({}, 1, 1, {})", name, extents(output), fc.out_features,
+                                   input.dim(3).extent()));
+  Buffer in = at_origin(input), out = at_origin(output);
+  auto fn = relu ? archbench_fc_relu : archbench_fc;
+  check(fn(in.raw_buffer(), raw(fc.weight), raw(fc.bias), out.raw_buffer()), name);
+  output.set_host_dirty();
+}
+
+// --- element-wise --------------------------------------------------------------------------
+
+void run_add(const Buffer& a, const Buffer& b, Buffer& output, bool relu) {
+  install_error_handler();
+  const char* name = relu ? "add_relu" : "add";
+  require_rank4(output, "the output", name);
+  require_same(a, output, name);
+  require_same(b, output, name);
+  Buffer x = at_origin(a), y = at_origin(b), out = at_origin(output);
+  auto fn = relu ? archbench_add_relu : archbench_add;
+  check(fn(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), name);
+  output.set_host_dirty();
+}
+
+void run_multiply(const Buffer& a, const Buffer& b, Buffer& output) {
+  install_error_handler();
+  require_rank4(a, "operand a", "multiply");
+  require_rank4(b, "operand b", "multiply");
+  require_rank4(output, "the output", "multiply");
+  Buffer x = broadcast_to(a, output), y = broadcast_to(b, output), out = at_origin(output);
+  check(archbench_multiply(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), "multiply");
+  output.set_host_dirty();
+}
+
+PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
+                                     double eps) {
+  const int64_t c = gamma.size();
+  if (beta.size() != c || mean.size() != c || var.size() != c)
+    throw RuntimeError(
+        fmt::format("batchnorm: parameters of {}, {}, {} and {} elements", c, beta.size(), mean.size(), var.size()));
+  PreparedScaleShift p{Buffer(to_int(c)), Buffer(to_int(c))};
+  for (int i = 0; i < to_int(c); ++i) {
+    const size_t j = static_cast<size_t>(i);
+    const double s = gamma.data[j] / std::sqrt(static_cast<double>(var.data[j]) + eps);
+    p.scale(i) = static_cast<float>(s);
+    p.shift(i) = static_cast<float>(beta.data[j] - mean.data[j] * s);
+  }
+  p.scale.set_host_dirty();
+  p.shift.set_host_dirty();
+  return p;
+}
+
+void run_scale_shift(const PreparedScaleShift& ss, const Buffer& input, Buffer& output, std::optional<OpKind> act) {
+  install_error_handler();
+  auto [name, fn] = pick_scale_shift(act);
+  require_rank4(output, "the output", name);
+  require_same(input, output, name);
+  if (ss.scale.dim(0).extent() != input.dim(0).extent())
+    throw RuntimeError(
+        fmt::format("{}: {} channels, prepared for {}", name, input.dim(0).extent(), ss.scale.dim(0).extent()));
+  Buffer in = at_origin(input), out = at_origin(output);
+  check(fn(in.raw_buffer(), raw(ss.scale), raw(ss.shift), out.raw_buffer()), name);
+  output.set_host_dirty();
+}
+
+void run_activation(OpKind op, const Buffer& input, Buffer& output) {
+  thread_local Identity id;
+  const int c = input.dim(0).extent();
+  if (id.ones.size() < static_cast<size_t>(c)) {
+    id.ones.assign(static_cast<size_t>(c), 1.0f);
+    id.zeros.assign(static_cast<size_t>(c), 0.0f);
+  }
+  PreparedScaleShift ss{Buffer(id.ones.data(), c), Buffer(id.zeros.data(), c)};
+  run_scale_shift(ss, input, output, op);
+}
+
+// --- normalisation -------------------------------------------------------------------------
+
+void run_softmax(const Buffer& input, Buffer& output) {
+  install_error_handler();
+  require_rank4(output, "the output", "softmax");
+  require_same(input, output, "softmax");
+  Buffer in = at_origin(input), out = at_origin(output);
+  check(archbench_softmax(in.raw_buffer(), out.raw_buffer()), "softmax");
+  output.set_host_dirty();
+}
+
+void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
+  install_error_handler();
+  require_rank4(output, "the output", "lrn");
+  require_same(input, output, "lrn");
+  if (a.size < 1) throw RuntimeError(fmt::format("lrn: size {} must be positive", a.size));
+  Buffer in = at_origin(input), out = at_origin(output);
+  const double alpha_over_size = a.alpha / static_cast<double>(a.size);
+  check(archbench_lrn(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size), static_cast<float>(a.beta),
+                      static_cast<float>(a.k), out.raw_buffer()),
+        "lrn");
+  output.set_host_dirty();
+}
+
+// --- transposed convolution ----------------------------------------------------------------
+
+PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& a, const Tensor& weight, const Tensor* bias) {
+  if (weight.shape.size() != 4) throw RuntimeError("conv_transpose: the weight must have 4 dimensions");
+  const int64_t cin = weight.shape[0], cout_g = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3];
+  if (a.groups < 1 || cin % a.groups != 0)
+    throw RuntimeError(fmt::format("conv_transpose: {} input channels are not divisible by groups {}", cin, a.groups));
+  if (kh != a.win.kh || kw != a.win.kw)
+    throw RuntimeError(fmt::format("conv_transpose: a {}x{} weight for a {}x{} window", kh, kw, a.win.kh, a.win.kw));
+  const int64_t cin_g = cin / a.groups, cout = cout_g * a.groups;
+  if (bias && bias->size() != cout)
+    throw RuntimeError(fmt::format("conv_transpose: bias of {} elements for {} outputs", bias->size(), cout));
+  PreparedDeconv p;
+  p.win = a.win;
+  p.groups = a.groups;
+  for (int64_t g = 0; g < a.groups; ++g) {
+    Buffer f(to_int(cout_g), to_int(cin_g), to_int(kw), to_int(kh));
+    Buffer b(to_int(cout_g));
+    for (int64_t co = 0; co < cout_g; ++co) {
+      b(static_cast<int>(co)) = bias ? bias->data[static_cast<size_t>(g * cout_g + co)] : 0.0f;
+      for (int64_t ci = 0; ci < cin_g; ++ci)
+        for (int64_t ky = 0; ky < kh; ++ky)
+          for (int64_t kx = 0; kx < kw; ++kx)
+            f(static_cast<int>(co), static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky)) =
+                weight.data[static_cast<size_t>((((g * cin_g + ci) * cout_g + co) * kh + ky) * kw + kx)];
+    }
+    f.set_host_dirty();
+    b.set_host_dirty();
+    p.filters.push_back(std::move(f));
+    p.biases.push_back(std::move(b));
+  }
+  p.first_x = first_taps(kw, a.win.sw, a.win.dw);
+  p.first_y = first_taps(kh, a.win.sh, a.win.dh);
+  p.step_x = to_int(a.win.sw / std::gcd(a.win.sw, a.win.dw));
+  p.step_y = to_int(a.win.sh / std::gcd(a.win.sh, a.win.dh));
+  p.first_x.set_host_dirty();
+  p.first_y.set_host_dirty();
+  return p;
+}
+
+void run_conv_transpose(const PreparedDeconv& p, const Buffer& input, Buffer& output) {
+  install_error_handler();
+  require_rank4(input, "the input", "conv_transpose");
+  require_rank4(output, "the output", "conv_transpose");
+  const int groups = to_int(p.groups);
+  const int cin_g = p.filters[0].dim(1).extent(), cout_g = p.filters[0].dim(0).extent();
+  if (input.dim(0).extent() != cin_g * groups || output.dim(0).extent() != cout_g * groups ||
+      input.dim(3).extent() != output.dim(3).extent())
+    throw RuntimeError(fmt::format("conv_transpose: input {} and output {} do not fit {} groups of {} -> {} channels",
+                                   extents(input), extents(output), groups, cin_g, cout_g));
+  if (input.data() == output.data()) throw RuntimeError("conv_transpose: the output may not be the input");
+  for (int g = 0; g < groups; ++g) {
+    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
+    Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
+    const size_t i = static_cast<size_t>(g);
+    int result = archbench_deconv(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]),
+                                  const_cast<Halide::Runtime::Buffer<int32_t>&>(p.first_x).raw_buffer(),
+                                  const_cast<Halide::Runtime::Buffer<int32_t>&>(p.first_y).raw_buffer(),
+                                  to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh),
+                                  to_int(p.win.pad_left), to_int(p.win.pad_top), p.step_x, p.step_y, out.raw_buffer());
+    check(result, "conv_transpose");
+  }
+  output.set_host_dirty();
+}
+
+}  // namespace archbench::kernels

@@ -1,0 +1,93 @@
+// Internal to runtime/: the fully connected, element-wise, normalisation and transposed-conv
+// kernels (schedules/dense.cpp, schedules/eltwise.cpp, schedules/deconv.cpp). Activations are
+// Buffers with dims (c, x, y, n) as in kernels.h; every `out` is allocated by the caller with
+// the layer's output shape (networks/ops.cpp). Every function throws RuntimeError on shapes
+// that do not fit and on a kernel failure.
+//
+// In place: add, multiply, scale-shift, the activations, softmax and LRN may be given an
+// `out` that is one of their inputs (same shape and strides); fc and conv_transpose may not.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "networks/networks.h"
+#include "runtime/kernels.h"
+
+namespace archbench::kernels {
+
+// --- fully connected -----------------------------------------------------------------------
+
+// A Linear layer on torch.flatten of an input of shape `in` (C, H, W; N free): the weight
+// permuted so that its columns follow the input's memory order (c, x, y) instead of PyTorch's
+// (c, h, w) flatten order, output features innermost and padded with zeros to a multiple of 16.
+struct PreparedFC {
+  int64_t channels = 0, height = 0, width = 0, out_features = 0;
+  Buffer weight;  // (o padded, k = (y * W + x) * C + c)
+  Buffer bias;    // (o padded); zeros without a bias
+};
+
+// weight: PyTorch [out, C*H*W]; bias [out] or null.
+PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in);
+
+// out (out_features, 1, 1, N) = [relu](in flattened . weight^T + bias); in (C, W, H, N).
+void run_fc(const PreparedFC& fc, const Buffer& in, Buffer& out, bool relu);
+
+// --- element-wise --------------------------------------------------------------------------
+
+// out = [relu](a + b); all three the same shape.
+void run_add(const Buffer& a, const Buffer& b, Buffer& out, bool relu);
+
+// out = a * b with NumPy broadcasting over N, C, H, W: along each axis an operand either has
+// out's extent or extent 1 (the SE gate (C, 1, 1, N) times (C, W, H, N), a one-channel mask).
+void run_multiply(const Buffer& a, const Buffer& b, Buffer& out);
+
+// Per-channel out = act(in * scale + shift).
+struct PreparedScaleShift {
+  Buffer scale, shift;  // (c)
+};
+
+// Eval-mode batch-norm folded: scale = gamma / sqrt(var + eps), shift = beta - mean * scale
+// (computed in double).
+PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
+                                     double eps);
+
+// `act` is one of ReLU, ReLU6, Sigmoid, Swish, Tanh, or nullopt for none.
+void run_scale_shift(const PreparedScaleShift& ss, const Buffer& in, Buffer& out,
+                     std::optional<OpKind> act = std::nullopt);
+
+// A standalone activation: op is ReLU, ReLU6, Sigmoid, Swish (x * sigmoid(x)) or Tanh. It runs
+// the scale-shift kernel with scale 1 and shift 0 (one variant per activation, not two).
+void run_activation(OpKind op, const Buffer& in, Buffer& out);
+
+// --- normalisation -------------------------------------------------------------------------
+
+// Softmax over channels at every pixel, shifted by the channel maximum.
+void run_softmax(const Buffer& in, Buffer& out);
+
+// PyTorch's LocalResponseNorm: b = a / (k + alpha / size * sum of a^2 over channels
+// [c - size/2, c + (size-1)/2])^beta, channels outside [0, C) contributing zero.
+void run_lrn(const LRNAttrs& attrs, const Buffer& in, Buffer& out);
+
+// --- transposed convolution ----------------------------------------------------------------
+
+// A ConvTranspose2d ready to run: per group the filter (co, ci, kx, ky) with output channels
+// innermost and the bias, and per axis the first tap of each output phase (see
+// schedules/deconv.cpp).
+struct PreparedDeconv {
+  Window win;
+  int64_t groups = 1;
+  std::vector<Buffer> filters;  // per group
+  std::vector<Buffer> biases;   // per group; zeros without a bias
+  Halide::Runtime::Buffer<int32_t> first_x, first_y;
+  int step_x = 1, step_y = 1;
+};
+
+// weight: PyTorch [Cin, Cout/groups, kh, kw]; bias [Cout] or null.
+PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& attrs, const Tensor& weight, const Tensor* bias);
+
+// out = conv_transpose(in) + bias with padding pad_top/pad_left; the output size (and so
+// output_padding and the bottom/right padding) is out's.
+void run_conv_transpose(const PreparedDeconv& deconv, const Buffer& in, Buffer& out);
+
+}  // namespace archbench::kernels

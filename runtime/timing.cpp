@@ -1,0 +1,163 @@
+#include "runtime/timing.h"
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "analysis/analysis.h"
+#include "runtime/executor.h"
+
+namespace archbench {
+
+namespace {
+
+// Collects Google Benchmark's per-repetition runs instead of printing them.
+class Collector : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.error_occurred) error = r.error_message;
+      if (r.run_type == Run::RT_Iteration) seconds.push_back(r.GetAdjustedRealTime());
+    }
+  }
+  std::vector<double> seconds;  // in the benchmark's time unit (set to milliseconds)
+  std::string error;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+std::string cpu_kernel_set() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "cpu (x86-64 avx512_skylake)";
+  if (__builtin_cpu_supports("avx2")) return "cpu (x86-64 avx2)";
+  if (__builtin_cpu_supports("sse4.1")) return "cpu (x86-64 sse41)";
+  return "cpu (x86-64)";
+}
+
+}  // namespace
+
+BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
+                              const MachinePeak& peak) {
+  ExecutorOptions eo;
+  eo.threads = options.threads;
+  eo.conv_schedule = options.conv_schedule;
+  Executor exec(graph, weights, eo);
+  Tensor input(graph.input().output);
+  for (size_t i = 0; i < input.data.size(); ++i) input.data[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
+
+  std::vector<double> step_seconds;
+  for (int w = 0; w < options.warmup; ++w) exec.run(input);
+  std::vector<std::vector<double>> per_step(exec.steps().size());
+  auto* b = benchmark::RegisterBenchmark(graph.name.c_str(), [&](benchmark::State& state) {
+    for (auto _ : state) {
+      exec.run(input, step_seconds);
+      for (size_t s = 0; s < step_seconds.size(); ++s) per_step[s].push_back(step_seconds[s]);
+    }
+  });
+  b->Iterations(1)->Repetitions(options.repetitions)->UseRealTime()->Unit(benchmark::kMillisecond);
+  Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  benchmark::ClearRegisteredBenchmarks();
+  if (!collector.error.empty()) throw RuntimeError("benchmark failed: " + collector.error);
+
+  BenchResult r;
+  r.network = graph.name;
+  r.kernel_set = cpu_kernel_set();
+  r.input = graph.input().output;
+  r.threads = options.threads > 0 ? options.threads : peak.threads;
+  r.repetitions = options.repetitions;
+  r.peak = peak;
+  const std::vector<double>& ms = collector.seconds;
+  LatencyStats& l = r.latency;
+  l.median = median(ms);
+  l.min = *std::min_element(ms.begin(), ms.end());
+  l.max = *std::max_element(ms.begin(), ms.end());
+  double sum = 0, sq = 0;
+  for (double v : ms) sum += v;
+  l.mean = sum / static_cast<double>(ms.size());
+  for (double v : ms) sq += (v - l.mean) * (v - l.mean);
+  l.stddev = ms.size() > 1 ? std::sqrt(sq / static_cast<double>(ms.size() - 1)) : 0;
+  l.cv = l.mean > 0 ? l.stddev / l.mean : 0;
+
+  NetworkAnalysis a = analyse(graph);
+  for (size_t s = 0; s < exec.steps().size(); ++s) {
+    const Step& step = exec.steps()[s];
+    const Layer& last = graph.layers[static_cast<size_t>(step.layers.back())];
+    LayerTime t{last.name, op_name(last.op), step.kernel, median(per_step[s]) * 1e3, 0, 0, 0};
+    for (int i : step.layers) t.flops += a.layers[static_cast<size_t>(i)].cost.flops;
+    if (t.median_ms > 0) t.gflops = static_cast<double>(t.flops) / (t.median_ms * 1e-3) / 1e9;
+    if (peak.gflops > 0) t.percent_of_peak = 100.0 * t.gflops / peak.gflops;
+    r.layers.push_back(std::move(t));
+  }
+  r.arena_bytes = exec.arena_bytes();
+  r.planned_peak_bytes = a.totals.peak_activation_bytes;
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  r.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+  return r;
+}
+
+nlohmann::ordered_json bench_json(const BenchResult& r) {
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (const LayerTime& t : r.layers)
+    layers.push_back({{"name", t.name},
+                      {"op", t.op},
+                      {"kernel", t.kernel},
+                      {"median_ms", t.median_ms},
+                      {"flops", t.flops},
+                      {"gflops", t.gflops},
+                      {"percent_of_peak", t.percent_of_peak}});
+  return {{"network", r.network},
+          {"target", r.target},
+          {"kernel_set", r.kernel_set},
+          {"input", {r.input.n, r.input.c, r.input.h, r.input.w}},
+          {"threads", r.threads},
+          {"latency_ms",
+           {{"median", r.latency.median},
+            {"mean", r.latency.mean},
+            {"stddev", r.latency.stddev},
+            {"min", r.latency.min},
+            {"max", r.latency.max},
+            {"cv", r.latency.cv}}},
+          {"repetitions", r.repetitions},
+          {"layers", layers},
+          {"peak", {{"gflops", r.peak.gflops}, {"gbps", r.peak.gbps}, {"isa", r.peak.isa}}},
+          {"memory",
+           {{"arena_bytes", r.arena_bytes},
+            {"planned_peak_bytes", r.planned_peak_bytes},
+            {"max_rss_bytes", r.max_rss_bytes}}}};
+}
+
+std::string bench_table(const BenchResult& r, bool per_layer) {
+  std::string out;
+  if (per_layer) {
+    size_t w = 5;
+    for (const LayerTime& t : r.layers) w = std::max(w, t.name.size());
+    out += fmt::format("{:<{}}  {:<24}  {:>9}  {:>8}  {:>7}\n", "layer", w, "kernel", "median ms", "GFLOP/s", "% peak");
+    for (const LayerTime& t : r.layers)
+      out += fmt::format("{:<{}}  {:<24}  {:>9.3f}  {:>8.1f}  {:>7.1f}\n", t.name, w, t.kernel, t.median_ms, t.gflops,
+                         t.percent_of_peak);
+    out += "\n";
+  }
+  out += fmt::format(
+      "{} {}x{}x{}x{} on {} ({} threads): median {:.3f} ms, mean {:.3f} ms, stddev {:.3f} ms (cv {:.1f}%), min {:.3f} "
+      "ms, max {:.3f} ms over {} repetitions\n",
+      r.network, r.input.n, r.input.c, r.input.h, r.input.w, r.kernel_set, r.threads, r.latency.median, r.latency.mean,
+      r.latency.stddev, 100 * r.latency.cv, r.latency.min, r.latency.max, r.repetitions);
+  out += fmt::format(
+      "memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n",
+      static_cast<double>(r.arena_bytes) / 1048576.0, static_cast<double>(r.planned_peak_bytes) / 1048576.0,
+      static_cast<double>(r.max_rss_bytes) / 1048576.0, r.peak.gflops, r.peak.gbps, r.peak.isa);
+  return out;
+}
+
+}  // namespace archbench

@@ -1,0 +1,52 @@
+// Latency measurement of a network through the Halide executor, on Google Benchmark.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "networks/networks.h"
+#include "runtime/peak.h"
+#include "runtime/runtime.h"
+
+namespace archbench {
+
+struct BenchOptions {
+  int threads = 0;       // 0: all cores
+  int warmup = 2;        // untimed runs first (thread pool start-up, page faults, caches)
+  int repetitions = 10;  // timed runs; statistics over them
+  std::string conv_schedule = "auto";
+};
+
+struct LatencyStats {
+  double median = 0, mean = 0, stddev = 0, min = 0, max = 0, cv = 0;  // milliseconds; cv = stddev / mean
+};
+
+struct LayerTime {
+  std::string name;    // the step's last layer (fused groups are named by their output)
+  std::string op;      // its op
+  std::string kernel;  // the kernel the step ran, e.g. "conv+bn+relu"
+  double median_ms = 0;
+  int64_t flops = 0;  // of all layers in the step
+  double gflops = 0, percent_of_peak = 0;
+};
+
+struct BenchResult {
+  std::string network, target = "cpu", kernel_set;
+  Shape input;
+  int threads = 0, repetitions = 0;
+  LatencyStats latency;
+  std::vector<LayerTime> layers;
+  MachinePeak peak;
+  int64_t arena_bytes = 0, planned_peak_bytes = 0, max_rss_bytes = 0;
+};
+
+// Runs `options.warmup` untimed and `options.repetitions` timed inferences of one input.
+BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
+                              const MachinePeak& peak);
+
+// The `archbench bench --format json` contract (README).
+nlohmann::ordered_json bench_json(const BenchResult& result);
+std::string bench_table(const BenchResult& result, bool per_layer);
+
+}  // namespace archbench

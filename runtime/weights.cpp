@@ -1,0 +1,201 @@
+// Parameters: what a graph needs (PyTorch state_dict names and layouts), deterministic
+// initialisation, and checking a loaded set against the graph.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <string>
+
+#include "runtime/runtime.h"
+
+namespace archbench {
+
+namespace {
+
+enum class Role { Weight, Bias, Gamma, Beta, Mean, Var };
+
+struct Param {
+  ParamSpec spec;
+  int layer = 0;
+  Role role = Role::Weight;
+  double fan_in = 1;  // conv, conv_transpose and fc: inputs summed into one output
+};
+
+std::string dims_str(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::vector<Param> params_of(const Graph& graph) {
+  std::vector<Param> out;
+  for (size_t i = 0; i < graph.layers.size(); ++i) {
+    const Layer& l = graph.layers[i];
+    const int li = static_cast<int>(i);
+    auto add = [&](const char* suffix, std::vector<int64_t> shape, Role role, double fan_in = 1) {
+      out.push_back(Param{ParamSpec{l.name + "." + suffix, std::move(shape)}, li, role, fan_in});
+    };
+    const Shape in = l.inputs.empty() ? Shape{} : graph.layers[l.inputs[0]].output;
+    switch (l.op) {
+      case OpKind::Conv: {
+        const auto& a = std::get<ConvAttrs>(l.attrs);
+        const int64_t cin_g = in.c / a.groups;
+        const double fan_in = static_cast<double>(cin_g * a.win.kh * a.win.kw);
+        add("weight", {a.out_channels, cin_g, a.win.kh, a.win.kw}, Role::Weight, fan_in);
+        if (a.bias) add("bias", {a.out_channels}, Role::Bias, fan_in);
+        break;
+      }
+      case OpKind::ConvTranspose: {
+        // Each output sums (Cin/g) channels times, on average, kh*kw/(sh*sw) taps.
+        const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
+        const double fan_in = std::max(
+            1.0, static_cast<double>(in.c / a.groups * a.win.kh * a.win.kw) / static_cast<double>(a.win.sh * a.win.sw));
+        add("weight", {in.c, a.out_channels / a.groups, a.win.kh, a.win.kw}, Role::Weight, fan_in);
+        if (a.bias) add("bias", {a.out_channels}, Role::Bias, fan_in);
+        break;
+      }
+      case OpKind::FullyConnected: {
+        const auto& a = std::get<FullyConnectedAttrs>(l.attrs);
+        const int64_t features = in.c * in.h * in.w;  // the loader checked it fits
+        add("weight", {a.out_features, features}, Role::Weight, static_cast<double>(features));
+        if (a.bias) add("bias", {a.out_features}, Role::Bias, static_cast<double>(features));
+        break;
+      }
+      case OpKind::BatchNorm:
+        add("weight", {l.output.c}, Role::Gamma);
+        add("bias", {l.output.c}, Role::Beta);
+        add("running_mean", {l.output.c}, Role::Mean);
+        add("running_var", {l.output.c}, Role::Var);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+// The generator: splitmix64 expands (seed, FNV-1a of the name) into the state of a
+// xoshiro256**. Only integer arithmetic, sqrt, log, cos and sin, so the values are the same
+// with any standard library (std::*_distribution's are not).
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t fnv1a64(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+class Rng {
+ public:
+  Rng(uint64_t seed, const std::string& name) {
+    uint64_t sm = seed;
+    uint64_t state = splitmix64(sm) ^ fnv1a64(name);
+    for (uint64_t& w : s_) w = splitmix64(state);
+  }
+
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+  // [0, 1), 53 random bits.
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1p-53; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+
+  // Standard normal, Box–Muller, both values of each pair used.
+  double normal() {
+    if (have_spare_) {
+      have_spare_ = false;
+      return spare_;
+    }
+    const double u1 = static_cast<double>((next() >> 11) + 1) * 0x1p-53;  // (0, 1]: log is finite
+    const double u2 = uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1)), a = 2.0 * std::numbers::pi * u2;
+    spare_ = r * std::sin(a);
+    have_spare_ = true;
+    return r * std::cos(a);
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+  double spare_ = 0;
+  bool have_spare_ = false;
+};
+
+}  // namespace
+
+std::vector<ParamSpec> expected_params(const Graph& graph) {
+  std::vector<ParamSpec> out;
+  for (Param& p : params_of(graph)) out.push_back(std::move(p.spec));
+  return out;
+}
+
+// conv / conv_transpose / fc weights: N(0, 2 / fan_in) (He); their biases: U(±1/sqrt(fan_in))
+// (PyTorch's default bias bound); batch norm: gamma U(0.8, 1.2), beta U(±0.1), running mean
+// U(±0.1), running variance U(0.8, 1.2).
+Weights init_weights(const Graph& graph, uint64_t seed) {
+  Weights w;
+  for (const Param& p : params_of(graph)) {
+    Tensor t(p.spec.shape);
+    Rng rng(seed, p.spec.name);
+    const double he = std::sqrt(2.0 / p.fan_in), bound = 1.0 / std::sqrt(p.fan_in);
+    for (float& v : t.data) {
+      double x = 0;
+      switch (p.role) {
+        case Role::Weight:
+          x = he * rng.normal();
+          break;
+        case Role::Bias:
+          x = rng.uniform(-bound, bound);
+          break;
+        case Role::Gamma:
+        case Role::Var:
+          x = rng.uniform(0.8, 1.2);
+          break;
+        case Role::Beta:
+        case Role::Mean:
+          x = rng.uniform(-0.1, 0.1);
+          break;
+      }
+      v = static_cast<float>(x);
+    }
+    w.emplace(p.spec.name, std::move(t));
+  }
+  return w;
+}
+
+void check_weights(const Graph& graph, const Weights& weights, const std::string& source) {
+  for (const Param& p : params_of(graph)) {
+    const Layer& l = graph.layers[p.layer];
+    auto it = weights.find(p.spec.name);
+    if (it == weights.end())
+      throw RuntimeError(source + ": missing '" + p.spec.name + "' (" + op_name(l.op) + " layer '" + l.name +
+                         "' needs " + dims_str(p.spec.shape) + ")");
+    const Tensor& t = it->second;
+    if (t.shape != p.spec.shape)
+      throw RuntimeError(source + ": '" + p.spec.name + "' has shape " + dims_str(t.shape) + ", layer '" + l.name +
+                         "' needs " + dims_str(p.spec.shape));
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;  // equal to the expected shape, whose product fits
+    if (t.size() != n)
+      throw RuntimeError(source + ": '" + p.spec.name + "' holds " + std::to_string(t.size()) +
+                         " values, but its shape " + dims_str(t.shape) + " needs " + std::to_string(n));
+  }
+}
+
+}  // namespace archbench

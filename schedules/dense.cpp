@@ -1,0 +1,83 @@
+// Fully connected: out(o, n) = act(bias(o) + sum over k of weight(o, k) * in_k(n)), the input
+// read in PyTorch's flatten order.
+//
+// Layouts (Halide dims, innermost first): the input activation (c, x, y, n); the prepared
+// weight (o, k), where k walks the input in its own memory order, k = (y * W + x) * C + c (the
+// preparation permutes PyTorch's (c * H + y) * W + x columns to match), and o is padded with
+// zero rows to a multiple of 16 so that any vector of outputs is one whole load; the bias (o),
+// padded the same way; the output (o, 1, 1, n).
+//
+// Batch 1 is a matrix-vector product, bound by the weight stream: the reduction is split into
+// chunks of kChunk rows (rfactor), one parallel task per chunk. A task walks its rows in order
+// and accumulates every output in a row of partial sums that stays in cache, so the weights
+// are read once, front to back; the chunks' partial rows are then summed. A batch > 1 runs the
+// same loop nest with the batch inside the row loop (a small matmul: each weight row is
+// loaded from memory once and reused from cache for every batch element).
+#include "Halide.h"
+#include "schedules/activation.h"
+
+namespace {
+
+using namespace Halide;
+using namespace archbench;
+
+constexpr int kChunk = 128;    // weight rows per parallel task
+constexpr int kRowUnroll = 4;  // rows accumulated per load/store of the partial sums
+
+class FullyConnected : public Generator<FullyConnected> {
+ public:
+  GeneratorParam<Activation> activation{"activation", Activation::None, activation_names()};
+
+  Input<Buffer<float, 4>> input{"input"};     // c, x, y, n
+  Input<Buffer<float, 2>> weight{"weight"};   // o (padded to a multiple of 16), k
+  Input<Buffer<float, 1>> bias{"bias"};       // o (padded)
+  Output<Buffer<float, 4>> output{"output"};  // o, 1, 1, n
+
+  void generate() {
+    Var o("o"), x("x"), y("y"), n("n"), k("k"), ko("ko");
+    Expr channels = input.dim(0).extent(), width = input.dim(1).extent();
+
+    // The input as one vector per batch element, in memory order.
+    Func flat("flat");
+    flat(k, n) = input(k % channels, (k / channels) % width, k / (channels * width), n);
+
+    RDom r(0, weight.dim(1).extent(), "r");
+    Func dot("dot");
+    dot(o, n) = bias(o);
+    dot(o, n) += weight(o, r) * flat(r, n);
+    output(o, x, y, n) = activate(activation.value(), dot(o, n));
+
+    const int vec = natural_vector_size<float>();
+    RVar rko("rko"), rki("rki"), rkio("rkio"), rkii("rkii");
+    Var oo("oo"), oi("oi");
+    dot.update().split(r, rko, rki, kChunk);
+    Func part = dot.update().rfactor(rko, ko);
+
+    // Partial sums: one row of every output per chunk. The loops, outermost first: chunk
+    // (parallel), rows in steps of kRowUnroll, batch, vectors of outputs, the unrolled rows.
+    part.compute_root().vectorize(o, vec, TailStrategy::RoundUp).parallel(ko);
+    part.update()
+        .split(o, oo, oi, vec, TailStrategy::RoundUp)
+        .split(rki, rkio, rkii, kRowUnroll)
+        .reorder(oi, rkii, oo, n, rkio, ko)
+        .vectorize(oi)
+        .unroll(rkii)
+        .parallel(ko);
+    // The chunk's slice of the input, gathered once per task.
+    flat.compute_at(part, ko);
+
+    dot.compute_root().vectorize(o, vec, TailStrategy::RoundUp);
+    dot.update().vectorize(o, vec, TailStrategy::RoundUp);
+    output.vectorize(o, vec, TailStrategy::GuardWithIf);
+
+    // Estimates for the autoschedulers (ResNet-50's classifier).
+    input.set_estimates({{0, 2048}, {0, 1}, {0, 1}, {0, 1}});
+    weight.set_estimates({{0, 1008}, {0, 2048}});
+    bias.set_estimates({{0, 1008}});
+    output.set_estimates({{0, 1000}, {0, 1}, {0, 1}, {0, 1}});
+  }
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(FullyConnected, archbench_fc)

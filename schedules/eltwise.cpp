@@ -1,0 +1,181 @@
+// Element-wise and normalisation kernels on activations (c, x, y, n), channels innermost:
+//   archbench_add          a + b, optionally followed by relu (the adds no conv epilogue fuses);
+//   archbench_multiply     a * b with broadcasting (the SE gate (c, 1, 1, n) x (c, x, y, n));
+//   archbench_scale_shift  act(in * scale(c) + shift(c)): batch-norm folded at preparation, and
+//                          with scale 1, shift 0 the standalone activations;
+//   archbench_softmax      softmax over channels, shifted by the channel maximum;
+//   archbench_lrn          PyTorch's LocalResponseNorm across channels.
+//
+// Broadcasting: the runtime passes an operand that repeats along an axis as a view with
+// stride 0 on that axis, so the kernel indexes every operand like the output. The channel
+// axis is allowed such a stride too (an operand with one channel); the dense case, both
+// operands with unit channel stride, is specialised.
+//
+// Each kernel reads and writes an element at the same index only after it has read what the
+// element depends on, so the output may be the buffer of an input (in-place).
+#include "Halide.h"
+#include "schedules/activation.h"
+
+namespace {
+
+using namespace Halide;
+
+// The epilogues of the scale-shift kernel: the fused ones of activation.h plus sigmoid and tanh.
+enum class Act { None, ReLU, ReLU6, Sigmoid, Swish, Tanh };
+
+Expr activated(Act a, Expr v) {
+  switch (a) {
+    case Act::None:
+      return v;
+    case Act::ReLU:
+      return archbench::activate(archbench::Activation::ReLU, v);
+    case Act::ReLU6:
+      return archbench::activate(archbench::Activation::ReLU6, v);
+    case Act::Swish:
+      return archbench::activate(archbench::Activation::Swish, v);
+    case Act::Sigmoid:
+      return 1.0f / (1.0f + exp(-v));
+    case Act::Tanh:
+      return tanh(v);
+  }
+  return v;
+}
+
+// Vectorise channels, one task per row of each batch element.
+void schedule_pointwise(Func out, Var c, Var y, Var n, int vec) {
+  Var yn("yn");
+  out.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+}
+
+class Add : public Generator<Add> {
+ public:
+  GeneratorParam<bool> relu{"relu", false};
+  Input<Buffer<float, 4>> a{"a"}, b{"b"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr v = a(c, x, y, n) + b(c, x, y, n);
+    output(c, x, y, n) = relu ? max(v, 0.0f) : v;
+    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    a.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+    b.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+    output.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+  }
+};
+
+class Multiply : public Generator<Multiply> {
+ public:
+  Input<Buffer<float, 4>> a{"a"}, b{"b"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    output(c, x, y, n) = a(c, x, y, n) * b(c, x, y, n);
+    a.dim(0).set_stride(Expr());
+    b.dim(0).set_stride(Expr());
+    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    output.specialize(a.dim(0).stride() == 1 && b.dim(0).stride() == 1);
+    a.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+    b.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+    output.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+  }
+};
+
+class ScaleShift : public Generator<ScaleShift> {
+ public:
+  GeneratorParam<Act> activation{"activation",
+                                 Act::None,
+                                 {{"none", Act::None},
+                                  {"relu", Act::ReLU},
+                                  {"relu6", Act::ReLU6},
+                                  {"sigmoid", Act::Sigmoid},
+                                  {"swish", Act::Swish},
+                                  {"tanh", Act::Tanh}}};
+  Input<Buffer<float, 4>> input{"input"};
+  Input<Buffer<float, 1>> scale{"scale"}, shift{"shift"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    output(c, x, y, n) = activated(activation.value(), input(c, x, y, n) * scale(c) + shift(c));
+    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    input.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+    scale.set_estimates({{0, 256}});
+    shift.set_estimates({{0, 256}});
+    output.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
+  }
+};
+
+// Per pixel: the channel maximum, exp(v - max) for every channel (stored), their sum, and the
+// quotients. The two reductions run along the channels of one pixel.
+class Softmax : public Generator<Softmax> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    RDom r(0, input.dim(0).extent(), "r");
+    Func top("top"), e("e"), total("total");
+    top(x, y, n) = input(0, x, y, n);
+    top(x, y, n) = max(top(x, y, n), input(r, x, y, n));
+    e(c, x, y, n) = exp(input(c, x, y, n) - top(x, y, n));
+    total(x, y, n) = 0.0f;
+    total(x, y, n) += e(r, x, y, n);
+    output(c, x, y, n) = e(c, x, y, n) / total(x, y, n);
+
+    const int vec = natural_vector_size<float>();
+    Var yn("yn");
+    output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+    top.compute_at(output, x);
+    e.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+    total.compute_at(output, x);
+    input.set_estimates({{0, 21}, {0, 64}, {0, 64}, {0, 1}});
+    output.set_estimates({{0, 21}, {0, 64}, {0, 64}, {0, 1}});
+  }
+};
+
+// b = a / (k + alpha / size * sum over channels [c - size/2, c + (size-1)/2] of a^2)^beta, the
+// squares of channels outside [0, C) zero. The runtime passes alpha / size.
+class LRN : public Generator<LRN> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};
+  Input<int> size{"size"};
+  Input<float> alpha_over_size{"alpha_over_size"}, beta{"beta"}, k{"k"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr channels = input.dim(0).extent();
+    Func sq("sq"), window("window");
+    Expr v = input(clamp(c, 0, channels - 1), x, y, n);
+    sq(c, x, y, n) = select(c >= 0 && c < channels, v * v, 0.0f);
+    RDom r(0, size, "r");
+    window(c, x, y, n) = 0.0f;
+    window(c, x, y, n) += sq(c - size / 2 + r, x, y, n);
+    output(c, x, y, n) = input(c, x, y, n) / pow(k + alpha_over_size * window(c, x, y, n), beta);
+
+    const int vec = natural_vector_size<float>();
+    Var yn("yn");
+    output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+    // The padded squares of one pixel, then the window sums of a vector of channels.
+    sq.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+    window.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
+    window.update().reorder(c, r).vectorize(c, vec, TailStrategy::GuardWithIf);
+    input.set_estimates({{0, 96}, {0, 55}, {0, 55}, {0, 1}});
+    size.set_estimate(5);
+    alpha_over_size.set_estimate(2e-5f);
+    beta.set_estimate(0.75f);
+    k.set_estimate(1.0f);
+    output.set_estimates({{0, 96}, {0, 55}, {0, 55}, {0, 1}});
+  }
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(Add, archbench_add)
+HALIDE_REGISTER_GENERATOR(Multiply, archbench_multiply)
+HALIDE_REGISTER_GENERATOR(ScaleShift, archbench_scale_shift)
+HALIDE_REGISTER_GENERATOR(Softmax, archbench_softmax)
+HALIDE_REGISTER_GENERATOR(LRN, archbench_lrn)

@@ -1,0 +1,193 @@
+// Pooling: max pooling (any kernel, stride, dilation, padding, ceil mode), average pooling
+// (any kernel, stride, padding, ceil mode, both count_include_pad rules) and adaptive average
+// pooling (PyTorch's floor/ceil windows; global pooling is its 1x1 case).
+//
+// Layouts (Halide dims, innermost first): activations (c, x, y, n). Every window tap is one
+// vector load across channels. Output sizes come from the output buffer, so a ceil-mode window
+// is simply the last output column/row; the taps outside the input are left out through the
+// reduction domain's predicate (max: padding is -inf and never wins; avg: padding adds 0).
+#include "Halide.h"
+
+namespace {
+
+using namespace Halide;
+
+// The shared schedule of the windowed families: `acc` (the reduction) computed per output
+// pixel with a vector of channels, the reduction loops outside the channel vector; the output
+// parallel over rows x batch.
+void schedule_windowed(Func output, Func acc, const RDom& r, const Var& c, const Var& x, const Var& y, const Var& n,
+                       int vec) {
+  Var yn("yn");
+  output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+  acc.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+  acc.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
+}
+
+void set_pool_estimates(GeneratorInput<Buffer<float, 4>>& input, GeneratorOutput<Buffer<float, 4>>& output) {
+  // A ResNet-50 stem max pool: 64 x 112 x 112 -> 56 x 56.
+  input.set_estimates({{0, 64}, {0, 112}, {0, 112}, {0, 1}});
+  output.set_estimates({{0, 64}, {0, 56}, {0, 56}, {0, 1}});
+}
+
+class MaxPool : public Generator<MaxPool> {
+ public:
+  // Unrolled copies of the reduction for the two windows every classic CNN uses
+  // (3x3 stride 2 and 2x2 stride 2, no dilation); the generic loop handles the rest.
+  GeneratorParam<bool> specialize_common{"specialize_common", true};
+
+  Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
+  Input<int> kernel_x{"kernel_x"}, kernel_y{"kernel_y"};
+  Input<int> stride_x{"stride_x"}, stride_y{"stride_y"};
+  Input<int> dilation_x{"dilation_x"}, dilation_y{"dilation_y"};
+  Input<int> pad_x{"pad_x"}, pad_y{"pad_y"};  // left and top
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr width = input.dim(1).extent(), height = input.dim(2).extent();
+
+    RDom r(0, kernel_x, 0, kernel_y, "r");
+    Expr ix = x * stride_x + r.x * dilation_x - pad_x;
+    Expr iy = y * stride_y + r.y * dilation_y - pad_y;
+    r.where(ix >= 0 && ix < width && iy >= 0 && iy < height);
+
+    Func acc("acc");
+    acc(c, x, y, n) = 0.0f;
+    // The clamp never changes a tap the predicate admits; it tells bounds inference that
+    // only the input is read.
+    acc(c, x, y, n) = max(acc(c, x, y, n), input(c, clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), n));
+    output(c, x, y, n) = acc(c, x, y, n);
+
+    const int vec = natural_vector_size<float>();
+    schedule_windowed(output, acc, r, c, x, y, n, vec);
+    if (specialize_common) {
+      Expr plain = dilation_x == 1 && dilation_y == 1;
+      acc.update()
+          .specialize(kernel_x == 3 && kernel_y == 3 && stride_x == 2 && stride_y == 2 && plain)
+          .unroll(r.x)
+          .unroll(r.y);
+      acc.update()
+          .specialize(kernel_x == 2 && kernel_y == 2 && stride_x == 2 && stride_y == 2 && plain)
+          .unroll(r.x)
+          .unroll(r.y);
+    }
+
+    set_pool_estimates(input, output);
+    kernel_x.set_estimate(3);
+    kernel_y.set_estimate(3);
+    stride_x.set_estimate(2);
+    stride_y.set_estimate(2);
+    dilation_x.set_estimate(1);
+    dilation_y.set_estimate(1);
+    pad_x.set_estimate(1);
+    pad_y.set_estimate(1);
+  }
+};
+
+class AvgPool : public Generator<AvgPool> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
+  Input<int> kernel_x{"kernel_x"}, kernel_y{"kernel_y"};
+  Input<int> stride_x{"stride_x"}, stride_y{"stride_y"};
+  Input<int> pad_x{"pad_x"}, pad_y{"pad_y"};                  // left and top
+  Input<int> pad_x_end{"pad_x_end"}, pad_y_end{"pad_y_end"};  // right and bottom
+  Input<bool> count_include_pad{"count_include_pad"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr width = input.dim(1).extent(), height = input.dim(2).extent();
+
+    RDom r(0, kernel_x, 0, kernel_y, "r");
+    Expr ix = x * stride_x + r.x - pad_x;
+    Expr iy = y * stride_y + r.y - pad_y;
+    r.where(ix >= 0 && ix < width && iy >= 0 && iy < height);
+
+    Func acc("acc");
+    acc(c, x, y, n) = 0.0f;
+    acc(c, x, y, n) += input(c, clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), n);
+
+    // PyTorch's divisor: the window [x0, x0 + k) cut at the far edge of the padded input
+    // (a ceil-mode window hanging past it does not count the overhang) with
+    // count_include_pad, and further cut to the input without it.
+    auto extent = [](Expr start, Expr k, Expr size, Expr pad_end, Expr include_pad) {
+      Expr end = start + k;
+      Expr inside = min(end, size) - max(start, 0);
+      return select(include_pad, end - start, inside);
+    };
+    Expr count = extent(x * stride_x - pad_x, kernel_x, width, pad_x_end, count_include_pad) *
+                 extent(y * stride_y - pad_y, kernel_y, height, pad_y_end, count_include_pad);
+    // A window of padding only (impossible with PyTorch's pad <= kernel / 2) gives 0, not 0/0.
+    output(c, x, y, n) = acc(c, x, y, n) / cast<float>(max(count, 1));
+
+    schedule_windowed(output, acc, r, c, x, y, n, natural_vector_size<float>());
+
+    set_pool_estimates(input, output);
+    kernel_x.set_estimate(3);
+    kernel_y.set_estimate(3);
+    stride_x.set_estimate(2);
+    stride_y.set_estimate(2);
+    pad_x.set_estimate(1);
+    pad_y.set_estimate(1);
+    pad_x_end.set_estimate(1);
+    pad_y_end.set_estimate(1);
+    count_include_pad.set_estimate(true);
+  }
+};
+
+// PyTorch's AdaptiveAvgPool2d: output i of `out` averages input [floor(i * in / out),
+// ceil((i + 1) * in / out)). A window is at most ceil(in / out) + 1 wide, which bounds the
+// reduction domain; the predicate trims each window to its own width. Global average pooling
+// is the 1 x 1 output, where the window is the whole input.
+class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
+  // The output's width and height (its buffer's extents cannot be read before it is defined;
+  // they are required to equal these).
+  Input<int> out_w{"out_w"}, out_h{"out_h"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr in_w = input.dim(1).extent(), in_h = input.dim(2).extent();
+
+    Expr x0 = x * in_w / out_w, x1 = ((x + 1) * in_w) / out_w;
+    Expr y0 = y * in_h / out_h, y1 = ((y + 1) * in_h + out_h - 1) / out_h;
+    Expr span_w = min(in_w, (in_w + out_w - 1) / out_w + 1);
+    Expr span_h = min(in_h, (in_h + out_h - 1) / out_h + 1);
+
+    RDom r(0, span_w, 0, span_h, "r");
+    r.where(r.x < x1 - x0 && r.y < y1 - y0);
+    Func acc("acc");
+    acc(c, x, y, n) = 0.0f;
+    acc(c, x, y, n) += input(c, min(x0 + r.x, in_w - 1), min(y0 + r.y, in_h - 1), n);
+    output(c, x, y, n) = acc(c, x, y, n) / cast<float>((x1 - x0) * (y1 - y0));
+    output.dim(1).set_extent(out_w);
+    output.dim(2).set_extent(out_h);
+
+    // Channels in vector-wide blocks parallel with rows x batch, so that global pooling
+    // (one row) of a single image still spreads over the cores.
+    const int vec = natural_vector_size<float>();
+    Var co("co"), ci("ci"), coy("coy"), task("task");
+    output.split(c, co, ci, vec, TailStrategy::GuardWithIf)
+        .vectorize(ci)
+        .reorder(ci, x, co, y, n)
+        .fuse(co, y, coy)
+        .fuse(coy, n, task)
+        .parallel(task);
+    acc.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+    acc.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
+
+    // A ResNet-50 head: 2048 x 7 x 7 -> 1 x 1.
+    input.set_estimates({{0, 2048}, {0, 7}, {0, 7}, {0, 1}});
+    output.set_estimates({{0, 2048}, {0, 1}, {0, 1}, {0, 1}});
+    out_w.set_estimate(1);
+    out_h.set_estimate(1);
+  }
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(MaxPool, archbench_maxpool)
+HALIDE_REGISTER_GENERATOR(AvgPool, archbench_avgpool)
+HALIDE_REGISTER_GENERATOR(AdaptiveAvgPool, archbench_adaptive_avgpool)

@@ -1,0 +1,14 @@
+// Tile sizes shared by the generators (which schedule with them) and the runtime (which
+// picks the tiled variant only where the output is at least one tile in each tiled axis,
+// the precondition of TailStrategy::ShiftInwards).
+#pragma once
+
+namespace archbench {
+
+constexpr int kConvChannelTile = 32;     // output channels per register tile (all targets)
+constexpr int kConvPixelTileAvx512 = 12; // 2 vectors x 12 pixels = 24 of 32 registers
+constexpr int kConvPixelTileAvx2 = 3;    // 4 vectors x 3 pixels = 12 of 16 registers
+constexpr int kConvPixelTileSse = 1;     // 8 vectors x 1 pixel
+constexpr int kConvPixelTileMax = 12;    // the runtime's precondition covers every target
+
+}  // namespace archbench

@@ -1,0 +1,129 @@
+// Halide kernel families against the reference executor (runtime/reference.cpp) on awkward
+// shapes. Tolerance: fp32 accumulation against double, max |error| <= 1e-4 x max(1, max |ref|).
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "helpers.h"
+#include "runtime/kernels.h"
+
+using namespace archbench;
+using namespace archbench::test;
+namespace k = archbench::kernels;
+
+namespace {
+
+Tensor random_input(const Shape& s, uint64_t seed) {
+  Tensor t(s);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& v : t.data) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    v = static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  return t;
+}
+
+double max_error(const Tensor& got, const Tensor& want) {
+  BOOST_TEST_REQUIRE(got.shape == want.shape, boost::test_tools::per_element());
+  double err = 0, scale = 1;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    err = std::max(err, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
+  }
+  return err / scale;
+}
+
+// Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
+// "skip", then an activation named "act") through the Halide kernel and the reference, and
+// returns the relative error of the last layer.
+double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Auto) {
+  Graph g = load_text(spec);
+  Weights w = init_weights(g, 7);
+  Tensor x = random_input(g.input().output, 11);
+  auto ref = run_reference(g, w, x, true);
+  const Layer& conv = layer(g, "conv");
+  const auto& attrs = std::get<ConvAttrs>(conv.attrs);
+  std::optional<k::BatchNormParams> bn;
+  if (g.find("bn") >= 0)
+    bn = k::BatchNormParams{&w.at("bn.weight"), &w.at("bn.bias"), &w.at("bn.running_mean"), &w.at("bn.running_var"),
+                            std::get<BatchNormAttrs>(layer(g, "bn").attrs).eps};
+  k::PreparedConv p = k::prepare_conv(attrs, w.at("conv.weight"), attrs.bias ? &w.at("conv.bias") : nullptr, bn);
+  k::Buffer in = k::to_halide(x);
+  k::Buffer out(static_cast<int>(conv.output.c), static_cast<int>(conv.output.w), static_cast<int>(conv.output.h),
+                static_cast<int>(conv.output.n));
+  std::optional<k::Buffer> skip;
+  if (g.find("add") >= 0) skip = k::to_halide(ref.at(g.layers[layer(g, "add").inputs[1]].name));
+  k::Activation act = k::Activation::None;
+  if (g.find("act") >= 0) {
+    OpKind op = layer(g, "act").op;
+    act = op == OpKind::ReLU6 ? k::Activation::ReLU6 : op == OpKind::Swish ? k::Activation::Swish : k::Activation::ReLU;
+  }
+  k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
+  return max_error(k::to_nchw(out), ref.at(g.layers.back().name));
+}
+
+std::string net(const std::string& input, const std::string& layers) {
+  return "name: t\ninput: " + input + "\nlayers:\n" + layers;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kernels)
+
+BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
+  struct Case {
+    const char* what;
+    std::string spec;
+  };
+  const Case cases[] = {
+      {"3->5, odd sizes", net("[1, 3, 7, 9]", "  - {name: conv, op: conv, out: 5, kernel: 3, padding: 1}\n")},
+      {"asymmetric padding, stride 2, 40 channels",
+       net("[1, 16, 13, 29]", "  - {name: conv, op: conv, out: 40, kernel: 3, stride: 2, padding: [1, 0, 2, 1]}\n")},
+      {"same padding on an even size",
+       net("[2, 8, 16, 16]", "  - {name: conv, op: conv, out: 36, kernel: 3, stride: 2, padding: same}\n")},
+      {"dilation 2",
+       net("[1, 8, 20, 21]", "  - {name: conv, op: conv, out: 33, kernel: 3, dilation: 2, padding: 2}\n")},
+      {"dilation 6",
+       net("[1, 8, 40, 40]", "  - {name: conv, op: conv, out: 33, kernel: 3, dilation: 6, padding: 6}\n")},
+      {"dilation 18",
+       net("[1, 4, 45, 45]", "  - {name: conv, op: conv, out: 48, kernel: 3, dilation: 18, padding: 18}\n")},
+      {"stride 4, 11x11 (AlexNet conv1)",
+       net("[1, 3, 35, 35]", "  - {name: conv, op: conv, out: 64, kernel: 11, stride: 4, padding: 2}\n")},
+      {"groups 2", net("[1, 6, 15, 15]", "  - {name: conv, op: conv, out: 64, kernel: 5, groups: 2, padding: 2}\n")},
+      {"depthwise",
+       net("[1, 24, 11, 10]", "  - {name: conv, op: conv, out: 24, kernel: 3, groups: 24, padding: 1, bias: false}\n")},
+      {"1x1 spatial", net("[1, 64, 1, 1]", "  - {name: conv, op: conv, out: 70, kernel: 1}\n")},
+      {"batch 3", net("[3, 5, 9, 14]", "  - {name: conv, op: conv, out: 32, kernel: [1, 3], padding: [0, 1]}\n")},
+      {"conv + bn + relu", net("[1, 16, 14, 14]",
+                               "  - {name: conv, op: conv, out: 48, kernel: 3, padding: 1, bias: false}\n"
+                               "  - {name: bn, op: batchnorm}\n  - {name: act, op: relu}\n")},
+      {"conv + bn + add + relu", net("[2, 32, 13, 17]",
+                                     "  - {name: conv, op: conv, out: 32, kernel: 3, padding: 1, bias: false}\n"
+                                     "  - {name: bn, op: batchnorm}\n  - {name: add, op: add, inputs: [bn, input]}\n"
+                                     "  - {name: act, op: relu}\n")},
+      {"conv + relu6", net("[1, 8, 12, 12]",
+                           "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n")},
+      {"1x1 conv + bn + swish", net("[1, 16, 14, 13]",
+                                    "  - {name: conv, op: conv, out: 96, kernel: 1, bias: false}\n"
+                                    "  - {name: bn, op: batchnorm}\n  - {name: act, op: swish}\n")},
+      {"depthwise stride 2, 20 channels, + bn + relu6",
+       net("[2, 20, 15, 16]",
+           "  - {name: conv, op: conv, out: 20, kernel: 3, stride: 2, groups: 20, padding: 1, bias: false}\n"
+           "  - {name: bn, op: batchnorm}\n  - {name: act, op: relu6}\n")},
+      {"depthwise 5x5 dilation 2 + swish",
+       net("[1, 37, 19, 9]",
+           "  - {name: conv, op: conv, out: 37, kernel: 5, dilation: 2, groups: 37, padding: 4}\n"
+           "  - {name: act, op: swish}\n")},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) { BOOST_TEST(conv_error(c.spec) <= 1e-4); }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(conv_both_schedules_agree_with_the_reference) {
+  std::string spec =
+      net("[1, 24, 18, 31]", "  - {name: conv, op: conv, out: 67, kernel: 3, stride: [1, 2], padding: 1}\n");
+  BOOST_TEST(conv_error(spec, k::ConvSchedule::Tiled) <= 1e-4);
+  BOOST_TEST(conv_error(spec, k::ConvSchedule::Simple) <= 1e-4);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,112 @@
+// The Halide executor end to end against the reference executor: fusion, in-place and
+// zero-copy concat placement, views, and the arena from the analyzer's memory plan.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "helpers.h"
+#include "runtime/executor.h"
+
+using namespace archbench;
+using namespace archbench::test;
+
+namespace {
+
+Tensor random_tensor(const Shape& s, uint64_t seed) {
+  Tensor t(s);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& v : t.data) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    v = static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  return t;
+}
+
+// max |got - want| / max(1, max |want|) over every network output.
+double network_error(const Graph& g, const std::string& schedule = "auto") {
+  Weights w = init_weights(g, 3);
+  Tensor x = random_tensor(g.input().output, 5);
+  auto want = run_reference(g, w, x);
+  ExecutorOptions o;
+  o.conv_schedule = schedule;
+  Executor e(g, w, o);
+  auto got = e.run(x);
+  BOOST_TEST_REQUIRE(got.size() == want.size());
+  double worst = 0;
+  for (const auto& [name, ref] : want) {
+    const Tensor& out = got.at(name);
+    BOOST_TEST_REQUIRE(out.shape == ref.shape, boost::test_tools::per_element());
+    double err = 0, scale = 1;
+    for (size_t i = 0; i < ref.data.size(); ++i) {
+      err = std::max(err, std::abs(static_cast<double>(out.data[i]) - ref.data[i]));
+      scale = std::max(scale, std::abs(static_cast<double>(ref.data[i])));
+    }
+    worst = std::max(worst, err / scale);
+  }
+  return worst;
+}
+
+const char* kBlocks = R"(
+name: blocks
+input: [2, 5, 17, 19]
+layers:
+  - {name: stem, op: conv, out: 32, kernel: 3, padding: 1, bias: false}
+  - {name: stem_bn, op: batchnorm}
+  - {name: stem_relu, op: relu}
+  - {name: a, op: conv, out: 32, kernel: 3, padding: 1, bias: false}
+  - {name: a_bn, op: batchnorm}
+  - {name: add, op: add, inputs: [a_bn, stem_relu]}
+  - {name: add_relu, op: relu}
+  - {name: b1, op: conv, out: 20, kernel: 1}
+  - {name: b2, op: conv, inputs: add_relu, out: 33, kernel: 3, padding: 1}
+  - {name: b2_relu, op: relu}
+  - {name: cat, op: concat, inputs: [b1, b2_relu]}
+  - {name: dw, op: conv, out: 53, kernel: 3, groups: 53, stride: 2, padding: 1}
+  - {name: dw_act, op: relu6}
+  - {name: crop, op: crop, size: [5, 6], offset: [1, 2]}
+  - {name: drop, op: dropout}
+  - {name: flat, op: flatten}
+)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(executor)
+
+BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
+  Graph g = load_text(kBlocks);
+  // fp32 against double: max error <= 1e-4 of the output's magnitude.
+  BOOST_TEST(network_error(g) <= 1e-4);
+  BOOST_TEST(network_error(g, "simple") <= 1e-4);
+  Executor e(g, init_weights(g, 1));
+  std::vector<std::string> kernels;
+  for (const Step& s : e.steps()) kernels.push_back(s.kernel);
+  const std::vector<std::string> expected = {
+      "conv+bn+relu",    "conv+bn+add+relu", "conv", "conv+relu", "concat (in place)",
+      "depthwise+relu6", "crop (copy)",      "view", "view"};
+  BOOST_TEST(kernels == expected, boost::test_tools::per_element());
+  BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(a_concat_input_read_elsewhere_is_copied) {
+  Graph g = load_text(R"(
+name: shared
+input: [1, 3, 9, 9]
+layers:
+  - {name: a, op: conv, out: 7, kernel: 3, padding: 1}
+  - {name: b, op: conv, inputs: input, out: 9, kernel: 1}
+  - {name: cat, op: concat, inputs: [a, b]}
+  - {name: c, op: conv, inputs: a, out: 4, kernel: 1}
+)");
+  BOOST_TEST(network_error(g) <= 1e-4);
+  Executor e(g, init_weights(g, 1));
+  BOOST_TEST(e.steps()[2].kernel == "concat (copy)");
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_input_shape_is_an_error) {
+  Graph g = load_text(kBlocks);
+  Executor e(g, init_weights(g, 1));
+  BOOST_CHECK_EXCEPTION(e.run(Tensor(Shape{1, 5, 17, 19})), RuntimeError, [](const RuntimeError& err) {
+    return std::string(err.what()) == "the input has shape 1x5x17x19, the network takes 2x5x17x19";
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,333 @@
+// The fully connected, element-wise, normalisation and transposed-conv kernels
+// (runtime/kernels_misc.h) against the reference executor on awkward shapes: channels not a
+// multiple of the vector width, 1x1 spatial, batch 2-3, broadcasting, strided views, in place.
+// Tolerance: fp32 against the reference's double accumulation, max |error| <= 1e-4 x
+// max(1, max |ref|); softmax, whose outputs are small, per element |error| <= 1e-6 + 1e-4 |ref|.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "helpers.h"
+#include "runtime/kernels_misc.h"
+
+using namespace archbench;
+using namespace archbench::test;
+namespace k = archbench::kernels;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+// Uniform in [offset - amplitude, offset + amplitude).
+Tensor random_input(const Shape& s, uint64_t seed, double amplitude = 1.0, double offset = 0.0) {
+  Tensor t(s);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& v : t.data) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    const double u = static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+    v = static_cast<float>(offset + amplitude * u);
+  }
+  return t;
+}
+
+// max |got - want| / max(1, max |want|)
+double max_error(const Tensor& got, const Tensor& want) {
+  BOOST_TEST_REQUIRE(got.shape == want.shape, boost::test_tools::per_element());
+  double err = 0, scale = 1;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    err = std::max(err, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
+  }
+  return err / scale;
+}
+
+// max over elements of |got - want| / (1e-6 + 1e-4 |want|): at most 1 passes.
+double elementwise_error(const Tensor& got, const Tensor& want) {
+  BOOST_TEST_REQUIRE(got.shape == want.shape, boost::test_tools::per_element());
+  double worst = 0;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    const double w = want.data[i], e = std::abs(static_cast<double>(got.data[i]) - w);
+    worst = std::max(worst, std::isfinite(e) ? e / (1e-6 + 1e-4 * std::abs(w)) : INFINITY);
+  }
+  return worst;
+}
+
+std::string net(const std::string& input, const std::string& layers) {
+  return "name: t\ninput: " + input + "\nlayers:\n" + layers;
+}
+
+// A one-spec run: the graph, its weights, the input and every layer's reference output.
+struct Run {
+  Graph g;
+  Weights w;
+  Tensor x;
+  std::map<std::string, Tensor> ref;
+
+  explicit Run(const std::string& spec, double amplitude = 1.0, double offset = 0.0)
+      : g(load_text(spec)), w(init_weights(g, 7)), x(random_input(g.input().output, 11, amplitude, offset)) {
+    ref = run_reference(g, w, x, true);
+  }
+  const Tensor& value(const std::string& name) const { return name == g.input().name ? x : ref.at(name); }
+  k::Buffer in(const std::string& name) const { return k::to_halide(value(name)); }
+  k::Buffer out(const std::string& name) const {
+    const Shape& s = layer(g, name).output;
+    return k::Buffer(static_cast<int>(s.c), static_cast<int>(s.w), static_cast<int>(s.h), static_cast<int>(s.n));
+  }
+  const std::string& input_of(const std::string& name, size_t i = 0) const {
+    return g.layers[static_cast<size_t>(layer(g, name).inputs.at(i))].name;
+  }
+  double error(const k::Buffer& got, const std::string& name) const { return max_error(k::to_nchw(got), ref.at(name)); }
+};
+
+const OpKind kActivations[] = {OpKind::ReLU, OpKind::ReLU6, OpKind::Sigmoid, OpKind::Swish, OpKind::Tanh};
+
+// --- fully connected -----------------------------------------------------------------------
+
+// Layer "fc" (optionally followed by "act", a relu) on the network input.
+double fc_error(const std::string& spec) {
+  Run r(spec);
+  const Layer& fc = layer(r.g, "fc");
+  const auto& a = std::get<FullyConnectedAttrs>(fc.attrs);
+  k::PreparedFC p = k::prepare_fc(r.w.at("fc.weight"), a.bias ? &r.w.at("fc.bias") : nullptr, r.g.input().output);
+  bool relu = r.g.find("act") >= 0;
+  k::Buffer out = r.out("fc");
+  k::run_fc(p, r.in("input"), out, relu);
+  return r.error(out, relu ? "act" : "fc");
+}
+
+// --- transposed convolution ----------------------------------------------------------------
+
+double deconv_error(const std::string& spec) {
+  Run r(spec);
+  const Layer& l = layer(r.g, "up");
+  const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
+  k::PreparedDeconv p = k::prepare_conv_transpose(a, r.w.at("up.weight"), a.bias ? &r.w.at("up.bias") : nullptr);
+  k::Buffer out = r.out("up");
+  k::run_conv_transpose(p, r.in("input"), out);
+  return r.error(out, "up");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kernels_misc)
+
+BOOST_AUTO_TEST_CASE(fully_connected) {
+  struct Case {
+    const char* what;
+    std::string spec;
+  };
+  const Case cases[] = {
+      {"37x3x3 -> 50 (flatten order c, h, w)", net("[1, 37, 3, 3]", "  - {name: fc, op: fc, out: 50}\n")},
+      {"37x3x3 -> 50, batch 3", net("[3, 37, 3, 3]", "  - {name: fc, op: fc, out: 50}\n")},
+      {"non-square 5x2x7 -> 19, no bias, batch 2",
+       net("[2, 5, 2, 7]", "  - {name: fc, op: fc, out: 19, bias: false}\n")},
+      {"2048 -> 1000", net("[1, 2048, 1, 1]", "  - {name: fc, op: fc, out: 1000}\n")},
+      {"2048 -> 1000, batch 3", net("[3, 2048, 1, 1]", "  - {name: fc, op: fc, out: 1000}\n")},
+      {"after flatten, + relu", net("[2, 16, 4, 5]",
+                                    "  - {name: flat, op: flatten}\n  - {name: fc, op: fc, out: 70}\n"
+                                    "  - {name: act, op: relu}\n")},
+      {"3 -> 1", net("[1, 3, 1, 1]", "  - {name: fc, op: fc, out: 1}\n")},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) { BOOST_TEST(fc_error(c.spec) <= kTolerance); }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fully_connected_reads_a_strided_view) {
+  // The fc input as a channel window of a wider buffer (a concat slice).
+  Run r(net("[2, 12, 3, 5]", "  - {name: fc, op: fc, out: 33}\n"));
+  k::PreparedFC p = k::prepare_fc(r.w.at("fc.weight"), &r.w.at("fc.bias"), r.g.input().output);
+  Tensor wide(Shape{2, 20, 3, 5});
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 12; ++c)
+      for (int64_t y = 0; y < 3; ++y)
+        for (int64_t x = 0; x < 5; ++x) wide.at(n, c + 5, y, x) = r.x.at(n, c, y, x);
+  k::Buffer all = k::to_halide(wide);
+  k::Buffer view = all.cropped(0, 5, 12);
+  k::Buffer out = r.out("fc");
+  k::run_fc(p, view, out, false);
+  BOOST_TEST(r.error(out, "fc") <= kTolerance);
+}
+
+BOOST_AUTO_TEST_CASE(add_with_and_without_relu) {
+  // Layer "a" makes a second operand of the input's shape.
+  struct Case {
+    const char* shape;
+    int channels;
+  };
+  for (const Case& c : {Case{"[3, 20, 1, 1]", 20}, Case{"[2, 37, 5, 3]", 37}}) {
+    BOOST_TEST_CONTEXT(c.shape) {
+      Run r(
+          net(c.shape, "  - {name: a, op: conv, out: " + std::to_string(c.channels) +
+                           ", kernel: 1}\n  - {name: add, op: add, inputs: [a, input]}\n  - {name: act, op: relu}\n"));
+      k::Buffer out = r.out("add");
+      k::run_add(r.in("a"), r.in("input"), out, false);
+      BOOST_TEST(r.error(out, "add") <= kTolerance);
+      k::run_add(r.in("a"), r.in("input"), out, true);
+      BOOST_TEST(r.error(out, "act") <= kTolerance);
+      // In place: the output is the first operand's buffer.
+      k::Buffer a = r.in("a");
+      k::run_add(a, r.in("input"), a, true);
+      BOOST_TEST(r.error(a, "act") <= kTolerance);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(multiply_broadcasts) {
+  struct Case {
+    const char* what;
+    std::string spec;
+  };
+  // "mul" multiplies its two inputs; the gates come from pooling, a 1x1 conv and a sigmoid.
+  const std::string se =
+      "  - {name: pool, op: global_avgpool, inputs: [input]}\n"
+      "  - {name: gate, op: sigmoid}\n";
+  const Case cases[] = {
+      {"SE gate (c, 1, 1, n) x (c, x, y, n), 20 channels, batch 2",
+       net("[2, 20, 7, 5]", se + "  - {name: mul, op: multiply, inputs: [input, gate]}\n")},
+      {"the gate first", net("[1, 37, 3, 4]", se + "  - {name: mul, op: multiply, inputs: [gate, input]}\n")},
+      {"same shape, 1x1 spatial, batch 3",
+       net("[3, 20, 1, 1]", "  - {name: gate, op: sigmoid}\n  - {name: mul, op: multiply, inputs: [input, gate]}\n")},
+      {"one-channel mask (1, x, y, n) x (c, x, y, n)",
+       net("[2, 19, 6, 5]",
+           "  - {name: mask, op: conv, out: 1, kernel: 1, inputs: [input]}\n"
+           "  - {name: mul, op: multiply, inputs: [input, mask]}\n")},
+      {"both broadcast: (c, 1, 1, n) x (1, x, y, n)",
+       net("[2, 21, 4, 3]", se + "  - {name: mask, op: conv, out: 1, kernel: 1, inputs: [input]}\n"
+                                 "  - {name: mul, op: multiply, inputs: [gate, mask]}\n")},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      Run r(c.spec);
+      k::Buffer out = r.out("mul");
+      k::run_multiply(r.in(r.input_of("mul", 0)), r.in(r.input_of("mul", 1)), out);
+      BOOST_TEST(r.error(out, "mul") <= kTolerance);
+    }
+  }
+  // In place into the full-size operand, as the memory plan does for an SE block.
+  Run r(net("[2, 20, 7, 5]", se + "  - {name: mul, op: multiply, inputs: [input, gate]}\n"));
+  k::Buffer x = r.in("input");
+  k::run_multiply(x, r.in("gate"), x);
+  BOOST_TEST(r.error(x, "mul") <= kTolerance);
+  k::Buffer wrong(20, 2, 1, 2);
+  k::Buffer out = r.out("mul");
+  BOOST_CHECK_THROW(k::run_multiply(r.in("input"), wrong, out), RuntimeError);
+}
+
+BOOST_AUTO_TEST_CASE(batchnorm_then_each_activation) {
+  for (const char* shape : {"[2, 37, 5, 3]", "[3, 20, 1, 1]"}) {
+    for (OpKind act : kActivations) {
+      BOOST_TEST_CONTEXT(shape << " batchnorm + " << op_name(act)) {
+        // Inputs spread over [-8, 8] so that relu6 clips and sigmoid/tanh saturate.
+        Run r(net(shape, "  - {name: bn, op: batchnorm, eps: 0.001}\n  - {name: act, op: " + op_name(act) + "}\n"),
+              8.0);
+        k::PreparedScaleShift ss = k::prepare_batchnorm(r.w.at("bn.weight"), r.w.at("bn.bias"),
+                                                        r.w.at("bn.running_mean"), r.w.at("bn.running_var"), 0.001);
+        k::Buffer out = r.out("bn");
+        k::run_scale_shift(ss, r.in("input"), out);
+        BOOST_TEST(r.error(out, "bn") <= kTolerance);
+        k::run_scale_shift(ss, r.in("input"), out, act);
+        BOOST_TEST(r.error(out, "act") <= kTolerance);
+        // Standalone, in place on the batch-norm output.
+        k::Buffer bn = r.in("bn");
+        k::run_activation(act, bn, bn);
+        BOOST_TEST(r.error(bn, "act") <= kTolerance);
+      }
+    }
+  }
+  k::Buffer in(4, 1, 1, 1), out(4, 1, 1, 1);
+  in.fill(1.0f);
+  BOOST_CHECK_THROW(k::run_activation(OpKind::Softmax, in, out), RuntimeError);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_over_channels) {
+  struct Case {
+    const char* what;
+    const char* shape;
+    double amplitude, offset;
+  };
+  const Case cases[] = {
+      {"1000 channels, 1x1, batch 2", "[2, 1000, 1, 1]", 5.0, 0.0},
+      {"21 channels, 7x9", "[1, 21, 7, 9]", 5.0, 0.0},
+      // exp(v) overflows fp32 beyond 88: only the shift by the maximum keeps this finite.
+      {"21 channels around 100, batch 2", "[2, 21, 3, 5]", 5.0, 100.0},
+      {"one channel", "[1, 1, 2, 3]", 1.0, 0.0},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      Run r(net(c.shape, "  - {name: sm, op: softmax}\n"), c.amplitude, c.offset);
+      k::Buffer out = r.out("sm");
+      k::run_softmax(r.in("input"), out);
+      BOOST_TEST(elementwise_error(k::to_nchw(out), r.ref.at("sm")) <= 1.0);
+      k::Buffer x = r.in("input");
+      k::run_softmax(x, x);
+      BOOST_TEST(elementwise_error(k::to_nchw(x), r.ref.at("sm")) <= 1.0);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lrn_across_channels) {
+  struct Case {
+    const char* what;
+    const char* shape;
+    const char* attrs;
+  };
+  // alpha large enough for the window sum to matter at fp32 precision (AlexNet's 1e-4 with
+  // unit inputs changes outputs by ~1e-4 only).
+  const Case cases[] = {
+      {"size 5 on 37 channels", "[1, 37, 6, 5]", "size: 5, alpha: 0.5, beta: 0.75, k: 2"},
+      {"size 4 (window 2 before, 1 after), batch 2", "[2, 37, 3, 4]", "size: 4, alpha: 1.0, beta: 0.6, k: 1"},
+      {"size 7 wider than 5 channels", "[1, 5, 2, 3]", "size: 7, alpha: 2.0, beta: 1.5, k: 1"},
+      {"AlexNet's attributes, 1x1", "[3, 96, 1, 1]", "size: 5, alpha: 0.0001, beta: 0.75"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      Run r(net(c.shape, std::string("  - {name: lrn, op: lrn, ") + c.attrs + "}\n"), 3.0);
+      const auto& a = std::get<LRNAttrs>(layer(r.g, "lrn").attrs);
+      k::Buffer out = r.out("lrn");
+      k::run_lrn(a, r.in("input"), out);
+      BOOST_TEST(r.error(out, "lrn") <= kTolerance);
+      k::Buffer x = r.in("input");
+      k::run_lrn(a, x, x);
+      BOOST_TEST(r.error(x, "lrn") <= kTolerance);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(conv_transpose_awkward_shapes) {
+  struct Case {
+    const char* what;
+    std::string spec;
+  };
+  const Case cases[] = {
+      {"k4 s2 p1",
+       net("[1, 6, 5, 7]", "  - {name: up, op: conv_transpose, out: 21, kernel: 4, stride: 2, padding: 1}\n")},
+      {"k4 s2 p1 output_padding 1, batch 2",
+       net("[2, 6, 5, 4]",
+           "  - {name: up, op: conv_transpose, out: 19, kernel: 4, stride: 2, padding: 1, output_padding: 1}\n")},
+      {"k3 s2 p1 output_padding [1, 0]",
+       net("[1, 5, 4, 6]",
+           "  - {name: up, op: conv_transpose, out: 17, kernel: 3, stride: 2, padding: 1, output_padding: [1, 0]}\n")},
+      {"k2 s2 (U-Net)", net("[1, 32, 5, 3]", "  - {name: up, op: conv_transpose, out: 16, kernel: 2, stride: 2}\n")},
+      {"k64 s32 (FCN-32s), 21 channels 3x3 -> 128x128",
+       net("[1, 21, 3, 3]", "  - {name: up, op: conv_transpose, out: 21, kernel: 64, stride: 32, bias: false}\n")},
+      {"k16 s8 p4 (FCN-8s-like), 1x1 input",
+       net("[1, 21, 1, 1]", "  - {name: up, op: conv_transpose, out: 21, kernel: 16, stride: 8, padding: 4}\n")},
+      {"groups 2",
+       net("[1, 8, 4, 5]", "  - {name: up, op: conv_transpose, out: 6, kernel: 3, stride: 2, groups: 2}\n")},
+      {"dilation 2, stride 1",
+       net("[1, 5, 6, 5]", "  - {name: up, op: conv_transpose, out: 7, kernel: 3, dilation: 2, padding: 1}\n")},
+      {"dilation 2, stride 2 (half the phases have no taps)",
+       net("[2, 3, 4, 5]", "  - {name: up, op: conv_transpose, out: 9, kernel: 3, stride: 2, dilation: 2}\n")},
+      {"dilation 2, stride 3, padding [2, 1], output_padding 2",
+       net("[1, 4, 3, 4]",
+           "  - {name: up, op: conv_transpose, out: 5, kernel: [3, 2], stride: 3, dilation: 2, padding: [2, 1], "
+           "output_padding: 2}\n")},
+      {"stride 1 k3 p1 (a conv with a flipped filter)",
+       net("[1, 17, 6, 6]", "  - {name: up, op: conv_transpose, out: 33, kernel: 3, padding: 1}\n")},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) { BOOST_TEST(deconv_error(c.spec) <= kTolerance); }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
