@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "analysis/analysis.h"
+#include "common/atomic_file.h"
 #include "networks/networks.h"
 #include "reports/reports.h"
 #include "runtime/executor.h"

@@ -1,4 +1,4 @@
-// reports: render analyses as tables, JSON, CSV and Markdown, and write result files whole.
+// reports: render analyses as tables, JSON, CSV and Markdown.
 #pragma once
 
 #include <filesystem>
@@ -28,10 +28,6 @@ struct AnalysedNetwork {
   NetworkAnalysis analysis;
 };
 std::string render_comparison(const std::vector<AnalysedNetwork>& networks, Format format);
-
-// Writes `text` to `path` through a temporary file in the same folder and a rename, so a
-// failure leaves no partial file. Throws std::runtime_error naming the path and the cause.
-void write_file_atomically(const std::filesystem::path& path, const std::string& text);
 
 // 25557032 -> "25,557,032"
 std::string group_digits(int64_t value);

@@ -7,6 +7,8 @@
 #include <functional>
 
 #include "runtime/kernels.h"
+#include "runtime/kernels_misc.h"
+#include "runtime/kernels_pool.h"
 
 namespace archbench {
 
@@ -15,6 +17,11 @@ namespace k = kernels;
 namespace {
 
 bool is_view(OpKind op) { return op == OpKind::Flatten || op == OpKind::Dropout; }
+
+bool is_activation(OpKind op) {
+  return op == OpKind::ReLU || op == OpKind::ReLU6 || op == OpKind::Sigmoid || op == OpKind::Swish ||
+         op == OpKind::Tanh;
+}
 
 k::Activation activation_of(OpKind op) {
   switch (op) {
@@ -130,7 +137,7 @@ struct Executor::Impl {
     return it == w.end() ? nullptr : &it->second;
   }
 
-  void plan_conv(int i, const Weights& w, std::vector<bool>& done) {
+  void plan_conv(int i, const Weights& w) {
     const Layer& conv = at(i);
     const auto& attrs = std::get<ConvAttrs>(conv.attrs);
     std::vector<int> group{i};
@@ -151,11 +158,15 @@ struct Executor::Impl {
         k::prepare_conv(attrs, *weight(w, conv, "weight"), attrs.bias ? weight(w, conv, "bias") : nullptr, bn));
     int skip = -1;
     // conv + add + relu: the add's other input is computed already (it runs earlier).
+    // Only a skip computed before the conv: running the conv later (at the add's place) would
+    // outlive the memory plan's lifetime of the conv's input. ResNet's projection shortcut,
+    // written after the main path, gets a separate add+relu step.
     if (!prepared->depthwise && next >= 0 && at(next).op == OpKind::Add && at(next).inputs.size() == 2) {
       int after = sole_user(next);
-      if (after >= 0 && at(after).op == OpKind::ReLU) {
-        const Layer& add = at(next);
-        skip = add.inputs[0] == last ? add.inputs[1] : add.inputs[0];
+      const Layer& add = at(next);
+      int other = add.inputs[0] == last ? add.inputs[1] : add.inputs[0];
+      if (after >= 0 && at(after).op == OpKind::ReLU && other < i) {
+        skip = other;
         group.push_back(next);
         group.push_back(after);
         name += "+add+relu";
@@ -172,7 +183,7 @@ struct Executor::Impl {
       last = next;
     }
     if (skip >= 0) act = k::Activation::ReLU;
-    for (int l : group) done[static_cast<size_t>(l)] = true;
+    for (int l : group) done_[static_cast<size_t>(l)] = true;
     k::ConvSchedule schedule = options.conv_schedule == "tiled"    ? k::ConvSchedule::Tiled
                                : options.conv_schedule == "simple" ? k::ConvSchedule::Simple
                                                                    : k::ConvSchedule::Auto;
@@ -186,20 +197,19 @@ struct Executor::Impl {
   }
 
   void plan_steps(const Weights& w) {
-    std::vector<bool> done(graph.layers.size(), false);
-    done[0] = true;
+    done_.assign(graph.layers.size(), false);
+    done_[0] = true;
     for (size_t idx = 1; idx < graph.layers.size(); ++idx) {
-      if (done[idx]) continue;
       int i = static_cast<int>(idx);
-      const Layer& l = at(i);
-      if (l.op == OpKind::Conv) {
-        plan_conv(i, w, done);
-        continue;
-      }
-      done[idx] = true;
-      plan_single(i, w);
+      if (done_[idx]) continue;
+      done_[idx] = true;
+      if (at(i).op == OpKind::Conv)
+        plan_conv(i, w);
+      else
+        plan_single(i, w);
     }
   }
+  std::vector<bool> done_;  // layers already covered by a step
 
   void plan_single(int i, const Weights& w);
 
@@ -230,7 +240,8 @@ struct Executor::Impl {
 
 void Executor::Impl::plan_single(int i, const Weights& w) {
   const Layer& l = at(i);
-  (void)w;
+  auto v = [this](int layer) -> k::Buffer& { return views[static_cast<size_t>(layer)]; };
+  const int in = l.inputs[0];
   switch (l.op) {
     case OpKind::Flatten:
     case OpKind::Dropout:
@@ -246,30 +257,126 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
           copies.emplace_back(j, offset);
         offset += at(j).output.c;
       }
-      add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [this, i, copies] {
+      add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [v, i, copies] {
         for (const auto& [j, off] : copies) {
-          k::Buffer dst = k::at_origin(
-              views[static_cast<size_t>(i)].cropped(0, k::to_int(off), views[static_cast<size_t>(j)].dim(0).extent()));
-          dst.copy_from(views[static_cast<size_t>(j)]);
+          k::Buffer dst = k::at_origin(v(i).cropped(0, k::to_int(off), v(j).dim(0).extent()));
+          dst.copy_from(v(j));
         }
       });
       return;
     }
     case OpKind::Crop: {
-      const auto& a = std::get<CropAttrs>(l.attrs);
-      int in = l.inputs[0];
-      add_step({i}, "crop (copy)", [this, i, in, a] {
-        k::Buffer src = views[static_cast<size_t>(in)]
-                            .cropped(1, k::to_int(a.off_w), k::to_int(a.size_w))
-                            .cropped(2, k::to_int(a.off_h), k::to_int(a.size_h));
-        views[static_cast<size_t>(i)].copy_from(k::at_origin(src));
+      const auto a = std::get<CropAttrs>(l.attrs);
+      add_step({i}, "crop", [v, i, in, a] { k::run_crop(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Pad: {
+      const auto a = std::get<PadAttrs>(l.attrs);
+      add_step({i}, "pad", [v, i, in, a] { k::run_pad(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Upsample: {
+      const auto a = std::get<UpsampleAttrs>(l.attrs);
+      add_step({i}, a.mode == UpsampleMode::Bilinear ? "upsample bilinear" : "upsample nearest",
+               [v, i, in, a] { k::run_upsample(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::MaxPool:
+    case OpKind::AvgPool: {
+      const auto a = std::get<PoolAttrs>(l.attrs);
+      bool max = l.op == OpKind::MaxPool;
+      add_step({i}, op_name(l.op), [v, i, in, a, max] { k::run_pool(a, max, v(in), v(i)); });
+      return;
+    }
+    case OpKind::GlobalAvgPool:
+      add_step({i}, "global_avgpool", [v, i, in] { k::run_global_avgpool(v(in), v(i)); });
+      return;
+    case OpKind::AdaptiveAvgPool:
+      add_step({i}, "adaptive_avgpool", [v, i, in] { k::run_adaptive_avgpool(v(in), v(i)); });
+      return;
+    case OpKind::LRN: {
+      const auto a = std::get<LRNAttrs>(l.attrs);
+      add_step({i}, "lrn", [v, i, in, a] { k::run_lrn(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Softmax:
+      add_step({i}, "softmax", [v, i, in] { k::run_softmax(v(in), v(i)); });
+      return;
+    case OpKind::ReLU:
+    case OpKind::ReLU6:
+    case OpKind::Sigmoid:
+    case OpKind::Swish:
+    case OpKind::Tanh: {
+      OpKind op = l.op;
+      add_step({i}, op_name(op), [v, i, in, op] { k::run_activation(op, v(in), v(i)); });
+      return;
+    }
+    case OpKind::BatchNorm: {
+      // A batch-norm no conv absorbed (DenseNet's pre-activation): scale + shift, with the
+      // activation that follows it fused.
+      auto ss = std::make_shared<k::PreparedScaleShift>(
+          k::prepare_batchnorm(*weight(w, l, "weight"), *weight(w, l, "bias"), *weight(w, l, "running_mean"),
+                               *weight(w, l, "running_var"), std::get<BatchNormAttrs>(l.attrs).eps));
+      int next = sole_user(i);
+      if (next >= 0 && is_activation(at(next).op)) {
+        OpKind op = at(next).op;
+        done_[static_cast<size_t>(next)] = true;
+        add_step({i, next}, "batchnorm+" + op_name(op),
+                 [v, ss, in, next, op] { k::run_scale_shift(*ss, v(in), v(next), op); });
+      } else {
+        add_step({i}, "batchnorm", [v, ss, in, i] { k::run_scale_shift(*ss, v(in), v(i)); });
+      }
+      return;
+    }
+    case OpKind::Add:
+    case OpKind::Multiply: {
+      bool add = l.op == OpKind::Add;
+      int next = add ? sole_user(i) : -1;
+      bool relu = next >= 0 && at(next).op == OpKind::ReLU;
+      int last = relu ? next : i;
+      std::vector<int> inputs = l.inputs;
+      if (relu) done_[static_cast<size_t>(next)] = true;
+      std::vector<int> group{i};
+      if (relu) group.push_back(next);
+      add_step(group, add ? (relu ? "add+relu" : "add") : "multiply", [v, inputs, last, add, relu] {
+        // n inputs: the first two into the output, then each further one into it in place.
+        for (size_t k = 1; k < inputs.size(); ++k) {
+          const k::Buffer& a = k == 1 ? v(inputs[0]) : v(last);
+          bool last_term = k + 1 == inputs.size();
+          if (add)
+            k::run_add(a, v(inputs[k]), v(last), relu && last_term);
+          else
+            k::run_multiply(a, v(inputs[k]), v(last));
+        }
       });
       return;
     }
-    default:
+    case OpKind::FullyConnected: {
+      const auto& a = std::get<FullyConnectedAttrs>(l.attrs);
+      // The fc reads its input's data where it lies: a flatten's input, in (c, x, y) order.
+      auto fc = std::make_shared<k::PreparedFC>(k::prepare_fc(*weight(w, l, "weight"),
+                                                              a.bias ? weight(w, l, "bias") : nullptr,
+                                                              at(physical[static_cast<size_t>(in)]).output));
+      int next = sole_user(i);
+      bool relu = next >= 0 && at(next).op == OpKind::ReLU;
+      if (relu) done_[static_cast<size_t>(next)] = true;
+      int last = relu ? next : i;
+      add_step(relu ? std::vector<int>{i, next} : std::vector<int>{i}, relu ? "fc+relu" : "fc",
+               [v, fc, in, last, relu] { k::run_fc(*fc, v(in), v(last), relu); });
+      return;
+    }
+    case OpKind::ConvTranspose: {
+      const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
+      auto d = std::make_shared<k::PreparedDeconv>(
+          k::prepare_conv_transpose(a, *weight(w, l, "weight"), a.bias ? weight(w, l, "bias") : nullptr));
+      add_step({i}, "conv_transpose", [v, d, in, i] { k::run_conv_transpose(*d, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Conv:
+    case OpKind::Input:
       break;
   }
-  throw RuntimeError(fmt::format("layer '{}': no Halide kernel for op {} yet", l.name, op_name(l.op)));
+  throw RuntimeError(fmt::format("layer '{}': no Halide kernel for op {}", l.name, op_name(l.op)));
 }
 
 Executor::Executor(const Graph& graph, const Weights& weights, const ExecutorOptions& options)

@@ -3,8 +3,11 @@
 #include <HalideRuntime.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <thread>
 
 #include "archbench_add.h"
 #include "archbench_add_relu.h"
@@ -25,9 +28,20 @@ namespace archbench::kernels {
 
 namespace {
 
-// The prepared weight and bias of fc are padded to a multiple of this many outputs, the widest
-// vector of any target (schedules/dense.cpp reads whole vectors).
-constexpr int64_t kFcOutputPad = 16;
+// The prepared weights and biases of fc and conv_transpose are padded to a multiple of this
+// many output channels, the widest vector of any target (the kernels read whole vectors).
+constexpr int64_t kChannelPad = 16;
+
+// fc's reduction split (schedules/dense.cpp): rows of the weight per parallel task, a multiple
+// of the kernel's unroll (8). About four tasks per core, at least 128 rows each, and few enough
+// that the partial sums (padded outputs x batch x tasks) stay within 32 MiB.
+int fc_rows_per_task(int64_t rows, int64_t padded_outputs, int64_t batch) {
+  const int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  int64_t per_task = std::max<int64_t>(128, (rows + 4 * threads - 1) / (4 * threads));
+  const int64_t max_partials = (int64_t{32} << 20) / 4;
+  per_task = std::max(per_task, rows * padded_outputs * batch / max_partials + 1);
+  return to_int((per_task + 7) / 8 * 8);
+}
 
 // The kernels take non-const halide_buffer_t pointers even for inputs they only read.
 halide_buffer_t* raw(const Buffer& b) { return const_cast<Buffer&>(b).raw_buffer(); }
@@ -98,17 +112,36 @@ std::pair<const char*, ScaleShiftFn> pick_scale_shift(std::optional<OpKind> act)
   throw RuntimeError(fmt::format("{} is not an activation", op_name(*act)));
 }
 
-// For a transposed-conv axis: per output phase p (= (o + pad) mod stride), the smallest tap k
-// with k * dilation = p (mod stride), or `kernel` where there is none. All the taps of a phase
-// are then first + j * (stride / gcd(stride, dilation)).
-Halide::Runtime::Buffer<int32_t> first_taps(int64_t kernel, int64_t stride, int64_t dilation) {
-  Halide::Runtime::Buffer<int32_t> first(to_int(stride));
+// One axis of a transposed conv: output o = q * stride + p takes the taps k with
+// k * dilation = p + pad (mod stride), k0(p) + j * step for step = stride / gcd(stride,
+// dilation), reading input (o + pad - k * dilation) / stride = q + off(p) - j * shift.
+PreparedDeconv::Axis phase_table(int64_t kernel, int64_t stride, int64_t dilation, int64_t pad) {
+  PreparedDeconv::Axis a;
+  const int64_t step = stride / std::gcd(stride, dilation);
+  a.step = to_int(step);
+  a.shift = to_int(step * dilation / stride);
+  a.phases = Halide::Runtime::Buffer<int32_t>(to_int(stride), 3);
+  bool any = false;
   for (int64_t p = 0; p < stride; ++p) {
-    int64_t k = 0;
-    while (k < kernel && (k * dilation) % stride != p) ++k;
-    first(static_cast<int>(p)) = static_cast<int32_t>(k);
+    const int64_t t = p + pad;
+    int64_t k0 = 0;
+    while (k0 < std::min(kernel, step) && (k0 * dilation - t) % stride != 0) ++k0;
+    const bool has = k0 < kernel && (k0 * dilation - t) % stride == 0;
+    const int64_t taps = has ? (kernel - k0 + step - 1) / step : 0;
+    const int64_t off = has ? (t - k0 * dilation) / stride : 0;  // exact
+    const int i = static_cast<int>(p);
+    a.phases(i, 0) = has ? to_int(k0) : 0;
+    a.phases(i, 1) = to_int(off);
+    a.phases(i, 2) = to_int(taps);
+    a.max_taps = std::max(a.max_taps, to_int(taps));
+    if (has) {
+      a.min_off = any ? std::min(a.min_off, to_int(off)) : to_int(off);
+      a.max_off = any ? std::max(a.max_off, to_int(off)) : to_int(off);
+      any = true;
+    }
   }
-  return first;
+  a.phases.set_host_dirty();
+  return a;
 }
 
 }  // namespace
@@ -127,7 +160,7 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
   p.out_features = weight.shape[0];
   if (bias && (bias->shape.size() != 1 || bias->shape[0] != p.out_features))
     throw RuntimeError(fmt::format("fc: bias does not have {} elements", p.out_features));
-  const int64_t padded = (p.out_features + kFcOutputPad - 1) / kFcOutputPad * kFcOutputPad;
+  const int64_t padded = (p.out_features + kChannelPad - 1) / kChannelPad * kChannelPad;
   p.weight = Buffer(to_int(padded), to_int(k));
   p.bias = Buffer(to_int(padded));
   p.weight.fill(0.0f);
@@ -160,7 +193,8 @@ void run_fc(const PreparedFC& fc, const Buffer& input, Buffer& output, bool relu
                                    input.dim(3).extent()));
   Buffer in = at_origin(input), out = at_origin(output);
   auto fn = relu ? archbench_fc_relu : archbench_fc;
-  check(fn(in.raw_buffer(), raw(fc.weight), raw(fc.bias), out.raw_buffer()), name);
+  const int rows = fc_rows_per_task(fc.weight.dim(1).extent(), fc.weight.dim(0).extent(), input.dim(3).extent());
+  check(fn(in.raw_buffer(), raw(fc.weight), raw(fc.bias), rows, out.raw_buffer()), name);
   output.set_host_dirty();
 }
 
@@ -220,6 +254,7 @@ void run_scale_shift(const PreparedScaleShift& ss, const Buffer& input, Buffer& 
 }
 
 void run_activation(OpKind op, const Buffer& input, Buffer& output) {
+  require_rank4(input, "the input", op_name(op).c_str());
   thread_local Identity id;
   const int c = input.dim(0).extent();
   if (id.ones.size() < static_cast<size_t>(c)) {
@@ -263,17 +298,23 @@ PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& a, const Tensor&
     throw RuntimeError(fmt::format("conv_transpose: {} input channels are not divisible by groups {}", cin, a.groups));
   if (kh != a.win.kh || kw != a.win.kw)
     throw RuntimeError(fmt::format("conv_transpose: a {}x{} weight for a {}x{} window", kh, kw, a.win.kh, a.win.kw));
+  if (a.win.sh < 1 || a.win.sw < 1 || a.win.dh < 1 || a.win.dw < 1 || a.win.pad_top < 0 || a.win.pad_left < 0)
+    throw RuntimeError("conv_transpose: strides and dilations must be positive, padding not negative");
   const int64_t cin_g = cin / a.groups, cout = cout_g * a.groups;
   if (bias && bias->size() != cout)
     throw RuntimeError(fmt::format("conv_transpose: bias of {} elements for {} outputs", bias->size(), cout));
   PreparedDeconv p;
   p.win = a.win;
   p.groups = a.groups;
+  p.out_channels_per_group = cout_g;
+  const int64_t padded = (cout_g + kChannelPad - 1) / kChannelPad * kChannelPad;
   for (int64_t g = 0; g < a.groups; ++g) {
-    Buffer f(to_int(cout_g), to_int(cin_g), to_int(kw), to_int(kh));
-    Buffer b(to_int(cout_g));
+    Buffer f(to_int(padded), to_int(cin_g), to_int(kw), to_int(kh));
+    Buffer b(to_int(padded));
+    f.fill(0.0f);
+    b.fill(0.0f);
     for (int64_t co = 0; co < cout_g; ++co) {
-      b(static_cast<int>(co)) = bias ? bias->data[static_cast<size_t>(g * cout_g + co)] : 0.0f;
+      if (bias) b(static_cast<int>(co)) = bias->data[static_cast<size_t>(g * cout_g + co)];
       for (int64_t ci = 0; ci < cin_g; ++ci)
         for (int64_t ky = 0; ky < kh; ++ky)
           for (int64_t kx = 0; kx < kw; ++kx)
@@ -285,12 +326,8 @@ PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& a, const Tensor&
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
   }
-  p.first_x = first_taps(kw, a.win.sw, a.win.dw);
-  p.first_y = first_taps(kh, a.win.sh, a.win.dh);
-  p.step_x = to_int(a.win.sw / std::gcd(a.win.sw, a.win.dw));
-  p.step_y = to_int(a.win.sh / std::gcd(a.win.sh, a.win.dh));
-  p.first_x.set_host_dirty();
-  p.first_y.set_host_dirty();
+  p.x = phase_table(kw, a.win.sw, a.win.dw, a.win.pad_left);
+  p.y = phase_table(kh, a.win.sh, a.win.dh, a.win.pad_top);
   return p;
 }
 
@@ -299,21 +336,22 @@ void run_conv_transpose(const PreparedDeconv& p, const Buffer& input, Buffer& ou
   require_rank4(input, "the input", "conv_transpose");
   require_rank4(output, "the output", "conv_transpose");
   const int groups = to_int(p.groups);
-  const int cin_g = p.filters[0].dim(1).extent(), cout_g = p.filters[0].dim(0).extent();
+  const int cin_g = p.filters[0].dim(1).extent(), cout_g = to_int(p.out_channels_per_group);
   if (input.dim(0).extent() != cin_g * groups || output.dim(0).extent() != cout_g * groups ||
       input.dim(3).extent() != output.dim(3).extent())
     throw RuntimeError(fmt::format("conv_transpose: input {} and output {} do not fit {} groups of {} -> {} channels",
                                    extents(input), extents(output), groups, cin_g, cout_g));
   if (input.data() == output.data()) throw RuntimeError("conv_transpose: the output may not be the input");
+  auto table = [](const PreparedDeconv::Axis& a) {
+    return const_cast<Halide::Runtime::Buffer<int32_t>&>(a.phases).raw_buffer();
+  };
   for (int g = 0; g < groups; ++g) {
     Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
     Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
     const size_t i = static_cast<size_t>(g);
-    int result = archbench_deconv(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]),
-                                  const_cast<Halide::Runtime::Buffer<int32_t>&>(p.first_x).raw_buffer(),
-                                  const_cast<Halide::Runtime::Buffer<int32_t>&>(p.first_y).raw_buffer(),
-                                  to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh),
-                                  to_int(p.win.pad_left), to_int(p.win.pad_top), p.step_x, p.step_y, out.raw_buffer());
+    int result = archbench_deconv(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]), table(p.x), table(p.y),
+                                  p.x.step, p.y.step, p.x.shift, p.y.shift, p.x.max_taps, p.y.max_taps, p.x.min_off,
+                                  p.x.max_off, p.y.min_off, p.y.max_off, out.raw_buffer());
     check(result, "conv_transpose");
   }
   output.set_host_dirty();

@@ -6,6 +6,10 @@
 //
 // In place: add, multiply, scale-shift, the activations, softmax and LRN may be given an
 // `out` that is one of their inputs (same shape and strides); fc and conv_transpose may not.
+// Any input or output may be a strided view (a crop window, a concat slice).
+//
+// NaN: relu (here, in add and in fc), relu6 and sigmoid keep a NaN a NaN as PyTorch does
+// (the conv family's fused activations, schedules/activation.h, give 0 or 6 for a NaN).
 #pragma once
 
 #include <optional>
@@ -30,7 +34,8 @@ struct PreparedFC {
 // weight: PyTorch [out, C*H*W]; bias [out] or null.
 PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in);
 
-// out (out_features, 1, 1, N) = [relu](in flattened . weight^T + bias); in (C, W, H, N).
+// out (out_features, 1, 1, N) = [relu](in flattened . weight^T + bias); in (C, W, H, N), as
+// the layer before a flatten leaves it (flatten needs no copy).
 void run_fc(const PreparedFC& fc, const Buffer& in, Buffer& out, bool relu);
 
 // --- element-wise --------------------------------------------------------------------------
@@ -72,22 +77,27 @@ void run_lrn(const LRNAttrs& attrs, const Buffer& in, Buffer& out);
 // --- transposed convolution ----------------------------------------------------------------
 
 // A ConvTranspose2d ready to run: per group the filter (co, ci, kx, ky) with output channels
-// innermost and the bias, and per axis the first tap of each output phase (see
-// schedules/deconv.cpp).
+// innermost and the bias, both padded with zeros to a multiple of 16 output channels, and per
+// axis the taps of each output phase (see schedules/deconv.cpp).
 struct PreparedDeconv {
+  // One axis: per phase p = output mod stride, (k0, off, taps): the taps k0 + j * step,
+  // j < taps, reading input (output / stride) + off - j * shift.
+  struct Axis {
+    Halide::Runtime::Buffer<int32_t> phases;  // (stride, 3)
+    int step = 1, shift = 0, max_taps = 0, min_off = 0, max_off = 0;
+  };
   Window win;
-  int64_t groups = 1;
-  std::vector<Buffer> filters;  // per group
-  std::vector<Buffer> biases;   // per group; zeros without a bias
-  Halide::Runtime::Buffer<int32_t> first_x, first_y;
-  int step_x = 1, step_y = 1;
+  int64_t groups = 1, out_channels_per_group = 0;
+  std::vector<Buffer> filters;  // per group: (Cout/groups padded, Cin/groups, kw, kh)
+  std::vector<Buffer> biases;   // per group: (Cout/groups padded); zeros without a bias
+  Axis x, y;
 };
 
 // weight: PyTorch [Cin, Cout/groups, kh, kw]; bias [Cout] or null.
 PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& attrs, const Tensor& weight, const Tensor* bias);
 
 // out = conv_transpose(in) + bias with padding pad_top/pad_left; the output size (and so
-// output_padding and the bottom/right padding) is out's.
+// output_padding and the bottom/right padding) is out's. `out` may not overlap `in`.
 void run_conv_transpose(const PreparedDeconv& deconv, const Buffer& in, Buffer& out);
 
 }  // namespace archbench::kernels

@@ -137,7 +137,7 @@ Buffer crop_view(const CropAttrs& a, const Buffer& input) {
       a.off_h + a.size_h > input.dim(2).extent())
     throw RuntimeError(fmt::format("crop: window {}x{} at ({}, {}) does not fit the input {}x{}", a.size_h, a.size_w,
                                    a.off_h, a.off_w, input.dim(2).extent(), input.dim(1).extent()));
-  Buffer view = input.cropped(1, input.dim(1).min() + to_int(a.off_h), to_int(a.size_w));
+  Buffer view = input.cropped(1, input.dim(1).min() + to_int(a.off_w), to_int(a.size_w));
   view.crop(2, input.dim(2).min() + to_int(a.off_h), to_int(a.size_h));
   return at_origin(std::move(view));
 }

@@ -13,8 +13,8 @@ namespace archbench::kernels {
 // Max (`max`) or average pooling with PyTorch's semantics: any kernel, stride and padding,
 // ceil-mode windows (the last window may hang past the padded input and is clipped to it);
 // max skips padding (-inf) and takes dilation; avg divides by the window clipped to the
-// padded input (count_include_pad) or to the input (without it). The specialised 3x3/2 and
-// 2x2/2 max pools are chosen inside the kernel.
+// padded input (count_include_pad) or to the input (without it). 3x3 and 2x2 max windows
+// (any stride) run unrolled specialisations inside the kernel.
 void run_pool(const PoolAttrs& attrs, bool max, const Buffer& in, Buffer& out);
 
 // N, C, H, W -> N, C, 1, 1 (the adaptive kernel's 1x1 case).

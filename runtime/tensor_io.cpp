@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "common/atomic_file.h"
 #include "runtime/runtime.h"
 
 namespace archbench {
@@ -114,57 +115,27 @@ class InFile {
   uint64_t size_ = 0;
 };
 
-// A temporary file beside `target` (same folder, so the rename is atomic) that becomes
-// `target` on commit() and is removed if destroyed before that.
+// Writers go through AtomicFile (common/atomic_file.h); its errors become RuntimeErrors.
 class AtomicWriter {
  public:
-  explicit AtomicWriter(const fs::path& target) : target_(target) {
-    fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string name = ".";  // (not "." + ...: GCC 12 warns, wrongly, about overlapping memcpy)
-    name += target.filename().string();
-    name += ".XXXXXX";
-    tmp_ = (dir / name).string();
-    fd_ = ::mkstemp(tmp_.data());
-    if (fd_ < 0) fail(target_, std::string("cannot write: ") + std::strerror(errno));
+  explicit AtomicWriter(const fs::path& target) try : file_(target) {
+  } catch (const std::runtime_error& e) {
+    throw RuntimeError(e.what());
   }
-  ~AtomicWriter() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) std::remove(tmp_.c_str());
-  }
-  AtomicWriter(const AtomicWriter&) = delete;
-  AtomicWriter& operator=(const AtomicWriter&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        error();
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
+  void write(const void* data, size_t n) { guard([&] { file_.write(data, n); }); }
   void write(const std::string& s) { write(s.data(), s.size()); }
-
-  void commit() {
-    if (::fsync(fd_) != 0) error();
-    if (::fchmod(fd_, 0644) != 0) error();
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) error();
-    if (std::rename(tmp_.c_str(), target_.c_str()) != 0) error();
-    committed_ = true;
-  }
+  void commit() { guard([&] { file_.commit(); }); }
 
  private:
-  [[noreturn]] void error() { fail(target_, std::string("cannot write: ") + std::strerror(errno)); }
-
-  fs::path target_;
-  std::string tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
+  template <typename F>
+  static void guard(F f) {
+    try {
+      f();
+    } catch (const std::runtime_error& e) {
+      throw RuntimeError(e.what());
+    }
+  }
+  AtomicFile file_;
 };
 
 // ---------------------------------------------------------------------------------------

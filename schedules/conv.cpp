@@ -55,15 +55,18 @@ class Conv2D : public Generator<Conv2D> {
       // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
       // sized to the register file: 32 registers with AVX-512, 16 below it.
       const int px = pixel_tile(get_target());
-      Var co("co"), ci("ci"), xo("xo"), xi("xi"), yn("yn");
+      // Each task takes a band of kConvRowBand rows and walks it once per channel tile, so a
+      // tile's filter slice is reused across the whole band while it is in cache.
+      Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), task("task");
       output.split(c, co, ci, kConvChannelTile, TailStrategy::ShiftInwards)
           .split(x, xo, xi, px, TailStrategy::ShiftInwards)
-          .reorder(ci, xi, xo, co, y, n)
+          .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
+          .reorder(ci, xi, xo, yi, co, yo, n)
           .vectorize(ci, vec)
           .unroll(ci)
           .unroll(xi)
-          .fuse(y, n, yn)
-          .parallel(yn);
+          .fuse(yo, n, task)
+          .parallel(task);
       acc.compute_at(output, xo).vectorize(c, vec).unroll(c).unroll(x).unroll(y).unroll(n);
       acc.update().reorder(c, x, y, n, r.x, r.y, r.z).vectorize(c, vec).unroll(c).unroll(x).unroll(y).unroll(n);
       // Stage the padded input rows the tile reads, so the inner loop does no bounds tests.

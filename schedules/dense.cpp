@@ -8,29 +8,29 @@
 // padded the same way; the output (o, 1, 1, n).
 //
 // Batch 1 is a matrix-vector product, bound by the weight stream: the reduction is split into
-// chunks of kChunk rows (rfactor), one parallel task per chunk. A task walks its rows in order
+// chunks of rows_per_task rows (rfactor; the runtime picks the size from the core count and
+// bounds the partial sums' memory), one parallel task per chunk. A task walks its rows in order
 // and accumulates every output in a row of partial sums that stays in cache, so the weights
 // are read once, front to back; the chunks' partial rows are then summed. A batch > 1 runs the
-// same loop nest with the batch inside the row loop (a small matmul: each weight row is
-// loaded from memory once and reused from cache for every batch element).
+// same loop nest with the batch inside the vector-of-outputs loop (a small matmul: the
+// kRowUnroll weight vectors of a step are loaded from memory once and reused from L1 for
+// every batch element).
 #include "Halide.h"
-#include "schedules/activation.h"
 
 namespace {
 
 using namespace Halide;
-using namespace archbench;
 
-constexpr int kChunk = 128;    // weight rows per parallel task
-constexpr int kRowUnroll = 4;  // rows accumulated per load/store of the partial sums
+constexpr int kRowUnroll = 8;  // rows accumulated per load/store of the partial sums
 
 class FullyConnected : public Generator<FullyConnected> {
  public:
-  GeneratorParam<Activation> activation{"activation", Activation::None, activation_names()};
+  GeneratorParam<bool> relu{"relu", false};
 
   Input<Buffer<float, 4>> input{"input"};     // c, x, y, n
   Input<Buffer<float, 2>> weight{"weight"};   // o (padded to a multiple of 16), k
   Input<Buffer<float, 1>> bias{"bias"};       // o (padded)
+  Input<int> rows_per_task{"rows_per_task"};  // a multiple of kRowUnroll, chosen by the runtime
   Output<Buffer<float, 4>> output{"output"};  // o, 1, 1, n
 
   void generate() {
@@ -45,21 +45,25 @@ class FullyConnected : public Generator<FullyConnected> {
     Func dot("dot");
     dot(o, n) = bias(o);
     dot(o, n) += weight(o, r) * flat(r, n);
-    output(o, x, y, n) = activate(activation.value(), dot(o, n));
+    // relu keeps a NaN a NaN (PyTorch's semantics; max(v, 0) alone gives 0 on x86), tested on
+    // the bits because is_nan folds to false under the fast-math flags Halide compiles with.
+    Expr v = dot(o, n);
+    Expr nan = (reinterpret<uint32_t>(v) & cast<uint32_t>(0x7fffffff)) > cast<uint32_t>(0x7f800000);
+    output(o, x, y, n) = relu ? select(nan, v, max(v, 0.0f)) : v;
 
     const int vec = natural_vector_size<float>();
     RVar rko("rko"), rki("rki"), rkio("rkio"), rkii("rkii");
     Var oo("oo"), oi("oi");
-    dot.update().split(r, rko, rki, kChunk);
+    dot.update().split(r, rko, rki, rows_per_task);
     Func part = dot.update().rfactor(rko, ko);
 
     // Partial sums: one row of every output per chunk. The loops, outermost first: chunk
-    // (parallel), rows in steps of kRowUnroll, batch, vectors of outputs, the unrolled rows.
+    // (parallel), rows in steps of kRowUnroll, vectors of outputs, batch, the unrolled rows.
     part.compute_root().vectorize(o, vec, TailStrategy::RoundUp).parallel(ko);
     part.update()
         .split(o, oo, oi, vec, TailStrategy::RoundUp)
         .split(rki, rkio, rkii, kRowUnroll)
-        .reorder(oi, rkii, oo, n, rkio, ko)
+        .reorder(oi, rkii, n, oo, rkio, ko)
         .vectorize(oi)
         .unroll(rkii)
         .parallel(ko);
@@ -74,6 +78,7 @@ class FullyConnected : public Generator<FullyConnected> {
     input.set_estimates({{0, 2048}, {0, 1}, {0, 1}, {0, 1}});
     weight.set_estimates({{0, 1008}, {0, 2048}});
     bias.set_estimates({{0, 1008}});
+    rows_per_task.set_estimate(128);
     output.set_estimates({{0, 1000}, {0, 1}, {0, 1}, {0, 1}});
   }
 };

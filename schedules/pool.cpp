@@ -12,14 +12,14 @@ namespace {
 
 using namespace Halide;
 
-// The shared schedule of the windowed families: `acc` (the reduction) computed per output
-// pixel with a vector of channels, the reduction loops outside the channel vector; the output
-// parallel over rows x batch.
-void schedule_windowed(Func output, Func acc, const RDom& r, const Var& c, const Var& x, const Var& y, const Var& n,
-                       int vec) {
+// The shared schedule of the windowed families: the output a vector of channels at a time,
+// parallel over rows x batch; `acc` (the reduction) computed per output vector, so the
+// accumulator stays in a register while the window loops run inside it. (Computing it per
+// pixel over all channels, window loops outside the channel loop, measured 1.2-1.7x slower.)
+void schedule_windowed(Func output, Func acc, const RDom& r, const Var& c, const Var& y, const Var& n, int vec) {
   Var yn("yn");
   output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
-  acc.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+  acc.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
   acc.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
 }
 
@@ -31,10 +31,6 @@ void set_pool_estimates(GeneratorInput<Buffer<float, 4>>& input, GeneratorOutput
 
 class MaxPool : public Generator<MaxPool> {
  public:
-  // Unrolled copies of the reduction for the two windows every classic CNN uses
-  // (3x3 stride 2 and 2x2 stride 2, no dilation); the generic loop handles the rest.
-  GeneratorParam<bool> specialize_common{"specialize_common", true};
-
   Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
   Input<int> kernel_x{"kernel_x"}, kernel_y{"kernel_y"};
   Input<int> stride_x{"stride_x"}, stride_y{"stride_y"};
@@ -52,25 +48,18 @@ class MaxPool : public Generator<MaxPool> {
     r.where(ix >= 0 && ix < width && iy >= 0 && iy < height);
 
     Func acc("acc");
-    acc(c, x, y, n) = 0.0f;
+    acc(c, x, y, n) = Float(32).min();
     // The clamp never changes a tap the predicate admits; it tells bounds inference that
     // only the input is read.
     acc(c, x, y, n) = max(acc(c, x, y, n), input(c, clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), n));
     output(c, x, y, n) = acc(c, x, y, n);
 
-    const int vec = natural_vector_size<float>();
-    schedule_windowed(output, acc, r, c, x, y, n, vec);
-    if (specialize_common) {
-      Expr plain = dilation_x == 1 && dilation_y == 1;
-      acc.update()
-          .specialize(kernel_x == 3 && kernel_y == 3 && stride_x == 2 && stride_y == 2 && plain)
-          .unroll(r.x)
-          .unroll(r.y);
-      acc.update()
-          .specialize(kernel_x == 2 && kernel_y == 2 && stride_x == 2 && stride_y == 2 && plain)
-          .unroll(r.x)
-          .unroll(r.y);
-    }
+    schedule_windowed(output, acc, r, c, y, n, natural_vector_size<float>());
+    // The 3x3 and 2x2 windows of every classic CNN (any stride) with the window unrolled:
+    // measured 1.2-1.45x faster than the loop (ResNet stem 3x3/2, Inception 3x3/1, VGG 2x2/2;
+    // AVX-512, one thread). Average pooling measured slower unrolled, so it has none.
+    acc.update().specialize(kernel_x == 3 && kernel_y == 3).unroll(r.x).unroll(r.y);
+    acc.update().specialize(kernel_x == 2 && kernel_y == 2).unroll(r.x).unroll(r.y);
 
     set_pool_estimates(input, output);
     kernel_x.set_estimate(3);
@@ -111,7 +100,7 @@ class AvgPool : public Generator<AvgPool> {
     // (a ceil-mode window hanging past it does not count the overhang) with
     // count_include_pad, and further cut to the input without it.
     auto extent = [](Expr start, Expr k, Expr size, Expr pad_end, Expr include_pad) {
-      Expr end = start + k;
+      Expr end = min(start + k, size + pad_end);
       Expr inside = min(end, size) - max(start, 0);
       return select(include_pad, end - start, inside);
     };
@@ -120,7 +109,7 @@ class AvgPool : public Generator<AvgPool> {
     // A window of padding only (impossible with PyTorch's pad <= kernel / 2) gives 0, not 0/0.
     output(c, x, y, n) = acc(c, x, y, n) / cast<float>(max(count, 1));
 
-    schedule_windowed(output, acc, r, c, x, y, n, natural_vector_size<float>());
+    schedule_windowed(output, acc, r, c, y, n, natural_vector_size<float>());
 
     set_pool_estimates(input, output);
     kernel_x.set_estimate(3);
@@ -151,7 +140,7 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
     Var c("c"), x("x"), y("y"), n("n");
     Expr in_w = input.dim(1).extent(), in_h = input.dim(2).extent();
 
-    Expr x0 = x * in_w / out_w, x1 = ((x + 1) * in_w) / out_w;
+    Expr x0 = x * in_w / out_w, x1 = ((x + 1) * in_w + out_w - 1) / out_w;
     Expr y0 = y * in_h / out_h, y1 = ((y + 1) * in_h + out_h - 1) / out_h;
     Expr span_w = min(in_w, (in_w + out_w - 1) / out_w + 1);
     Expr span_h = min(in_h, (in_h + out_h - 1) / out_h + 1);
@@ -166,7 +155,7 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
     output.dim(2).set_extent(out_h);
 
     // Channels in vector-wide blocks parallel with rows x batch, so that global pooling
-    // (one row) of a single image still spreads over the cores.
+    // (one row) of a single image still spreads over the cores; 8 blocks to a task.
     const int vec = natural_vector_size<float>();
     Var co("co"), ci("ci"), coy("coy"), task("task");
     output.split(c, co, ci, vec, TailStrategy::GuardWithIf)
@@ -174,7 +163,7 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
         .reorder(ci, x, co, y, n)
         .fuse(co, y, coy)
         .fuse(coy, n, task)
-        .parallel(task);
+        .parallel(task, 8, TailStrategy::GuardWithIf);
     acc.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
     acc.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
 

@@ -33,7 +33,7 @@ class Upsample : public Generator<Upsample> {
 
     if (std::string(mode) == "nearest") {
       // upsample_nearest2d: floor(dst * scale) in float, capped at the last pixel.
-      Expr sx = min(cast<int>(floor(cast<float>(x) * scale_x + 0.5f)), width - 1);
+      Expr sx = min(cast<int>(floor(cast<float>(x) * scale_x)), width - 1);
       Expr sy = min(cast<int>(floor(cast<float>(y) * scale_y)), height - 1);
       output(c, x, y, n) = input(c, sx, sy, n);
     } else {
@@ -41,7 +41,7 @@ class Upsample : public Generator<Upsample> {
       // clamped at 0; taps floor(src) and the next pixel (the last one repeats).
       auto source = [&](Expr d, Expr scale) {
         Expr f = cast<float>(d);
-        return select(align_corners, scale * f, scale * (f + 0.5f) - 0.5f);
+        return select(align_corners, scale * f, max(scale * (f + 0.5f) - 0.5f, 0.0f));
       };
       Func coord_x("coord_x"), coord_y("coord_y");
       coord_x(x) = source(x, scale_x);
@@ -53,7 +53,7 @@ class Upsample : public Generator<Upsample> {
       Expr top = input(c, x0, y0, n) * (1.0f - lx) + input(c, x1, y0, n) * lx;
       Expr bottom = input(c, x0, y1, n) * (1.0f - lx) + input(c, x1, y1, n) * lx;
       output(c, x, y, n) = top * (1.0f - ly) + bottom * ly;
-      // The per-column coordinates once per image row band, not once per channel vector.
+      // The source coordinates once per call, not once per channel vector.
       coord_x.compute_root();
       coord_y.compute_root();
     }
@@ -79,7 +79,7 @@ class Pad : public Generator<Pad> {
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
     Expr width = input.dim(1).extent(), height = input.dim(2).extent();
-    Expr ix = x - top, iy = y - left;
+    Expr ix = x - left, iy = y - top;
     Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
     output(c, x, y, n) = select(inside, input(c, clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), n), value);
     schedule_pointwise(output, c, y, n, natural_vector_size<float>());

@@ -60,7 +60,7 @@ ls -A "$work" | grep -q '^\.keep' && fail "temporary file left behind"
 
 # Other bad input.
 expect_eq "$("$bin" analyze resnet18 -o /nonexistent/dir/x.json 2>&1)" \
-  "archbench: error: cannot write '/nonexistent/dir/x.json': No such file or directory" "unwritable output"
+  "archbench: error: /nonexistent/dir/x.json: cannot write: No such file or directory" "unwritable output"
 expect_eq "$("$bin" analyze no_such_network 2>&1; echo "rc=$?")" \
   "no_such_network: error: no such spec file, and no zoo network of that name (the zoo is in $(cd "$tests/../networks/zoo" && pwd))
 rc=1" "unknown network"

@@ -5,6 +5,7 @@
 // max(1, max |ref|); softmax, whose outputs are small, per element |error| <= 1e-6 + 1e-4 |ref|.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <limits>
 
 #include "helpers.h"
 #include "runtime/kernels_misc.h"
@@ -239,6 +240,46 @@ BOOST_AUTO_TEST_CASE(batchnorm_then_each_activation) {
   BOOST_CHECK_THROW(k::run_activation(OpKind::Softmax, in, out), RuntimeError);
 }
 
+BOOST_AUTO_TEST_CASE(activations_of_special_values) {
+  // PyTorch's results, which the reference gives: NaN stays NaN (relu, relu6 and sigmoid too),
+  // infinities saturate. Not checked: swish(-inf), NaN in PyTorch (-inf * 0) but -inf from
+  // activation.h's v / (1 + exp(-v)) with Halide's exp(inf) = 0.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {nan, inf, -inf, 100.0f, -100.0f, 0.0f, -0.0f, 6.0f, 1e-30f, -3.5f};
+  for (OpKind act : kActivations) {
+    BOOST_TEST_CONTEXT(op_name(act)) {
+      // 20 channels: the special values land in both the full vector and the tail.
+      Graph g = load_text(net("[1, 20, 1, 1]", "  - {name: act, op: " + op_name(act) + "}\n"));
+      Tensor x(g.input().output);
+      for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = values[i % values.size()];
+      Tensor want = run_reference(g, {}, x).at("act");
+      k::Buffer out(20, 1, 1, 1);
+      k::run_activation(act, k::to_halide(x), out);
+      Tensor got = k::to_nchw(out);
+      for (size_t i = 0; i < want.data.size(); ++i) {
+        if (act == OpKind::Swish && x.data[i] == -inf) continue;
+        const float w = want.data[i], v = got.data[i];
+        BOOST_TEST_CONTEXT("f(" << x.data[i] << ") = " << v << ", want " << w) {
+          BOOST_TEST(
+              (std::isnan(w) ? std::isnan(v) : std::abs(v - w) <= 1e-6f * std::max(1.0f, std::abs(w)) || v == w));
+        }
+      }
+    }
+  }
+  // relu fused into add and fc keeps NaN too.
+  k::Buffer a(20, 1, 1, 1), b(20, 1, 1, 1), out(20, 1, 1, 1);
+  a.fill(nan);
+  b.fill(1.0f);
+  k::run_add(a, b, out, true);
+  BOOST_TEST(std::isnan(out(3, 0, 0, 0)));
+  BOOST_TEST(std::isnan(out(17, 0, 0, 0)));
+  Tensor w(std::vector<int64_t>{3, 20});
+  k::PreparedFC fc = k::prepare_fc(w, nullptr, Shape{1, 20, 1, 1});
+  k::Buffer fc_out(3, 1, 1, 1);
+  k::run_fc(fc, a, fc_out, true);
+  BOOST_TEST(std::isnan(fc_out(1, 0, 0, 0)));
+}
+
 BOOST_AUTO_TEST_CASE(softmax_over_channels) {
   struct Case {
     const char* what;
@@ -328,6 +369,52 @@ BOOST_AUTO_TEST_CASE(conv_transpose_awkward_shapes) {
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.what) { BOOST_TEST(deconv_error(c.spec) <= kTolerance); }
   }
+}
+
+BOOST_AUTO_TEST_CASE(add_reads_and_writes_channel_views) {
+  // Operands and output as channel windows of wider buffers (concat slices): only the
+  // window is written.
+  Run r(net("[2, 21, 3, 5]",
+            "  - {name: a, op: conv, out: 21, kernel: 1}\n  - {name: add, op: add, inputs: [a, input]}\n"));
+  k::Buffer wide_a(40, 5, 3, 2), wide_out(30, 5, 3, 2);
+  wide_a.fill(7.0f);
+  wide_out.fill(-3.0f);
+  k::Buffer a = wide_a.cropped(0, 11, 21), out = wide_out.cropped(0, 4, 21);
+  a.copy_from(k::at_origin(r.in("a")).translated(0, 11));
+  k::run_add(a, r.in("input"), out, false);
+  BOOST_TEST(max_error(k::to_nchw(out), r.ref.at("add")) <= kTolerance);
+  bool kept = true;
+  wide_out.for_each_element(
+      [&](int c, int x, int y, int n) { kept = kept && ((c >= 4 && c < 25) || wide_out(c, x, y, n) == -3.0f); });
+  BOOST_TEST(kept);
+}
+
+BOOST_AUTO_TEST_CASE(conv_transpose_writes_a_channel_view) {
+  // U-Net's up-convolution writes into its half of the concat buffer.
+  Run r(net("[1, 24, 4, 3]", "  - {name: up, op: conv_transpose, out: 12, kernel: 2, stride: 2}\n"));
+  const auto& a = std::get<ConvTransposeAttrs>(layer(r.g, "up").attrs);
+  k::PreparedDeconv p = k::prepare_conv_transpose(a, r.w.at("up.weight"), &r.w.at("up.bias"));
+  k::Buffer wide(30, 6, 8, 1);
+  wide.fill(5.0f);
+  k::Buffer out = wide.cropped(0, 18, 12);
+  k::run_conv_transpose(p, r.in("input"), out);
+  BOOST_TEST(r.error(out, "up") <= kTolerance);
+  bool kept = true;
+  wide.for_each_element([&](int c, int x, int y, int n) { kept = kept && (c >= 18 || wide(c, x, y, n) == 5.0f); });
+  BOOST_TEST(kept);
+}
+
+BOOST_AUTO_TEST_CASE(shape_errors_are_reported) {
+  Run r(net("[1, 8, 3, 3]", "  - {name: fc, op: fc, out: 10}\n"));
+  k::PreparedFC p = k::prepare_fc(r.w.at("fc.weight"), &r.w.at("fc.bias"), r.g.input().output);
+  k::Buffer in(8, 3, 3, 1), wrong_in(8, 3, 4, 1), out(10, 1, 1, 1), wrong_out(11, 1, 1, 1);
+  in.fill(0.0f);
+  wrong_in.fill(0.0f);
+  BOOST_CHECK_THROW(k::run_fc(p, wrong_in, out, false), RuntimeError);
+  BOOST_CHECK_THROW(k::run_fc(p, in, wrong_out, false), RuntimeError);
+  BOOST_CHECK_THROW(k::prepare_fc(r.w.at("fc.weight"), nullptr, Shape{1, 8, 3, 4}), RuntimeError);
+  k::Buffer a(5, 2, 2, 1), b(5, 2, 3, 1), o(5, 2, 2, 1);
+  BOOST_CHECK_THROW(k::run_add(a, b, o, false), RuntimeError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

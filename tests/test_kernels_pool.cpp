@@ -149,11 +149,13 @@ BOOST_AUTO_TEST_CASE(avgpool_both_count_include_pad_rules) {
         "{name: p, op: avgpool, kernel: 3, stride: 2, ceil_mode: true");
     add("3x3/1 pad 1 (Inception pool branch), 3 channels", "[2, 3, 10, 7]",
         "{name: p, op: avgpool, kernel: 3, stride: 1, padding: 1");
-    add("2x2/2 ceil_mode pad 1 on 10x7 (window past the padded input)", "[1, 20, 10, 7]",
+    add("3x3/2 ceil_mode on even 14x10 (the last window hangs past the input), batch 3", "[3, 20, 14, 10]",
+        "{name: p, op: avgpool, kernel: 3, stride: 2, ceil_mode: true");
+    add("2x2/2 ceil_mode pad 1 on 10x7 (a window starting in the padding is dropped)", "[1, 20, 10, 7]",
         "{name: p, op: avgpool, kernel: 2, stride: 2, padding: 1, ceil_mode: true");
     add("kernel [3, 2] asymmetric padding", "[2, 37, 9, 8]",
         "{name: p, op: avgpool, kernel: [3, 2], stride: [2, 1], padding: [1, 0, 0, 1]");
-    add("5x5/3 pad 2 ceil_mode", "[1, 20, 16, 19]",
+    add("5x5/3 pad 2 ceil_mode on 17x20 (windows hang past the padded input)", "[1, 20, 17, 20]",
         "{name: p, op: avgpool, kernel: 5, stride: 3, padding: 2, ceil_mode: true");
     add("1x1 spatial, 3x3 pad 1", "[3, 20, 1, 1]", "{name: p, op: avgpool, kernel: 3, stride: 2, padding: 1");
   }
@@ -182,7 +184,8 @@ BOOST_AUTO_TEST_CASE(upsample_nearest_matches_exactly) {
           {"scale 2, 37 channels, batch 3", net("[3, 37, 5, 7]", "{name: u, op: upsample, scale: 2}")},
           {"size 7 -> 12", net("[1, 20, 7, 7]", "{name: u, op: upsample, size: [12, 12]}")},
           {"size 7x5 -> 12x13", net("[2, 3, 7, 5]", "{name: u, op: upsample, size: [12, 13]}")},
-          {"scale 1.5 (scale 1 / 1.5 in float)", net("[1, 20, 7, 9]", "{name: u, op: upsample, scale: 1.5}")},
+          {"scale 1.7 on 4x9 (src uses 1 / 1.7, not in / out)",
+           net("[1, 20, 4, 9]", "{name: u, op: upsample, scale: 1.7}")},
           {"scale [3, 0.5]", net("[1, 20, 4, 9]", "{name: u, op: upsample, scale: [3, 0.5]}")},
           {"size 13 -> 5 (downscale)", net("[1, 37, 13, 13]", "{name: u, op: upsample, size: [5, 5]}")},
           {"1x1 -> 4x3", net("[2, 20, 1, 1]", "{name: u, op: upsample, size: [4, 3]}")},
