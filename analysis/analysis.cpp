@@ -105,12 +105,15 @@ MemoryPlan plan_memory(const Graph& g) {
     if (l.op == OpKind::Flatten || l.op == OpKind::Dropout) {
       reuse = p.buffer_of[l.inputs[0]];
     } else if (is_elementwise(l.op)) {
+      // Of the inputs that die here, the one computed last: a runtime that fuses the add into
+      // the conv producing that input then writes its own buffer and reads the other.
+      int latest = -1;
       for (int j : l.inputs) {
         int b = p.buffer_of[j];
         if (b != p.buffer_of[0] && buffer_last[b] == static_cast<int>(i) && !is_output[j] &&
-            g.layers[j].output == l.output) {
+            g.layers[j].output == l.output && j > latest) {
+          latest = j;
           reuse = b;
-          break;
         }
       }
     }

@@ -35,7 +35,7 @@ std::vector<ReceptiveField> receptive_fields(const Graph& graph);
 // Buffers as the runtime allocates them, in execution order, each freed after its last use:
 // - flatten and dropout are views of their input;
 // - an element-wise layer (batch-norm, activations, add, same-shape multiply) writes into an
-//   input that dies there (never the network input);
+//   input that dies there (never the network input; of several, the one computed last);
 // - a buffer read only by one concat is a slice of the concat's output (zero-copy concat),
 //   live from its producer's step.
 struct MemoryPlan {

@@ -185,6 +185,7 @@ struct Executor::Impl {
     if (skip >= 0) act = k::Activation::ReLU;
     for (int l : group) done_[static_cast<size_t>(l)] = true;
     k::ConvSchedule schedule = options.conv_schedule == "tiled"    ? k::ConvSchedule::Tiled
+                               : options.conv_schedule == "narrow" ? k::ConvSchedule::Narrow
                                : options.conv_schedule == "simple" ? k::ConvSchedule::Simple
                                                                    : k::ConvSchedule::Auto;
     int in = conv.inputs[0];

@@ -15,7 +15,7 @@ namespace archbench {
 
 struct ExecutorOptions {
   int threads = 0;                     // kernel threads; 0: all cores
-  std::string conv_schedule = "auto";  // auto | tiled | simple (the conv family's variants)
+  std::string conv_schedule = "auto";  // auto | tiled | narrow | simple (the conv family's variants)
 };
 
 // One kernel call of the plan. A step covers one layer or a fused group (conv + batch-norm

@@ -16,6 +16,11 @@
 #include "archbench_conv_tiled_relu.h"
 #include "archbench_conv_tiled_relu6.h"
 #include "archbench_conv_tiled_swish.h"
+#include "archbench_conv_narrow.h"
+#include "archbench_conv_narrow_add_relu.h"
+#include "archbench_conv_narrow_relu.h"
+#include "archbench_conv_narrow_relu6.h"
+#include "archbench_conv_narrow_swish.h"
 #include "archbench_depthwise.h"
 #include "archbench_depthwise_relu.h"
 #include "archbench_depthwise_relu6.h"
@@ -67,28 +72,36 @@ struct ConvVariant {
   ConvFn fn;
 };
 
+// Every compiled conv variant: schedule x (fused add) x activation.
+struct ConvEntry {
+  ConvSchedule schedule;
+  bool residual;
+  Activation act;
+  ConvVariant variant;
+};
+
+const ConvEntry kConvVariants[] = {
+    {ConvSchedule::Tiled, false, Activation::None, {"conv_tiled", archbench_conv_tiled}},
+    {ConvSchedule::Tiled, false, Activation::ReLU, {"conv_tiled_relu", archbench_conv_tiled_relu}},
+    {ConvSchedule::Tiled, false, Activation::ReLU6, {"conv_tiled_relu6", archbench_conv_tiled_relu6}},
+    {ConvSchedule::Tiled, false, Activation::Swish, {"conv_tiled_swish", archbench_conv_tiled_swish}},
+    {ConvSchedule::Tiled, true, Activation::ReLU, {"conv_tiled_add_relu", archbench_conv_tiled_add_relu}},
+    {ConvSchedule::Narrow, false, Activation::None, {"conv_narrow", archbench_conv_narrow}},
+    {ConvSchedule::Narrow, false, Activation::ReLU, {"conv_narrow_relu", archbench_conv_narrow_relu}},
+    {ConvSchedule::Narrow, false, Activation::ReLU6, {"conv_narrow_relu6", archbench_conv_narrow_relu6}},
+    {ConvSchedule::Narrow, false, Activation::Swish, {"conv_narrow_swish", archbench_conv_narrow_swish}},
+    {ConvSchedule::Narrow, true, Activation::ReLU, {"conv_narrow_add_relu", archbench_conv_narrow_add_relu}},
+    {ConvSchedule::Simple, false, Activation::None, {"conv_simple", archbench_conv_simple}},
+    {ConvSchedule::Simple, false, Activation::ReLU, {"conv_simple_relu", archbench_conv_simple_relu}},
+    {ConvSchedule::Simple, false, Activation::ReLU6, {"conv_simple_relu6", archbench_conv_simple_relu6}},
+    {ConvSchedule::Simple, false, Activation::Swish, {"conv_simple_swish", archbench_conv_simple_swish}},
+    {ConvSchedule::Simple, true, Activation::ReLU, {"conv_simple_add_relu", archbench_conv_simple_add_relu}},
+};
+
 ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
-  bool tiled = schedule == ConvSchedule::Tiled;
-  if (residual) {
-    if (act != Activation::ReLU) throw RuntimeError("a fused residual add is compiled with relu only");
-    return tiled ? ConvVariant{"conv_tiled_add_relu", archbench_conv_tiled_add_relu}
-                 : ConvVariant{"conv_simple_add_relu", archbench_conv_simple_add_relu};
-  }
-  switch (act) {
-    case Activation::None:
-      return tiled ? ConvVariant{"conv_tiled", archbench_conv_tiled}
-                   : ConvVariant{"conv_simple", archbench_conv_simple};
-    case Activation::ReLU:
-      return tiled ? ConvVariant{"conv_tiled_relu", archbench_conv_tiled_relu}
-                   : ConvVariant{"conv_simple_relu", archbench_conv_simple_relu};
-    case Activation::ReLU6:
-      return tiled ? ConvVariant{"conv_tiled_relu6", archbench_conv_tiled_relu6}
-                   : ConvVariant{"conv_simple_relu6", archbench_conv_simple_relu6};
-    case Activation::Swish:
-      return tiled ? ConvVariant{"conv_tiled_swish", archbench_conv_tiled_swish}
-                   : ConvVariant{"conv_simple_swish", archbench_conv_simple_swish};
-  }
-  throw RuntimeError("unknown activation");
+  for (const ConvEntry& e : kConvVariants)
+    if (e.schedule == schedule && e.residual == residual && e.act == act) return e.variant;
+  throw RuntimeError(residual ? "a fused residual add is compiled with relu only" : "no conv variant for this activation");
 }
 
 using DepthwiseFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int, int,
@@ -202,10 +215,15 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
   int cin_g = input.dim(0).extent() / to_int(p.groups);
   int cout_g = output.dim(0).extent() / to_int(p.groups);
   if (schedule == ConvSchedule::Auto) {
-    bool fits = cout_g >= kConvChannelTile && output.dim(1).extent() >= kConvPixelTileMax;
+    // The widest register tile the output holds (ShiftInwards needs one whole tile).
+    int width = output.dim(1).extent();
+    bool deep = cout_g >= kConvChannelTile;
     // ShiftInwards recomputes edge tiles, so a skip buffer must not be the output itself.
     bool aliased = skip && skip->data() == output.data();
-    schedule = fits && !aliased ? ConvSchedule::Tiled : ConvSchedule::Simple;
+    schedule = !deep || aliased                 ? ConvSchedule::Simple
+               : width >= kConvPixelTileMax     ? ConvSchedule::Tiled
+               : width >= kConvNarrowPixels     ? ConvSchedule::Narrow
+                                                : ConvSchedule::Simple;
   }
   ConvVariant v = pick(schedule, skip != nullptr, act);
   // A 1-element stand-in for the skip input of variants that do not read it.

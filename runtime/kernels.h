@@ -42,11 +42,13 @@ struct PreparedConv {
 PreparedConv prepare_conv(const ConvAttrs& attrs, const Tensor& weight, const Tensor* bias,
                           const std::optional<BatchNormParams>& bn);
 
-enum class ConvSchedule { Auto, Tiled, Simple };
+enum class ConvSchedule { Auto, Tiled, Narrow, Simple };
 
-// output = act(conv(input) + bias [+ skip]). `output` has its final size allocated; the
-// tiled variant is used where the output is at least one register tile in channels and
-// width (schedules/tiles.h) and `skip` does not alias the output. Throws RuntimeError.
+// output = act(conv(input) + bias [+ skip]). `output` has its final size allocated. Auto
+// picks the tiled variant where the output is at least one register tile in channels and
+// width (schedules/tiles.h), the narrow one for 7..11-wide outputs, else simple; a `skip`
+// aliasing the output always runs simple (ShiftInwards recomputes edge tiles). Throws
+// RuntimeError.
 void run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
               ConvSchedule schedule = ConvSchedule::Auto);
 

@@ -19,6 +19,7 @@ class Conv2D : public Generator<Conv2D> {
   GeneratorParam<bool> residual{"residual", false};
   // tiled: a register tile of kConvChannelTile output channels x a few pixels (needs the
   //        output to be at least one tile wide and deep: see tiles.h);
+  // narrow: the same with at most kConvNarrowPixels pixels per tile, for 7..11-wide outputs;
   // simple: output channels vectorised, one pixel at a time; any shape.
   GeneratorParam<std::string> schedule{"schedule", "tiled"};
 
@@ -51,10 +52,11 @@ class Conv2D : public Generator<Conv2D> {
     output(c, x, y, n) = activate(activation.value(), value);
 
     const int vec = natural_vector_size<float>();
-    if (std::string(schedule) == "tiled") {
+    if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow") {
       // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
       // sized to the register file: 32 registers with AVX-512, 16 below it.
-      const int px = pixel_tile(get_target());
+      const int px = std::string(schedule) == "narrow" ? std::min(kConvNarrowPixels, pixel_tile(get_target()))
+                                                       : pixel_tile(get_target());
       // Each task takes a band of kConvRowBand rows and walks it once per channel tile, so a
       // tile's filter slice is reused across the whole band while it is in cache.
       Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), task("task");

@@ -10,6 +10,7 @@ constexpr int kConvPixelTileAvx512 = 12; // 2 vectors x 12 pixels = 24 of 32 reg
 constexpr int kConvPixelTileAvx2 = 3;    // 4 vectors x 3 pixels = 12 of 16 registers
 constexpr int kConvPixelTileSse = 1;     // 8 vectors x 1 pixel
 constexpr int kConvPixelTileMax = 12;    // the runtime's precondition covers every target
+constexpr int kConvNarrowPixels = 7;     // the narrow variant's tile: ResNet/VGG widths are multiples of 7
 constexpr int kConvRowBand = 8;          // output rows per parallel task (filter reuse)
 
 }  // namespace archbench
