@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages archbench needs, and only those that are missing.
 # Idempotent; apt-get only. Run as root or with sudo available.
+# --peers also installs what the peer comparisons in bench/peers/ need (PyTorch).
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,10 @@ packages=(
   libsqlite3-dev           # results database
   libbenchmark-dev         # benchmarks
 )
+
+if [ "${1:-}" = "--peers" ]; then
+  packages+=(python3-torch python3-torchvision python3-numpy)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

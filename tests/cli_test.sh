@@ -2,8 +2,8 @@
 # The archbench command end to end: outputs, exit codes, messages, and no partial files.
 # usage: cli_test.sh path/to/archbench path/to/tests
 set -u
-bin="$1"
-tests="$2"
+bin="$(realpath "$1")"
+tests="$(realpath "$2")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -74,6 +74,75 @@ zoo="$(cd "$tests/../networks/zoo" && pwd)"
 expect_eq "$("$bin" analyze vgg16 --input 1,3,16,16 2>&1 >/dev/null; echo "rc=$?")" \
   "$zoo/common/vgg.yaml:20:9: error: layer 'features.30': output height would be 0 (input height 1, kernel 2, stride 2, dilation 1, padding 0+0) (in block 'vgg_stage' used at $zoo/common/vgg.yaml:39:9) (in block 'vgg' used at $zoo/vgg16.yaml:7:5)
 rc=1" "input too small for the network"
+
+# --- run, bench, peak -------------------------------------------------------------------
+# Hand-made files: st FILE JSON DATA writes a .safetensors, npy FILE DESCR DATA a 1x1x2x2 .npy.
+st() {
+  local json="$2" n=${#2}
+  printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x00\\x00\\x00' $((n & 255)) $(((n >> 8) & 255)) 0 0)" >"$1"
+  printf '%s' "$json" >>"$1"
+  printf "$3" >>"$1"
+}
+npy() {
+  local h="{'descr': '$2', 'fortran_order': False, 'shape': (1, 1, 2, 2), }"
+  local total=$(((10 + ${#h} + 1 + 63) / 64 * 64))
+  local hl=$((total - 10))
+  printf '\x93NUMPY\x01\x00' >"$1"
+  printf "$(printf '\\x%02x\\x%02x' $((hl & 255)) $((hl >> 8)))" >>"$1"
+  printf '%s%*s\n' "$h" $((total - 10 - ${#h} - 1)) '' >>"$1"
+  printf "$3" >>"$1"
+}
+one='\x00\x00\x80\x3f'
+cat >"$work/tiny.yaml" <<'YAML'
+name: tiny
+input: [1, 1, 2, 2]
+layers:
+  - {name: c, op: conv, out: 2, kernel: 1}
+YAML
+entries='"c.weight":{"dtype":"F32","shape":[2,1,1,1],"data_offsets":[0,8]},"c.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}'
+st "$work/good.safetensors" "{$entries}" "$one$one$one$one"
+st "$work/truncated.safetensors" "{$entries}" "$one$one$one"
+st "$work/wrongshape.safetensors" '{"c.weight":{"dtype":"F32","shape":[1,2,1,1],"data_offsets":[0,8]},"c.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}' "$one$one$one$one"
+st "$work/missing.safetensors" '{"c.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}' "$one$one"
+npy "$work/x.npy" '<f4' "$one$one$one$one"
+npy "$work/xint.npy" '<i4' '\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00'
+cd "$work" || exit 1
+# weights 1, bias 1, input 1: every output is 2, through the Halide kernels and the reference.
+expect_eq "$("$bin" run tiny.yaml --weights good.safetensors --input-file x.npy --output-file y.npy |
+  sed 's/executor, [0-9.]* ms/executor, T ms/')" \
+  "tiny: output 'c' [1, 2, 2, 2], min 2, max 2, mean 2 (Halide executor, T ms including preparation)" "run output"
+"$bin" run tiny.yaml --weights good.safetensors --input-file x.npy --reference | grep -q "min 2, max 2, mean 2 (reference" || fail "run --reference"
+expect_eq "$(head -c 6 y.npy | tail -c 5)" "NUMPY" "output file is .npy"
+expect_eq "$(wc -c <y.npy)" 160 "output .npy size (128-byte header + 8 floats)"
+check_error() {  # check_error "expected message" args...
+  local want="$1"
+  shift
+  local got
+  got="$("$bin" "$@" 2>&1 >/dev/null)"
+  local rc=$?
+  expect_eq "$rc" 1 "exit code of: $*"
+  expect_eq "$got" "$want" "message of: $*"
+}
+check_error "archbench: error: wrongshape.safetensors: 'c.weight' has shape [1, 2, 1, 1], layer 'c' needs [2, 1, 1, 1]" \
+  run tiny.yaml --weights wrongshape.safetensors
+check_error "archbench: error: missing.safetensors: missing 'c.weight' (conv layer 'c' needs [2, 1, 1, 1])" \
+  run tiny.yaml --weights missing.safetensors
+check_error "archbench: error: truncated.safetensors: tensor 'c.bias': data_offsets [8, 16] run past the end of the data (12 bytes after the header)" \
+  run tiny.yaml --weights truncated.safetensors
+check_error "archbench: error: xint.npy: dtype '<i4' is not supported (only little-endian float32 '<f4' is read)" \
+  run tiny.yaml --input-file xint.npy
+check_error "archbench: error: x.npy: the input has shape [1, 1, 2, 2], the network takes [1, 1, 3, 3]" \
+  run tiny.yaml --input 1,1,3,3 --input-file x.npy
+check_error "archbench: error: nosuch.safetensors: cannot open: No such file or directory" run tiny.yaml --weights nosuch.safetensors
+rm -f y2.npy
+check_error "archbench: error: /nonexistent/y.npy: cannot write: No such file or directory" run tiny.yaml --output-file /nonexistent/y.npy
+bench_json="$("$bin" bench tiny.yaml --repetitions 3 --warmup 1 --threads 1 --format json)"
+for key in '"network": "tiny"' '"target": "cpu"' '"threads": 1' '"repetitions": 3' '"median":' '"percent_of_peak":' \
+  '"arena_bytes":' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"'; do
+  grep -q "$key" <<<"$bench_json" || fail "bench JSON has $key"
+done
+"$bin" peak --threads 1 --format json | grep -q '"gflops": [1-9]' || fail "peak JSON reports GFLOP/s"
+cd - >/dev/null || exit 1
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"

@@ -1,12 +1,17 @@
 // Small helpers shared by the test suites.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <ostream>
 #include <string>
 
 #include "analysis/analysis.h"
 #include "networks/networks.h"
+#include "runtime/runtime.h"
 
 namespace archbench {
 // For Boost.Test's messages.
@@ -38,6 +43,31 @@ inline std::string error_of(const std::string& text, const std::string& name = "
     return s;
   }
   return "";
+}
+
+// Uniform in [offset - amplitude, offset + amplitude), from a xorshift generator seeded by `seed`.
+inline Tensor random_tensor(const Shape& s, uint64_t seed, double amplitude = 1.0, double offset = 0.0) {
+  Tensor t(s);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& v : t.data) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    double u = static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+    v = static_cast<float>(offset + amplitude * u);
+  }
+  return t;
+}
+
+// max |got - want| / max(1, max |want|); infinity where the shapes differ or a NaN appears.
+inline double relative_error(const Tensor& got, const Tensor& want) {
+  if (got.shape != want.shape) return std::numeric_limits<double>::infinity();
+  double err = 0, scale = 1;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    double d = std::abs(static_cast<double>(got.data[i]) - want.data[i]);
+    if (std::isnan(d)) return std::numeric_limits<double>::infinity();
+    err = std::max(err, d);
+    scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
+  }
+  return err / scale;
 }
 
 inline const Layer& layer(const Graph& g, const std::string& name) {

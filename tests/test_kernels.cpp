@@ -12,33 +12,13 @@ namespace k = archbench::kernels;
 
 namespace {
 
-Tensor random_input(const Shape& s, uint64_t seed) {
-  Tensor t(s);
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& v : t.data) {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    v = static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
-  return t;
-}
-
-double max_error(const Tensor& got, const Tensor& want) {
-  BOOST_TEST_REQUIRE(got.shape == want.shape, boost::test_tools::per_element());
-  double err = 0, scale = 1;
-  for (size_t i = 0; i < want.data.size(); ++i) {
-    err = std::max(err, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
-  }
-  return err / scale;
-}
-
 // Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
 // "skip", then an activation named "act") through the Halide kernel and the reference, and
 // returns the relative error of the last layer.
 double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Auto) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
-  Tensor x = random_input(g.input().output, 11);
+  Tensor x = random_tensor(g.input().output, 11);
   auto ref = run_reference(g, w, x, true);
   const Layer& conv = layer(g, "conv");
   const auto& attrs = std::get<ConvAttrs>(conv.attrs);
@@ -58,7 +38,7 @@ double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSch
     act = op == OpKind::ReLU6 ? k::Activation::ReLU6 : op == OpKind::Swish ? k::Activation::Swish : k::Activation::ReLU;
   }
   k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
-  return max_error(k::to_nchw(out), ref.at(g.layers.back().name));
+  return relative_error(k::to_nchw(out), ref.at(g.layers.back().name));
 }
 
 std::string net(const std::string& input, const std::string& layers) {

@@ -11,16 +11,6 @@ using namespace archbench::test;
 
 namespace {
 
-Tensor random_tensor(const Shape& s, uint64_t seed) {
-  Tensor t(s);
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& v : t.data) {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    v = static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
-  return t;
-}
-
 // max |got - want| / max(1, max |want|) over every network output.
 double network_error(const Graph& g, const std::string& schedule = "auto") {
   Weights w = init_weights(g, 3);
@@ -32,16 +22,7 @@ double network_error(const Graph& g, const std::string& schedule = "auto") {
   auto got = e.run(x);
   BOOST_TEST_REQUIRE(got.size() == want.size());
   double worst = 0;
-  for (const auto& [name, ref] : want) {
-    const Tensor& out = got.at(name);
-    BOOST_TEST_REQUIRE(out.shape == ref.shape, boost::test_tools::per_element());
-    double err = 0, scale = 1;
-    for (size_t i = 0; i < ref.data.size(); ++i) {
-      err = std::max(err, std::abs(static_cast<double>(out.data[i]) - ref.data[i]));
-      scale = std::max(scale, std::abs(static_cast<double>(ref.data[i])));
-    }
-    worst = std::max(worst, err / scale);
-  }
+  for (const auto& [name, ref] : want) worst = std::max(worst, relative_error(got.at(name), ref));
   return worst;
 }
 

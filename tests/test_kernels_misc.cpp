@@ -18,29 +18,6 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-// Uniform in [offset - amplitude, offset + amplitude).
-Tensor random_input(const Shape& s, uint64_t seed, double amplitude = 1.0, double offset = 0.0) {
-  Tensor t(s);
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& v : t.data) {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    const double u = static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-    v = static_cast<float>(offset + amplitude * u);
-  }
-  return t;
-}
-
-// max |got - want| / max(1, max |want|)
-double max_error(const Tensor& got, const Tensor& want) {
-  BOOST_TEST_REQUIRE(got.shape == want.shape, boost::test_tools::per_element());
-  double err = 0, scale = 1;
-  for (size_t i = 0; i < want.data.size(); ++i) {
-    err = std::max(err, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
-  }
-  return err / scale;
-}
-
 // max over elements of |got - want| / (1e-6 + 1e-4 |want|): at most 1 passes.
 double elementwise_error(const Tensor& got, const Tensor& want) {
   BOOST_TEST_REQUIRE(got.shape == want.shape, boost::test_tools::per_element());
@@ -64,7 +41,7 @@ struct Run {
   std::map<std::string, Tensor> ref;
 
   explicit Run(const std::string& spec, double amplitude = 1.0, double offset = 0.0)
-      : g(load_text(spec)), w(init_weights(g, 7)), x(random_input(g.input().output, 11, amplitude, offset)) {
+      : g(load_text(spec)), w(init_weights(g, 7)), x(random_tensor(g.input().output, 11, amplitude, offset)) {
     ref = run_reference(g, w, x, true);
   }
   const Tensor& value(const std::string& name) const { return name == g.input().name ? x : ref.at(name); }
@@ -76,7 +53,9 @@ struct Run {
   const std::string& input_of(const std::string& name, size_t i = 0) const {
     return g.layers[static_cast<size_t>(layer(g, name).inputs.at(i))].name;
   }
-  double error(const k::Buffer& got, const std::string& name) const { return max_error(k::to_nchw(got), ref.at(name)); }
+  double error(const k::Buffer& got, const std::string& name) const {
+    return relative_error(k::to_nchw(got), ref.at(name));
+  }
 };
 
 const OpKind kActivations[] = {OpKind::ReLU, OpKind::ReLU6, OpKind::Sigmoid, OpKind::Swish, OpKind::Tanh};
@@ -382,7 +361,7 @@ BOOST_AUTO_TEST_CASE(add_reads_and_writes_channel_views) {
   k::Buffer a = wide_a.cropped(0, 11, 21), out = wide_out.cropped(0, 4, 21);
   a.copy_from(k::at_origin(r.in("a")).translated(0, 11));
   k::run_add(a, r.in("input"), out, false);
-  BOOST_TEST(max_error(k::to_nchw(out), r.ref.at("add")) <= kTolerance);
+  BOOST_TEST(relative_error(k::to_nchw(out), r.ref.at("add")) <= kTolerance);
   bool kept = true;
   wide_out.for_each_element(
       [&](int c, int x, int y, int n) { kept = kept && ((c >= 4 && c < 25) || wide_out(c, x, y, n) == -3.0f); });

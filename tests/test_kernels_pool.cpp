@@ -16,30 +16,6 @@ namespace k = archbench::kernels;
 
 namespace {
 
-Tensor random_input(const Shape& s, uint64_t seed) {
-  Tensor t(s);
-  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& v : t.data) {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    v = static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
-  return t;
-}
-
-// max |got - want| / max(1, max |want|); infinity where the shapes differ.
-double max_error(const Tensor& got, const Tensor& want) {
-  BOOST_TEST(got.shape == want.shape, boost::test_tools::per_element());
-  if (got.shape != want.shape) return std::numeric_limits<double>::infinity();
-  double err = 0, scale = 1;
-  for (size_t i = 0; i < want.data.size(); ++i) {
-    double d = std::abs(static_cast<double>(got.data[i]) - want.data[i]);
-    if (std::isnan(d)) return std::numeric_limits<double>::infinity();
-    err = std::max(err, d);
-    scale = std::max(scale, std::abs(static_cast<double>(want.data[i])));
-  }
-  return err / scale;
-}
-
 k::Buffer output_for(const Layer& l) {
   return k::Buffer(static_cast<int>(l.output.c), static_cast<int>(l.output.w), static_cast<int>(l.output.h),
                    static_cast<int>(l.output.n));
@@ -53,7 +29,7 @@ std::string net(const std::string& input, const std::string& layer) {
 // input and returns the relative error.
 double op_error(const std::string& spec, uint64_t seed = 11) {
   Graph g = load_text(spec);
-  Tensor x = random_input(g.input().output, seed);
+  Tensor x = random_tensor(g.input().output, seed);
   auto ref = run_reference(g, init_weights(g, 7), x);
   const Layer& l = g.layers.back();
   k::Buffer in = k::to_halide(x), out = output_for(l);
@@ -80,7 +56,7 @@ double op_error(const std::string& spec, uint64_t seed = 11) {
     default:
       BOOST_FAIL("no kernel for op " + op_name(l.op));
   }
-  return max_error(k::to_nchw(out), ref.at(l.name));
+  return relative_error(k::to_nchw(out), ref.at(l.name));
 }
 
 struct Case {
@@ -129,11 +105,11 @@ BOOST_AUTO_TEST_CASE(maxpool_matches_exactly) {
 BOOST_AUTO_TEST_CASE(maxpool_of_negative_values_ignores_padding) {
   // All inputs below 0: a padded tap (0 in a zero-padded kernel) must never win.
   Graph g = load_text(net("[1, 20, 7, 7]", "{name: p, op: maxpool, kernel: 3, stride: 2, padding: 1}"));
-  Tensor x = random_input(g.input().output, 5);
+  Tensor x = random_tensor(g.input().output, 5);
   for (float& v : x.data) v = -2.0f - std::abs(v);
   k::Buffer in = k::to_halide(x), out = output_for(g.layers.back());
   k::run_pool(std::get<PoolAttrs>(g.layers.back().attrs), true, in, out);
-  BOOST_TEST(max_error(k::to_nchw(out), run_reference(g, {}, x).at("p")) == 0.0);
+  BOOST_TEST(relative_error(k::to_nchw(out), run_reference(g, {}, x).at("p")) == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(avgpool_both_count_include_pad_rules) {
@@ -227,7 +203,7 @@ BOOST_AUTO_TEST_CASE(pad_and_crop_copy_exactly) {
 
 BOOST_AUTO_TEST_CASE(crop_is_a_view_without_a_copy) {
   Graph g = load_text(net("[3, 20, 11, 13]", "{name: c, op: crop, size: [5, 7], offset: [3, 4]}"));
-  Tensor x = random_input(g.input().output, 3);
+  Tensor x = random_tensor(g.input().output, 3);
   k::Buffer in = k::to_halide(x);
   const auto& attrs = std::get<CropAttrs>(g.layers.back().attrs);
   k::Buffer view = k::crop_view(attrs, in);
@@ -235,7 +211,7 @@ BOOST_AUTO_TEST_CASE(crop_is_a_view_without_a_copy) {
   BOOST_TEST(view.dim(2).extent() == 5);
   BOOST_TEST(view.dim(1).min() == 0);
   BOOST_TEST(view.data() == &in(0, 4, 3, 0));  // the input's memory
-  BOOST_TEST(max_error(k::to_nchw(view), run_reference(g, {}, x).at("c")) == 0.0);
+  BOOST_TEST(relative_error(k::to_nchw(view), run_reference(g, {}, x).at("c")) == 0.0);
   // A kernel reads the strided view: pad it by one pixel and compare with the crop padded.
   PadAttrs pad{1, 1, 1, 1, 0.25};
   k::Buffer padded(20, 9, 7, 3);
