@@ -220,7 +220,8 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
     bool deep = cout_g >= kConvChannelTile;
     // ShiftInwards recomputes edge tiles, so a skip buffer must not be the output itself.
     bool aliased = skip && skip->data() == output.data();
-    schedule = !deep || aliased                 ? ConvSchedule::Simple
+    bool dilated = p.win.dh > kConvMaxTiledDilation || p.win.dw > kConvMaxTiledDilation;
+    schedule = !deep || aliased || dilated      ? ConvSchedule::Simple
                : width >= kConvPixelTileMax     ? ConvSchedule::Tiled
                : width >= kConvNarrowPixels     ? ConvSchedule::Narrow
                                                 : ConvSchedule::Simple;

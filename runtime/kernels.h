@@ -46,7 +46,8 @@ enum class ConvSchedule { Auto, Tiled, Narrow, Simple };
 
 // output = act(conv(input) + bias [+ skip]). `output` has its final size allocated. Auto
 // picks the tiled variant where the output is at least one register tile in channels and
-// width (schedules/tiles.h), the narrow one for 7..11-wide outputs, else simple; a `skip`
+// width (schedules/tiles.h), the narrow one for 7..11-wide outputs, else simple (and for
+// dilations past kConvMaxTiledDilation); a `skip`
 // aliasing the output always runs simple (ShiftInwards recomputes edge tiles). Throws
 // RuntimeError.
 void run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
