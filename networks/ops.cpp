@@ -69,16 +69,6 @@ void read_padding(AttrReader& r, Window& win, const Shape& in, bool allow_same) 
   }
 }
 
-// floor or ceil of (size + pads - k_eff) / stride + 1; PyTorch's ceil-mode rule drops a last
-// window that would start inside the bottom/right padding.
-int64_t window_output(int64_t size, int64_t pad_lo, int64_t pad_hi, int64_t k_eff, int64_t stride, bool ceil_mode) {
-  int64_t span = size + pad_lo + pad_hi - k_eff;
-  if (span < 0) return span / stride + (span % stride != 0 ? 0 : 1);  // negative: reported as <= 0
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= size + pad_lo) --out;
-  return out;
-}
-
 std::string window_how(const char* axis, int64_t size, const Window& w, bool height) {
   return fmt::format("input {} {}, kernel {}, stride {}, dilation {}, padding {}+{}", axis, size, height ? w.kh : w.kw,
                      height ? w.sh : w.sw, height ? w.dh : w.dw, height ? w.pad_top : w.pad_left,
@@ -421,6 +411,14 @@ int64_t elements(const Layer& l, const Shape& s) {
 }
 
 }  // namespace
+
+int64_t window_output(int64_t size, int64_t pad_lo, int64_t pad_hi, int64_t k_eff, int64_t stride, bool ceil_mode) {
+  int64_t span = size + pad_lo + pad_hi - k_eff;
+  if (span < 0) return span / stride + (span % stride != 0 ? 0 : 1);  // negative: reported as <= 0
+  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= size + pad_lo) --out;
+  return out;
+}
 
 std::vector<std::string> known_ops() {
   std::vector<std::string> names;

@@ -37,6 +37,11 @@ struct SpatialMap {
 // The window of a single-input layer (merges read each input with the identity map).
 SpatialMap spatial_map(const Graph& graph, const Layer& layer);
 
+// Output size along one axis of a conv or pooling window: floor (or, in ceil mode, ceil) of
+// (size + pads - k_eff) / stride + 1, where PyTorch's ceil-mode rule drops a last window that
+// would start inside the bottom/right padding. Zero or negative where nothing fits.
+int64_t window_output(int64_t size, int64_t pad_lo, int64_t pad_hi, int64_t k_eff, int64_t stride, bool ceil_mode);
+
 // True for ops that combine several same-geometry inputs (add, multiply, concat).
 bool is_merge(OpKind op);
 

@@ -6,6 +6,11 @@
 #include <cmath>
 #include <mutex>
 
+#include "archbench_conv_narrow.h"
+#include "archbench_conv_narrow_add_relu.h"
+#include "archbench_conv_narrow_relu.h"
+#include "archbench_conv_narrow_relu6.h"
+#include "archbench_conv_narrow_swish.h"
 #include "archbench_conv_simple.h"
 #include "archbench_conv_simple_add_relu.h"
 #include "archbench_conv_simple_relu.h"
@@ -16,11 +21,6 @@
 #include "archbench_conv_tiled_relu.h"
 #include "archbench_conv_tiled_relu6.h"
 #include "archbench_conv_tiled_swish.h"
-#include "archbench_conv_narrow.h"
-#include "archbench_conv_narrow_add_relu.h"
-#include "archbench_conv_narrow_relu.h"
-#include "archbench_conv_narrow_relu6.h"
-#include "archbench_conv_narrow_swish.h"
 #include "archbench_depthwise.h"
 #include "archbench_depthwise_relu.h"
 #include "archbench_depthwise_relu6.h"
@@ -101,7 +101,8 @@ const ConvEntry kConvVariants[] = {
 ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
   for (const ConvEntry& e : kConvVariants)
     if (e.schedule == schedule && e.residual == residual && e.act == act) return e.variant;
-  throw RuntimeError(residual ? "a fused residual add is compiled with relu only" : "no conv variant for this activation");
+  throw RuntimeError(residual ? "a fused residual add is compiled with relu only"
+                              : "no conv variant for this activation");
 }
 
 using DepthwiseFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int, int,
@@ -221,10 +222,10 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
     // ShiftInwards recomputes edge tiles, so a skip buffer must not be the output itself.
     bool aliased = skip && skip->data() == output.data();
     bool dilated = p.win.dh > kConvMaxTiledDilation || p.win.dw > kConvMaxTiledDilation;
-    schedule = !deep || aliased || dilated      ? ConvSchedule::Simple
-               : width >= kConvPixelTileMax     ? ConvSchedule::Tiled
-               : width >= kConvNarrowPixels     ? ConvSchedule::Narrow
-                                                : ConvSchedule::Simple;
+    schedule = !deep || aliased || dilated  ? ConvSchedule::Simple
+               : width >= kConvPixelTileMax ? ConvSchedule::Tiled
+               : width >= kConvNarrowPixels ? ConvSchedule::Narrow
+                                            : ConvSchedule::Simple;
   }
   ConvVariant v = pick(schedule, skip != nullptr, act);
   // A 1-element stand-in for the skip input of variants that do not read it.

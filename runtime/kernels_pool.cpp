@@ -1,5 +1,7 @@
 #include "runtime/kernels_pool.h"
 
+#include "networks/ops.h"
+
 #include <fmt/format.h>
 
 #include "archbench_adaptive_avgpool.h"
@@ -26,16 +28,6 @@ void require_extent(const Buffer& out, int dim, int64_t want, const char* op) {
   if (out.dim(dim).extent() != want)
     throw RuntimeError(fmt::format("{}: output {} is {}, expected {}", op, dim == 1 ? "width" : "height",
                                    out.dim(dim).extent(), want));
-}
-
-// The pooled size along one axis, as networks/ops.cpp infers it (PyTorch's rule: a ceil-mode
-// window that would start inside the far padding is dropped).
-int64_t pooled_size(int64_t size, int64_t pad_lo, int64_t pad_hi, int64_t k_eff, int64_t stride, bool ceil_mode) {
-  int64_t span = size + pad_lo + pad_hi - k_eff;
-  if (span < 0) return 0;
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= size + pad_lo) --out;
-  return out;
 }
 
 // PyTorch's float scales (reference.cpp's nearest_index / bilinear_taps): the identity when
@@ -70,12 +62,12 @@ void run_pool(const PoolAttrs& a, bool max, const Buffer& input, Buffer& output)
   if (!max && (w.dh != 1 || w.dw != 1)) throw RuntimeError("avgpool: no dilation");
   if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1)
     throw RuntimeError(fmt::format("{}: kernel, stride and dilation must be positive", name));
-  require_extent(output, 1,
-                 pooled_size(input.dim(1).extent(), w.pad_left, w.pad_right, w.dw * (w.kw - 1) + 1, w.sw, a.ceil_mode),
-                 name);
-  require_extent(output, 2,
-                 pooled_size(input.dim(2).extent(), w.pad_top, w.pad_bottom, w.dh * (w.kh - 1) + 1, w.sh, a.ceil_mode),
-                 name);
+  require_extent(
+      output, 1,
+      window_output(input.dim(1).extent(), w.pad_left, w.pad_right, w.dw * (w.kw - 1) + 1, w.sw, a.ceil_mode), name);
+  require_extent(
+      output, 2,
+      window_output(input.dim(2).extent(), w.pad_top, w.pad_bottom, w.dh * (w.kh - 1) + 1, w.sh, a.ceil_mode), name);
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
   int result =

@@ -122,9 +122,13 @@ class AtomicWriter {
   } catch (const std::runtime_error& e) {
     throw RuntimeError(e.what());
   }
-  void write(const void* data, size_t n) { guard([&] { file_.write(data, n); }); }
+  void write(const void* data, size_t n) {
+    guard([&] { file_.write(data, n); });
+  }
   void write(const std::string& s) { write(s.data(), s.size()); }
-  void commit() { guard([&] { file_.commit(); }); }
+  void commit() {
+    guard([&] { file_.commit(); });
+  }
 
  private:
   template <typename F>

@@ -6,6 +6,7 @@
 // (co, ci, kx, ky) so that a vector of output channels is one contiguous load.
 #include "Halide.h"
 #include "schedules/activation.h"
+#include "schedules/padding.h"
 #include "schedules/tiles.h"
 
 namespace {
@@ -34,12 +35,7 @@ class Conv2D : public Generator<Conv2D> {
 
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
-    Expr width = input.dim(1).extent(), height = input.dim(2).extent();
-
-    // Zero padding by clamp + select, which keeps loop partitioning simple (HALIDE-NOTES).
-    Func padded("padded");
-    Expr inside = x >= 0 && x < width && y >= 0 && y < height;
-    padded(c, x, y, n) = select(inside, input(c, clamp(x, 0, width - 1), clamp(y, 0, height - 1), n), 0.0f);
+    Func padded = zero_padded(input);
 
     RDom r(0, input.dim(0).extent(), 0, filter.dim(2).extent(), 0, filter.dim(3).extent(), "r");
     Func acc("acc");

@@ -19,6 +19,7 @@
 // with output channels innermost and padded with zeros to a multiple of 16, the bias (co)
 // padded the same way; a phase table (phase, field) with fields k0, off, taps.
 #include "Halide.h"
+#include "schedules/padding.h"
 
 namespace {
 
@@ -42,12 +43,8 @@ class ConvTranspose : public Generator<ConvTranspose> {
 
   void generate() {
     Var c("c"), x("x"), y("y"), n("n"), qx("qx"), px("px");
-    Expr width = input.dim(1).extent(), height = input.dim(2).extent();
     Expr stride_x = phases_x.dim(0).extent(), stride_y = phases_y.dim(0).extent();
-
-    Func padded("padded");
-    Expr inside = x >= 0 && x < width && y >= 0 && y < height;
-    padded(c, x, y, n) = select(inside, input(c, clamp(x, 0, width - 1), clamp(y, 0, height - 1), n), 0.0f);
+    Func padded = archbench::zero_padded(input);
 
     // The phase tables, indexed safely (bounds inference cannot see that px < stride).
     auto field = [](const Input<Buffer<int, 2>>& t, Expr p, int f) { return t(clamp(p, 0, t.dim(0).extent() - 1), f); };

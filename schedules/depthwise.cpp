@@ -6,6 +6,7 @@
 // Layouts (innermost first): activations (c, x, y, n); the prepared filter (c, kx, ky).
 #include "Halide.h"
 #include "schedules/activation.h"
+#include "schedules/padding.h"
 
 namespace {
 
@@ -26,16 +27,13 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
 
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
-    Expr width = input.dim(1).extent(), height = input.dim(2).extent();
-    Func padded("padded");
-    Expr inside = x >= 0 && x < width && y >= 0 && y < height;
-    padded(c, x, y, n) = select(inside, input(c, clamp(x, 0, width - 1), clamp(y, 0, height - 1), n), 0.0f);
+    Func padded = archbench::zero_padded(input);
 
     RDom r(0, filter.dim(1).extent(), 0, filter.dim(2).extent(), "r");
     Func acc("acc");
     acc(c, x, y, n) = bias(c);
-    acc(c, x, y, n) +=
-        filter(c, r.x, r.y) * padded(c, x * stride_x + r.x * dilation_x - pad_x, y * stride_y + r.y * dilation_y - pad_y, n);
+    acc(c, x, y, n) += filter(c, r.x, r.y) *
+                       padded(c, x * stride_x + r.x * dilation_x - pad_x, y * stride_y + r.y * dilation_y - pad_y, n);
     output(c, x, y, n) = archbench::activate(activation.value(), acc(c, x, y, n));
 
     // A vector of channels x 4 pixels of accumulators; the tap loops outside them.
