@@ -96,16 +96,7 @@ Weights weights_for_run(const Graph& g, const RunArgs& r) {
 int run(const RunArgs& r) {
   Graph g = load_for_run(r);
   Weights w = weights_for_run(g, r);
-  Tensor x(g.input().output);
-  if (!r.input_file.empty()) {
-    x = read_npy(r.input_file);
-    if (x.shape.size() != 4 || x.nchw() != g.input().output)
-      throw RuntimeError(fmt::format("{}: the input has shape [{}], the network takes [{}, {}, {}, {}]", r.input_file,
-                                     fmt::join(x.shape, ", "), g.input().output.n, g.input().output.c,
-                                     g.input().output.h, g.input().output.w));
-  } else {
-    for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
-  }
+  Tensor x = r.input_file.empty() ? default_input(g.input().output) : read_input(r.input_file, g.input().output);
   auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, Tensor> outputs;
   if (r.reference) {

@@ -64,6 +64,14 @@ void check_weights(const Graph& graph, const Weights& weights, const std::string
 Tensor read_npy(const std::filesystem::path& file);
 void write_npy(const std::filesystem::path& file, const Tensor& tensor);
 
+// The network input `run` and `bench` use when none is given: a fixed pattern in [0, 1), the
+// same on every machine, so runs and timings are comparable.
+Tensor default_input(const Shape& shape);
+
+// An .npy network input, checked to have `shape`: RuntimeError "FILE: the input has shape
+// [...], the network takes [...]" otherwise.
+Tensor read_input(const std::filesystem::path& file, const Shape& shape);
+
 // .safetensors with F32 tensors (F16/BF16/F64 are converted to float32). Throws
 // RuntimeError on malformed headers, offsets outside the file, or unsupported dtypes.
 Weights read_safetensors(const std::filesystem::path& file);

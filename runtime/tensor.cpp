@@ -53,4 +53,10 @@ float Tensor::at(int64_t n, int64_t c, int64_t h, int64_t w) const {
   return data[static_cast<size_t>(((n * shape[1] + c) * shape[2] + h) * shape[3] + w)];
 }
 
+Tensor default_input(const Shape& shape) {
+  Tensor t(shape);
+  for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
+  return t;
+}
+
 }  // namespace archbench

@@ -578,4 +578,12 @@ void write_safetensors(const fs::path& file, const Weights& weights) {
   w.commit();
 }
 
+Tensor read_input(const fs::path& file, const Shape& shape) {
+  Tensor x = read_npy(file);
+  if (x.shape.size() != 4 || x.nchw() != shape)
+    fail(file, "the input has shape " + dims_str(x.shape) + ", the network takes " +
+                   dims_str({shape.n, shape.c, shape.h, shape.w}));
+  return x;
+}
+
 }  // namespace archbench

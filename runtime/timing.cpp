@@ -51,8 +51,7 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
   eo.threads = options.threads;
   eo.conv_schedule = options.conv_schedule;
   Executor exec(graph, weights, eo);
-  Tensor input(graph.input().output);
-  for (size_t i = 0; i < input.data.size(); ++i) input.data[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
+  Tensor input = default_input(graph.input().output);
 
   std::vector<double> step_seconds;
   for (int w = 0; w < options.warmup; ++w) exec.run(input);
