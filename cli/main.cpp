@@ -72,7 +72,7 @@ int analyze(const AnalyzeArgs& args, bool compare) {
 }
 
 struct RunArgs {
-  std::string spec, input, weights, input_file, output_file, format = "table", out, schedule = "auto";
+  std::string spec, input, weights, input_file, output_file, format = "table", out, schedule = "default";
   uint64_t seed = 0;
   bool reference = false, include_train_only = false, per_layer = false;
   int threads = 0, repetitions = 10, warmup = 2;
@@ -180,7 +180,11 @@ int main(int argc, char** argv) {
     cmd->add_option("--weights", ra.weights, "weights in PyTorch layouts (.safetensors), keyed by layer name");
     cmd->add_option("--seed", ra.seed, "seed of the deterministic He-initialised weights")->capture_default_str();
     cmd->add_option("--threads", ra.threads, "kernel threads (0: all cores)")->capture_default_str();
-    cmd->add_option("--schedule", ra.schedule, "conv schedule: auto | tiled | simple")->capture_default_str();
+    cmd->add_option(
+           "--schedule", ra.schedule,
+           "conv schedule: the runtime's choice per layer, one forced where it applies, or an autoscheduled baseline")
+        ->capture_default_str()
+        ->check(CLI::IsMember(conv_schedule_names()));
     cmd->add_flag("--include-train-only", ra.include_train_only, "keep branches marked train_only");
   };
   CLI::App* run_cmd = app.add_subcommand("run", "run one inference through the Halide kernels (or the reference)");

@@ -40,7 +40,20 @@ struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
 };
 
+k::ConvSchedule parse_conv_schedule(const std::string& name) {
+  for (const auto& [n, s] : k::conv_schedules())
+    if (n == name) return s;
+  throw RuntimeError(
+      fmt::format("unknown conv schedule '{}' (one of: {})", name, fmt::join(conv_schedule_names(), ", ")));
+}
+
 }  // namespace
+
+std::vector<std::string> conv_schedule_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, s] : k::conv_schedules()) names.push_back(n);
+  return names;
+}
 
 struct Executor::Impl {
   Graph graph;
@@ -52,8 +65,10 @@ struct Executor::Impl {
   std::vector<k::Buffer> views;  // per layer: its output as a (c, x, y, n) view into the arena
   std::vector<int> physical;     // per layer: the layer whose view holds its data (views alias)
   std::vector<std::vector<int>> users;
+  k::ConvSchedule conv_schedule_ = k::ConvSchedule::Default;
 
   Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o) : graph(g), options(o), plan(plan_memory(g)) {
+    conv_schedule_ = parse_conv_schedule(o.conv_schedule);
     users = graph.consumers();
     check_weights(graph, weights, "weights");
     place_activations();
@@ -184,10 +199,7 @@ struct Executor::Impl {
     }
     if (skip >= 0) act = k::Activation::ReLU;
     for (int l : group) done_[static_cast<size_t>(l)] = true;
-    k::ConvSchedule schedule = options.conv_schedule == "tiled"    ? k::ConvSchedule::Tiled
-                               : options.conv_schedule == "narrow" ? k::ConvSchedule::Narrow
-                               : options.conv_schedule == "simple" ? k::ConvSchedule::Simple
-                                                                   : k::ConvSchedule::Auto;
+    k::ConvSchedule schedule = conv_schedule_;
     int in = conv.inputs[0];
     add_step(group, prepared->depthwise ? fmt::format("depthwise{}", name.substr(4)) : name,
              [this, prepared, in, skip, last, act, schedule] {

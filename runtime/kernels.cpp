@@ -6,6 +6,31 @@
 #include <cmath>
 #include <mutex>
 
+#include "archbench_conv_adams2019.h"
+#include "archbench_conv_adams2019_add_relu.h"
+#include "archbench_conv_adams2019_relu.h"
+#include "archbench_conv_adams2019_relu6.h"
+#include "archbench_conv_adams2019_swish.h"
+#include "archbench_conv_blocked.h"
+#include "archbench_conv_blocked_add_relu.h"
+#include "archbench_conv_blocked_relu.h"
+#include "archbench_conv_blocked_relu6.h"
+#include "archbench_conv_blocked_swish.h"
+#include "archbench_conv_direct.h"
+#include "archbench_conv_direct_add_relu.h"
+#include "archbench_conv_direct_relu.h"
+#include "archbench_conv_direct_relu6.h"
+#include "archbench_conv_direct_swish.h"
+#include "archbench_conv_li2018.h"
+#include "archbench_conv_li2018_add_relu.h"
+#include "archbench_conv_li2018_relu.h"
+#include "archbench_conv_li2018_relu6.h"
+#include "archbench_conv_li2018_swish.h"
+#include "archbench_conv_mullapudi2016.h"
+#include "archbench_conv_mullapudi2016_add_relu.h"
+#include "archbench_conv_mullapudi2016_relu.h"
+#include "archbench_conv_mullapudi2016_relu6.h"
+#include "archbench_conv_mullapudi2016_swish.h"
 #include "archbench_conv_narrow.h"
 #include "archbench_conv_narrow_add_relu.h"
 #include "archbench_conv_narrow_relu.h"
@@ -80,23 +105,22 @@ struct ConvEntry {
   ConvVariant variant;
 };
 
+// One row per compiled schedule, its five fused epilogues.
+#define ARCHBENCH_CONV_SCHEDULE(S, sched)                                                                       \
+  {ConvSchedule::S, false, Activation::None, {"conv_" #sched, archbench_conv_##sched}},                         \
+      {ConvSchedule::S, false, Activation::ReLU, {"conv_" #sched "_relu", archbench_conv_##sched##_relu}},      \
+      {ConvSchedule::S, false, Activation::ReLU6, {"conv_" #sched "_relu6", archbench_conv_##sched##_relu6}},   \
+      {ConvSchedule::S, false, Activation::Swish, {"conv_" #sched "_swish", archbench_conv_##sched##_swish}}, { \
+    ConvSchedule::S, true, Activation::ReLU, { "conv_" #sched "_add_relu", archbench_conv_##sched##_add_relu }  \
+  }
+
 const ConvEntry kConvVariants[] = {
-    {ConvSchedule::Tiled, false, Activation::None, {"conv_tiled", archbench_conv_tiled}},
-    {ConvSchedule::Tiled, false, Activation::ReLU, {"conv_tiled_relu", archbench_conv_tiled_relu}},
-    {ConvSchedule::Tiled, false, Activation::ReLU6, {"conv_tiled_relu6", archbench_conv_tiled_relu6}},
-    {ConvSchedule::Tiled, false, Activation::Swish, {"conv_tiled_swish", archbench_conv_tiled_swish}},
-    {ConvSchedule::Tiled, true, Activation::ReLU, {"conv_tiled_add_relu", archbench_conv_tiled_add_relu}},
-    {ConvSchedule::Narrow, false, Activation::None, {"conv_narrow", archbench_conv_narrow}},
-    {ConvSchedule::Narrow, false, Activation::ReLU, {"conv_narrow_relu", archbench_conv_narrow_relu}},
-    {ConvSchedule::Narrow, false, Activation::ReLU6, {"conv_narrow_relu6", archbench_conv_narrow_relu6}},
-    {ConvSchedule::Narrow, false, Activation::Swish, {"conv_narrow_swish", archbench_conv_narrow_swish}},
-    {ConvSchedule::Narrow, true, Activation::ReLU, {"conv_narrow_add_relu", archbench_conv_narrow_add_relu}},
-    {ConvSchedule::Simple, false, Activation::None, {"conv_simple", archbench_conv_simple}},
-    {ConvSchedule::Simple, false, Activation::ReLU, {"conv_simple_relu", archbench_conv_simple_relu}},
-    {ConvSchedule::Simple, false, Activation::ReLU6, {"conv_simple_relu6", archbench_conv_simple_relu6}},
-    {ConvSchedule::Simple, false, Activation::Swish, {"conv_simple_swish", archbench_conv_simple_swish}},
-    {ConvSchedule::Simple, true, Activation::ReLU, {"conv_simple_add_relu", archbench_conv_simple_add_relu}},
+    ARCHBENCH_CONV_SCHEDULE(Tiled, tiled),         ARCHBENCH_CONV_SCHEDULE(Narrow, narrow),
+    ARCHBENCH_CONV_SCHEDULE(Blocked, blocked),     ARCHBENCH_CONV_SCHEDULE(Direct, direct),
+    ARCHBENCH_CONV_SCHEDULE(Simple, simple),       ARCHBENCH_CONV_SCHEDULE(Mullapudi2016, mullapudi2016),
+    ARCHBENCH_CONV_SCHEDULE(Adams2019, adams2019), ARCHBENCH_CONV_SCHEDULE(Li2018, li2018),
 };
+#undef ARCHBENCH_CONV_SCHEDULE
 
 ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
   for (const ConvEntry& e : kConvVariants)
@@ -122,7 +146,92 @@ std::pair<const char*, DepthwiseFn> pick_depthwise(Activation act) {
   throw RuntimeError("unknown activation");
 }
 
+// The schedule that runs: `requested` where its preconditions hold (kernels.h), else the
+// default choice.
+ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* skip, const Buffer& output,
+                    int64_t groups) {
+  int cin_g = input.dim(0).extent() / to_int(groups);
+  int cout_g = output.dim(0).extent() / to_int(groups);
+  int width = output.dim(1).extent();
+  bool deep = cout_g >= kConvChannelTile;
+  // Tiles at the right edge are shifted inwards and computed twice: a skip input must not be
+  // the output itself.
+  bool aliased = skip && skip->data() == output.data();
+  bool blockable = cin_g % kConvInputBlock == 0;
+  switch (requested) {
+    case ConvSchedule::Tiled:
+      if (deep && !aliased && width >= kConvPixelTileMax) return requested;
+      break;
+    case ConvSchedule::Narrow:
+    case ConvSchedule::Direct:
+      if (deep && !aliased && width >= kConvNarrowPixels) return requested;
+      break;
+    case ConvSchedule::Blocked:
+      if (deep && !aliased && width >= kConvNarrowPixels && blockable) return requested;
+      break;
+    case ConvSchedule::Mullapudi2016:
+    case ConvSchedule::Adams2019:
+    case ConvSchedule::Li2018:
+      // Their tiles (up to the estimates' 28 pixels) shift inwards too; measured to run on
+      // 7x7 outputs with 32+ channels, not on 1-pixel or 5-channel ones.
+      if (deep && !aliased && width >= kConvNarrowPixels && output.dim(2).extent() >= kConvNarrowPixels)
+        return requested;
+      break;
+    case ConvSchedule::Simple:
+      return requested;
+    case ConvSchedule::Default:
+      break;
+  }
+  // Blocked pays where a tile's filter slice outgrows the cache (512+ input channels) and a
+  // row has several tiles. Otherwise direct: the 7-pixel tile reading a zero-padded copy of
+  // the input measured faster than staging each tile's padded window (narrow, tiled), most of
+  // all for dilated convs, whose windows are (k-1)*dilation wider than the tile
+  // (docs/ARCHITECTURE.md has the figures).
+  bool wide_reduction = cin_g >= 8 * kConvInputBlock && blockable;
+  if (!deep || aliased || width < kConvNarrowPixels) return ConvSchedule::Simple;
+  if (wide_reduction && width >= 2 * kConvNarrowPixels) return ConvSchedule::Blocked;
+  return ConvSchedule::Direct;
+}
+
+// `input` as the direct conv variant needs it: every tap of every output pixel inside. The
+// input itself where the window needs no padding; else a copy with zero borders, kept in the
+// PreparedConv for the next call of the same shape.
+Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& output) {
+  const Window& w = p.win;
+  auto needed = [](int64_t out, int64_t stride, int64_t dil, int64_t k) {
+    return (out - 1) * stride + dil * (k - 1) + 1;
+  };
+  int64_t need_w = needed(output.dim(1).extent(), w.sw, w.dw, w.kw);
+  int64_t need_h = needed(output.dim(2).extent(), w.sh, w.dh, w.kh);
+  int width = input.dim(1).extent(), height = input.dim(2).extent();
+  if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
+  int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
+  Buffer& scratch = p.padded_input;
+  if (scratch.dimensions() != 4 || scratch.dim(0).extent() != input.dim(0).extent() || scratch.dim(1).extent() != pw ||
+      scratch.dim(2).extent() != ph || scratch.dim(3).extent() != input.dim(3).extent())
+    scratch = Buffer(input.dim(0).extent(), pw, ph, input.dim(3).extent());
+  scratch.fill(0.0f);
+  Buffer placed = at_origin(input);
+  placed.translate({0, to_int(w.pad_left), to_int(w.pad_top), 0});
+  scratch.copy_from(placed);
+  return scratch;
+}
+
 }  // namespace
+
+const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules() {
+  static const std::vector<std::pair<std::string, ConvSchedule>> names = {
+      {"default", ConvSchedule::Default},
+      {"tiled", ConvSchedule::Tiled},
+      {"narrow", ConvSchedule::Narrow},
+      {"blocked", ConvSchedule::Blocked},
+      {"direct", ConvSchedule::Direct},
+      {"simple", ConvSchedule::Simple},
+      {"auto-mullapudi2016", ConvSchedule::Mullapudi2016},
+      {"auto-adams2019", ConvSchedule::Adams2019},
+      {"auto-li2018", ConvSchedule::Li2018}};
+  return names;
+}
 
 Buffer to_halide(const Tensor& t) {
   Shape s = t.nchw();
@@ -215,30 +324,27 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
   }
   int cin_g = input.dim(0).extent() / to_int(p.groups);
   int cout_g = output.dim(0).extent() / to_int(p.groups);
-  if (schedule == ConvSchedule::Auto) {
-    // The widest register tile the output holds (ShiftInwards needs one whole tile).
-    int width = output.dim(1).extent();
-    bool deep = cout_g >= kConvChannelTile;
-    // ShiftInwards recomputes edge tiles, so a skip buffer must not be the output itself.
-    bool aliased = skip && skip->data() == output.data();
-    bool dilated = p.win.dh > kConvMaxTiledDilation || p.win.dw > kConvMaxTiledDilation;
-    schedule = !deep || aliased || dilated  ? ConvSchedule::Simple
-               : width >= kConvPixelTileMax ? ConvSchedule::Tiled
-               : width >= kConvNarrowPixels ? ConvSchedule::Narrow
-                                            : ConvSchedule::Simple;
+  schedule = choose(schedule, input, skip, output, p.groups);
+  // The direct variant reads every tap in place: give it a zero-padded copy unless the
+  // window already lies inside the input.
+  Buffer source = input;
+  Window win = p.win;
+  if (schedule == ConvSchedule::Direct || schedule == ConvSchedule::Blocked) {
+    source = padded_input(p, input, output);
+    win.pad_left = win.pad_top = 0;
   }
   ConvVariant v = pick(schedule, skip != nullptr, act);
   // A 1-element stand-in for the skip input of variants that do not read it.
   static const Buffer unused(1, 1, 1, 1);
   for (int g = 0; g < to_int(p.groups); ++g) {
     // Channel views of group g, translated so that channel 0 of the group is index 0.
-    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
+    Buffer in = at_origin(source.cropped(0, source.dim(0).min() + g * cin_g, cin_g));
     Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
     Buffer sk = skip ? at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)) : unused;
     int result = v.fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[static_cast<size_t>(g)]).raw_buffer(),
                       const_cast<Buffer&>(p.biases[static_cast<size_t>(g)]).raw_buffer(), sk.raw_buffer(),
-                      to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh), to_int(p.win.pad_left),
-                      to_int(p.win.pad_top), out.raw_buffer());
+                      to_int(win.sw), to_int(win.sh), to_int(win.dw), to_int(win.dh), to_int(win.pad_left),
+                      to_int(win.pad_top), out.raw_buffer());
     check(result, v.name);
   }
   output.set_host_dirty();

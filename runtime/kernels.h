@@ -36,22 +36,31 @@ struct PreparedConv {
   bool depthwise = false;
   std::vector<Buffer> filters;  // per group (one when depthwise)
   std::vector<Buffer> biases;   // per group (one when depthwise)
+  mutable Buffer padded_input;  // scratch of the direct variant: the input with zero borders
 };
 
 // weight: PyTorch [Cout, Cin/groups, kh, kw]; bias may be null.
 PreparedConv prepare_conv(const ConvAttrs& attrs, const Tensor& weight, const Tensor* bias,
                           const std::optional<BatchNormParams>& bn);
 
-enum class ConvSchedule { Auto, Tiled, Narrow, Simple };
+// The conv family's compiled schedules (schedules/conv.cmake). Default is the runtime's
+// choice per layer; the rest force one where its preconditions hold (see run_conv).
+enum class ConvSchedule { Default, Tiled, Narrow, Blocked, Direct, Simple, Mullapudi2016, Adams2019, Li2018 };
 
-// output = act(conv(input) + bias [+ skip]). `output` has its final size allocated. Auto
-// picks the tiled variant where the output is at least one register tile in channels and
-// width (schedules/tiles.h), the narrow one for 7..11-wide outputs, else simple (and for
-// dilations past kConvMaxTiledDilation); a `skip`
-// aliasing the output always runs simple (ShiftInwards recomputes edge tiles). Throws
-// RuntimeError.
+// Names as the CLI takes them: default, tiled, ..., auto-mullapudi2016, auto-adams2019,
+// auto-li2018 (autoscheduled baselines).
+const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
+
+// output = act(conv(input) + bias [+ skip]). `output` has its final size allocated.
+// A forced schedule runs where its preconditions hold, else the default choice does:
+//   tiled needs >= kConvChannelTile output channels (per group) and a 12-pixel-wide output;
+//   narrow and direct the same with 7 pixels; blocked also input channels in multiples of
+//   kConvInputBlock; the autoscheduled ones 7x7 pixels; none of them a `skip` aliasing the
+//   output (their edge tiles are recomputed). Default: blocked for 512+ input channels and a
+//   14+-pixel-wide output, else direct, else simple. Direct and blocked read a zero-padded
+//   copy of the input (kept in the PreparedConv). Throws RuntimeError.
 void run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
-              ConvSchedule schedule = ConvSchedule::Auto);
+              ConvSchedule schedule = ConvSchedule::Default);
 
 // Kernel threads (0: all cores).
 void set_threads(int threads);

@@ -15,7 +15,7 @@ struct BenchOptions {
   int threads = 0;       // 0: all cores
   int warmup = 2;        // untimed runs first (thread pool start-up, page faults, caches)
   int repetitions = 10;  // timed runs; statistics over them
-  std::string conv_schedule = "auto";
+  std::string conv_schedule = "default";
 };
 
 struct LatencyStats {

@@ -4,6 +4,9 @@
 //
 // Layouts (Halide dims, innermost first): activations (c, x, y, n); the prepared filter
 // (co, ci, kx, ky) so that a vector of output channels is one contiguous load.
+#include <cstdlib>
+#include <string>
+
 #include "Halide.h"
 #include "schedules/activation.h"
 #include "schedules/padding.h"
@@ -21,8 +24,13 @@ class Conv2D : public Generator<Conv2D> {
   // tiled: a register tile of kConvChannelTile output channels x a few pixels (needs the
   //        output to be at least one tile wide and deep: see tiles.h);
   // narrow: the same with at most kConvNarrowPixels pixels per tile, for 7..11-wide outputs;
+  // direct: the narrow tile reading the input in place: needs every tap inside the input;
   // simple: output channels vectorised, one pixel at a time; any shape.
   GeneratorParam<std::string> schedule{"schedule", "tiled"};
+  // Built with auto_schedule=true (the autoscheduled baselines), the schedule above is ignored
+  // and only the estimates below are given. beam_size caps Adams2019's beam search (its
+  // HL_BEAM_SIZE, read when it runs after generate()); 0 leaves its default of 32.
+  GeneratorParam<int> beam_size{"beam_size", 0};
 
   Input<Buffer<float, 4>> input{"input"};    // c, x, y, n
   Input<Buffer<float, 4>> filter{"filter"};  // co, ci, kx, ky
@@ -35,47 +43,51 @@ class Conv2D : public Generator<Conv2D> {
 
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
-    Func padded = zero_padded(input);
+    // direct: no zero padding and no staging; the runtime passes an input that every tap reads
+    // inside of (an unpadded conv, or one it padded itself), so a tile loads straight from it.
+    const bool direct = std::string(schedule) == "direct" || std::string(schedule) == "blocked";
+    Func padded("source");
+    if (direct) {
+      padded(c, x, y, n) = input(c, x, y, n);
+    } else if (get_auto_schedule()) {
+      // The autoschedulers tile the input's reader too, shifting tails inwards: clamp its
+      // channels and images as well, so a tile past the last channel reads valid memory.
+      Expr inside = x >= 0 && x < input.dim(1).extent() && y >= 0 && y < input.dim(2).extent();
+      padded(c, x, y, n) = select(inside,
+                                  input(clamp(c, 0, input.dim(0).extent() - 1), clamp(x, 0, input.dim(1).extent() - 1),
+                                        clamp(y, 0, input.dim(2).extent() - 1), clamp(n, 0, input.dim(3).extent() - 1)),
+                                  0.0f);
+    } else
+      padded = zero_padded(input);
 
-    RDom r(0, input.dim(0).extent(), 0, filter.dim(2).extent(), 0, filter.dim(3).extent(), "r");
-    Func acc("acc");
+    const bool blocked = std::string(schedule) == "blocked";
+    Func acc("acc"), partial("partial");
     acc(c, x, y, n) = bias(c);
-    acc(c, x, y, n) += filter(c, r.x, r.y, r.z) *
-                       padded(r.x, x * stride_x + r.y * dilation_x - pad_x, y * stride_y + r.z * dilation_y - pad_y, n);
+    if (blocked) {
+      // Input channels in blocks of kConvInputBlock (the runtime guarantees a multiple): the
+      // partial sums of block b, added into the accumulators one block at a time.
+      Var b("b");
+      RDom r(0, kConvInputBlock, 0, filter.dim(2).extent(), 0, filter.dim(3).extent(), "r");
+      Expr ci = b * kConvInputBlock + r.x;
+      partial(c, x, y, n, b) = 0.0f;
+      partial(c, x, y, n, b) += filter(c, ci, r.y, r.z) * padded(ci, x * stride_x + r.y * dilation_x - pad_x,
+                                                                 y * stride_y + r.z * dilation_y - pad_y, n);
+      RDom rb(0, input.dim(0).extent() / kConvInputBlock, "rb");
+      acc(c, x, y, n) += partial(c, x, y, n, rb);
+      blocked_r = r;
+      blocks_r = rb;
+    } else {
+      RDom r(0, input.dim(0).extent(), 0, filter.dim(2).extent(), 0, filter.dim(3).extent(), "r");
+      acc(c, x, y, n) += filter(c, r.x, r.y, r.z) * padded(r.x, x * stride_x + r.y * dilation_x - pad_x,
+                                                           y * stride_y + r.z * dilation_y - pad_y, n);
+      plain_r = r;
+    }
 
     Expr value = acc(c, x, y, n);
     if (residual) value += skip(c, x, y, n);
     output(c, x, y, n) = activate(activation.value(), value);
 
-    const int vec = natural_vector_size<float>();
-    if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow") {
-      // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
-      // sized to the register file: 32 registers with AVX-512, 16 below it.
-      const int px = std::string(schedule) == "narrow" ? std::min(kConvNarrowPixels, pixel_tile(get_target()))
-                                                       : pixel_tile(get_target());
-      // Each task takes a band of kConvRowBand rows and walks it once per channel tile, so a
-      // tile's filter slice is reused across the whole band while it is in cache.
-      Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), task("task");
-      output.split(c, co, ci, kConvChannelTile, TailStrategy::ShiftInwards)
-          .split(x, xo, xi, px, TailStrategy::ShiftInwards)
-          .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
-          .reorder(ci, xi, xo, yi, co, yo, n)
-          .vectorize(ci, vec)
-          .unroll(ci)
-          .unroll(xi)
-          .fuse(yo, n, task)
-          .parallel(task);
-      acc.compute_at(output, xo).vectorize(c, vec).unroll(c).unroll(x).unroll(y).unroll(n);
-      acc.update().reorder(c, x, y, n, r.x, r.y, r.z).vectorize(c, vec).unroll(c).unroll(x).unroll(y).unroll(n);
-      // Stage the padded input rows the tile reads, so the inner loop does no bounds tests.
-      padded.compute_at(output, xo);
-    } else {
-      output.vectorize(c, vec, TailStrategy::GuardWithIf).parallel(y);
-      acc.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
-      acc.update().reorder(c, r.x, r.y, r.z).vectorize(c, vec, TailStrategy::GuardWithIf);
-    }
-
-    // Estimates for the autoschedulers (a ResNet-50 3x3 conv).
+    // Estimates for the autoschedulers: a ResNet-50 3x3 conv (layer2).
     input.set_estimates({{0, 128}, {0, 30}, {0, 30}, {0, 1}});
     filter.set_estimates({{0, 128}, {0, 128}, {0, 3}, {0, 3}});
     bias.set_estimates({{0, 128}});
@@ -87,9 +99,78 @@ class Conv2D : public Generator<Conv2D> {
     pad_x.set_estimate(1);
     pad_y.set_estimate(1);
     output.set_estimates({{0, 128}, {0, 28}, {0, 28}, {0, 1}});
+    if (get_auto_schedule()) {
+      if (beam_size > 0) setenv("HL_BEAM_SIZE", std::to_string(beam_size.value()).c_str(), 1);
+      return;
+    }
+
+    const int vec = natural_vector_size<float>();
+    if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct") {
+      // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
+      // sized to the register file: 32 registers with AVX-512, 16 below it.
+      const int px = std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, pixel_tile(get_target()))
+                                                      : pixel_tile(get_target());
+      // Each task takes one channel tile over a band of kConvRowBand rows, so the tile's filter
+      // slice is reused across the whole band while it is in cache. Channel tiles are tasks too:
+      // a 7x7 or 14x14 output has only one or two row bands, too few to keep the cores busy.
+      Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
+      output.split(c, co, ci, kConvChannelTile, TailStrategy::ShiftInwards)
+          .split(x, xo, xi, px, TailStrategy::ShiftInwards)
+          .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
+          .reorder(ci, xi, xo, yi, co, yo, n)
+          .vectorize(ci, vec)
+          .unroll(ci)
+          .unroll(xi)
+          .fuse(co, yo, band)
+          .fuse(band, n, task)
+          .parallel(task);
+      acc.compute_at(output, xo).vectorize(c, vec).unroll(c).unroll(x).unroll(y).unroll(n);
+      acc.update()
+          .reorder(c, x, y, n, plain_r.x, plain_r.y, plain_r.z)
+          .vectorize(c, vec)
+          .unroll(c)
+          .unroll(x)
+          .unroll(y)
+          .unroll(n);
+      // Stage the padded input rows the tile reads, so the inner loop does no bounds tests.
+      if (!direct) padded.compute_at(output, xo);
+    } else if (blocked) {
+      // A task: one channel tile over a band of rows. Per row, the accumulators of the whole
+      // row (32 channels x width, in L1) take one block of input channels at a time across all
+      // the row's 7-pixel tiles, so a block's filter slice stays in L1/L2 for the row.
+      Var co("co"), ci("ci"), yo("yo"), yi("yi"), band("band"), task("task");
+      output.split(c, co, ci, kConvChannelTile, TailStrategy::ShiftInwards)
+          .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
+          .reorder(ci, x, yi, co, yo, n)
+          .vectorize(ci, vec)
+          .fuse(co, yo, band)
+          .fuse(band, n, task)
+          .parallel(task);
+      acc.compute_at(output, yi).vectorize(c, vec).unroll(c);
+      Var xo("xo"), xi("xi");
+      acc.update()
+          .split(x, xo, xi, kConvNarrowPixels, TailStrategy::GuardWithIf)
+          .reorder(c, xi, y, n, xo, blocks_r.x)
+          .vectorize(c, vec)
+          .unroll(c);
+      partial.compute_at(acc, xo).vectorize(c, vec).unroll(c).unroll(x).unroll(y).unroll(n);
+      partial.update()
+          .reorder(c, x, y, n, blocked_r.x, blocked_r.y, blocked_r.z)
+          .vectorize(c, vec)
+          .unroll(c)
+          .unroll(x)
+          .unroll(y)
+          .unroll(n);
+    } else {
+      output.vectorize(c, vec, TailStrategy::GuardWithIf).parallel(y);
+      acc.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
+      acc.update().reorder(c, plain_r.x, plain_r.y, plain_r.z).vectorize(c, vec, TailStrategy::GuardWithIf);
+    }
   }
 
  private:
+  RDom plain_r, blocked_r, blocks_r;
+
   static int pixel_tile(const Target& t) {
     if (t.has_feature(Target::AVX512_Skylake)) return kConvPixelTileAvx512;
     if (t.has_feature(Target::AVX2)) return kConvPixelTileAvx2;

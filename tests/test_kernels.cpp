@@ -15,7 +15,7 @@ namespace {
 // Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
 // "skip", then an activation named "act") through the Halide kernel and the reference, and
 // returns the relative error of the last layer.
-double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Auto) {
+double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Default) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
   Tensor x = random_tensor(g.input().output, 11);
@@ -99,11 +99,30 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(conv_both_schedules_agree_with_the_reference) {
-  std::string spec =
-      net("[1, 24, 18, 31]", "  - {name: conv, op: conv, out: 67, kernel: 3, stride: [1, 2], padding: 1}\n");
-  BOOST_TEST(conv_error(spec, k::ConvSchedule::Tiled) <= 1e-4);
-  BOOST_TEST(conv_error(spec, k::ConvSchedule::Simple) <= 1e-4);
+// Every conv variant the runtime can be told to use (the tuner's candidates), on shapes where
+// each applies (run_conv's preconditions; elsewhere the default runs instead).
+BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
+  const std::string specs[] = {
+      net("[1, 128, 18, 31]", "  - {name: conv, op: conv, out: 67, kernel: 3, stride: [1, 2], padding: 1}\n"),
+      net("[1, 64, 20, 33]",
+          "  - {name: conv, op: conv, out: 40, kernel: 3, dilation: 3, padding: [2, 1, 3, 0]}\n  - {name: act, op: "
+          "relu}\n"),
+      net("[2, 64, 14, 15]",
+          "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1, bias: false}\n"
+          "  - {name: bn, op: batchnorm}\n  - {name: add, op: add, inputs: [bn, input]}\n"
+          "  - {name: act, op: relu}\n"),
+      net("[1, 192, 13, 27]",
+          "  - {name: conv, op: conv, out: 96, kernel: 1, stride: 2}\n  - {name: act, op: swish}\n"),
+  };
+  const std::pair<k::ConvSchedule, const char*> schedules[] = {
+      {k::ConvSchedule::Tiled, "tiled"},         {k::ConvSchedule::Narrow, "narrow"},
+      {k::ConvSchedule::Blocked, "blocked"},     {k::ConvSchedule::Direct, "direct"},
+      {k::ConvSchedule::Simple, "simple"},       {k::ConvSchedule::Mullapudi2016, "mullapudi2016"},
+      {k::ConvSchedule::Adams2019, "adams2019"}, {k::ConvSchedule::Li2018, "li2018"}};
+  for (const auto& [schedule, name] : schedules)
+    for (size_t i = 0; i < std::size(specs); ++i) BOOST_TEST_CONTEXT(name << " on case " << i) {
+        BOOST_TEST(conv_error(specs[i], schedule) <= 1e-4);
+      }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,7 +12,7 @@ using namespace archbench::test;
 namespace {
 
 // max |got - want| / max(1, max |want|) over every network output.
-double network_error(const Graph& g, const std::string& schedule = "auto") {
+double network_error(const Graph& g, const std::string& schedule = "default") {
   Weights w = init_weights(g, 3);
   Tensor x = random_tensor(g.input().output, 5);
   auto want = run_reference(g, w, x);
@@ -55,8 +55,9 @@ BOOST_AUTO_TEST_SUITE(executor)
 BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   Graph g = load_text(kBlocks);
   // fp32 against double: max error <= 1e-4 of the output's magnitude.
-  BOOST_TEST(network_error(g) <= 1e-4);
-  BOOST_TEST(network_error(g, "simple") <= 1e-4);
+  // Every schedule the CLI offers, forced where it applies (elsewhere the default runs).
+  for (const std::string& schedule : conv_schedule_names())
+    BOOST_TEST_CONTEXT(schedule) { BOOST_TEST(network_error(g, schedule) <= 1e-4); }
   Executor e(g, init_weights(g, 1));
   std::vector<std::string> kernels;
   for (const Step& s : e.steps()) kernels.push_back(s.kernel);
@@ -113,6 +114,17 @@ BOOST_AUTO_TEST_CASE(a_wrong_input_shape_is_an_error) {
   Executor e(g, init_weights(g, 1));
   BOOST_CHECK_EXCEPTION(e.run(Tensor(Shape{1, 5, 17, 19})), RuntimeError, [](const RuntimeError& err) {
     return std::string(err.what()) == "the input has shape 1x5x17x19, the network takes 2x5x17x19";
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
+  Graph g = load_text(kBlocks);
+  ExecutorOptions o;
+  o.conv_schedule = "fastest";
+  BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) ==
+           "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
+           "auto-mullapudi2016, auto-adams2019, auto-li2018)";
   });
 }
 
@@ -173,6 +185,17 @@ BOOST_AUTO_TEST_CASE(every_zoo_network_matches_the_reference) {
       BOOST_TEST(err <= 1e-3);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
+  Graph g = load_text(kBlocks);
+  ExecutorOptions o;
+  o.conv_schedule = "fastest";
+  BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) ==
+           "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
+           "auto-mullapudi2016, auto-adams2019, auto-li2018)";
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
