@@ -72,10 +72,11 @@ int analyze(const AnalyzeArgs& args, bool compare) {
 }
 
 struct RunArgs {
-  std::string spec, input, weights, input_file, output_file, format = "table", out, schedule = "default";
+  std::string spec, input, weights, input_file, output_file, format = "table", out;
+  ExecutorOptions executor;
   uint64_t seed = 0;
   bool reference = false, include_train_only = false, per_layer = false;
-  int threads = 0, repetitions = 10, warmup = 2;
+  int repetitions = 10, warmup = 2;
 };
 
 Graph load_for_run(const RunArgs& r) {
@@ -102,10 +103,7 @@ int run(const RunArgs& r) {
   if (r.reference) {
     outputs = run_reference(g, w, x);
   } else {
-    ExecutorOptions o;
-    o.threads = r.threads;
-    o.conv_schedule = r.schedule;
-    Executor e(g, w, o);
+    Executor e(g, w, r.executor);
     outputs = e.run(x);
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -126,17 +124,16 @@ int bench(const RunArgs& r) {
   Graph g = load_for_run(r);
   Weights w = weights_for_run(g, r);
   BenchOptions o;
-  o.threads = r.threads;
+  o.executor = r.executor;
   o.repetitions = r.repetitions;
   o.warmup = r.warmup;
-  o.conv_schedule = r.schedule;
-  BenchResult result = benchmark_network(g, w, o, measure_peak(r.threads));
+  BenchResult result = benchmark_network(g, w, o, measure_peak(r.executor.threads));
   emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
   return 0;
 }
 
 int peak(const RunArgs& r) {
-  MachinePeak p = measure_peak(r.threads);
+  MachinePeak p = measure_peak(r.executor.threads);
   if (parse_format(r.format) == Format::Json)
     emit(
         nlohmann::ordered_json{{"gflops", p.gflops}, {"gbps", p.gbps}, {"threads", p.threads}, {"isa", p.isa}}.dump(2) +
@@ -179,12 +176,15 @@ int main(int argc, char** argv) {
     cmd->add_option("--input", ra.input, "input shape N,C,H,W (overrides the spec's)");
     cmd->add_option("--weights", ra.weights, "weights in PyTorch layouts (.safetensors), keyed by layer name");
     cmd->add_option("--seed", ra.seed, "seed of the deterministic He-initialised weights")->capture_default_str();
-    cmd->add_option("--threads", ra.threads, "kernel threads (0: all cores)")->capture_default_str();
+    cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores)")->capture_default_str();
     cmd->add_option(
-           "--schedule", ra.schedule,
+           "--schedule", ra.executor.conv_schedule,
            "conv schedule: the runtime's choice per layer, one forced where it applies, or an autoscheduled baseline")
         ->capture_default_str()
         ->check(CLI::IsMember(conv_schedule_names()));
+    cmd->add_option("--depthwise-schedule", ra.executor.depthwise_schedule, "depthwise conv schedule")
+        ->capture_default_str()
+        ->check(CLI::IsMember(depthwise_schedule_names()));
     cmd->add_flag("--include-train-only", ra.include_train_only, "keep branches marked train_only");
   };
   CLI::App* run_cmd = app.add_subcommand("run", "run one inference through the Halide kernels (or the reference)");
@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
   bench_cmd->add_option("-o,--out", ra.out, "write to this file (whole or not at all)");
   CLI::App* peak_cmd = app.add_subcommand("peak", "this machine's fp32 FMA peak and memory bandwidth");
-  peak_cmd->add_option("--threads", ra.threads, "threads (0: all cores)");
+  peak_cmd->add_option("--threads", ra.executor.threads, "threads (0: all cores)");
   peak_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
 
   try {

@@ -40,20 +40,28 @@ struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
 };
 
-k::ConvSchedule parse_conv_schedule(const std::string& name) {
-  for (const auto& [n, s] : k::conv_schedules())
+template <typename Schedule>
+Schedule parse_schedule(const std::vector<std::pair<std::string, Schedule>>& known, const char* family,
+                        const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& [n, s] : known) {
     if (n == name) return s;
-  throw RuntimeError(
-      fmt::format("unknown conv schedule '{}' (one of: {})", name, fmt::join(conv_schedule_names(), ", ")));
+    names.push_back(n);
+  }
+  throw RuntimeError(fmt::format("unknown {} schedule '{}' (one of: {})", family, name, fmt::join(names, ", ")));
+}
+
+template <typename Schedule>
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, Schedule>>& known) {
+  std::vector<std::string> names;
+  for (const auto& [n, s] : known) names.push_back(n);
+  return names;
 }
 
 }  // namespace
 
-std::vector<std::string> conv_schedule_names() {
-  std::vector<std::string> names;
-  for (const auto& [n, s] : k::conv_schedules()) names.push_back(n);
-  return names;
-}
+std::vector<std::string> conv_schedule_names() { return names_of(k::conv_schedules()); }
+std::vector<std::string> depthwise_schedule_names() { return names_of(k::depthwise_schedules()); }
 
 struct Executor::Impl {
   Graph graph;
@@ -66,9 +74,11 @@ struct Executor::Impl {
   std::vector<int> physical;     // per layer: the layer whose view holds its data (views alias)
   std::vector<std::vector<int>> users;
   k::ConvSchedule conv_schedule_ = k::ConvSchedule::Default;
+  k::DepthwiseSchedule depthwise_schedule_ = k::DepthwiseSchedule::Default;
 
   Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o) : graph(g), options(o), plan(plan_memory(g)) {
-    conv_schedule_ = parse_conv_schedule(o.conv_schedule);
+    conv_schedule_ = parse_schedule(k::conv_schedules(), "conv", o.conv_schedule);
+    depthwise_schedule_ = parse_schedule(k::depthwise_schedules(), "depthwise", o.depthwise_schedule);
     users = graph.consumers();
     check_weights(graph, weights, "weights");
     place_activations();
@@ -200,12 +210,13 @@ struct Executor::Impl {
     if (skip >= 0) act = k::Activation::ReLU;
     for (int l : group) done_[static_cast<size_t>(l)] = true;
     k::ConvSchedule schedule = conv_schedule_;
+    k::DepthwiseSchedule depthwise = depthwise_schedule_;
     int in = conv.inputs[0];
     add_step(group, prepared->depthwise ? fmt::format("depthwise{}", name.substr(4)) : name,
-             [this, prepared, in, skip, last, act, schedule] {
+             [this, prepared, in, skip, last, act, schedule, depthwise] {
                k::Buffer out = views[static_cast<size_t>(last)];
                k::run_conv(*prepared, views[static_cast<size_t>(in)],
-                           skip >= 0 ? &views[static_cast<size_t>(skip)] : nullptr, out, act, schedule);
+                           skip >= 0 ? &views[static_cast<size_t>(skip)] : nullptr, out, act, schedule, depthwise);
              });
   }
 

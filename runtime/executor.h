@@ -17,11 +17,15 @@ struct ExecutorOptions {
   int threads = 0;  // kernel threads; 0: all cores
   // The conv family's schedule: one of conv_schedule_names(); RuntimeError for another.
   std::string conv_schedule = "default";
+  // The depthwise family's: one of depthwise_schedule_names().
+  std::string depthwise_schedule = "default";
 };
 
 // default (the runtime's choice per layer), tiled, narrow, blocked, direct, simple, and the
 // autoscheduled baselines auto-mullapudi2016, auto-adams2019, auto-li2018.
 std::vector<std::string> conv_schedule_names();
+// default, columns, staged.
+std::vector<std::string> depthwise_schedule_names();
 
 // One kernel call of the plan. A step covers one layer or a fused group (conv + batch-norm
 // + add + activation); `layers` lists them, the last one is the layer whose output it writes.

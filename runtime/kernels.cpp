@@ -46,10 +46,14 @@
 #include "archbench_conv_tiled_relu.h"
 #include "archbench_conv_tiled_relu6.h"
 #include "archbench_conv_tiled_swish.h"
-#include "archbench_depthwise.h"
-#include "archbench_depthwise_relu.h"
-#include "archbench_depthwise_relu6.h"
-#include "archbench_depthwise_swish.h"
+#include "archbench_depthwise_columns.h"
+#include "archbench_depthwise_columns_relu.h"
+#include "archbench_depthwise_columns_relu6.h"
+#include "archbench_depthwise_columns_swish.h"
+#include "archbench_depthwise_staged.h"
+#include "archbench_depthwise_staged_relu.h"
+#include "archbench_depthwise_staged_relu6.h"
+#include "archbench_depthwise_staged_swish.h"
 #include "schedules/tiles.h"
 
 namespace archbench::kernels {
@@ -132,18 +136,32 @@ ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
 using DepthwiseFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int, int,
                             halide_buffer_t*);
 
-std::pair<const char*, DepthwiseFn> pick_depthwise(Activation act) {
-  switch (act) {
-    case Activation::None:
-      return {"depthwise", archbench_depthwise};
-    case Activation::ReLU:
-      return {"depthwise_relu", archbench_depthwise_relu};
-    case Activation::ReLU6:
-      return {"depthwise_relu6", archbench_depthwise_relu6};
-    case Activation::Swish:
-      return {"depthwise_swish", archbench_depthwise_swish};
+struct DepthwiseEntry {
+  DepthwiseSchedule schedule;
+  Activation act;
+  const char* name;
+  DepthwiseFn fn;
+};
+
+#define ARCHBENCH_DEPTHWISE_SCHEDULE(S, sched)                                                                        \
+  {DepthwiseSchedule::S, Activation::None, "depthwise_" #sched, archbench_depthwise_##sched},                         \
+      {DepthwiseSchedule::S, Activation::ReLU, "depthwise_" #sched "_relu", archbench_depthwise_##sched##_relu},      \
+      {DepthwiseSchedule::S, Activation::ReLU6, "depthwise_" #sched "_relu6", archbench_depthwise_##sched##_relu6}, { \
+    DepthwiseSchedule::S, Activation::Swish, "depthwise_" #sched "_swish", archbench_depthwise_##sched##_swish        \
   }
-  throw RuntimeError("unknown activation");
+
+const DepthwiseEntry kDepthwiseVariants[] = {
+    ARCHBENCH_DEPTHWISE_SCHEDULE(Columns, columns),
+    ARCHBENCH_DEPTHWISE_SCHEDULE(Staged, staged),
+};
+#undef ARCHBENCH_DEPTHWISE_SCHEDULE
+
+const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act) {
+  // Columns measured faster: MobileNetV2's depthwise convs take 1.5 ms with it, 1.8 staged.
+  if (schedule == DepthwiseSchedule::Default) schedule = DepthwiseSchedule::Columns;
+  for (const DepthwiseEntry& e : kDepthwiseVariants)
+    if (e.schedule == schedule && e.act == act) return e;
+  throw RuntimeError("no depthwise variant for this activation");
 }
 
 // The schedule that runs: `requested` where its preconditions hold (kernels.h), else the
@@ -233,6 +251,13 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules() {
   return names;
 }
 
+const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules() {
+  static const std::vector<std::pair<std::string, DepthwiseSchedule>> names = {{"default", DepthwiseSchedule::Default},
+                                                                               {"columns", DepthwiseSchedule::Columns},
+                                                                               {"staged", DepthwiseSchedule::Staged}};
+  return names;
+}
+
 Buffer to_halide(const Tensor& t) {
   Shape s = t.nchw();
   Buffer b(to_int(s.c), to_int(s.w), to_int(s.h), to_int(s.n));
@@ -310,16 +335,17 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
 }
 
 void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
-              ConvSchedule schedule) {
+              ConvSchedule schedule, DepthwiseSchedule depthwise) {
   install_error_handler();
   if (p.depthwise) {
     if (skip) throw RuntimeError("a depthwise conv has no fused residual add");
-    auto [name, fn] = pick_depthwise(act);
+    const DepthwiseEntry& v = pick_depthwise(depthwise, act);
     Buffer in = at_origin(input), out = at_origin(output);
-    int result = fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
-                    const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
-                    to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
-    check(result, name);
+    int result =
+        v.fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
+             const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
+             to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
+    check(result, v.name);
     return;
   }
   int cin_g = input.dim(0).extent() / to_int(p.groups);

@@ -51,6 +51,11 @@ enum class ConvSchedule { Default, Tiled, Narrow, Blocked, Direct, Simple, Mulla
 // auto-li2018 (autoscheduled baselines).
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 
+// The depthwise family's: columns (4-pixel tiles, bounds-tested reads) and staged (row bands
+// staging their padded input); both take any shape. Default: columns.
+enum class DepthwiseSchedule { Default, Columns, Staged };
+const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules();
+
 // output = act(conv(input) + bias [+ skip]). `output` has its final size allocated.
 // A forced schedule runs where its preconditions hold, else the default choice does:
 //   tiled needs >= kConvChannelTile output channels (per group) and a 12-pixel-wide output;
@@ -60,7 +65,7 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 //   14+-pixel-wide output, else direct, else simple. Direct and blocked read a zero-padded
 //   copy of the input (kept in the PreparedConv). Throws RuntimeError.
 void run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
-              ConvSchedule schedule = ConvSchedule::Default);
+              ConvSchedule schedule = ConvSchedule::Default, DepthwiseSchedule depthwise = DepthwiseSchedule::Default);
 
 // Kernel threads (0: all cores).
 void set_threads(int threads);

@@ -47,10 +47,7 @@ std::string cpu_kernel_set() {
 
 BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
                               const MachinePeak& peak) {
-  ExecutorOptions eo;
-  eo.threads = options.threads;
-  eo.conv_schedule = options.conv_schedule;
-  Executor exec(graph, weights, eo);
+  Executor exec(graph, weights, options.executor);
   Tensor input = default_input(graph.input().output);
 
   std::vector<double> step_seconds;
@@ -72,7 +69,9 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
   r.network = graph.name;
   r.kernel_set = cpu_kernel_set();
   r.input = graph.input().output;
-  r.threads = options.threads > 0 ? options.threads : peak.threads;
+  r.threads = options.executor.threads > 0 ? options.executor.threads : peak.threads;
+  r.conv_schedule = options.executor.conv_schedule;
+  r.depthwise_schedule = options.executor.depthwise_schedule;
   r.repetitions = options.repetitions;
   r.peak = peak;
   const std::vector<double>& ms = collector.seconds;
@@ -120,6 +119,7 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
           {"kernel_set", r.kernel_set},
           {"input", {r.input.n, r.input.c, r.input.h, r.input.w}},
           {"threads", r.threads},
+          {"schedules", {{"conv", r.conv_schedule}, {"depthwise", r.depthwise_schedule}}},
           {"latency_ms",
            {{"median", r.latency.median},
             {"mean", r.latency.mean},

@@ -6,16 +6,16 @@
 #include <vector>
 
 #include "networks/networks.h"
+#include "runtime/executor.h"
 #include "runtime/peak.h"
 #include "runtime/runtime.h"
 
 namespace archbench {
 
 struct BenchOptions {
-  int threads = 0;       // 0: all cores
-  int warmup = 2;        // untimed runs first (thread pool start-up, page faults, caches)
-  int repetitions = 10;  // timed runs; statistics over them
-  std::string conv_schedule = "default";
+  ExecutorOptions executor;  // threads (0: all cores) and schedules
+  int warmup = 2;            // untimed runs first (thread pool start-up, page faults, caches)
+  int repetitions = 10;      // timed runs; statistics over them
 };
 
 struct LatencyStats {
@@ -35,6 +35,7 @@ struct BenchResult {
   std::string network, target = "cpu", kernel_set;
   Shape input;
   int threads = 0, repetitions = 0;
+  std::string conv_schedule, depthwise_schedule;
   LatencyStats latency;
   std::vector<LayerTime> layers;
   MachinePeak peak;

@@ -43,8 +43,10 @@ foreach(sched ${conv_schedules})
   endforeach()
 endforeach()
 
-list(APPEND ARCHBENCH_KERNELS
-    "depthwise|archbench_depthwise|activation=none"
-    "depthwise_relu|archbench_depthwise|activation=relu"
-    "depthwise_relu6|archbench_depthwise|activation=relu6"
-    "depthwise_swish|archbench_depthwise|activation=swish")
+foreach(sched columns staged)
+  list(APPEND ARCHBENCH_KERNELS
+      "depthwise_${sched}|archbench_depthwise|schedule=${sched} activation=none"
+      "depthwise_${sched}_relu|archbench_depthwise|schedule=${sched} activation=relu"
+      "depthwise_${sched}_relu6|archbench_depthwise|schedule=${sched} activation=relu6"
+      "depthwise_${sched}_swish|archbench_depthwise|schedule=${sched} activation=swish")
+endforeach()

@@ -12,12 +12,14 @@ using namespace archbench::test;
 namespace {
 
 // max |got - want| / max(1, max |want|) over every network output.
-double network_error(const Graph& g, const std::string& schedule = "default") {
+double network_error(const Graph& g, const std::string& schedule = "default",
+                     const std::string& depthwise_schedule = "default") {
   Weights w = init_weights(g, 3);
   Tensor x = random_tensor(g.input().output, 5);
   auto want = run_reference(g, w, x);
   ExecutorOptions o;
   o.conv_schedule = schedule;
+  o.depthwise_schedule = depthwise_schedule;
   Executor e(g, w, o);
   auto got = e.run(x);
   BOOST_TEST_REQUIRE(got.size() == want.size());
@@ -56,8 +58,12 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   Graph g = load_text(kBlocks);
   // fp32 against double: max error <= 1e-4 of the output's magnitude.
   // Every schedule the CLI offers, forced where it applies (elsewhere the default runs).
-  for (const std::string& schedule : conv_schedule_names())
-    BOOST_TEST_CONTEXT(schedule) { BOOST_TEST(network_error(g, schedule) <= 1e-4); }
+  for (const std::string& schedule : conv_schedule_names()) BOOST_TEST_CONTEXT(schedule) {
+      BOOST_TEST(network_error(g, schedule) <= 1e-4);
+    }
+  for (const std::string& schedule : depthwise_schedule_names()) BOOST_TEST_CONTEXT("depthwise " << schedule) {
+      BOOST_TEST(network_error(g, "default", schedule) <= 1e-4);
+    }
   Executor e(g, init_weights(g, 1));
   std::vector<std::string> kernels;
   for (const Step& s : e.steps()) kernels.push_back(s.kernel);
