@@ -164,6 +164,69 @@ const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act)
   throw RuntimeError("no depthwise variant for this activation");
 }
 
+// Output positions [first, end) along one dimension whose valid taps (inside the input) are
+// [first_tap, end_tap).
+struct TapBand {
+  int first, end, first_tap, end_tap;
+};
+
+// The bands along a dimension of `out` outputs over `in` inputs (kernel k, stride s, dilation
+// d, padding pad before); empty if some output has no valid tap at all.
+std::vector<TapBand> tap_bands(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pad) {
+  std::vector<TapBand> bands;
+  for (int o = 0; o < out; ++o) {
+    int64_t at = o * s - pad;  // input index of tap 0
+    int64_t lo = at >= 0 ? 0 : (-at + d - 1) / d;
+    int64_t hi = at > in - 1 ? 0 : std::min<int64_t>(k, (in - 1 - at) / d + 1);
+    if (lo >= hi) return {};
+    if (!bands.empty() && bands.back().first_tap == lo && bands.back().end_tap == hi)
+      bands.back().end = o + 1;
+    else
+      bands.push_back({o, o + 1, static_cast<int>(lo), static_cast<int>(hi)});
+  }
+  return bands;
+}
+
+// Splitting pays when at least a tenth of the taps fall in the padding (each band is a kernel
+// call, and narrow edge bands run slower schedules).
+bool worth_splitting(const std::vector<TapBand>& bands, int64_t k) {
+  if (bands.size() < 2) return false;
+  int64_t skipped = 0, total = 0;
+  for (const TapBand& b : bands) {
+    skipped += (k - (b.end_tap - b.first_tap)) * (b.end - b.first);
+    total += k * (b.end - b.first);
+  }
+  return skipped * 10 >= total;
+}
+
+// One kernel call's window: the padding as the kernel sees it and the filter taps it uses.
+struct ConvCall {
+  int pad_x, pad_y;
+  int first_kx, kw, first_ky, kh;
+};
+
+// Runs variant `v` once per group on channel views (and the call's filter taps).
+void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input, const Buffer* skip,
+                const Buffer& output, const ConvCall& call) {
+  int cin_g = input.dim(0).extent() / to_int(p.groups);
+  int cout_g = output.dim(0).extent() / to_int(p.groups);
+  // A 1-element stand-in for the skip input of variants that do not read it.
+  static const Buffer unused(1, 1, 1, 1);
+  for (int g = 0; g < to_int(p.groups); ++g) {
+    // Channel views of group g, translated so that channel 0 of the group is index 0.
+    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
+    Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
+    Buffer sk = skip ? at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)) : unused;
+    const Buffer& all_taps = p.filters[static_cast<size_t>(g)];
+    Buffer filter = at_origin(all_taps.cropped(2, call.first_kx, call.kw).cropped(3, call.first_ky, call.kh));
+    int result =
+        v.fn(in.raw_buffer(), filter.raw_buffer(), const_cast<Buffer&>(p.biases[static_cast<size_t>(g)]).raw_buffer(),
+             sk.raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh), call.pad_x,
+             call.pad_y, out.raw_buffer());
+    check(result, v.name);
+  }
+}
+
 // The schedule that runs: `requested` where its preconditions hold (kernels.h), else the
 // default choice.
 ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* skip, const Buffer& output,
@@ -172,20 +235,23 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
   int cout_g = output.dim(0).extent() / to_int(groups);
   int width = output.dim(1).extent();
   bool deep = cout_g >= kConvChannelTile;
-  // Tiles at the right edge are shifted inwards and computed twice: a skip input must not be
-  // the output itself.
+  // The autoschedulers' edge tiles may be shifted inwards and computed twice: for them a skip
+  // input must not be the output itself (the hand-written residual variants test bounds
+  // along x).
   bool aliased = skip && skip->data() == output.data();
+  // The hand-written schedules' channel tiles shift inwards: an in-place add needs whole ones.
+  deep = deep && !(aliased && cout_g % kConvChannelTile != 0);
   bool blockable = cin_g % kConvInputBlock == 0;
   switch (requested) {
     case ConvSchedule::Tiled:
-      if (deep && !aliased && width >= kConvPixelTileMax) return requested;
+      if (deep && width >= kConvPixelTileMax) return requested;
       break;
     case ConvSchedule::Narrow:
     case ConvSchedule::Direct:
-      if (deep && !aliased && width >= kConvNarrowPixels) return requested;
+      if (deep && width >= kConvNarrowPixels) return requested;
       break;
     case ConvSchedule::Blocked:
-      if (deep && !aliased && width >= kConvNarrowPixels && blockable) return requested;
+      if (deep && width >= kConvNarrowPixels && blockable) return requested;
       break;
     case ConvSchedule::Mullapudi2016:
     case ConvSchedule::Adams2019:
@@ -206,7 +272,7 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
   // all for dilated convs, whose windows are (k-1)*dilation wider than the tile
   // (docs/ARCHITECTURE.md has the figures).
   bool wide_reduction = cin_g >= 8 * kConvInputBlock && blockable;
-  if (!deep || aliased || width < kConvNarrowPixels) return ConvSchedule::Simple;
+  if (!deep || width < kConvNarrowPixels) return ConvSchedule::Simple;
   if (wide_reduction && width >= 2 * kConvNarrowPixels) return ConvSchedule::Blocked;
   return ConvSchedule::Direct;
 }
@@ -348,31 +414,50 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
     check(result, v.name);
     return;
   }
-  int cin_g = input.dim(0).extent() / to_int(p.groups);
-  int cout_g = output.dim(0).extent() / to_int(p.groups);
-  schedule = choose(schedule, input, skip, output, p.groups);
-  // The direct variant reads every tap in place: give it a zero-padded copy unless the
-  // window already lies inside the input.
-  Buffer source = input;
-  Window win = p.win;
-  if (schedule == ConvSchedule::Direct || schedule == ConvSchedule::Blocked) {
-    source = padded_input(p, input, output);
-    win.pad_left = win.pad_top = 0;
-  }
-  ConvVariant v = pick(schedule, skip != nullptr, act);
-  // A 1-element stand-in for the skip input of variants that do not read it.
-  static const Buffer unused(1, 1, 1, 1);
-  for (int g = 0; g < to_int(p.groups); ++g) {
-    // Channel views of group g, translated so that channel 0 of the group is index 0.
-    Buffer in = at_origin(source.cropped(0, source.dim(0).min() + g * cin_g, cin_g));
-    Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
-    Buffer sk = skip ? at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)) : unused;
-    int result = v.fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[static_cast<size_t>(g)]).raw_buffer(),
-                      const_cast<Buffer&>(p.biases[static_cast<size_t>(g)]).raw_buffer(), sk.raw_buffer(),
-                      to_int(win.sw), to_int(win.sh), to_int(win.dw), to_int(win.dh), to_int(win.pad_left),
-                      to_int(win.pad_top), out.raw_buffer());
-    check(result, v.name);
-  }
+  // Dilated convs with wide padding (DeepLab's ASPP) read zeros for many taps: split the
+  // output into bands of rows and of columns that share their valid taps, and run each band
+  // with just those (a cropped filter), so no work is spent on padding.
+  const Window& w = p.win;
+  bool dilated = w.dh > 1 || w.dw > 1;
+  std::vector<TapBand> rows =
+      dilated ? tap_bands(output.dim(2).extent(), input.dim(2).extent(), w.kh, w.sh, w.dh, w.pad_top)
+              : std::vector<TapBand>{};
+  std::vector<TapBand> cols =
+      dilated ? tap_bands(output.dim(1).extent(), input.dim(1).extent(), w.kw, w.sw, w.dw, w.pad_left)
+              : std::vector<TapBand>{};
+  bool split_rows = worth_splitting(rows, w.kh), split_cols = worth_splitting(cols, w.kw);
+  if (!split_rows) rows = {{0, output.dim(2).extent(), 0, to_int(w.kh)}};
+  if (!split_cols) cols = {{0, output.dim(1).extent(), 0, to_int(w.kw)}};
+  std::optional<Buffer> padded_copy;  // made once, for the first band that needs it
+  for (const TapBand& r : rows)
+    for (const TapBand& c : cols) {
+      Buffer out = output.cropped({{output.dim(0).min(), output.dim(0).extent()},
+                                   {output.dim(1).min() + c.first, c.end - c.first},
+                                   {output.dim(2).min() + r.first, r.end - r.first},
+                                   {output.dim(3).min(), output.dim(3).extent()}});
+      std::optional<Buffer> sk;
+      if (skip)
+        sk = skip->cropped({{skip->dim(0).min(), skip->dim(0).extent()},
+                            {skip->dim(1).min() + c.first, c.end - c.first},
+                            {skip->dim(2).min() + r.first, r.end - r.first},
+                            {skip->dim(3).min(), skip->dim(3).extent()}});
+      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups);
+      // The direct variants read every tap in place: where a band's taps may still fall in
+      // the padding, they read a zero-padded copy of the input.
+      bool in_place = split_rows && split_cols;
+      bool padded = (chosen == ConvSchedule::Direct || chosen == ConvSchedule::Blocked) && !in_place;
+      if (padded && !padded_copy) padded_copy = padded_input(p, input, output);
+      const Buffer& source = padded ? *padded_copy : input;
+      int64_t offset_x = padded ? w.pad_left : 0, offset_y = padded ? w.pad_top : 0;
+      // Output index o of the band, tap t of its range: input o*s + t*d - pad, shifted.
+      ConvCall call{to_int(w.pad_left - c.first * w.sw - c.first_tap * w.dw - offset_x),
+                    to_int(w.pad_top - r.first * w.sh - r.first_tap * w.dh - offset_y),
+                    c.first_tap,
+                    c.end_tap - c.first_tap,
+                    r.first_tap,
+                    r.end_tap - r.first_tap};
+      run_groups(p, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call);
+    }
   output.set_host_dirty();
 }
 

@@ -105,6 +105,11 @@ class Conv2D : public Generator<Conv2D> {
     }
 
     const int vec = natural_vector_size<float>();
+    // Edge tiles shift inwards (recomputing a few outputs) rather than test bounds, except
+    // along x with a residual: the runtime may pass the skip input as the output buffer itself
+    // (an in-place add), and a recomputed output would add the skip twice. (Channel tiles
+    // still shift: the runtime runs such adds simple when channels leave a partial tile.)
+    const TailStrategy edge = residual ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards;
     if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct") {
       // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
       // sized to the register file: 32 registers with AVX-512, 16 below it.
@@ -115,7 +120,7 @@ class Conv2D : public Generator<Conv2D> {
       // a 7x7 or 14x14 output has only one or two row bands, too few to keep the cores busy.
       Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
       output.split(c, co, ci, kConvChannelTile, TailStrategy::ShiftInwards)
-          .split(x, xo, xi, px, TailStrategy::ShiftInwards)
+          .split(x, xo, xi, px, edge)
           .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
           .reorder(ci, xi, xo, yi, co, yo, n)
           .vectorize(ci, vec)
@@ -165,6 +170,14 @@ class Conv2D : public Generator<Conv2D> {
       output.vectorize(c, vec, TailStrategy::GuardWithIf).parallel(y);
       acc.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
       acc.update().reorder(c, plain_r.x, plain_r.y, plain_r.z).vectorize(c, vec, TailStrategy::GuardWithIf);
+    }
+    if (std::string(schedule) != "simple") {
+      // The hot cases get code of their own, a specialize() cascade before the generic code:
+      // 3x3 and 1x1 taps at unit stride and dilation. Taps and strides become constants, so
+      // the address arithmetic folds and the tap loops have constant trip counts.
+      Expr unit = stride_x == 1 && stride_y == 1 && dilation_x == 1 && dilation_y == 1;
+      output.specialize(unit && filter.dim(2).extent() == 3 && filter.dim(3).extent() == 3);
+      output.specialize(unit && filter.dim(2).extent() == 1 && filter.dim(3).extent() == 1);
     }
   }
 

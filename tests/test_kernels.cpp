@@ -3,6 +3,8 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "helpers.h"
 #include "runtime/kernels.h"
 
@@ -14,8 +16,8 @@ namespace {
 
 // Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
 // "skip", then an activation named "act") through the Halide kernel and the reference, and
-// returns the relative error of the last layer.
-double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Default) {
+// returns the relative error of the last layer. `in_place`: the output buffer is the skip.
+double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Default, bool in_place = false) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
   Tensor x = random_tensor(g.input().output, 11);
@@ -37,7 +39,13 @@ double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSch
     OpKind op = layer(g, "act").op;
     act = op == OpKind::ReLU6 ? k::Activation::ReLU6 : op == OpKind::Swish ? k::Activation::Swish : k::Activation::ReLU;
   }
-  k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
+  if (skip && in_place) {
+    // The add written over its skip input, as the executor does when the skip dies there.
+    out.copy_from(*skip);
+    k::run_conv(p, in, &out, out, act, schedule);
+  } else {
+    k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
+  }
   return relative_error(k::to_nchw(out), ref.at(g.layers.back().name));
 }
 
@@ -113,6 +121,14 @@ BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
           "  - {name: act, op: relu}\n"),
       net("[1, 192, 13, 27]",
           "  - {name: conv, op: conv, out: 96, kernel: 1, stride: 2}\n  - {name: act, op: swish}\n"),
+      // dilated with wide padding: rows split into bands of valid taps, columns padded
+      net("[1, 64, 40, 15]", "  - {name: conv, op: conv, out: 48, kernel: 3, dilation: [12, 1], padding: [12, 1]}\n"),
+      // both dimensions split, stride 2, batch 2, a fused residual
+      net("[2, 32, 30, 31]", "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, dilation: 5, padding: 6}\n"
+                             "  - {name: side, op: conv, inputs: input, out: 32, kernel: 1, stride: 2, padding: 1}\n"
+                             "  - {name: add, op: add, inputs: [conv, side]}\n  - {name: act, op: relu}\n"),
+      // the smallest output every schedule but tiled takes (7x7, as ResNet's last stage)
+      net("[1, 96, 7, 7]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
   };
   const std::pair<k::ConvSchedule, const char*> schedules[] = {
       {k::ConvSchedule::Tiled, "tiled"},         {k::ConvSchedule::Narrow, "narrow"},
@@ -123,6 +139,22 @@ BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
     for (size_t i = 0; i < std::size(specs); ++i) BOOST_TEST_CONTEXT(name << " on case " << i) {
         BOOST_TEST(conv_error(specs[i], schedule) <= 1e-4);
       }
+
+  // A residual added in place (output = skip buffer), with widths that leave a partial edge
+  // tile, and 40 channels (a partial channel tile: the default runs instead): no schedule may
+  // compute an output twice.
+  for (int channels : {64, 40}) {
+    std::string residual = net("[1, 64, 9, 17]", fmt::format("  - {{name: skip, op: conv, out: {0}, kernel: 1}}\n"
+                                                             "  - {{name: conv, op: conv, inputs: input, out: {0}, "
+                                                             "kernel: 3, padding: 1}}\n"
+                                                             "  - {{name: add, op: add, inputs: [conv, skip]}}\n"
+                                                             "  - {{name: act, op: relu}}\n",
+                                                             channels));
+    for (const auto& [schedule, name] : schedules)
+      BOOST_TEST_CONTEXT(name << " in place, " << channels << " channels") {
+        BOOST_TEST(conv_error(residual, schedule, true) <= 1e-4);
+      }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
