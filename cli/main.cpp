@@ -74,6 +74,7 @@ int analyze(const AnalyzeArgs& args, bool compare) {
 struct RunArgs {
   std::string spec, input, weights, input_file, output_file, format = "table", out;
   ExecutorOptions executor;
+  std::vector<std::string> layer_schedules;  // LAYER=SCHEDULE, parsed into executor
   uint64_t seed = 0;
   bool reference = false, include_train_only = false, per_layer = false;
   int repetitions = 10, warmup = 2;
@@ -84,6 +85,17 @@ Graph load_for_run(const RunArgs& r) {
   options.include_train_only = r.include_train_only;
   if (!r.input.empty()) options.input = parse_shape(r.input);
   return load_spec(resolve_spec(r.spec), options);
+}
+
+ExecutorOptions executor_options(const RunArgs& r) {
+  ExecutorOptions o = r.executor;
+  for (const std::string& entry : r.layer_schedules) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size())
+      throw RuntimeError(fmt::format("--layer-schedule '{}': expected LAYER=SCHEDULE", entry));
+    o.layer_schedules[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return o;
 }
 
 Weights weights_for_run(const Graph& g, const RunArgs& r) {
@@ -103,7 +115,7 @@ int run(const RunArgs& r) {
   if (r.reference) {
     outputs = run_reference(g, w, x);
   } else {
-    Executor e(g, w, r.executor);
+    Executor e(g, w, executor_options(r));
     outputs = e.run(x);
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -124,7 +136,7 @@ int bench(const RunArgs& r) {
   Graph g = load_for_run(r);
   Weights w = weights_for_run(g, r);
   BenchOptions o;
-  o.executor = r.executor;
+  o.executor = executor_options(r);
   o.repetitions = r.repetitions;
   o.warmup = r.warmup;
   BenchResult result = benchmark_network(g, w, o, measure_peak(r.executor.threads));
@@ -185,6 +197,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--depthwise-schedule", ra.executor.depthwise_schedule, "depthwise conv schedule")
         ->capture_default_str()
         ->check(CLI::IsMember(depthwise_schedule_names()));
+    cmd->add_option("--layer-schedule", ra.layer_schedules,
+                    "LAYER=SCHEDULE: one conv layer's schedule (repeatable; overrides the two above)");
     cmd->add_flag("--include-train-only", ra.include_train_only, "keep branches marked train_only");
   };
   CLI::App* run_cmd = app.add_subcommand("run", "run one inference through the Halide kernels (or the reference)");

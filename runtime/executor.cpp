@@ -77,6 +77,10 @@ struct Executor::Impl {
   k::DepthwiseSchedule depthwise_schedule_ = k::DepthwiseSchedule::Default;
 
   Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o) : graph(g), options(o), plan(plan_memory(g)) {
+    for (const auto& [layer, schedule] : o.layer_schedules)
+      if (int i = g.find(layer); i < 0 || g.layers[static_cast<size_t>(i)].op != OpKind::Conv)
+        throw RuntimeError(
+            fmt::format("schedule '{}' given for '{}', which is not a conv layer of {}", schedule, layer, g.name));
     conv_schedule_ = parse_schedule(k::conv_schedules(), "conv", o.conv_schedule);
     depthwise_schedule_ = parse_schedule(k::depthwise_schedules(), "depthwise", o.depthwise_schedule);
     users = graph.consumers();
@@ -211,6 +215,16 @@ struct Executor::Impl {
     for (int l : group) done_[static_cast<size_t>(l)] = true;
     k::ConvSchedule schedule = conv_schedule_;
     k::DepthwiseSchedule depthwise = depthwise_schedule_;
+    if (auto it = options.layer_schedules.find(conv.name); it != options.layer_schedules.end()) {
+      try {
+        if (prepared->depthwise)
+          depthwise = parse_schedule(k::depthwise_schedules(), "depthwise", it->second);
+        else
+          schedule = parse_schedule(k::conv_schedules(), "conv", it->second);
+      } catch (const RuntimeError& e) {
+        throw RuntimeError(fmt::format("layer '{}': {}", conv.name, e.what()));
+      }
+    }
     int in = conv.inputs[0];
     add_step(group, prepared->depthwise ? fmt::format("depthwise{}", name.substr(4)) : name,
              [this, prepared, in, skip, last, act, schedule, depthwise] {

@@ -19,6 +19,9 @@ struct ExecutorOptions {
   std::string conv_schedule = "default";
   // The depthwise family's: one of depthwise_schedule_names().
   std::string depthwise_schedule = "default";
+  // Per conv layer (by name), a schedule of its family overriding the two above; a name
+  // that is not a conv layer of the graph is a RuntimeError.
+  std::map<std::string, std::string> layer_schedules;
 };
 
 // default (the runtime's choice per layer), tiled, narrow, blocked, direct, simple, and the

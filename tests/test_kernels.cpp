@@ -124,9 +124,10 @@ BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
       // dilated with wide padding: rows split into bands of valid taps, columns padded
       net("[1, 64, 40, 15]", "  - {name: conv, op: conv, out: 48, kernel: 3, dilation: [12, 1], padding: [12, 1]}\n"),
       // both dimensions split, stride 2, batch 2, a fused residual
-      net("[2, 32, 30, 31]", "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, dilation: 5, padding: 6}\n"
-                             "  - {name: side, op: conv, inputs: input, out: 32, kernel: 1, stride: 2, padding: 1}\n"
-                             "  - {name: add, op: add, inputs: [conv, side]}\n  - {name: act, op: relu}\n"),
+      net("[2, 32, 30, 31]",
+          "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, dilation: 5, padding: 6}\n"
+          "  - {name: side, op: conv, inputs: input, out: 32, kernel: 1, stride: 2, padding: 1}\n"
+          "  - {name: add, op: add, inputs: [conv, side]}\n  - {name: act, op: relu}\n"),
       // the smallest output every schedule but tiled takes (7x7, as ResNet's last stage)
       net("[1, 96, 7, 7]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
   };
