@@ -168,6 +168,7 @@ const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act)
 // [first_tap, end_tap).
 struct TapBand {
   int first, end, first_tap, end_tap;
+  int taps() const { return end_tap - first_tap; }
 };
 
 // The bands along a dimension of `out` outputs over `in` inputs (kernel k, stride s, dilation
@@ -230,7 +231,7 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
 // The schedule that runs: `requested` where its preconditions hold (kernels.h), else the
 // default choice.
 ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* skip, const Buffer& output,
-                    int64_t groups) {
+                    int64_t groups, int64_t taps) {
   int cin_g = input.dim(0).extent() / to_int(groups);
   int cout_g = output.dim(0).extent() / to_int(groups);
   int width = output.dim(1).extent();
@@ -266,12 +267,13 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
     case ConvSchedule::Default:
       break;
   }
-  // Blocked pays where a tile's filter slice outgrows the cache (512+ input channels) and a
-  // row has several tiles. Otherwise direct: the 7-pixel tile reading a zero-padded copy of
-  // the input measured faster than staging each tile's padded window (narrow, tiled), most of
-  // all for dilated convs, whose windows are (k-1)*dilation wider than the tile
+  // Blocked pays where a tile's filter slice outgrows the cache (512+ input channels, more
+  // than one tap) and a row has several tiles: FCN-ResNet50's 2048->512 3x3 head conv runs
+  // at 55 % of peak blocked, 35 % direct; its 1x1 convs at 52-55 % blocked, 68-76 % direct. Otherwise direct: the
+  // 7-pixel tile reading a zero-padded copy of the input measured faster than staging each tile's padded window
+  // (narrow, tiled), most of all for dilated convs, whose windows are (k-1)*dilation wider than the tile
   // (docs/ARCHITECTURE.md has the figures).
-  bool wide_reduction = cin_g >= 8 * kConvInputBlock && blockable;
+  bool wide_reduction = cin_g >= 8 * kConvInputBlock && blockable && taps > 1;
   if (!deep || width < kConvNarrowPixels) return ConvSchedule::Simple;
   if (wide_reduction && width >= 2 * kConvNarrowPixels) return ConvSchedule::Blocked;
   return ConvSchedule::Direct;
@@ -441,7 +443,7 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
                             {skip->dim(1).min() + c.first, c.end - c.first},
                             {skip->dim(2).min() + r.first, r.end - r.first},
                             {skip->dim(3).min(), skip->dim(3).extent()}});
-      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups);
+      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, r.taps() * c.taps());
       // The direct variants read every tap in place: where a band's taps may still fall in
       // the padding, they read a zero-padded copy of the input.
       bool in_place = split_rows && split_cols;
