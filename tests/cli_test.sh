@@ -134,6 +134,14 @@ check_error "archbench: error: xint.npy: dtype '<i4' is not supported (only litt
 check_error "archbench: error: x.npy: the input has shape [1, 1, 2, 2], the network takes [1, 1, 3, 3]" \
   run tiny.yaml --input 1,1,3,3 --input-file x.npy
 check_error "archbench: error: nosuch.safetensors: cannot open: No such file or directory" run tiny.yaml --weights nosuch.safetensors
+check_error "archbench: error: --layer-schedule 'c': expected LAYER=SCHEDULE" run tiny.yaml --layer-schedule c
+check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018)" \
+  run tiny.yaml --layer-schedule c=fast
+check_error "archbench: error: schedule 'simple' given for 'x', which is not a conv layer of tiny" \
+  run tiny.yaml --layer-schedule x=simple
+"$bin" run tiny.yaml --weights good.safetensors --input-file x.npy --layer-schedule c=simple --schedule auto-li2018 |
+  grep -q "min 2, max 2, mean 2 (Halide" || fail "run with schedules"
+"$bin" run tiny.yaml --schedule fastest >/dev/null 2>&1 && fail "an unknown --schedule is refused"
 rm -f y2.npy
 check_error "archbench: error: /nonexistent/y.npy: cannot write: No such file or directory" run tiny.yaml --output-file /nonexistent/y.npy
 bench_json="$("$bin" bench tiny.yaml --repetitions 3 --warmup 1 --threads 1 --format json)"

@@ -214,36 +214,4 @@ BOOST_AUTO_TEST_CASE(every_zoo_network_matches_the_reference) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(per_layer_schedules_override_the_network_wide_ones) {
-  Graph g = load_text(kBlocks);
-  Weights w = init_weights(g, 3);
-  Tensor x = random_tensor(g.input().output, 5);
-  auto want = run_reference(g, w, x);
-  ExecutorOptions o;
-  o.conv_schedule = "auto-mullapudi2016";
-  o.layer_schedules = {{"a", "tiled"}, {"b2", "simple"}, {"dw", "staged"}};
-  auto got = Executor(g, w, o).run(x);
-  for (const auto& [name, ref] : want) BOOST_TEST(relative_error(got.at(name), ref) <= 1e-4);
-
-  o.layer_schedules = {{"add", "simple"}};
-  BOOST_CHECK_EXCEPTION(Executor(g, w, o), RuntimeError, [](const RuntimeError& e) {
-    return std::string(e.what()) == "schedule 'simple' given for 'add', which is not a conv layer of blocks";
-  });
-  o.layer_schedules = {{"dw", "tiled"}};  // a conv schedule for a depthwise layer
-  BOOST_CHECK_EXCEPTION(Executor(g, w, o), RuntimeError, [](const RuntimeError& e) {
-    return std::string(e.what()) == "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged)";
-  });
-}
-
-BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
-  Graph g = load_text(kBlocks);
-  ExecutorOptions o;
-  o.conv_schedule = "fastest";
-  BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
-    return std::string(e.what()) ==
-           "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
-           "auto-mullapudi2016, auto-adams2019, auto-li2018)";
-  });
-}
-
 BOOST_AUTO_TEST_SUITE_END()
