@@ -433,16 +433,16 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
   std::optional<Buffer> padded_copy;  // made once, for the first band that needs it
   for (const TapBand& r : rows)
     for (const TapBand& c : cols) {
-      Buffer out = output.cropped({{output.dim(0).min(), output.dim(0).extent()},
-                                   {output.dim(1).min() + c.first, c.end - c.first},
-                                   {output.dim(2).min() + r.first, r.end - r.first},
-                                   {output.dim(3).min(), output.dim(3).extent()}});
+      // The band's pixels of a (c, x, y, n) buffer.
+      auto band = [&](const Buffer& b) {
+        return b.cropped({{b.dim(0).min(), b.dim(0).extent()},
+                          {b.dim(1).min() + c.first, c.end - c.first},
+                          {b.dim(2).min() + r.first, r.end - r.first},
+                          {b.dim(3).min(), b.dim(3).extent()}});
+      };
+      Buffer out = band(output);
       std::optional<Buffer> sk;
-      if (skip)
-        sk = skip->cropped({{skip->dim(0).min(), skip->dim(0).extent()},
-                            {skip->dim(1).min() + c.first, c.end - c.first},
-                            {skip->dim(2).min() + r.first, r.end - r.first},
-                            {skip->dim(3).min(), skip->dim(3).extent()}});
+      if (skip) sk = band(*skip);
       ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, r.taps() * c.taps());
       // The direct variants read every tap in place: where a band's taps may still fall in
       // the padding, they read a zero-padded copy of the input.
