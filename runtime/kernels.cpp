@@ -240,8 +240,6 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
   // input must not be the output itself (the hand-written residual variants test bounds
   // along x).
   bool aliased = skip && skip->data() == output.data();
-  // The hand-written schedules' channel tiles shift inwards: an in-place add needs whole ones.
-  deep = deep && !(aliased && cout_g % kConvChannelTile != 0);
   bool blockable = cin_g % kConvInputBlock == 0;
   switch (requested) {
     case ConvSchedule::Tiled:
@@ -385,16 +383,21 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
     return p;
   }
   for (int64_t g = 0; g < a.groups; ++g) {
-    Buffer f(to_int(cout_g), to_int(cin_g), to_int(kw), to_int(kh));
-    Buffer b(to_int(cout_g));
+    // Filter (co % T, ci, kx, ky, co / T) and bias, zero-padded to whole channel tiles plus
+    // one: the kernels compute whole tiles (and Halide's bounds for the last one are loose).
+    int tiles = to_int((cout_g + kConvChannelTile - 1) / kConvChannelTile) + 1;
+    Buffer f(kConvChannelTile, to_int(cin_g), to_int(kw), to_int(kh), tiles);
+    Buffer b(kConvChannelTile * tiles);
+    f.fill(0.0f);
+    b.fill(0.0f);
     for (int64_t co = 0; co < cout_g; ++co) {
       int64_t o = g * cout_g + co;
+      int lane = static_cast<int>(co % kConvChannelTile), tile = static_cast<int>(co / kConvChannelTile);
       b(static_cast<int>(co)) = static_cast<float>(shift[static_cast<size_t>(o)]);
       for (int64_t ci = 0; ci < cin_g; ++ci)
         for (int64_t ky = 0; ky < kh; ++ky)
           for (int64_t kx = 0; kx < kw; ++kx)
-            f(static_cast<int>(co), static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky)) =
-                folded(o, ci, ky, kx);
+            f(lane, static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky), tile) = folded(o, ci, ky, kx);
     }
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));

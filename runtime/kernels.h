@@ -28,7 +28,8 @@ struct BatchNormParams {
 };
 
 // A convolution ready to run, the bias with any batch-norm folded in. Dense and grouped:
-// one filter per group, laid out (co, ci, kx, ky) with output channels innermost. Depthwise
+// one filter per group, laid out (co % 32, ci, kx, ky, co / 32): a tile of 32 output channels
+// innermost and contiguous, zero-padded to whole tiles plus one (so is the bias). Depthwise
 // (groups = input channels = output channels): one filter laid out (c, kx, ky).
 struct PreparedConv {
   Window win;
