@@ -46,7 +46,7 @@ class Conv2D : public Generator<Conv2D> {
   Output<Buffer<float, 4>> output{"output"};
 
   void generate() {
-    Var c("c"), x("x"), y("y"), n("n");
+    Var c("c");
     // direct: no zero padding and no staging; the runtime passes an input that every tap reads
     // inside of (an unpadded conv, or one it padded itself), so a tile loads straight from it.
     const bool direct = std::string(schedule) == "direct" || std::string(schedule) == "blocked";
@@ -68,7 +68,6 @@ class Conv2D : public Generator<Conv2D> {
     // kConvChannelTile: the filter's own layout, so a tile reads its weights densely.
     const int T = kConvChannelTile;
     const bool blocked = std::string(schedule) == "blocked";
-    Var lane("lane"), tile("tile");
     Func acc("acc"), partial("partial");
     acc(lane, tile, x, y, n) = bias(tile * T + lane);
     if (blocked) {
@@ -144,15 +143,7 @@ class Conv2D : public Generator<Conv2D> {
           .fuse(co, yo, band)
           .fuse(band, n, task)
           .parallel(task);
-      acc.compute_at(output, xo).vectorize(lane, vec).unroll(lane).unroll(tile).unroll(x).unroll(y).unroll(n);
-      acc.update()
-          .reorder(lane, tile, x, y, n, plain_r.x, plain_r.y, plain_r.z)
-          .vectorize(lane, vec)
-          .unroll(lane)
-          .unroll(tile)
-          .unroll(x)
-          .unroll(y)
-          .unroll(n);
+      in_registers(acc, plain_r, LoopLevel(output, xo));
       // Stage the padded input rows the tile reads, so the inner loop does no bounds tests.
       if (!direct) padded.compute_at(output, xo);
     } else if (blocked) {
@@ -175,15 +166,7 @@ class Conv2D : public Generator<Conv2D> {
           .vectorize(lane, vec)
           .unroll(lane)
           .unroll(tile);
-      partial.compute_at(acc, xo).vectorize(lane, vec).unroll(lane).unroll(tile).unroll(x).unroll(y).unroll(n);
-      partial.update()
-          .reorder(lane, tile, x, y, n, blocked_r.x, blocked_r.y, blocked_r.z)
-          .vectorize(lane, vec)
-          .unroll(lane)
-          .unroll(tile)
-          .unroll(x)
-          .unroll(y)
-          .unroll(n);
+      in_registers(partial, blocked_r, LoopLevel(acc, xo));
     } else {
       // One channel tile at a time, a vector of channels per pixel.
       Var co("co"), ci("ci");
@@ -206,6 +189,23 @@ class Conv2D : public Generator<Conv2D> {
 
  private:
   RDom plain_r, blocked_r, blocks_r;
+  Var x{"x"}, y{"y"}, n{"n"}, lane{"lane"}, tile{"tile"};
+
+  // A register tile: `f` (lane, tile, x, y, n) computed at `at` with its pure and update
+  // stages unrolled over the tile (the extents its consumer asks for are constants) and the
+  // reduction `r` outside, so the accumulators stay in registers.
+  void in_registers(Func f, const RDom& r, LoopLevel at) {
+    const int vec = natural_vector_size<float>();
+    f.compute_at(at).vectorize(lane, vec).unroll(lane).unroll(tile).unroll(x).unroll(y).unroll(n);
+    f.update()
+        .reorder(lane, tile, x, y, n, r.x, r.y, r.z)
+        .vectorize(lane, vec)
+        .unroll(lane)
+        .unroll(tile)
+        .unroll(x)
+        .unroll(y)
+        .unroll(n);
+  }
 
   static int pixel_tile(const Target& t) {
     if (t.has_feature(Target::AVX512_Skylake)) return kConvPixelTileAvx512;
