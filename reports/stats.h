@@ -1,0 +1,2 @@
+// stats: significance of a difference between two sets of repetitions.
+#pragma once

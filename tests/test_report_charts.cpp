@@ -1,0 +1,2 @@
+// SVG charts: marks, axes and escaping.
+#include <boost/test/unit_test.hpp>
