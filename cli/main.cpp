@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <fmt/ranges.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -11,25 +12,17 @@
 #include "common/atomic_file.h"
 #include "networks/networks.h"
 #include "reports/reports.h"
+#include "reports/results_db.h"
+#include "reports/results_report.h"
 #include "runtime/executor.h"
 #include "runtime/peak.h"
 #include "runtime/runtime.h"
 #include "runtime/timing.h"
+#include "sweeps/sweep.h"
 
 namespace {
 
 using namespace archbench;
-
-// A spec argument is a file path, or the name of a zoo network ("resnet50").
-std::filesystem::path resolve_spec(const std::string& arg) {
-  std::filesystem::path p(arg);
-  if (std::filesystem::exists(p)) return p;
-  std::filesystem::path zoo = zoo_dir() / (arg + ".yaml");
-  if (p.extension() != ".yaml" && std::filesystem::exists(zoo)) return zoo;
-  throw SpecError(
-      {arg, 0, 0}, "",
-      fmt::format("no such spec file, and no zoo network of that name (the zoo is in {})", zoo_dir().string()));
-}
 
 struct AnalyzeArgs {
   std::vector<std::string> specs;
@@ -158,6 +151,89 @@ int peak(const RunArgs& r) {
   return 0;
 }
 
+struct SweepArgs {
+  std::string file, db = "results.sqlite", shard = "0/1", out;
+  std::vector<std::string> inputs, runs, compare;
+  bool resume = false, retry_failed = false, list = false;
+};
+
+// `archbench sweep`: the sweep file is checked whole before the database is touched.
+int sweep(const SweepArgs& a) {
+  Sweep s = load_sweep(a.file);
+  Shard shard = parse_shard(a.shard);
+  std::vector<SweepCase> mine = shard_cases(s.cases, shard);
+  if (a.list) {
+    for (const SweepCase& c : mine) fmt::print("{:>4}  {}  {}\n", c.position, c.key(), c.label());
+    return 0;
+  }
+  SweepOptions o;
+  o.db = a.db;
+  o.shard = shard;
+  o.resume = a.resume;
+  o.retry_failed = a.retry_failed;
+  SweepSummary r = run_sweep(s, o);
+  fmt::print("sweep '{}' (shard {}): {} cases into {} run {}: {} ok, {} failed, {} already done\n", s.name,
+             shard.text(), r.cases, a.db, r.run_id, r.ok, r.failed, r.skipped);
+  return 0;
+}
+
+// `archbench merge A B ... -o OUT`: a new database beside OUT, renamed over it when complete.
+int merge(const SweepArgs& a) {
+  namespace fs = std::filesystem;
+  fs::path out = a.out;
+  bool out_is_input = false;
+  for (const std::string& in : a.inputs) {
+    std::error_code ec;
+    if (fs::exists(in, ec) && fs::exists(out, ec) && fs::equivalent(in, out, ec)) out_is_input = true;
+    ResultsDb::open(in, false);  // each input is a results database of this schema, or an error now
+  }
+  if (fs::exists(out) && !out_is_input)
+    throw RuntimeError(fmt::format("{}: exists; name it among the inputs to merge into it, or remove it", a.out));
+  fs::path tmp = out;
+  tmp += fmt::format(".merging-{}", ::getpid());
+  size_t before = out_is_input ? ResultsDb::open(out, false).read_cases({}, false).size() : 0;
+  try {
+    {
+      ResultsDb target = ResultsDb::open(tmp, true);
+      for (const std::string& in : a.inputs) {
+        ResultsDb source = ResultsDb::open(in, false);
+        target.merge_from(source);
+      }
+    }
+    fs::rename(tmp, out);
+  } catch (...) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp.string() + suffix, ec);
+    throw;
+  }
+  ResultsDb merged = ResultsDb::open(out, false);
+  size_t runs = merged.read_runs().size(), cases = merged.read_cases({}, false).size();
+  fmt::print("merged {} databases into {}: {} runs, {} cases ({} new)\n", a.inputs.size(), a.out, runs, cases,
+             cases - before);
+  return 0;
+}
+
+int report(const SweepArgs& a) {
+  ResultsDb db = ResultsDb::open(a.db, false);
+  if (a.list) {
+    for (const RunRecord& r : db.read_runs())
+      fmt::print("run {}  {}  sweep '{}' shard {}  started {}  {}  {} ok, {} failed{}\n", r.id, r.uuid.substr(0, 8),
+                 r.sweep, r.shard, r.started_at, r.machine.hostname, r.cases_ok, r.cases_failed,
+                 r.finished_at.empty() ? "  (unfinished)" : "");
+    return 0;
+  }
+  if (a.out.empty())
+    throw RuntimeError("report needs -o DIR (the folder to write report.md, report.html, cases.csv, cases.json)");
+  ReportOptions o;
+  o.runs = a.runs;
+  o.out_dir = a.out;
+  if (!a.compare.empty()) o.compare = std::make_pair(a.compare[0], a.compare[1]);
+  for (const auto& path : write_report(db, o))
+    if (path.extension() != ".svg") fmt::print("wrote {}\n", path.string());
+  fmt::print("charts in {}\n", (std::filesystem::path(a.out) / "charts").string());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +293,25 @@ int main(int argc, char** argv) {
   peak_cmd->add_option("--threads", ra.executor.threads, "threads (0: all cores)");
   peak_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
 
+  SweepArgs sa;
+  CLI::App* sweep_cmd = app.add_subcommand("sweep", "run a sweep file's cases into a results database");
+  sweep_cmd->add_option("file", sa.file, "sweep file (configs/sweeps/NAME.yaml)")->required();
+  sweep_cmd->add_option("--db", sa.db, "results database (SQLite; created when missing)")->capture_default_str();
+  sweep_cmd->add_option("--shard", sa.shard, "I/N: run only the cases whose position % N == I")->capture_default_str();
+  sweep_cmd->add_flag("--resume", sa.resume, "continue this sweep's latest run on this host, skipping finished cases");
+  sweep_cmd->add_flag("--retry-failed", sa.retry_failed, "with --resume: run failed cases again");
+  sweep_cmd->add_flag("--list", sa.list, "print the cases (of this shard) and exit");
+  CLI::App* merge_cmd = app.add_subcommand("merge", "combine results databases without duplicates");
+  merge_cmd->add_option("inputs", sa.inputs, "results databases")->required();
+  merge_cmd->add_option("-o,--out", sa.out, "the merged database (may be one of the inputs)")->required();
+  CLI::App* report_cmd = app.add_subcommand("report", "comparison report of a results database");
+  report_cmd->add_option("--db", sa.db, "results database")->capture_default_str();
+  report_cmd->add_option("--run", sa.runs, "only these runs (ids or uuid prefixes; repeatable)");
+  report_cmd->add_option("--compare", sa.compare, "A B: an A/B table (each a run id, uuid prefix or FIELD=VALUE,...)")
+      ->expected(2);
+  report_cmd->add_option("-o,--out", sa.out, "folder for report.md, report.html, cases.csv, cases.json, charts/");
+  report_cmd->add_flag("--list-runs", sa.list, "print the database's runs and exit");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -228,6 +323,9 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run(ra);
     if (*bench_cmd) return bench(ra);
     if (*peak_cmd) return peak(ra);
+    if (*sweep_cmd) return sweep(sa);
+    if (*merge_cmd) return merge(sa);
+    if (*report_cmd) return report(sa);
     if (*zoo_cmd) {
       for (const auto& n : zoo_networks()) fmt::print("{}\n", n);
       return 0;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "networks/detail/values.h"
 #include "networks/networks.h"
 
 #ifndef ARCHBENCH_SOURCE_DIR
@@ -96,6 +97,25 @@ std::vector<std::string> zoo_networks() {
     if (entry.is_regular_file() && entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+}  // namespace archbench
+
+namespace archbench {
+
+std::filesystem::path resolve_spec(const std::string& arg) {
+  std::filesystem::path p(arg);
+  if (std::filesystem::exists(p)) return p;
+  std::filesystem::path zoo = zoo_dir() / (arg + ".yaml");
+  if (p.extension() != ".yaml" && std::filesystem::exists(zoo)) return zoo;
+  std::string hint = p.extension() == ".yaml" ? "" : closest_name(arg, zoo_networks());
+  throw SpecError({arg, 0, 0}, "",
+                  fmt::format("no such spec file, and no zoo network of that name{} (the zoo is in {})",
+                              hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint), zoo_dir().string()));
+}
+
+std::string closest_name(const std::string& word, const std::vector<std::string>& candidates) {
+  return detail::nearest(word, candidates);
 }
 
 }  // namespace archbench

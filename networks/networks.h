@@ -180,5 +180,12 @@ Shape parse_shape(const std::string& text);
 // The folder holding the zoo specs shipped with this build, and the zoo's network names.
 std::filesystem::path zoo_dir();
 std::vector<std::string> zoo_networks();
+// A spec argument: a path to a YAML file, or a zoo network's name ("resnet50"). Throws
+// SpecError naming the argument when it is neither.
+std::filesystem::path resolve_spec(const std::string& arg);
+
+// The closest of `candidates` to `word` by edit distance, or "" when none is close: the
+// "did you mean" hint of error messages.
+std::string closest_name(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace archbench

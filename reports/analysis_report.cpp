@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "reports/detail/table.h"
 #include "reports/reports.h"
 
 namespace archbench {
 
 namespace {
+
+using detail::Table;
 
 // Integers stay integers in JSON; fractional strides and paddings become doubles.
 nlohmann::json number(const Rational& r) {
@@ -29,59 +32,6 @@ std::string shape_text(const Shape& s) { return fmt::format("{}x{}x{}x{}", s.n, 
 
 std::string mib(int64_t bytes) { return fmt::format("{:.2f}", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
 std::string giga(int64_t v) { return fmt::format("{:.3f}", static_cast<double>(v) / 1e9); }
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-struct Table {
-  std::vector<std::string> header;
-  std::vector<bool> right;  // right-align numeric columns
-  std::vector<std::vector<std::string>> rows;
-
-  std::string render(Format f) const {
-    std::string out;
-    if (f == Format::Csv) {
-      auto csv_line = [&](const std::vector<std::string>& cells) {
-        for (size_t i = 0; i < cells.size(); ++i) {
-          if (i) out += ',';
-          out += csv_field(cells[i]);
-        }
-        out += '\n';
-      };
-      csv_line(header);
-      for (const auto& row : rows) csv_line(row);
-      return out;
-    }
-    std::vector<size_t> width(header.size());
-    for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-    for (const auto& row : rows)
-      for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-    auto line = [&](const std::vector<std::string>& cells) {
-      std::string s = f == Format::Markdown ? "| " : "";
-      for (size_t i = 0; i < cells.size(); ++i) {
-        std::string pad(width[i] - cells[i].size(), ' ');
-        s += right[i] ? pad + cells[i] : cells[i] + pad;
-        s += i + 1 < cells.size() ? (f == Format::Markdown ? " | " : "  ") : (f == Format::Markdown ? " |" : "");
-      }
-      while (f != Format::Markdown && !s.empty() && s.back() == ' ') s.pop_back();
-      return s + "\n";
-    };
-    out += line(header);
-    std::vector<std::string> rule;
-    for (size_t i = 0; i < header.size(); ++i) {
-      std::string dash(width[i], '-');
-      if (f == Format::Markdown && right[i]) dash.back() = ':';
-      rule.push_back(dash);
-    }
-    out += line(rule);
-    for (const auto& row : rows) out += line(row);
-    return out;
-  }
-};
 
 const char* kConventions =
     "MACs: multiply-accumulates of conv, transposed conv and fc layers. "

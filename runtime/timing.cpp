@@ -75,6 +75,7 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
   r.repetitions = options.repetitions;
   r.peak = peak;
   const std::vector<double>& ms = collector.seconds;
+  r.samples_ms = ms;
   LatencyStats& l = r.latency;
   l.median = median(ms);
   l.min = *std::min_element(ms.begin(), ms.end());
@@ -90,8 +91,18 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
   for (size_t s = 0; s < exec.steps().size(); ++s) {
     const Step& step = exec.steps()[s];
     const Layer& last = graph.layers[static_cast<size_t>(step.layers.back())];
-    LayerTime t{last.name, op_name(last.op), step.kernel, median(per_step[s]) * 1e3, 0, 0, 0};
-    for (int i : step.layers) t.flops += a.layers[static_cast<size_t>(i)].cost.flops;
+    LayerTime t{last.name, op_name(last.op), step.kernel, median(per_step[s]) * 1e3, 0, 0, 0, 0};
+    // A fused step reads its outside inputs and parameters and writes its last output once;
+    // the tensors between its layers never reach memory.
+    t.bytes_moved = last.output.elements() * kBytesPerElement;
+    for (int i : step.layers) {
+      const Layer& member = graph.layers[static_cast<size_t>(i)];
+      t.flops += a.layers[static_cast<size_t>(i)].cost.flops;
+      t.bytes_moved += a.layers[static_cast<size_t>(i)].cost.params * kBytesPerElement;
+      for (int j : member.inputs)
+        if (std::find(step.layers.begin(), step.layers.end(), j) == step.layers.end())
+          t.bytes_moved += graph.layers[static_cast<size_t>(j)].output.elements() * kBytesPerElement;
+    }
     if (t.median_ms > 0) t.gflops = static_cast<double>(t.flops) / (t.median_ms * 1e-3) / 1e9;
     if (peak.gflops > 0) t.percent_of_peak = 100.0 * t.gflops / peak.gflops;
     r.layers.push_back(std::move(t));

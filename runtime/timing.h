@@ -27,7 +27,8 @@ struct LayerTime {
   std::string op;      // its op
   std::string kernel;  // the kernel the step ran, e.g. "conv+bn+relu"
   double median_ms = 0;
-  int64_t flops = 0;  // of all layers in the step
+  int64_t flops = 0;        // of all layers in the step
+  int64_t bytes_moved = 0;  // of all layers in the step (inputs, outputs, parameters once)
   double gflops = 0, percent_of_peak = 0;
 };
 
@@ -37,6 +38,7 @@ struct BenchResult {
   int threads = 0, repetitions = 0;
   std::string conv_schedule, depthwise_schedule;
   LatencyStats latency;
+  std::vector<double> samples_ms;  // every timed repetition, in order
   std::vector<LayerTime> layers;
   MachinePeak peak;
   int64_t arena_bytes = 0, planned_peak_bytes = 0, max_rss_bytes = 0;

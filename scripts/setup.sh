@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages archbench needs, and only those that are missing.
 # Idempotent; apt-get only. Run as root or with sudo available.
-# --peers also installs what the peer comparisons in bench/peers/ need (PyTorch).
+# --peers also installs what the peer comparisons in bench/peers/ need (PyTorch); --tests what
+# the test suite needs beyond the build (headless Chromium for the HTML report, the sqlite3 tool).
 set -euo pipefail
 
 packages=(
@@ -16,9 +17,13 @@ packages=(
   libbenchmark-dev         # benchmarks
 )
 
-if [ "${1:-}" = "--peers" ]; then
-  packages+=(python3-torch python3-torchvision python3-numpy)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --peers) packages+=(python3-torch python3-torchvision python3-numpy) ;;
+    --tests) packages+=(chromium sqlite3) ;;  # the report opened headless; the database inspected
+    *) echo "setup: unknown option $arg (--peers, --tests)" >&2; exit 1 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

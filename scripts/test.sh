@@ -3,7 +3,7 @@
 # test; then the same under AddressSanitizer + UBSan (skip with ARCHBENCH_NO_ASAN=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 jobs="$(nproc)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"

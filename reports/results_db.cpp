@@ -1,0 +1,482 @@
+#include "reports/results_db.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+namespace archbench {
+
+namespace {
+
+// Version 1. Columns are documented in docs/results-schema.md; change both together and
+// bump kSchemaVersion.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY,
+  uuid TEXT NOT NULL UNIQUE,
+  sweep TEXT NOT NULL,
+  sweep_hash TEXT NOT NULL,
+  shard TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL DEFAULT '',
+  archbench_version TEXT NOT NULL,
+  git_hash TEXT NOT NULL,
+  kernel_sets TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  cpu_model TEXT NOT NULL,
+  cores INTEGER NOT NULL,
+  memory_bytes INTEGER NOT NULL,
+  gpu_name TEXT NOT NULL,
+  peak_gflops REAL NOT NULL,
+  peak_gbps REAL NOT NULL,
+  peak_isa TEXT NOT NULL);
+CREATE TABLE cases(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  case_key TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  network TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  spec_hash TEXT NOT NULL,
+  input_n INTEGER NOT NULL, input_c INTEGER NOT NULL, input_h INTEGER NOT NULL, input_w INTEGER NOT NULL,
+  batch INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  threads INTEGER NOT NULL,
+  schedule TEXT NOT NULL,
+  repetitions INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK(status IN ('ok', 'failed')),
+  error TEXT NOT NULL,
+  kernel_set TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  seconds REAL NOT NULL,
+  median_ms REAL, mean_ms REAL, stddev_ms REAL, min_ms REAL, max_ms REAL, cv REAL,
+  samples_ms TEXT NOT NULL,
+  params INTEGER, macs INTEGER, flops INTEGER,
+  peak_activation_bytes INTEGER, arena_bytes INTEGER, max_rss_bytes INTEGER,
+  rf_h REAL, rf_w REAL,
+  peak_gflops REAL, peak_gbps REAL,
+  UNIQUE(run_id, case_key));
+CREATE TABLE case_layers(
+  case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL, op TEXT NOT NULL,
+  out_n INTEGER NOT NULL, out_c INTEGER NOT NULL, out_h INTEGER NOT NULL, out_w INTEGER NOT NULL,
+  macs INTEGER NOT NULL, flops INTEGER NOT NULL, params INTEGER NOT NULL,
+  activation_bytes INTEGER NOT NULL, bytes_moved INTEGER NOT NULL, live_bytes INTEGER NOT NULL,
+  rf_h REAL NOT NULL, rf_w REAL NOT NULL, rf_stride_h REAL NOT NULL,
+  PRIMARY KEY(case_id, idx));
+CREATE TABLE case_kernels(
+  case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL, op TEXT NOT NULL, kernel TEXT NOT NULL,
+  median_ms REAL NOT NULL, flops INTEGER NOT NULL, bytes_moved INTEGER NOT NULL,
+  gflops REAL NOT NULL, percent_of_peak REAL NOT NULL,
+  PRIMARY KEY(case_id, idx));
+CREATE INDEX cases_by_network ON cases(network, target, threads, schedule);
+)sql";
+
+// One prepared statement; binds by 1-based position, steps, finalises on destruction.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql, const std::filesystem::path& path) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
+      throw DatabaseError(fmt::format("{}: {}", path.string(), sqlite3_errmsg(db)));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  Statement& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
+  Statement& bind(int i, const std::string& v) {
+    return check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  // Binds each argument in order, from position 1.
+  template <typename... Args>
+  Statement& bind_all(const Args&... args) {
+    int i = 0;
+    (bind(++i, args), ...);
+    return *this;
+  }
+  bool step() {  // true while a row is available
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw DatabaseError(sqlite3_errmsg(db_));
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  int i32(int col) const { return static_cast<int>(sqlite3_column_int64(stmt_, col)); }
+  double f64(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string text(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+
+ private:
+  Statement& check(int rc) {
+    if (rc != SQLITE_OK) throw DatabaseError(sqlite3_errmsg(db_));
+    return *this;
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string new_uuid() {
+  std::random_device rd;
+  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                    static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  uint64_t a = g(), b = g();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     0x8000 | (b >> 48 & 0x3fff), b & 0xffffffffffffull);
+}
+
+constexpr const char* kRunColumns =
+    "uuid, sweep, sweep_hash, shard, started_at, finished_at, archbench_version, git_hash, kernel_sets, hostname, "
+    "cpu_model, cores, memory_bytes, gpu_name, peak_gflops, peak_gbps, peak_isa";
+
+constexpr const char* kCaseColumns =
+    "run_id, case_key, position, network, spec, spec_hash, input_n, input_c, input_h, input_w, batch, target, "
+    "threads, schedule, repetitions, status, error, kernel_set, started_at, seconds, median_ms, mean_ms, stddev_ms, "
+    "min_ms, max_ms, cv, samples_ms, params, macs, flops, peak_activation_bytes, arena_bytes, max_rss_bytes, rf_h, "
+    "rf_w, peak_gflops, peak_gbps";
+
+std::string placeholders(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += i ? ", ?" : "?";
+  return s;
+}
+
+RunRecord run_from(const Statement& s) {  // columns: id, then kRunColumns
+  RunRecord r;
+  r.id = s.i64(0);
+  r.uuid = s.text(1), r.sweep = s.text(2), r.sweep_hash = s.text(3), r.shard = s.text(4);
+  r.started_at = s.text(5), r.finished_at = s.text(6), r.archbench_version = s.text(7), r.git_hash = s.text(8);
+  r.kernel_sets = s.text(9);
+  r.machine = {s.text(10), s.text(11), s.text(14), s.i32(12), s.i64(13)};
+  r.peak_gflops = s.f64(15), r.peak_gbps = s.f64(16), r.peak_isa = s.text(17);
+  return r;
+}
+
+CaseRecord case_from(const Statement& s) {  // columns: id, then kCaseColumns
+  CaseRecord c;
+  c.id = s.i64(0), c.run_id = s.i64(1), c.key = s.text(2), c.position = s.i32(3);
+  c.network = s.text(4), c.spec = s.text(5), c.spec_hash = s.text(6);
+  c.input = {s.i64(7), s.i64(8), s.i64(9), s.i64(10)};
+  c.target = s.text(12), c.threads = s.i32(13), c.schedule = s.text(14), c.repetitions = s.i32(15);
+  c.status = s.text(16), c.error = s.text(17), c.kernel_set = s.text(18), c.started_at = s.text(19);
+  c.seconds = s.f64(20);
+  c.median_ms = s.f64(21), c.mean_ms = s.f64(22), c.stddev_ms = s.f64(23), c.min_ms = s.f64(24);
+  c.max_ms = s.f64(25), c.cv = s.f64(26);
+  for (const auto& v : nlohmann::json::parse(s.text(27))) c.samples_ms.push_back(v.get<double>());
+  c.params = s.i64(28), c.macs = s.i64(29), c.flops = s.i64(30), c.peak_activation_bytes = s.i64(31);
+  c.arena_bytes = s.i64(32), c.max_rss_bytes = s.i64(33), c.rf_h = s.f64(34), c.rf_w = s.f64(35);
+  c.peak_gflops = s.f64(36), c.peak_gbps = s.f64(37);
+  return c;
+}
+
+// Rolls back unless committed: a thrown error mid-write leaves the database as it was.
+class Transaction {
+ public:
+  Transaction(sqlite3* db, const std::filesystem::path& path) : db_(db), path_(path) { run("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    run("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void run(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string m = msg ? msg : "unknown error";
+      sqlite3_free(msg);
+      throw DatabaseError(fmt::format("{}: {}", path_.string(), m));
+    }
+  }
+  sqlite3* db_;
+  std::filesystem::path path_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::string utc_now() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string case_label(const std::string& network, const Shape& input, const std::string& target, int threads,
+                       const std::string& schedule) {
+  return fmt::format("{} {}x{}x{}x{} {} threads={} schedule={}", network, input.n, input.c, input.h, input.w, target,
+                     threads == 0 ? "all" : std::to_string(threads), schedule);
+}
+
+MachineInfo this_machine() {
+  MachineInfo m;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) m.hostname = host;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      if (colon != std::string::npos) m.cpu_model = line.substr(line.find_first_not_of(' ', colon + 1));
+      break;
+    }
+  }
+  if (m.cpu_model.empty()) m.cpu_model = "unknown CPU";
+  m.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  m.memory_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  return m;
+}
+
+ResultsDb::ResultsDb(std::filesystem::path path) : path_(std::move(path)) {}
+
+ResultsDb::ResultsDb(ResultsDb&& other) noexcept : path_(std::move(other.path_)), db_(other.db_) {
+  other.db_ = nullptr;
+}
+
+ResultsDb::~ResultsDb() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+void ResultsDb::fail(const std::string& what) const {
+  throw DatabaseError(fmt::format("{}: {}", path_.string(), what));
+}
+
+void ResultsDb::exec(const std::string& sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    fail(m);
+  }
+}
+
+ResultsDb ResultsDb::open(const std::filesystem::path& path, bool create) {
+  ResultsDb db(path);
+  std::error_code ec;
+  bool exists = std::filesystem::exists(path, ec);
+  if (!exists && !create) db.fail("no such results database");
+  if (exists && std::filesystem::is_directory(path, ec)) db.fail("is a directory, not a results database");
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr) != SQLITE_OK) {
+    std::string why = db.db_ ? sqlite3_errmsg(db.db_) : "out of memory";
+    db.fail(fmt::format("cannot open: {}", why));
+  }
+  sqlite3_extended_result_codes(db.db_, 1);
+  sqlite3_busy_timeout(db.db_, 60000);
+  // Reading the schema is the first real access: a file that is not SQLite fails here.
+  int64_t tables = 0;
+  try {
+    Statement s(db.db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", path);
+    if (s.step()) tables = s.i64(0);
+  } catch (const DatabaseError&) {
+    db.fail(fmt::format("not a results database ({})", sqlite3_errmsg(db.db_)));
+  }
+  if (tables == 0) {
+    if (!create) db.fail("empty file, not a results database");
+    db.exec("PRAGMA journal_mode = WAL");
+    Transaction t(db.db_, path);
+    // Another process may have created the schema while we waited for the write lock.
+    Statement again(db.db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", path);
+    again.step();
+    if (again.i64(0) == 0) {
+      db.exec(kSchema);
+      db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+      Statement meta(db.db_, "INSERT INTO meta(key, value) VALUES ('schema_version', ?), ('created_at', ?)", path);
+      meta.bind_all(std::to_string(kSchemaVersion), utc_now()).step();
+    }
+    t.commit();
+  }
+  Statement v(db.db_, "PRAGMA user_version", path);
+  v.step();
+  int64_t version = v.i64(0);
+  bool has_runs = false;
+  {
+    Statement s(db.db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'", path);
+    has_runs = s.step();
+  }
+  if (!has_runs) db.fail("an SQLite database, but not an archbench results database (no 'runs' table)");
+  if (version != kSchemaVersion)
+    db.fail(fmt::format("results schema version {}; this archbench reads version {}", version, kSchemaVersion));
+  db.exec("PRAGMA foreign_keys = ON");
+  return db;
+}
+
+int64_t ResultsDb::add_run(RunRecord& r) {
+  if (r.uuid.empty()) r.uuid = new_uuid();
+  Transaction t(db_, path_);
+  Statement s(db_, fmt::format("INSERT INTO runs({}) VALUES ({})", kRunColumns, placeholders(17)), path_);
+  s.bind_all(r.uuid, r.sweep, r.sweep_hash, r.shard, r.started_at, r.finished_at, r.archbench_version, r.git_hash,
+             r.kernel_sets, r.machine.hostname, r.machine.cpu_model, r.machine.cores, r.machine.memory_bytes,
+             r.machine.gpu_name, r.peak_gflops, r.peak_gbps, r.peak_isa);
+  s.step();
+  r.id = sqlite3_last_insert_rowid(db_);
+  t.commit();
+  return r.id;
+}
+
+void ResultsDb::finish_run(int64_t run_id, const std::string& finished_at) {
+  Statement s(db_, "UPDATE runs SET finished_at = ? WHERE id = ?", path_);
+  s.bind_all(finished_at, run_id).step();
+}
+
+void ResultsDb::insert_case(CaseRecord& c) {
+  nlohmann::json samples = c.samples_ms;
+  Statement s(db_, fmt::format("INSERT INTO cases({}) VALUES ({})", kCaseColumns, placeholders(37)), path_);
+  s.bind_all(c.run_id, c.key, c.position, c.network, c.spec, c.spec_hash, c.input.n, c.input.c, c.input.h, c.input.w,
+             c.input.n, c.target, c.threads, c.schedule, c.repetitions, c.status, c.error, c.kernel_set, c.started_at,
+             c.seconds, c.median_ms, c.mean_ms, c.stddev_ms, c.min_ms, c.max_ms, c.cv, samples.dump(), c.params, c.macs,
+             c.flops, c.peak_activation_bytes, c.arena_bytes, c.max_rss_bytes, c.rf_h, c.rf_w, c.peak_gflops,
+             c.peak_gbps);
+  s.step();
+  c.id = sqlite3_last_insert_rowid(db_);
+  Statement l(db_, fmt::format("INSERT INTO case_layers VALUES ({})", placeholders(17)), path_);
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const LayerRecord& r = c.layers[i];
+    l.bind_all(c.id, static_cast<int64_t>(i), r.name, r.op, r.output.n, r.output.c, r.output.h, r.output.w, r.macs,
+               r.flops, r.params, r.activation_bytes, r.bytes_moved, r.live_bytes, r.rf_h, r.rf_w, r.rf_stride_h);
+    l.step();
+    l.reset();
+  }
+  Statement k(db_, fmt::format("INSERT INTO case_kernels VALUES ({})", placeholders(10)), path_);
+  for (size_t i = 0; i < c.kernels.size(); ++i) {
+    const KernelRecord& r = c.kernels[i];
+    k.bind_all(c.id, static_cast<int64_t>(i), r.name, r.op, r.kernel, r.median_ms, r.flops, r.bytes_moved, r.gflops,
+               r.percent_of_peak);
+    k.step();
+    k.reset();
+  }
+}
+
+int64_t ResultsDb::add_case(CaseRecord& c) {
+  Transaction t(db_, path_);
+  Statement old(db_, "DELETE FROM cases WHERE run_id = ? AND case_key = ?", path_);  // a retried case
+  old.bind_all(c.run_id, c.key).step();
+  insert_case(c);
+  t.commit();
+  return c.id;
+}
+
+std::vector<RunRecord> ResultsDb::read_runs() {
+  std::vector<RunRecord> runs;
+  Statement s(db_, fmt::format("SELECT id, {} FROM runs ORDER BY id", kRunColumns), path_);
+  while (s.step()) runs.push_back(run_from(s));
+  Statement n(db_, "SELECT run_id, status, count(*) FROM cases GROUP BY run_id, status", path_);
+  while (n.step())
+    for (RunRecord& r : runs)
+      if (r.id == n.i64(0)) (n.text(1) == "ok" ? r.cases_ok : r.cases_failed) = n.i32(2);
+  return runs;
+}
+
+std::vector<CaseRecord> ResultsDb::read_cases(const std::vector<int64_t>& run_ids, bool with_details) {
+  std::string where;
+  for (int64_t id : run_ids) where += (where.empty() ? " WHERE run_id IN (" : ", ") + std::to_string(id);
+  if (!where.empty()) where += ")";
+  std::vector<CaseRecord> cases;
+  Statement s(db_, fmt::format("SELECT id, {} FROM cases{} ORDER BY run_id, position, id", kCaseColumns, where), path_);
+  while (s.step()) cases.push_back(case_from(s));
+  if (!with_details) return cases;
+  Statement l(db_, "SELECT * FROM case_layers WHERE case_id = ? ORDER BY idx", path_);
+  Statement k(db_, "SELECT * FROM case_kernels WHERE case_id = ? ORDER BY idx", path_);
+  for (CaseRecord& c : cases) {
+    l.bind(1, c.id);
+    while (l.step())
+      c.layers.push_back({l.text(2),
+                          l.text(3),
+                          {l.i64(4), l.i64(5), l.i64(6), l.i64(7)},
+                          l.i64(8),
+                          l.i64(9),
+                          l.i64(10),
+                          l.i64(11),
+                          l.i64(12),
+                          l.i64(13),
+                          l.f64(14),
+                          l.f64(15),
+                          l.f64(16)});
+    l.reset();
+    k.bind(1, c.id);
+    while (k.step())
+      c.kernels.push_back({k.text(2), k.text(3), k.text(4), k.f64(5), k.i64(6), k.i64(7), k.f64(8), k.f64(9)});
+    k.reset();
+  }
+  return cases;
+}
+
+std::set<std::string> ResultsDb::case_keys(int64_t run_id) {
+  std::set<std::string> keys;
+  Statement s(db_, "SELECT case_key FROM cases WHERE run_id = ?", path_);
+  s.bind(1, run_id);
+  while (s.step()) keys.insert(s.text(0));
+  return keys;
+}
+
+std::optional<RunRecord> ResultsDb::latest_run(const std::string& sweep, const std::string& shard,
+                                               const std::string& hostname) {
+  Statement s(db_,
+              fmt::format("SELECT id, {} FROM runs WHERE sweep = ? AND shard = ? AND hostname = ? ORDER BY id DESC "
+                          "LIMIT 1",
+                          kRunColumns),
+              path_);
+  s.bind_all(sweep, shard, hostname);
+  if (!s.step()) return std::nullopt;
+  return run_from(s);
+}
+
+int ResultsDb::merge_from(ResultsDb& other) {
+  std::vector<RunRecord> runs = other.read_runs();
+  Transaction t(db_, path_);
+  int copied = 0;
+  for (RunRecord& r : runs) {
+    int64_t id = 0;
+    {
+      Statement find(db_, "SELECT id FROM runs WHERE uuid = ?", path_);
+      find.bind(1, r.uuid);
+      if (find.step()) id = find.i64(0);
+    }
+    std::set<std::string> have;
+    if (id == 0) {
+      Statement s(db_, fmt::format("INSERT INTO runs({}) VALUES ({})", kRunColumns, placeholders(17)), path_);
+      s.bind_all(r.uuid, r.sweep, r.sweep_hash, r.shard, r.started_at, r.finished_at, r.archbench_version, r.git_hash,
+                 r.kernel_sets, r.machine.hostname, r.machine.cpu_model, r.machine.cores, r.machine.memory_bytes,
+                 r.machine.gpu_name, r.peak_gflops, r.peak_gbps, r.peak_isa);
+      s.step();
+      id = sqlite3_last_insert_rowid(db_);
+    } else {
+      have = case_keys(id);
+      if (!r.finished_at.empty()) {  // a later copy of a resumed run may have finished it
+        Statement s(db_, "UPDATE runs SET finished_at = ? WHERE id = ? AND finished_at < ?", path_);
+        s.bind_all(r.finished_at, id, r.finished_at).step();
+      }
+    }
+    for (CaseRecord& c : other.read_cases({r.id}, true)) {
+      if (have.count(c.key)) continue;
+      c.run_id = id;
+      insert_case(c);
+      ++copied;
+    }
+  }
+  t.commit();
+  return copied;
+}
+
+}  // namespace archbench

@@ -1,0 +1,442 @@
+// Sweep files, sharding, the results database (schema, resume, merge, failures) and the
+// report writer, with a fake measurement where timings must be known and the real runtime
+// where the figures must be.
+#include <sqlite3.h>
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "helpers.h"
+#include "reports/results_db.h"
+#include "reports/results_report.h"
+#include "sweeps/sweep.h"
+
+namespace fs = std::filesystem;
+using namespace archbench;
+
+namespace {
+
+fs::path tiny_sweep() { return test::test_dir() / "fixtures/sweeps/tiny.yaml"; }
+
+// A fresh folder per test under the build's temporary directory.
+fs::path scratch(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("archbench-sweep-test-" + std::to_string(::getpid())) / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The error of loading a sweep file, its path made relative to the tests folder.
+std::string sweep_error(const fs::path& file) {
+  try {
+    load_sweep(file);
+  } catch (const SpecError& e) {
+    std::string s = e.what();
+    std::string dir = test::test_dir().string() + "/";
+    for (size_t at; (at = s.find(dir)) != std::string::npos;) s.erase(at, dir.size());
+    return s;
+  }
+  return "";
+}
+
+// Deterministic timings: samples base, base+1, ... ms with base from the case's position.
+void fake_measure(const SweepCase& c, CaseRecord& r) {
+  if (c.network.find("cycle") != std::string::npos) throw RuntimeError("fake failure of " + c.network);
+  double base = 10.0 + c.position;
+  for (int i = 0; i < c.repetitions; ++i) r.samples_ms.push_back(base + i);
+  r.median_ms = base + (c.repetitions - 1) / 2.0;
+  r.params = 1000, r.macs = 2'000'000, r.flops = 4'100'000;
+  r.kernels.push_back({"stem", "relu", "conv+bn+relu", r.median_ms * 0.75, 4'000'000, 10'000, 1, 1});
+  r.kernels.push_back({"pool", "maxpool", "maxpool", r.median_ms * 0.25, 100'000, 5'000, 1, 1});
+  r.layers.push_back({"input", "input", c.input, 0, 0, 0, 100, 0, 100, 1, 1, 1});
+  r.layers.push_back({"stem", "conv", c.input, 2'000'000, 4'000'000, 1000, 100, 4100, 200, 3, 3, 1});
+}
+
+SweepOptions quiet(const fs::path& db) {
+  SweepOptions o;
+  o.db = db;
+  o.progress = nullptr;
+  o.measure = fake_measure;
+  return o;
+}
+
+std::multiset<std::string> keys_in(const fs::path& db_path) {
+  ResultsDb db = ResultsDb::open(db_path, false);
+  std::multiset<std::string> keys;
+  for (const CaseRecord& c : db.read_cases({}, false)) keys.insert(c.key + " " + c.status);
+  return keys;
+}
+
+// One value of a query on the raw database, as text.
+std::string query(const fs::path& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  std::string out = "(error)";
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+    out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sweep_files)
+
+BOOST_AUTO_TEST_CASE(cross_product_with_exclusions_and_own_inputs) {
+  Sweep s = load_sweep(tiny_sweep());
+  BOOST_TEST(s.name == "tiny");
+  // tiny_backbone: 2 inputs x (cpu t1, cpu t2, cuda t1); cycle: its own 1 input x 3.
+  BOOST_REQUIRE_EQUAL(s.cases.size(), 9u);
+  std::vector<std::string> labels;
+  for (const SweepCase& c : s.cases) labels.push_back(c.label());
+  std::vector<std::string> expected = {"../tiny_backbone.yaml 1x3x16x16 cpu threads=1 schedule=default",
+                                       "../tiny_backbone.yaml 1x3x16x16 cpu threads=2 schedule=default",
+                                       "../tiny_backbone.yaml 1x3x16x16 cuda threads=1 schedule=default",
+                                       "../tiny_backbone.yaml 2x3x24x20 cpu threads=1 schedule=default",
+                                       "../tiny_backbone.yaml 2x3x24x20 cpu threads=2 schedule=default",
+                                       "../tiny_backbone.yaml 2x3x24x20 cuda threads=1 schedule=default",
+                                       "../../bad_specs/cycle.yaml 1x3x8x8 cpu threads=1 schedule=default",
+                                       "../../bad_specs/cycle.yaml 1x3x8x8 cpu threads=2 schedule=default",
+                                       "../../bad_specs/cycle.yaml 1x3x8x8 cuda threads=1 schedule=default"};
+  BOOST_TEST(labels == expected, boost::test_tools::per_element());
+  for (size_t i = 0; i < s.cases.size(); ++i) BOOST_TEST(s.cases[i].position == static_cast<int>(i));
+  BOOST_TEST(s.cases[0].repetitions == 3);
+  BOOST_TEST(s.cases[0].warmup == 0);
+  // Keys differ between cases and are stable across loads.
+  std::set<std::string> keys;
+  for (const SweepCase& c : s.cases) keys.insert(c.key());
+  BOOST_TEST(keys.size() == 9u);
+  BOOST_TEST(load_sweep(tiny_sweep()).cases[4].key() == s.cases[4].key());
+  // The same architecture hashes alike from the zoo and from its file.
+  BOOST_TEST(s.cases[0].spec_hash.size() == 16u);
+  BOOST_TEST(s.cases[6].spec_hash.rfind("text-", 0) == 0);  // the cycle does not load: its text is hashed
+}
+
+BOOST_AUTO_TEST_CASE(the_shipped_sweeps_load) {
+  Sweep d = load_sweep(test::test_dir() / "../configs/sweeps/default.yaml");
+  BOOST_TEST(d.cases.size() == zoo_networks().size());  // every zoo network once, at batch 1
+  for (const SweepCase& c : d.cases) BOOST_TEST(c.input.n == 1);
+  Sweep q = load_sweep(test::test_dir() / "../configs/sweeps/quick.yaml");
+  BOOST_TEST(q.cases.size() == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_sweep_files_name_line_and_column) {
+  const std::map<std::string, std::string> expected = {
+      {"unknown_network",
+       "bad_sweeps/unknown_network.yaml:2:22: error: unknown network 'resnet5O' (did you mean 'resnet50'?): not in "
+       "the zoo (" +
+           zoo_dir().string() + "), and not a .yaml file"},
+      {"unknown_key", "bad_sweeps/unknown_key.yaml:5:1: error: unknown key 'repetition' (did you mean 'repetitions'?)"},
+      {"unknown_target",
+       "bad_sweeps/unknown_target.yaml:4:16: error: unknown target 'cdua' (one of: cpu, cuda, "
+       "opencl)"},
+      {"bad_shape",
+       "bad_sweeps/bad_shape.yaml:3:10: error: an input must be a list of 4 positive integers N, C, H, W, e.g. [1, "
+       "3, 224, 224]"},
+      {"zero_size", "bad_sweeps/zero_size.yaml:3:17: error: H must be at least 1, got 0"},
+      {"negative_threads",
+       "bad_sweeps/negative_threads.yaml:5:14: error: threads (0: all cores) must be at least 0, got -1"},
+      {"unknown_schedule",
+       "bad_sweeps/unknown_schedule.yaml:5:22: error: unknown schedule 'tiledd' (did you mean 'tiled'?) (one of: "
+       "default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018)"},
+      {"zero_repetitions", "bad_sweeps/zero_repetitions.yaml:5:14: error: repetitions must be at least 1, got 0"},
+      {"empty_product",
+       "bad_sweeps/empty_product.yaml:1:1: error: the sweep has no cases: every combination is excluded"},
+      {"unknown_exclude_key",
+       "bad_sweeps/unknown_exclude_key.yaml:6:6: error: unknown exclude key 'netwrk' (did you mean 'network'?) (one "
+       "of: network, input, target, threads, schedule)"},
+      {"syntax_error", "bad_sweeps/syntax_error.yaml:3:7: error: YAML syntax error: end of sequence flow not found"},
+      {"overflow_shape", "bad_sweeps/overflow_shape.yaml:3:10: error: input shape overflows 64-bit element counts"},
+      {"missing_spec", "bad_sweeps/missing_spec.yaml:2:12: error: no such spec file 'bad_sweeps/missing.yaml'"},
+      {"no_name", "bad_sweeps/no_name.yaml:1:1: error: the sweep has no 'name'"},
+  };
+  for (const auto& [name, message] : expected) {
+    BOOST_TEST_CONTEXT(name) { BOOST_TEST(sweep_error(test::test_dir() / "bad_sweeps" / (name + ".yaml")) == message); }
+  }
+  BOOST_TEST(sweep_error(test::test_dir() / "bad_sweeps/none.yaml") ==
+             "bad_sweeps/none.yaml: error: cannot read the sweep file (missing or unreadable)");
+}
+
+BOOST_AUTO_TEST_CASE(shards_partition_the_product) {
+  BOOST_TEST(parse_shard("2/4").index == 2);
+  BOOST_TEST(parse_shard("2/4").count == 4);
+  for (const char* bad : {"4/4", "-1/2", "1/0", "a/b", "1", "1/2/3", ""}) {
+    BOOST_TEST_CONTEXT(bad) {
+      try {
+        parse_shard(bad);
+        BOOST_ERROR("accepted");
+      } catch (const std::invalid_argument& e) {
+        BOOST_TEST(std::string(e.what()) ==
+                   std::string("--shard '") + bad + "': expected I/N with N >= 1 and 0 <= I < N (e.g. 0/4 ... 3/4)");
+      }
+    }
+  }
+  Sweep s = load_sweep(tiny_sweep());
+  std::multiset<int> seen;
+  for (int i = 0; i < 4; ++i)
+    for (const SweepCase& c : shard_cases(s.cases, {i, 4})) {
+      BOOST_TEST(c.position % 4 == i);
+      seen.insert(c.position);
+    }
+  BOOST_TEST(seen.size() == s.cases.size());
+  BOOST_TEST(std::set<int>(seen.begin(), seen.end()).size() == s.cases.size());  // each exactly once
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(results_db)
+
+BOOST_AUTO_TEST_CASE(schema_and_version) {
+  fs::path dir = scratch("schema");
+  fs::path db = dir / "r.sqlite";
+  { ResultsDb::open(db, true); }
+  BOOST_TEST(query(db, "PRAGMA user_version") == "1");
+  BOOST_TEST(query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == "1");
+  BOOST_TEST(query(db, "PRAGMA journal_mode") == "wal");
+  BOOST_TEST(query(db,
+                   "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' "
+                   "ORDER BY name)") == "case_kernels,case_layers,cases,meta,runs");
+  // Not found, not SQLite, another schema version, a directory.
+  auto error_of = [](const fs::path& p, bool create) {
+    try {
+      ResultsDb::open(p, create);
+    } catch (const DatabaseError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  BOOST_TEST(error_of(dir / "none.sqlite", false) == (dir / "none.sqlite").string() + ": no such results database");
+  std::ofstream(dir / "text.sqlite") << "hello, not a database\n";
+  BOOST_TEST(error_of(dir / "text.sqlite", false) ==
+             (dir / "text.sqlite").string() + ": not a results database (file is not a database)");
+  {
+    sqlite3* h = nullptr;
+    sqlite3_open((dir / "v9.sqlite").c_str(), &h);
+    sqlite3_exec(h, "CREATE TABLE runs(x); PRAGMA user_version = 9;", nullptr, nullptr, nullptr);
+    sqlite3_exec(h, "CREATE TABLE other(x);", nullptr, nullptr, nullptr);
+    sqlite3_close(h);
+  }
+  BOOST_TEST(error_of(dir / "v9.sqlite", false) ==
+             (dir / "v9.sqlite").string() + ": results schema version 9; this archbench reads version 1");
+  BOOST_TEST(error_of(dir, true) == dir.string() + ": is a directory, not a results database");
+  BOOST_TEST(error_of("/nonexistent/dir/r.sqlite", true) ==
+             "/nonexistent/dir/r.sqlite: cannot open: unable to open database file");
+}
+
+BOOST_AUTO_TEST_CASE(failures_are_recorded_and_the_sweep_goes_on) {
+  fs::path db = scratch("failures") / "r.sqlite";
+  Sweep s = load_sweep(tiny_sweep());
+  SweepOptions o = quiet(db);
+  o.measure = [](const SweepCase& c, CaseRecord& r) {
+    if (c.target != "cpu") throw RuntimeError("target '" + c.target + "': no device");
+    fake_measure(c, r);
+  };
+  SweepSummary r = run_sweep(s, o);
+  BOOST_TEST(r.cases == 9);
+  BOOST_TEST(r.ok == 4);
+  BOOST_TEST(r.failed == 5);
+  ResultsDb rdb = ResultsDb::open(db, false);
+  std::vector<CaseRecord> cases = rdb.read_cases({}, true);
+  BOOST_REQUIRE_EQUAL(cases.size(), 9u);
+  BOOST_TEST(cases[2].status == "failed");
+  BOOST_TEST(cases[2].error == "target 'cuda': no device");
+  BOOST_TEST(cases[6].error == "fake failure of ../../bad_specs/cycle.yaml");
+  BOOST_TEST(cases[4].status == "ok");
+  BOOST_TEST(cases[4].samples_ms == std::vector<double>({14, 15, 16}), boost::test_tools::per_element());
+  BOOST_TEST(cases[4].kernels.size() == 2u);
+  BOOST_TEST(cases[4].layers.size() == 2u);
+  BOOST_TEST(cases[4].input == (Shape{2, 3, 24, 20}));
+  std::vector<RunRecord> runs = rdb.read_runs();
+  BOOST_REQUIRE_EQUAL(runs.size(), 1u);
+  BOOST_TEST(runs[0].cases_ok == 4);
+  BOOST_TEST(runs[0].cases_failed == 5);
+  BOOST_TEST(!runs[0].finished_at.empty());
+  BOOST_TEST(runs[0].machine.cores > 0);
+  BOOST_TEST(runs[0].git_hash.size() >= 7u);
+}
+
+BOOST_AUTO_TEST_CASE(resume_skips_finished_cases) {
+  fs::path db = scratch("resume") / "r.sqlite";
+  Sweep s = load_sweep(tiny_sweep());
+  // A first run stops after three cases (as if killed: the run is never finished).
+  SweepOptions o = quiet(db);
+  int calls = 0;
+  struct Stop {};
+  try {
+    o.measure = [&](const SweepCase& c, CaseRecord& r) {
+      if (++calls > 3) throw Stop{};  // not a std::exception: escapes run_sweep like a kill
+      fake_measure(c, r);
+    };
+    run_sweep(s, o);
+  } catch (const Stop&) {}
+  BOOST_TEST(keys_in(db).size() == 3u);
+  BOOST_TEST(query(db, "SELECT finished_at FROM runs") == "");
+  SweepOptions again = quiet(db);
+  again.resume = true;
+  std::vector<int> measured;
+  again.measure = [&](const SweepCase& c, CaseRecord& r) {
+    measured.push_back(c.position);
+    fake_measure(c, r);
+  };
+  SweepSummary r = run_sweep(s, again);
+  BOOST_TEST(r.skipped == 3);
+  BOOST_TEST(measured == std::vector<int>({3, 4, 5, 6, 7, 8}), boost::test_tools::per_element());
+  BOOST_TEST(query(db, "SELECT count(*) FROM runs") == "1");
+  BOOST_TEST(query(db, "SELECT count(*) FROM cases") == "9");
+  BOOST_TEST(query(db, "SELECT count(DISTINCT case_key) FROM cases") == "9");
+  BOOST_TEST(query(db, "SELECT finished_at != '' FROM runs") == "1");
+  // Resuming a finished sweep measures nothing; --retry-failed re-runs the failures only.
+  measured.clear();
+  BOOST_TEST(run_sweep(s, again).skipped == 9);
+  BOOST_TEST(measured.empty());
+  again.retry_failed = true;
+  run_sweep(s, again);
+  BOOST_TEST(measured == std::vector<int>({6, 7, 8}), boost::test_tools::per_element());
+  BOOST_TEST(query(db, "SELECT count(*) FROM cases") == "9");
+  BOOST_TEST(query(db, "SELECT count(*) FROM case_layers") == "12");  // no rows left of the replaced failures
+}
+
+BOOST_AUTO_TEST_CASE(shards_merged_equal_the_whole_sweep) {
+  fs::path dir = scratch("merge");
+  Sweep s = load_sweep(tiny_sweep());
+  run_sweep(s, quiet(dir / "whole.sqlite"));
+  std::vector<fs::path> parts;
+  for (int i = 0; i < 3; ++i) {
+    SweepOptions o = quiet(dir / ("part" + std::to_string(i) + ".sqlite"));
+    o.shard = {i, 3};
+    run_sweep(s, o);
+    parts.push_back(o.db);
+  }
+  ResultsDb all = ResultsDb::open(dir / "all.sqlite", true);
+  int copied = 0;
+  for (const fs::path& p : parts) {
+    ResultsDb part = ResultsDb::open(p, false);
+    copied += all.merge_from(part);
+  }
+  BOOST_TEST(copied == 9);
+  BOOST_TEST(keys_in(dir / "all.sqlite") == keys_in(dir / "whole.sqlite"), boost::test_tools::per_element());
+  // Merging the same parts again adds nothing.
+  for (const fs::path& p : parts) {
+    ResultsDb part = ResultsDb::open(p, false);
+    BOOST_TEST(all.merge_from(part) == 0);
+  }
+  BOOST_TEST(all.read_runs().size() == 3u);
+  BOOST_TEST(all.read_cases({}, false).size() == 9u);
+  // Details travel with the cases.
+  BOOST_TEST(query(dir / "all.sqlite", "SELECT count(*) FROM case_kernels") ==
+             query(dir / "whole.sqlite", "SELECT count(*) FROM case_kernels"));
+}
+
+BOOST_AUTO_TEST_CASE(a_real_case_through_the_runtime) {
+  Sweep s = load_sweep(tiny_sweep());
+  CaseRecord r;
+  measure_case(s.cases[3], r);  // tiny_backbone, 2x3x24x20, cpu, 1 thread
+  Graph g = load_spec(s.cases[3].spec, {.input = Shape{2, 3, 24, 20}});
+  NetworkAnalysis a = analyse(g);
+  BOOST_TEST(r.samples_ms.size() == 3u);
+  BOOST_TEST(r.median_ms > 0);
+  BOOST_TEST(r.macs == a.totals.macs);
+  BOOST_TEST(r.params == a.totals.params);
+  BOOST_TEST(r.peak_activation_bytes == a.totals.peak_activation_bytes);
+  BOOST_TEST(r.layers.size() == g.layers.size());
+  BOOST_TEST(r.layers.back().name == g.layers.back().name);
+  BOOST_TEST(!r.kernels.empty());
+  BOOST_TEST(r.peak_gflops > 0);
+  BOOST_TEST(r.kernel_set.rfind("cpu", 0) == 0);
+  CaseRecord gpu;
+  try {
+    measure_case(s.cases[2], gpu);
+    BOOST_ERROR("cuda ran");
+  } catch (const RuntimeError& e) {
+    BOOST_TEST(std::string(e.what()) == "target 'cuda': this build has no cuda kernel set (only cpu)");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(results_report)
+
+BOOST_AUTO_TEST_CASE(report_files_and_ab_statistics) {
+  fs::path dir = scratch("report");
+  Sweep s = load_sweep(tiny_sweep());
+  run_sweep(s, quiet(dir / "r.sqlite"));
+  ResultsDb db = ResultsDb::open(dir / "r.sqlite", false);
+  ReportOptions o;
+  o.out_dir = dir / "out";
+  o.compare = std::make_pair("threads=1", "threads=2");
+  std::vector<fs::path> written = write_report(db, o);
+  for (const char* f : {"report.md", "report.html", "cases.csv", "cases.json"}) BOOST_TEST(fs::exists(o.out_dir / f));
+  // tiny_backbone's 4 cpu cases succeed (the cuda ones succeed too under the fake).
+  std::string md = read_text(o.out_dir / "report.md");
+  BOOST_TEST(md.find("| ../tiny_backbone.yaml | 2x3x24x20 | cpu    |       1 | default  |       0.00 | 0.002 |") !=
+             std::string::npos);
+  // Fake samples: case 3 (t1) = 13, 14, 15 ms; case 4 (t2) = 14, 15, 16 ms: medians 14 and 15,
+  // speedup of B 14 / 15.
+  BOOST_TEST(md.find("|      14.000 |      15.000 |       0.933x |") != std::string::npos);
+  BOOST_TEST(md.find("![Latency against GMACs](charts/latency-vs-gmacs.svg)") != std::string::npos);
+  BOOST_TEST(fs::exists(o.out_dir / "charts/latency-vs-gmacs.svg"));
+  BOOST_TEST(fs::exists(o.out_dir / "charts/roofline.svg"));
+  std::string csv = read_text(o.out_dir / "cases.csv");
+  BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 10);  // header + 9 cases
+  nlohmann::json j = nlohmann::json::parse(read_text(o.out_dir / "cases.json"));
+  BOOST_TEST(j["schema_version"] == 1);
+  BOOST_TEST(j["cases"].size() == 9u);
+  BOOST_TEST(j["cases"][4]["latency_ms"]["samples"] == nlohmann::json({14.0, 15.0, 16.0}));
+  std::string html = read_text(o.out_dir / "report.html");
+  BOOST_TEST(html.find("<script") == std::string::npos);
+  BOOST_TEST(html.find("http://") == html.find("http://www.w3.org/2000/svg"));  // no external reference
+  BOOST_TEST(html.find("https://") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_report_requests) {
+  fs::path dir = scratch("bad_report");
+  run_sweep(load_sweep(tiny_sweep()), quiet(dir / "r.sqlite"));
+  ResultsDb db = ResultsDb::open(dir / "r.sqlite", false);
+  auto error_of = [&](ReportOptions o) {
+    try {
+      write_report(db, o);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  ReportOptions o;
+  o.out_dir = dir / "out";
+  o.runs = {"7"};
+  BOOST_TEST(error_of(o) ==
+             "--run '7': no run with that id or uuid prefix (`archbench report --db DB --list-runs` lists them)");
+  o.runs = {};
+  o.compare = std::make_pair("threads=1", "shedule=x");
+  BOOST_TEST(error_of(o) ==
+             "--compare 'shedule=x': expected FIELD=VALUE[,FIELD=VALUE...] with fields run, network, input, target, "
+             "threads, schedule (or a run id)");
+  o.compare = std::make_pair("threads=1", "threads=8");
+  BOOST_TEST(error_of(o) ==
+             "--compare 'threads=1' 'threads=8': no successful case of A has a counterpart in B (cases pair up by the "
+             "fields the selectors do not name)");
+  BOOST_TEST(!fs::exists(dir / "out"));
+  o.compare.reset();
+  std::ofstream(dir / "file") << "x";
+  o.out_dir = dir / "file";
+  BOOST_TEST(error_of(o) == (dir / "file").string() + ": cannot write the report: exists and is not a folder");
+  o.out_dir = "/nonexistent/dir/out";
+  BOOST_TEST(error_of(o) == "/nonexistent/dir/out: cannot write the report: No such file or directory");
+  // Nothing staged is left behind.
+  for (const auto& e : fs::directory_iterator(dir))
+    BOOST_TEST(e.path().filename().string().rfind(".archbench", 0) != 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
