@@ -243,6 +243,16 @@ MachineInfo this_machine() {
     }
   }
   if (m.cpu_model.empty()) m.cpu_model = "unknown CPU";
+  // NVIDIA's driver lists its GPUs here; no driver, no entry (and no CUDA target either).
+  std::error_code ec;
+  for (const auto& gpu : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
+    std::ifstream info(gpu.path() / "information");
+    for (std::string line; std::getline(info, line);)
+      if (line.rfind("Model:", 0) == 0) {
+        std::string model = line.substr(line.find_first_not_of(" \t", 6));
+        m.gpu_name += (m.gpu_name.empty() ? "" : ", ") + model;
+      }
+  }
   m.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   m.memory_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
   return m;

@@ -31,7 +31,7 @@ struct MachineInfo {
   int cores = 0;
   int64_t memory_bytes = 0;
 };
-MachineInfo this_machine();  // from /proc/cpuinfo, sysconf and the host name
+MachineInfo this_machine();  // from /proc/cpuinfo, sysconf, the host name and NVIDIA's /proc entries
 
 struct RunRecord {
   int64_t id = 0;                       // row id in this database (merging renumbers it)

@@ -356,6 +356,17 @@ BOOST_AUTO_TEST_CASE(a_real_case_through_the_runtime) {
   BOOST_TEST(!r.kernels.empty());
   BOOST_TEST(r.peak_gflops > 0);
   BOOST_TEST(r.kernel_set.rfind("cpu", 0) == 0);
+  // Refused before it runs when it cannot fit: 8 channels of 100000 x 100000 floats.
+  SweepCase huge = s.cases[0];
+  huge.input = {1, 3, 100000, 100000};
+  CaseRecord big;
+  try {
+    measure_case(huge, big);
+    BOOST_ERROR("the huge case ran");
+  } catch (const RuntimeError& e) {
+    BOOST_TEST(std::string(e.what()).rfind("out of memory: needs about ", 0) == 0);
+  }
+  BOOST_TEST(big.macs > 0);  // the analysis figures are kept for the failed case
   CaseRecord gpu;
   try {
     measure_case(s.cases[2], gpu);
@@ -385,7 +396,10 @@ BOOST_AUTO_TEST_CASE(report_files_and_ab_statistics) {
              std::string::npos);
   // Fake samples: case 3 (t1) = 13, 14, 15 ms; case 4 (t2) = 14, 15, 16 ms: medians 14 and 15,
   // speedup of B 14 / 15.
-  BOOST_TEST(md.find("|      14.000 |      15.000 |       0.933x |") != std::string::npos);
+  // Mann-Whitney with ties (14 and 15 in both): U = 2, mean 4.5, tie-corrected variance
+  // 9/12 * (7 - 12/30) = 4.95, z = (2.5 - 0.5) / sqrt(4.95) = 0.8989, two-sided p = 0.3687.
+  BOOST_TEST(md.find("|      14.000 |      15.000 |       0.933x | 0.369 | same (within noise) (fewer than 9 "
+                     "repetitions: unreliable) |") != std::string::npos);
   BOOST_TEST(md.find("![Latency against GMACs](charts/latency-vs-gmacs.svg)") != std::string::npos);
   BOOST_TEST(fs::exists(o.out_dir / "charts/latency-vs-gmacs.svg"));
   BOOST_TEST(fs::exists(o.out_dir / "charts/roofline.svg"));
