@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "analysis/analysis.h"
 #include "common/atomic_file.h"
@@ -19,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "runtime/timing.h"
 #include "sweeps/sweep.h"
+#include "tuning/tuner.h"
 
 namespace {
 
@@ -65,7 +67,9 @@ int analyze(const AnalyzeArgs& args, bool compare) {
 }
 
 struct RunArgs {
-  std::string spec, input, weights, input_file, output_file, format = "table", out;
+  std::string spec, input, weights, input_file, output_file, format = "table", out, tuned_db, target = "cpu";
+  double budget_seconds = 600;
+  int rounds = 3;
   ExecutorOptions executor;
   std::vector<std::string> layer_schedules;  // LAYER=SCHEDULE, parsed into executor
   uint64_t seed = 0;
@@ -80,8 +84,22 @@ Graph load_for_run(const RunArgs& r) {
   return load_spec(resolve_spec(r.spec), options);
 }
 
+// --schedule tuned: the tuned database's choices, reported on stderr once the executor exists.
+std::optional<TunedChoice> tuned;
+
+void tuned_note() {
+  if (tuned) fmt::print(stderr, "{}\n", tuned->note());
+}
+
 ExecutorOptions executor_options(const RunArgs& r) {
   ExecutorOptions o = r.executor;
+  if (o.conv_schedule == "tuned") {
+    tuned = tuned_choice(r.tuned_db, o.threads);
+    o.conv_schedule = "default";
+    o.schedule_for = tuned->hook;
+  } else if (!r.tuned_db.empty()) {
+    throw RuntimeError("--tuned-db is read with --schedule tuned only");
+  }
   for (const std::string& entry : r.layer_schedules) {
     size_t eq = entry.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size())
@@ -109,6 +127,7 @@ int run(const RunArgs& r) {
     outputs = run_reference(g, w, x);
   } else {
     Executor e(g, w, executor_options(r));
+    tuned_note();
     outputs = e.run(x);
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -133,7 +152,37 @@ int bench(const RunArgs& r) {
   o.repetitions = r.repetitions;
   o.warmup = r.warmup;
   BenchResult result = benchmark_network(g, w, o, measure_peak(r.executor.threads));
+  tuned_note();
+  if (tuned) result.conv_schedule = "tuned";
   emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
+  return 0;
+}
+
+// `archbench tune`: every distinct layer signature's schedules timed, the winners kept.
+int tune(const RunArgs& r) {
+  if (r.target != "cpu")
+    throw RuntimeError(fmt::format("target '{}': this build has no {} kernel set (only cpu)", r.target, r.target));
+  Graph g = load_for_run(r);
+  Weights w = weights_for_run(g, r);
+  TuneOptions o;
+  o.threads = r.executor.threads;
+  o.budget_seconds = r.budget_seconds;
+  o.rounds = r.rounds;
+  o.db = r.tuned_db.empty() ? default_tuned_file(this_cpu_target(o.threads)) : std::filesystem::path(r.tuned_db);
+  TuneSummary t = tune_network(g, w, o);
+  fmt::print(
+      "{}: {} layer signatures, {} tuned now, {} already in {}{} ({:.1f} s)\n", g.name, t.signatures, t.tuned,
+      t.already, o.db.string(),
+      t.left ? fmt::format(", {} left: the budget of {:.0f} s ran out (run again to go on)", t.left, r.budget_seconds)
+             : "",
+      t.seconds);
+  if (t.default_ms > 0)
+    fmt::print(
+        "kernel time of the steps with a choice, at their signatures' medians: default {:.3f} ms, tuned {:.3f} ms "
+        "({:.1f} % less)\n",
+        t.default_ms, t.tuned_ms, 100.0 * (t.default_ms - t.tuned_ms) / t.default_ms);
+  fmt::print("prediction from the nearest signature, each entry against the others: {} of {} right ({} entries)\n",
+             t.prediction.correct, t.prediction.predictable, t.prediction.entries);
   return 0;
 }
 
@@ -269,7 +318,13 @@ int main(int argc, char** argv) {
            "--schedule", ra.executor.conv_schedule,
            "conv schedule: the runtime's choice per layer, one forced where it applies, or an autoscheduled baseline")
         ->capture_default_str()
-        ->check(CLI::IsMember(conv_schedule_names()));
+        ->check(CLI::IsMember([] {
+          std::vector<std::string> names = conv_schedule_names();
+          names.push_back("tuned");
+          return names;
+        }()));
+    cmd->add_option("--tuned-db", ra.tuned_db,
+                    "with --schedule tuned: a tuned database (file or folder; default: configs/tuned/)");
     cmd->add_option("--depthwise-schedule", ra.executor.depthwise_schedule, "depthwise conv schedule")
         ->capture_default_str()
         ->check(CLI::IsMember(depthwise_schedule_names()));
@@ -289,6 +344,14 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--warmup", ra.warmup, "untimed runs first")->capture_default_str();
   bench_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
   bench_cmd->add_option("-o,--out", ra.out, "write to this file (whole or not at all)");
+  CLI::App* tune_cmd = app.add_subcommand("tune", "find each layer signature's fastest schedule on this machine");
+  tune_cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required();
+  tune_cmd->add_option("--input", ra.input, "input shape N,C,H,W (overrides the spec's)");
+  tune_cmd->add_option("--target", ra.target, "cpu | cuda | opencl")->capture_default_str();
+  tune_cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores)")->capture_default_str();
+  tune_cmd->add_option("--budget-seconds", ra.budget_seconds, "start no new layer after this")->capture_default_str();
+  tune_cmd->add_option("--rounds", ra.rounds, "alternating rounds of timing per candidate")->capture_default_str();
+  tune_cmd->add_option("--db", ra.tuned_db, "tuned database to update (default: configs/tuned/<cpu model>.yaml)");
   CLI::App* peak_cmd = app.add_subcommand("peak", "this machine's fp32 FMA peak and memory bandwidth");
   peak_cmd->add_option("--threads", ra.executor.threads, "threads (0: all cores)");
   peak_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
@@ -323,6 +386,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run(ra);
     if (*bench_cmd) return bench(ra);
     if (*peak_cmd) return peak(ra);
+    if (*tune_cmd) return tune(ra);
     if (*sweep_cmd) return sweep(sa);
     if (*merge_cmd) return merge(sa);
     if (*report_cmd) return report(sa);

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "networks/detail/values.h"
 #include "networks/networks.h"
+#include "networks/yaml_config.h"
 
 #ifndef ARCHBENCH_SOURCE_DIR
 #define ARCHBENCH_SOURCE_DIR "."
@@ -116,6 +118,31 @@ std::filesystem::path resolve_spec(const std::string& arg) {
 
 std::string closest_name(const std::string& word, const std::vector<std::string>& candidates) {
   return detail::nearest(word, candidates);
+}
+
+}  // namespace archbench
+
+namespace archbench {
+
+YAML::Node load_yaml_config(const std::filesystem::path& path, const std::string& what, std::string* text) {
+  const std::string file = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SpecError({file, 0, 0}, "", fmt::format("cannot read the {} (missing or unreadable)", what));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  if (text) *text = bytes.str();
+  try {
+    return YAML::Load(bytes.str());
+  } catch (const YAML::ParserException& e) {
+    throw SpecError({file, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg);
+  }
+}
+
+SourceLoc yaml_loc(const YAML::Node& node, const std::string& file) {
+  if (!node.IsDefined()) return {file, 0, 0};
+  YAML::Mark m = node.Mark();
+  if (m.is_null()) return {file, 0, 0};
+  return {file, m.line + 1, m.column + 1};
 }
 
 }  // namespace archbench

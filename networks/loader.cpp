@@ -15,6 +15,7 @@
 #include "networks/detail/values.h"
 #include "networks/networks.h"
 #include "networks/ops.h"
+#include "networks/yaml_config.h"
 
 namespace archbench {
 
@@ -26,12 +27,7 @@ namespace {
 
 constexpr size_t kMaxLayers = 1'000'000;  // a spec that expands further is surely a mistake
 
-SourceLoc loc_of(const YAML::Node& node, const std::string& file) {
-  if (!node.IsDefined()) return {file, 0, 0};
-  YAML::Mark m = node.Mark();
-  if (m.is_null()) return {file, 0, 0};
-  return {file, m.line + 1, m.column + 1};
-}
+SourceLoc loc_of(const YAML::Node& node, const std::string& file) { return yaml_loc(node, file); }
 
 std::string loc_text(const SourceLoc& loc) { return fmt::format("{}:{}:{}", loc.file, loc.line, loc.column); }
 

@@ -73,8 +73,18 @@ struct Executor::Impl {
   std::vector<k::Buffer> views;  // per layer: its output as a (c, x, y, n) view into the arena
   std::vector<int> physical;     // per layer: the layer whose view holds its data (views alias)
   std::vector<std::vector<int>> users;
-  k::ConvSchedule conv_schedule_ = k::ConvSchedule::Default;
+  k::ConvSchedule conv_schedule_ = k::kDefaultConvSchedule;
   k::DepthwiseSchedule depthwise_schedule_ = k::DepthwiseSchedule::Default;
+  // Per step (conv steps only): the schedule asked for, and the one that ran last (run_conv
+  // falls back where a schedule's preconditions do not hold). Read by the step's call at each
+  // run, so a tuner can switch a step's schedule without preparing weights again.
+  struct Choice {
+    k::ConvSchedule conv = k::kDefaultConvSchedule;
+    k::DepthwiseSchedule depthwise = k::DepthwiseSchedule::Default;
+    std::string ran;
+  };
+  std::vector<Choice> choices;  // parallel to steps
+  bool has_run = false;
 
   Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o) : graph(g), options(o), plan(plan_memory(g)) {
     for (const auto& [layer, schedule] : o.layer_schedules)
@@ -87,7 +97,13 @@ struct Executor::Impl {
     check_weights(graph, weights, "weights");
     place_activations();
     plan_steps(weights);
+    if (o.schedule_for)
+      for (size_t s = 0; s < steps.size(); ++s)
+        if (!steps[s].family.empty())
+          if (std::optional<std::string> name = o.schedule_for(step_signature(graph, steps[s]), steps[s].family))
+            set_step_schedule(s, *name);
   }
+  void set_step_schedule(size_t step, const std::string& schedule);
 
   // -- memory -------------------------------------------------------------------------------
   void place_activations() {
@@ -157,8 +173,9 @@ struct Executor::Impl {
   const Layer& at(int i) const { return graph.layers[static_cast<size_t>(i)]; }
 
   void add_step(std::vector<int> layers, std::string kernel, std::function<void()> call) {
-    steps.push_back({std::move(layers), std::move(kernel)});
+    steps.push_back({std::move(layers), std::move(kernel), ""});
     calls.push_back(std::move(call));
+    choices.emplace_back();
   }
 
   const Tensor* weight(const Weights& w, const Layer& l, const char* what) {
@@ -226,12 +243,18 @@ struct Executor::Impl {
       }
     }
     int in = conv.inputs[0];
+    size_t s = steps.size();
     add_step(group, prepared->depthwise ? fmt::format("depthwise{}", name.substr(4)) : name,
-             [this, prepared, in, skip, last, act, schedule, depthwise] {
+             [this, prepared, in, skip, last, act, s] {
                k::Buffer out = views[static_cast<size_t>(last)];
-               k::run_conv(*prepared, views[static_cast<size_t>(in)],
-                           skip >= 0 ? &views[static_cast<size_t>(skip)] : nullptr, out, act, schedule, depthwise);
+               Choice& c = choices[s];
+               c.ran =
+                   k::run_conv(*prepared, views[static_cast<size_t>(in)],
+                               skip >= 0 ? &views[static_cast<size_t>(skip)] : nullptr, out, act, c.conv, c.depthwise);
              });
+    steps[s].family = prepared->depthwise ? "depthwise" : "conv";
+    choices[s].conv = schedule;
+    choices[s].depthwise = depthwise;
   }
 
   void plan_steps(const Weights& w) {
@@ -259,6 +282,7 @@ struct Executor::Impl {
     k::set_threads(options.threads);
     k::Buffer in = k::to_halide(input);
     views[0].copy_from(in);
+    has_run = true;
     if (seconds) seconds->assign(calls.size(), 0.0);
     for (size_t s = 0; s < calls.size(); ++s) {
       auto t0 = std::chrono::steady_clock::now();
@@ -425,6 +449,53 @@ std::map<std::string, Tensor> Executor::run(const Tensor& input, std::vector<dou
   return impl_->run(input, &step_seconds);
 }
 const std::vector<Step>& Executor::steps() const { return impl_->steps; }
+
+void Executor::set_step_schedule(size_t step, const std::string& schedule) { impl_->set_step_schedule(step, schedule); }
+
+void Executor::Impl::set_step_schedule(size_t step, const std::string& schedule) {
+  if (step >= steps.size()) throw RuntimeError(fmt::format("no step {}", step));
+  const Step& s = steps[step];
+  const std::string& layer = graph.layers[static_cast<size_t>(s.layers.front())].name;
+  try {
+    if (s.family == "conv")
+      choices[step].conv = parse_schedule(k::conv_schedules(), "conv", schedule);
+    else if (s.family == "depthwise")
+      choices[step].depthwise = parse_schedule(k::depthwise_schedules(), "depthwise", schedule);
+    else
+      throw RuntimeError(fmt::format("step '{}' ({}) has no schedule choice", layer, s.kernel));
+  } catch (const RuntimeError& e) {
+    throw RuntimeError(fmt::format("layer '{}': {}", layer, e.what()));
+  }
+}
+
+const std::string& Executor::step_schedule_ran(size_t step) const { return impl_->choices.at(step).ran; }
+
+std::vector<double> Executor::time_step(size_t step, int repetitions) {
+  if (!impl_->has_run) throw RuntimeError("time_step: run the network once first (the step reads its inputs)");
+  k::set_threads(impl_->options.threads);
+  std::vector<double> seconds;
+  for (int r = 0; r < repetitions; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    impl_->calls.at(step)();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return seconds;
+}
+
+std::string step_signature(const Graph& graph, const Step& step) {
+  const Layer& first = graph.layers[static_cast<size_t>(step.layers.front())];
+  const Layer& last = graph.layers[static_cast<size_t>(step.layers.back())];
+  const Shape& in = graph.layers[static_cast<size_t>(first.inputs.at(0))].output;
+  const Shape& out = last.output;
+  std::string sig =
+      fmt::format("{} in {}x{}x{}x{} out {}x{}x{}x{}", step.kernel, in.n, in.c, in.h, in.w, out.n, out.c, out.h, out.w);
+  if (const auto* a = std::get_if<ConvAttrs>(&first.attrs)) {
+    const Window& w = a->win;
+    sig += fmt::format(" k{}x{} s{}x{} d{}x{} p{},{},{},{} g{}", w.kh, w.kw, w.sh, w.sw, w.dh, w.dw, w.pad_top,
+                       w.pad_left, w.pad_bottom, w.pad_right, a->groups);
+  }
+  return sig;
+}
 const MemoryPlan& Executor::memory_plan() const { return impl_->plan; }
 int64_t Executor::arena_bytes() const { return impl_->plan.arena_bytes; }
 

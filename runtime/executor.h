@@ -2,8 +2,10 @@
 // weights prepared once, activations placed in one arena by the analyzer's memory plan.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,9 @@ struct ExecutorOptions {
   // Per conv layer (by name), a schedule of its family overriding the two above; a name
   // that is not a conv layer of the graph is a RuntimeError.
   std::map<std::string, std::string> layer_schedules;
+  // Where set, asked once per conv or depthwise step (its step_signature() and family) after
+  // planning; a name it returns overrides the choices above (a tuned database).
+  std::function<std::optional<std::string>(const std::string& signature, const std::string& family)> schedule_for;
 };
 
 // default (the runtime's choice per layer), tiled, narrow, blocked, direct, simple, and the
@@ -35,7 +40,13 @@ std::vector<std::string> depthwise_schedule_names();
 struct Step {
   std::vector<int> layers;
   std::string kernel;  // e.g. "conv+bn+add+relu", "maxpool", "view"
+  std::string family;  // "conv" or "depthwise" where the step has a schedule choice, else ""
 };
+
+// What identifies a step for tuning: its fused kernel, input and output shapes, and the
+// conv window and groups ("conv+bn+relu in 1x64x56x56 out 1x64x56x56 k3x3 s1x1 d1x1
+// p1,1,1,1 g1"). Steps with equal signatures run the same code on the same shapes.
+std::string step_signature(const Graph& graph, const Step& step);
 
 class Executor {
  public:
@@ -52,6 +63,16 @@ class Executor {
   std::map<std::string, Tensor> run(const Tensor& input, std::vector<double>& step_seconds);
 
   const std::vector<Step>& steps() const;
+
+  // A conv or depthwise step's schedule from now on (a name of its family's list); throws
+  // RuntimeError naming the layer for another step or an unknown name.
+  void set_step_schedule(size_t step, const std::string& schedule);
+  // The schedule the step's last run used ("direct", "simple+direct" for banded dilated
+  // convs, "columns"): the asked one where its preconditions hold, else the default's choice.
+  const std::string& step_schedule_ran(size_t step) const;
+  // Runs one step `repetitions` times on what the arena holds (after a run()), returning
+  // each call's wall time in seconds: what a tuner compares schedules by.
+  std::vector<double> time_step(size_t step, int repetitions);
   const MemoryPlan& memory_plan() const;
   int64_t arena_bytes() const;  // the bytes allocated for activations
 

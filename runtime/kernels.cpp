@@ -3,49 +3,11 @@
 #include <HalideRuntime.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <mutex>
 
-#include "archbench_conv_adams2019.h"
-#include "archbench_conv_adams2019_add_relu.h"
-#include "archbench_conv_adams2019_relu.h"
-#include "archbench_conv_adams2019_relu6.h"
-#include "archbench_conv_adams2019_swish.h"
-#include "archbench_conv_blocked.h"
-#include "archbench_conv_blocked_add_relu.h"
-#include "archbench_conv_blocked_relu.h"
-#include "archbench_conv_blocked_relu6.h"
-#include "archbench_conv_blocked_swish.h"
-#include "archbench_conv_direct.h"
-#include "archbench_conv_direct_add_relu.h"
-#include "archbench_conv_direct_relu.h"
-#include "archbench_conv_direct_relu6.h"
-#include "archbench_conv_direct_swish.h"
-#include "archbench_conv_li2018.h"
-#include "archbench_conv_li2018_add_relu.h"
-#include "archbench_conv_li2018_relu.h"
-#include "archbench_conv_li2018_relu6.h"
-#include "archbench_conv_li2018_swish.h"
-#include "archbench_conv_mullapudi2016.h"
-#include "archbench_conv_mullapudi2016_add_relu.h"
-#include "archbench_conv_mullapudi2016_relu.h"
-#include "archbench_conv_mullapudi2016_relu6.h"
-#include "archbench_conv_mullapudi2016_swish.h"
-#include "archbench_conv_narrow.h"
-#include "archbench_conv_narrow_add_relu.h"
-#include "archbench_conv_narrow_relu.h"
-#include "archbench_conv_narrow_relu6.h"
-#include "archbench_conv_narrow_swish.h"
-#include "archbench_conv_simple.h"
-#include "archbench_conv_simple_add_relu.h"
-#include "archbench_conv_simple_relu.h"
-#include "archbench_conv_simple_relu6.h"
-#include "archbench_conv_simple_swish.h"
-#include "archbench_conv_tiled.h"
-#include "archbench_conv_tiled_add_relu.h"
-#include "archbench_conv_tiled_relu.h"
-#include "archbench_conv_tiled_relu6.h"
-#include "archbench_conv_tiled_swish.h"
 #include "archbench_depthwise_columns.h"
 #include "archbench_depthwise_columns_relu.h"
 #include "archbench_depthwise_columns_relu6.h"
@@ -54,6 +16,7 @@
 #include "archbench_depthwise_staged_relu.h"
 #include "archbench_depthwise_staged_relu6.h"
 #include "archbench_depthwise_staged_swish.h"
+#include "conv_variants_includes.inc"
 #include "schedules/tiles.h"
 
 namespace archbench::kernels {
@@ -101,36 +64,63 @@ struct ConvVariant {
   ConvFn fn;
 };
 
-// Every compiled conv variant: schedule x (fused add) x activation.
-struct ConvEntry {
-  ConvSchedule schedule;
-  bool residual;
-  Activation act;
-  ConvVariant variant;
+// The runtime's preconditions of a conv schedule (kernels.h, run_conv).
+enum class ConvKind { Tiled, Narrow, Direct, Blocked, Simple, Auto };
+
+// A compiled conv schedule (schedules/conv.cmake): its name, kind, register tile width on
+// AVX-512, and its fused epilogues (none, relu, relu6, swish, add_relu; null where a knob
+// variant was not compiled with one).
+struct ConvVariantSet {
+  const char* name;
+  ConvKind kind;
+  int pixels;
+  ConvFn fns[5];
 };
 
-// One row per compiled schedule, its five fused epilogues.
-#define ARCHBENCH_CONV_SCHEDULE(S, sched)                                                                       \
-  {ConvSchedule::S, false, Activation::None, {"conv_" #sched, archbench_conv_##sched}},                         \
-      {ConvSchedule::S, false, Activation::ReLU, {"conv_" #sched "_relu", archbench_conv_##sched##_relu}},      \
-      {ConvSchedule::S, false, Activation::ReLU6, {"conv_" #sched "_relu6", archbench_conv_##sched##_relu6}},   \
-      {ConvSchedule::S, false, Activation::Swish, {"conv_" #sched "_swish", archbench_conv_##sched##_swish}}, { \
-    ConvSchedule::S, true, Activation::ReLU, { "conv_" #sched "_add_relu", archbench_conv_##sched##_add_relu }  \
+#define ARCHBENCH_CONV_VARIANT(name, kind, pixels, none, relu, relu6, swish, add_relu) \
+  {name, ConvKind::kind, pixels, {none, relu, relu6, swish, add_relu}},
+const ConvVariantSet kConvVariants[] = {
+#include "conv_variants_table.inc"
+};
+#undef ARCHBENCH_CONV_VARIANT
+
+constexpr int kConvVariantCount = static_cast<int>(std::size(kConvVariants));
+
+int epilogue_index(bool residual, Activation act) {
+  if (residual) return act == Activation::ReLU ? 4 : -1;
+  switch (act) {
+    case Activation::None:
+      return 0;
+    case Activation::ReLU:
+      return 1;
+    case Activation::ReLU6:
+      return 2;
+    case Activation::Swish:
+      return 3;
   }
+  return -1;
+}
 
-const ConvEntry kConvVariants[] = {
-    ARCHBENCH_CONV_SCHEDULE(Tiled, tiled),         ARCHBENCH_CONV_SCHEDULE(Narrow, narrow),
-    ARCHBENCH_CONV_SCHEDULE(Blocked, blocked),     ARCHBENCH_CONV_SCHEDULE(Direct, direct),
-    ARCHBENCH_CONV_SCHEDULE(Simple, simple),       ARCHBENCH_CONV_SCHEDULE(Mullapudi2016, mullapudi2016),
-    ARCHBENCH_CONV_SCHEDULE(Adams2019, adams2019), ARCHBENCH_CONV_SCHEDULE(Li2018, li2018),
-};
-#undef ARCHBENCH_CONV_SCHEDULE
+ConvSchedule named(const char* name) {
+  for (int i = 0; i < kConvVariantCount; ++i)
+    if (std::string(kConvVariants[i].name) == name) return i;
+  throw RuntimeError(fmt::format("no conv schedule '{}' compiled", name));
+}
+
+bool compiled(ConvSchedule s, bool residual, Activation act) {
+  int e = epilogue_index(residual, act);
+  return s >= 0 && s < kConvVariantCount && e >= 0 && kConvVariants[s].fns[e] != nullptr;
+}
 
 ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
-  for (const ConvEntry& e : kConvVariants)
-    if (e.schedule == schedule && e.residual == residual && e.act == act) return e.variant;
-  throw RuntimeError(residual ? "a fused residual add is compiled with relu only"
-                              : "no conv variant for this activation");
+  int e = epilogue_index(residual, act);
+  if (!compiled(schedule, residual, act))
+    throw RuntimeError(residual ? "a fused residual add is compiled with relu only"
+                                : "no conv variant for this activation");
+  static thread_local std::string name;
+  name = fmt::format("conv {} ({})", kConvVariants[schedule].name,
+                     std::array<const char*, 5>{"none", "relu", "relu6", "swish", "add+relu"}[static_cast<size_t>(e)]);
+  return {name.c_str(), kConvVariants[schedule].fns[e]};
 }
 
 using DepthwiseFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int, int,
@@ -228,10 +218,10 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
   }
 }
 
-// The schedule that runs: `requested` where its preconditions hold (kernels.h), else the
-// default choice.
+// The schedule that runs: `requested` where its preconditions hold (kernels.h) and it was
+// compiled with this epilogue, else the default choice.
 ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* skip, const Buffer& output,
-                    int64_t groups, int64_t taps) {
+                    int64_t groups, int64_t taps, Activation act) {
   int cin_g = input.dim(0).extent() / to_int(groups);
   int cout_g = output.dim(0).extent() / to_int(groups);
   int width = output.dim(1).extent();
@@ -241,40 +231,38 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
   // along x).
   bool aliased = skip && skip->data() == output.data();
   bool blockable = cin_g % kConvInputBlock == 0;
-  switch (requested) {
-    case ConvSchedule::Tiled:
-      if (deep && width >= kConvPixelTileMax) return requested;
-      break;
-    case ConvSchedule::Narrow:
-    case ConvSchedule::Direct:
-      if (deep && width >= kConvNarrowPixels) return requested;
-      break;
-    case ConvSchedule::Blocked:
-      if (deep && width >= kConvNarrowPixels && blockable) return requested;
-      break;
-    case ConvSchedule::Mullapudi2016:
-    case ConvSchedule::Adams2019:
-    case ConvSchedule::Li2018:
-      // Their tiles (up to the estimates' 28 pixels) shift inwards too; measured to run on
-      // 7x7 outputs with 32+ channels, not on 1-pixel or 5-channel ones.
-      if (deep && !aliased && width >= kConvNarrowPixels && output.dim(2).extent() >= kConvNarrowPixels)
+  if (requested >= 0 && compiled(requested, skip != nullptr, act)) {
+    const ConvVariantSet& v = kConvVariants[requested];
+    switch (v.kind) {
+      case ConvKind::Tiled:
+      case ConvKind::Narrow:
+      case ConvKind::Direct:
+        if (deep && width >= v.pixels) return requested;
+        break;
+      case ConvKind::Blocked:
+        if (deep && width >= v.pixels && blockable) return requested;
+        break;
+      case ConvKind::Auto:
+        // Their tiles (up to the estimates' 28 pixels) shift inwards too; measured to run on
+        // 7x7 outputs with 32+ channels, not on 1-pixel or 5-channel ones.
+        if (deep && !aliased && width >= v.pixels && output.dim(2).extent() >= kConvNarrowPixels) return requested;
+        break;
+      case ConvKind::Simple:
         return requested;
-      break;
-    case ConvSchedule::Simple:
-      return requested;
-    case ConvSchedule::Default:
-      break;
+    }
   }
   // Blocked pays where a tile's filter slice outgrows the cache (512+ input channels, more
   // than one tap) and a row has several tiles: FCN-ResNet50's 2048->512 3x3 head conv runs
-  // at 55 % of peak blocked, 35 % direct; its 1x1 convs at 52-55 % blocked, 68-76 % direct. Otherwise direct: the
-  // 7-pixel tile reading a zero-padded copy of the input measured faster than staging each tile's padded window
-  // (narrow, tiled), most of all for dilated convs, whose windows are (k-1)*dilation wider than the tile
-  // (docs/ARCHITECTURE.md has the figures).
+  // at 55 % of peak blocked, 35 % direct; its 1x1 convs at 52-55 % blocked, 68-76 % direct.
+  // Otherwise direct: the 7-pixel tile reading a zero-padded copy of the input measured
+  // faster than staging each tile's padded window (narrow, tiled), most of all for dilated
+  // convs, whose windows are (k-1)*dilation wider than the tile (docs/ARCHITECTURE.md has the
+  // figures).
+  static const ConvSchedule simple = named("simple"), blocked = named("blocked"), direct = named("direct");
   bool wide_reduction = cin_g >= 8 * kConvInputBlock && blockable && taps > 1;
-  if (!deep || width < kConvNarrowPixels) return ConvSchedule::Simple;
-  if (wide_reduction && width >= 2 * kConvNarrowPixels) return ConvSchedule::Blocked;
-  return ConvSchedule::Direct;
+  if (!deep || width < kConvNarrowPixels) return simple;
+  if (wide_reduction && width >= 2 * kConvNarrowPixels) return blocked;
+  return direct;
 }
 
 // `input` as the direct conv variant needs it: every tap of every output pixel inside. The
@@ -304,16 +292,11 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
 }  // namespace
 
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules() {
-  static const std::vector<std::pair<std::string, ConvSchedule>> names = {
-      {"default", ConvSchedule::Default},
-      {"tiled", ConvSchedule::Tiled},
-      {"narrow", ConvSchedule::Narrow},
-      {"blocked", ConvSchedule::Blocked},
-      {"direct", ConvSchedule::Direct},
-      {"simple", ConvSchedule::Simple},
-      {"auto-mullapudi2016", ConvSchedule::Mullapudi2016},
-      {"auto-adams2019", ConvSchedule::Adams2019},
-      {"auto-li2018", ConvSchedule::Li2018}};
+  static const std::vector<std::pair<std::string, ConvSchedule>> names = [] {
+    std::vector<std::pair<std::string, ConvSchedule>> n{{"default", kDefaultConvSchedule}};
+    for (int i = 0; i < kConvVariantCount; ++i) n.emplace_back(kConvVariants[i].name, i);
+    return n;
+  }();
   return names;
 }
 
@@ -405,8 +388,19 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
   return p;
 }
 
-void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
-              ConvSchedule schedule, DepthwiseSchedule depthwise) {
+namespace {
+
+template <typename Schedule>
+const std::string& name_of(const std::vector<std::pair<std::string, Schedule>>& known, Schedule s) {
+  for (const auto& [n, v] : known)
+    if (v == s) return n;
+  return known.front().first;
+}
+
+}  // namespace
+
+std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
+                     ConvSchedule schedule, DepthwiseSchedule depthwise) {
   install_error_handler();
   if (p.depthwise) {
     if (skip) throw RuntimeError("a depthwise conv has no fused residual add");
@@ -417,7 +411,7 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
              const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
              to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
     check(result, v.name);
-    return;
+    return name_of(depthwise_schedules(), v.schedule);
   }
   // Dilated convs with wide padding (DeepLab's ASPP) read zeros for many taps: split the
   // output into bands of rows and of columns that share their valid taps, and run each band
@@ -434,6 +428,7 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
   if (!split_rows) rows = {{0, output.dim(2).extent(), 0, to_int(w.kh)}};
   if (!split_cols) cols = {{0, output.dim(1).extent(), 0, to_int(w.kw)}};
   std::optional<Buffer> padded_copy;  // made once, for the first band that needs it
+  std::vector<ConvSchedule> ran;
   for (const TapBand& r : rows)
     for (const TapBand& c : cols) {
       // The band's pixels of a (c, x, y, n) buffer.
@@ -446,11 +441,13 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
       Buffer out = band(output);
       std::optional<Buffer> sk;
       if (skip) sk = band(*skip);
-      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, r.taps() * c.taps());
+      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, r.taps() * c.taps(), act);
+      if (std::find(ran.begin(), ran.end(), chosen) == ran.end()) ran.push_back(chosen);
       // The direct variants read every tap in place: where a band's taps may still fall in
       // the padding, they read a zero-padded copy of the input.
       bool in_place = split_rows && split_cols;
-      bool padded = (chosen == ConvSchedule::Direct || chosen == ConvSchedule::Blocked) && !in_place;
+      ConvKind kind = kConvVariants[chosen].kind;
+      bool padded = (kind == ConvKind::Direct || kind == ConvKind::Blocked) && !in_place;
       if (padded && !padded_copy) padded_copy = padded_input(p, input, output);
       const Buffer& source = padded ? *padded_copy : input;
       int64_t offset_x = padded ? w.pad_left : 0, offset_y = padded ? w.pad_top : 0;
@@ -464,6 +461,9 @@ void run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Bu
       run_groups(p, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call);
     }
   output.set_host_dirty();
+  std::string names;
+  for (ConvSchedule c : ran) names += (names.empty() ? "" : "+") + name_of(conv_schedules(), c);
+  return names;
 }
 
 void set_threads(int threads) { halide_set_num_threads(threads); }

@@ -44,12 +44,16 @@ struct PreparedConv {
 PreparedConv prepare_conv(const ConvAttrs& attrs, const Tensor& weight, const Tensor* bias,
                           const std::optional<BatchNormParams>& bn);
 
-// The conv family's compiled schedules (schedules/conv.cmake). Default is the runtime's
-// choice per layer; the rest force one where its preconditions hold (see run_conv).
-enum class ConvSchedule { Default, Tiled, Narrow, Blocked, Direct, Simple, Mullapudi2016, Adams2019, Li2018 };
+// A conv schedule: an index into the compiled variants of schedules/conv.cmake (the schedule
+// space: hand-written schedules, knob variants named by their knob values, autoscheduled
+// baselines), or the default — the runtime's choice per layer. A forced one runs where its
+// preconditions hold (see run_conv).
+using ConvSchedule = int;
+constexpr ConvSchedule kDefaultConvSchedule = -1;
 
-// Names as the CLI takes them: default, tiled, ..., auto-mullapudi2016, auto-adams2019,
-// auto-li2018 (autoscheduled baselines).
+// Names as the CLI takes them: default, tiled, narrow, blocked, direct, simple,
+// auto-mullapudi2016, auto-adams2019, auto-li2018 (autoscheduled baselines), then the knob
+// variants (direct-p14-r8: 14 pixels per register tile, 8 rows per task).
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 
 // The depthwise family's: columns (4-pixel tiles, bounds-tested reads) and staged (row bands
@@ -60,14 +64,18 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 // output = act(conv(input) + bias [+ skip]). `output` has its final size allocated.
 // A forced schedule runs where its preconditions hold, else the default choice does:
 //   tiled needs >= kConvChannelTile output channels (per group) and a 12-pixel-wide output;
-//   narrow and direct the same with 7 pixels; blocked also input channels in multiples of
+//   narrow and direct the same with 7 pixels (knob variants: their register tile's width);
+//   a knob variant also needs the epilogue compiled; blocked also input channels in multiples of
 //   kConvInputBlock; the autoscheduled ones 7x7 pixels and no `skip` aliasing the output
 //   (their edge tiles may be recomputed; the hand-written residual variants test bounds
 //   instead). Default: blocked for 512+ input channels, more than one tap and a 14+-pixel-
 //   wide output, else direct (7+ pixels wide, 32+ output channels), else simple. Direct and blocked read a zero-padded
 //   copy of the input (kept in the PreparedConv). Throws RuntimeError.
-void run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
-              ConvSchedule schedule = ConvSchedule::Default, DepthwiseSchedule depthwise = DepthwiseSchedule::Default);
+// Returns the name of the schedule that ran ("direct"; "simple+direct" where bands of a
+// dilated conv ran different ones; "columns" for depthwise).
+std::string run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
+                     ConvSchedule schedule = kDefaultConvSchedule,
+                     DepthwiseSchedule depthwise = DepthwiseSchedule::Default);
 
 // Kernel threads (0: all cores).
 void set_threads(int threads);

@@ -35,6 +35,8 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+}  // namespace
+
 std::string cpu_kernel_set() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return "cpu (x86-64 avx512_skylake)";
@@ -42,8 +44,6 @@ std::string cpu_kernel_set() {
   if (__builtin_cpu_supports("sse4.1")) return "cpu (x86-64 sse41)";
   return "cpu (x86-64)";
 }
-
-}  // namespace
 
 BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
                               const MachinePeak& peak) {

@@ -44,6 +44,9 @@ struct BenchResult {
   int64_t arena_bytes = 0, planned_peak_bytes = 0, max_rss_bytes = 0;
 };
 
+// The cpu kernel set's variant this machine dispatches to: "cpu (x86-64 avx512_skylake)".
+std::string cpu_kernel_set();
+
 // Runs `options.warmup` untimed and `options.repetitions` timed inferences of one input.
 BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
                               const MachinePeak& peak);

@@ -1,47 +1,95 @@
 # conv.cpp: dense/grouped conv with fused epilogue; depthwise.cpp: depthwise conv.
 #
-# Every conv schedule is compiled with every fused epilogue the runtime asks for, named
-# conv_<schedule><epilogue> (runtime/kernels.cpp lists them): the hand-written schedules, and
-# the autoscheduled baselines, named by their autoscheduler. Adams2019's beam is capped at 4.
-set(conv_epilogues
-    "|"
-    "_relu|activation=relu"
-    "_relu6|activation=relu6"
-    "_swish|activation=swish"
-    "_add_relu|residual=true activation=relu")
-set(conv_schedules
-    "tiled|schedule=tiled|"
-    "narrow|schedule=narrow|"
-    "blocked|schedule=blocked|"
-    "direct|schedule=direct|"
-    "simple|schedule=simple|"
-    "mullapudi2016||Mullapudi2016"
-    "adams2019|beam_size=4|Adams2019"
-    "li2018||Li2018")
-foreach(sched ${conv_schedules})
-  string(REPLACE "|" ";" sched "${sched}")
-  list(GET sched 0 sched_name)
-  list(GET sched 1 sched_params)
-  list(GET sched 2 scheduler)
-  foreach(epi ${conv_epilogues})
-    string(REPLACE "|" ";" epi "${epi}")
-    list(GET epi 0 epi_suffix)
-    list(LENGTH epi epi_len)
+# The conv schedule space. Each variant is compiled with fused epilogues, as libraries
+# conv_<variant><epilogue>: "name|generator params|autoscheduler|kind|pixels|epilogues"
+#   kind: the runtime's preconditions (tiled, narrow, direct, blocked, simple, auto);
+#   pixels: its register tile's width on AVX-512 (the output must be at least that wide);
+#   epilogues: "all" (none, relu, relu6, swish, add_relu) or a subset.
+# The hand-written schedules and the autoscheduled baselines (Adams2019's beam capped at 4)
+# are compiled with every epilogue; knob variants, named by their knob values (p: pixels per
+# register tile, r: output rows per parallel task), with the epilogues of the CNN zoo's 3x3
+# and 1x1 convs. ARCHBENCH_TUNING=ON compiles the wider grid (the tune command times them all).
+option(ARCHBENCH_TUNING "Compile the wide grid of conv schedule variants for archbench tune" OFF)
+set(conv_epilogue_params
+    "none|"
+    "relu|activation=relu"
+    "relu6|activation=relu6"
+    "swish|activation=swish"
+    "add_relu|residual=true activation=relu")
+set(conv_variants
+    "tiled|schedule=tiled||tiled|12|all"
+    "narrow|schedule=narrow||narrow|7|all"
+    "blocked|schedule=blocked||blocked|7|all"
+    "direct|schedule=direct||direct|7|all"
+    "simple|schedule=simple||simple|1|all"
+    "auto-mullapudi2016||Mullapudi2016|auto|7|all"
+    "auto-adams2019|beam_size=4|Adams2019|auto|7|all"
+    "auto-li2018||Li2018|auto|7|all"
+    "direct-p14-r8|schedule=direct pixels=14 row_band=8||direct|14|none relu add_relu"
+    "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu")
+if(ARCHBENCH_TUNING)
+  foreach(px 4 8 10 12 14)
+    foreach(rows 2 4 8 16)
+      list(APPEND conv_variants "direct-p${px}-r${rows}|schedule=direct pixels=${px} row_band=${rows}||direct|${px}|none relu add_relu")
+    endforeach()
+  endforeach()
+  list(REMOVE_DUPLICATES conv_variants)
+endif()
+
+# The runtime's table of variants (runtime/kernels.cpp includes both files).
+set(conv_includes "")
+set(conv_table "")
+foreach(variant ${conv_variants})
+  string(REPLACE "|" ";" variant "${variant}")
+  list(GET variant 0 name)
+  list(GET variant 1 params)
+  list(GET variant 2 scheduler)
+  list(GET variant 3 kind)
+  list(GET variant 4 pixels)
+  list(GET variant 5 epilogues)
+  if(epilogues STREQUAL "all")
+    set(epilogues "none relu relu6 swish add_relu")
+  endif()
+  string(REPLACE " " ";" epilogues "${epilogues}")
+  string(REPLACE "-" "_" lib "${name}")
+  string(REGEX REPLACE "^auto_" "" lib "${lib}")  # conv_mullapudi2016, ...
+  set(fns "")
+  foreach(epi_entry ${conv_epilogue_params})
+    string(REPLACE "|" ";" epi_entry "${epi_entry}")
+    list(GET epi_entry 0 epi)
+    list(LENGTH epi_entry epi_len)
     set(epi_params "")
     if(epi_len GREATER 1)
-      list(GET epi 1 epi_params)
+      list(GET epi_entry 1 epi_params)
     endif()
-    string(STRIP "${sched_params} ${epi_params}" params)
-    if(params STREQUAL "")
-      set(params "schedule=simple")  # the generator's defaults; ignored when autoscheduled
+    if(NOT epi IN_LIST epilogues)
+      string(APPEND fns ", nullptr")
+      continue()
+    endif()
+    if(epi STREQUAL "none")
+      set(libname "conv_${lib}")
+    else()
+      set(libname "conv_${lib}_${epi}")
+    endif()
+    string(STRIP "${params} ${epi_params}" all_params)
+    if(all_params STREQUAL "")
+      set(all_params "schedule=simple")  # the generator's defaults; ignored when autoscheduled
     endif()
     if(scheduler STREQUAL "")
-      list(APPEND ARCHBENCH_KERNELS "conv_${sched_name}${epi_suffix}|archbench_conv|${params}")
+      list(APPEND ARCHBENCH_KERNELS "${libname}|archbench_conv|${all_params}")
     else()
-      list(APPEND ARCHBENCH_KERNELS "conv_${sched_name}${epi_suffix}|archbench_conv|${params}|${scheduler}")
+      list(APPEND ARCHBENCH_KERNELS "${libname}|archbench_conv|${all_params}|${scheduler}")
     endif()
+    string(APPEND conv_includes "#include \"archbench_${libname}.h\"\n")
+    string(APPEND fns ", archbench_${libname}")
   endforeach()
+  string(SUBSTRING "${kind}" 0 1 first)
+  string(SUBSTRING "${kind}" 1 -1 rest)
+  string(TOUPPER "${first}" first)
+  string(APPEND conv_table "ARCHBENCH_CONV_VARIANT(\"${name}\", ${first}${rest}, ${pixels}${fns})\n")
 endforeach()
+file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_includes.inc CONTENT "${conv_includes}")
+file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_table.inc CONTENT "${conv_table}")
 
 foreach(sched columns staged)
   list(APPEND ARCHBENCH_KERNELS

@@ -32,6 +32,11 @@ class Conv2D : public Generator<Conv2D> {
   // and only the estimates below are given. beam_size caps Adams2019's beam search (its
   // HL_BEAM_SIZE, read when it runs after generate()); 0 leaves its default of 32.
   GeneratorParam<int> beam_size{"beam_size", 0};
+  // The schedule space's knobs (conv.cmake names the variants by them): pixels per register
+  // tile of the tiled/narrow/direct schedules (0: the schedule's own, by target), and output
+  // rows per parallel task (the grain of parallelism and of filter reuse).
+  GeneratorParam<int> pixels{"pixels", 0};
+  GeneratorParam<int> row_band{"row_band", kConvRowBand};
 
   Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
   // co % kConvChannelTile, ci, kx, ky, co / kConvChannelTile: a channel tile's filter slice is
@@ -127,15 +132,16 @@ class Conv2D : public Generator<Conv2D> {
     if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct") {
       // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
       // sized to the register file: 32 registers with AVX-512, 16 below it.
-      const int px = std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, pixel_tile(get_target()))
-                                                      : pixel_tile(get_target());
+      int px = std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, pixel_tile(get_target()))
+                                                : pixel_tile(get_target());
+      if (pixels > 0) px = std::min<int>(pixels, px_limit(get_target()));
       // Each task takes one channel tile over a band of kConvRowBand rows, so the tile's filter
       // slice is reused across the whole band while it is in cache. Channel tiles are tasks too:
       // a 7x7 or 14x14 output has only one or two row bands, too few to keep the cores busy.
       Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
       output.split(c, co, ci, kConvChannelTile, TailStrategy::GuardWithIf)
           .split(x, xo, xi, px, edge)
-          .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
+          .split(y, yo, yi, row_band, TailStrategy::GuardWithIf)
           .reorder(ci, xi, xo, yi, co, yo, n)
           .vectorize(ci, vec)
           .unroll(ci)
@@ -152,7 +158,7 @@ class Conv2D : public Generator<Conv2D> {
       // the row's 7-pixel tiles, so a block's filter slice stays in L1/L2 for the row.
       Var co("co"), ci("ci"), yo("yo"), yi("yi"), band("band"), task("task");
       output.split(c, co, ci, kConvChannelTile, TailStrategy::GuardWithIf)
-          .split(y, yo, yi, kConvRowBand, TailStrategy::GuardWithIf)
+          .split(y, yo, yi, row_band, TailStrategy::GuardWithIf)
           .reorder(ci, x, yi, co, yo, n)
           .vectorize(ci, vec)
           .fuse(co, yo, band)
@@ -205,6 +211,14 @@ class Conv2D : public Generator<Conv2D> {
         .unroll(x)
         .unroll(y)
         .unroll(n);
+  }
+
+  // Accumulators must fit the register file with room for the filter vectors and the input
+  // broadcast: (32 / lanes) vectors per pixel.
+  static int px_limit(const Target& t) {
+    if (t.has_feature(Target::AVX512_Skylake)) return 14;  // 2 x 14 = 28 of 32 registers
+    if (t.has_feature(Target::AVX2)) return 3;
+    return 1;
   }
 
   static int pixel_tile(const Target& t) {

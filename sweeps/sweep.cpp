@@ -15,11 +15,14 @@
 
 #include "analysis/analysis.h"
 #include "common/hash.h"
+#include "common/progress.h"
 #include "common/version.h"
+#include "networks/yaml_config.h"
 #include "reports/reports.h"
 #include "runtime/executor.h"
 #include "runtime/peak.h"
 #include "runtime/timing.h"
+#include "tuning/tuner.h"
 
 namespace archbench {
 
@@ -32,14 +35,8 @@ const std::vector<std::string> kExcludeKeys = {"network", "input", "target", "th
 
 std::string hex(uint64_t h) { return fmt::format("{:016x}", h); }
 
-SourceLoc loc_of(const YAML::Node& node, const std::string& file) {
-  YAML::Mark m = node.Mark();
-  if (m.is_null()) return {file, 0, 0};
-  return {file, m.line + 1, m.column + 1};
-}
-
 [[noreturn]] void fail(const YAML::Node& node, const std::string& file, const std::string& message) {
-  throw SpecError(loc_of(node, file), "", message);
+  throw SpecError(yaml_loc(node, file), "", message);
 }
 
 std::string hint_for(const std::string& word, const std::vector<std::string>& known) {
@@ -140,16 +137,8 @@ std::string SweepCase::label() const { return case_label(network, input, target,
 
 Sweep load_sweep(const std::filesystem::path& path) {
   const std::string file = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw SpecError({file, 0, 0}, "", "cannot read the sweep file (missing or unreadable)");
-  std::stringstream text;
-  text << in.rdbuf();
-  YAML::Node root;
-  try {
-    root = YAML::Load(text.str());
-  } catch (const YAML::ParserException& e) {
-    throw SpecError({file, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg);
-  }
+  std::string text;
+  YAML::Node root = load_yaml_config(path, "sweep file", &text);
   if (!root.IsMap())
     throw SpecError({file, 1, 1}, "", "a sweep must be a mapping with 'name', 'networks', 'inputs' and 'targets'");
   for (const auto& kv : root) {
@@ -162,7 +151,7 @@ Sweep load_sweep(const std::filesystem::path& path) {
 
   Sweep sweep;
   sweep.file = file;
-  sweep.hash = hex(fnv1a64(text.str()));
+  sweep.hash = hex(fnv1a64(text));
   sweep.name = scalar(root["name"], file, "name");
   if (sweep.name.empty()) fail(root["name"], file, "name must not be empty");
 
@@ -228,6 +217,7 @@ Sweep load_sweep(const std::filesystem::path& path) {
   if (root["schedules"]) {
     schedules.clear();
     std::vector<std::string> known = conv_schedule_names();
+    known.push_back("tuned");  // per layer from configs/tuned/ (archbench tune)
     for (const YAML::Node& n : items(root["schedules"])) {
       std::string s = scalar(n, file, "a schedule");
       if (std::find(known.begin(), known.end(), s) == known.end())
@@ -365,6 +355,11 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
   BenchOptions o;
   o.executor.threads = c.threads;
   o.executor.conv_schedule = c.schedule;
+  if (c.schedule == "tuned") {  // the default where configs/tuned/ has nothing for this machine
+    TunedChoice tuned = tuned_choice("", c.threads);
+    o.executor.conv_schedule = "default";
+    o.executor.schedule_for = tuned.hook;
+  }
   o.repetitions = c.repetitions;
   o.warmup = c.warmup;
   const MachinePeak& peak = peak_for(c.threads);
@@ -378,45 +373,6 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
   for (const LayerTime& t : b.layers)
     r.kernels.push_back({t.name, t.op, t.kernel, t.median_ms, t.flops, t.bytes_moved, t.gflops, t.percent_of_peak});
 }
-
-namespace {
-
-// A bar redrawn in place on a terminal; one line per finished case otherwise (logs, CI).
-class Progress {
- public:
-  Progress(FILE* out, int total) : out_(out), total_(total), tty_(out && isatty(fileno(out))) {}
-  void start(int done, const std::string& label) {
-    if (!out_ || !tty_) return;
-    int width = 24, filled = total_ ? width * done / total_ : width;
-    fmt::print(out_, "\r\033[K[{}{}] {}/{} {}  {}", std::string(static_cast<size_t>(filled), '#'),
-               std::string(static_cast<size_t>(width - filled), '.'), done, total_, label, eta(done));
-    std::fflush(out_);
-  }
-  void finish(int done, const std::string& label, const CaseRecord& r) {
-    elapsed_ += r.seconds;
-    ++measured_;
-    if (!out_) return;
-    std::string result = r.status == "ok" ? fmt::format("ok, median {:.3f} ms", r.median_ms) : "FAILED: " + r.error;
-    if (tty_) fmt::print(out_, "\r\033[K");
-    fmt::print(out_, "[{}/{}] {}: {} ({:.1f} s){}\n", done, total_, label, result, r.seconds,
-               tty_ ? "" : "  " + eta(done));
-    std::fflush(out_);
-  }
-
- private:
-  std::string eta(int done) const {
-    if (measured_ == 0 || done >= total_) return "";
-    double s = elapsed_ / measured_ * (total_ - done);
-    return fmt::format("ETA {}:{:02d}", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  }
-  FILE* out_;
-  int total_;
-  bool tty_;
-  double elapsed_ = 0;
-  int measured_ = 0;
-};
-
-}  // namespace
 
 SweepSummary run_sweep(const Sweep& sweep, const SweepOptions& options) {
   std::vector<SweepCase> cases = shard_cases(sweep.cases, options.shard);
@@ -474,7 +430,9 @@ SweepSummary run_sweep(const Sweep& sweep, const SweepOptions& options) {
     db.add_case(r);
     ++finished;
     (r.status == "ok" ? summary.ok : summary.failed) += 1;
-    progress.finish(finished, c.label(), r);
+    progress.finish(finished, c.label(),
+                    r.status == "ok" ? fmt::format("ok, median {:.3f} ms", r.median_ms) : "FAILED: " + r.error,
+                    r.seconds);
   }
   db.finish_run(run.id, utc_now());
   return summary;

@@ -135,7 +135,7 @@ check_error "archbench: error: x.npy: the input has shape [1, 1, 2, 2], the netw
   run tiny.yaml --input 1,1,3,3 --input-file x.npy
 check_error "archbench: error: nosuch.safetensors: cannot open: No such file or directory" run tiny.yaml --weights nosuch.safetensors
 check_error "archbench: error: --layer-schedule 'c': expected LAYER=SCHEDULE" run tiny.yaml --layer-schedule c
-check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018)" \
+check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4)" \
   run tiny.yaml --layer-schedule c=fast
 check_error "archbench: error: schedule 'simple' given for 'x', which is not a conv layer of tiny" \
   run tiny.yaml --layer-schedule x=simple
@@ -151,6 +151,22 @@ for key in '"network": "tiny"' '"target": "cpu"' '"threads": 1' '"repetitions": 
 done
 "$bin" peak --threads 1 --format json | grep -q '"gflops": [1-9]' || fail "peak JSON reports GFLOP/s"
 cd - >/dev/null || exit 1
+
+# --- tune, --schedule tuned ------------------------------------------------------------------
+tiny_net="$tests/fixtures/tiny_backbone.yaml"
+out="$("$bin" tune "$tiny_net" --db "$work/tuned.yaml" --threads 1 2>/dev/null)"
+grep -q "^tiny_backbone: [0-9]* layer signatures, [0-9]* tuned now, 0 already in $work/tuned.yaml" <<<"$out" || fail "tune summary: $out"
+grep -q "^prediction from the nearest signature" <<<"$out" || fail "tune prediction line"
+out="$("$bin" tune "$tiny_net" --db "$work/tuned.yaml" --threads 1 2>/dev/null | head -1)"
+grep -q ", 0 tuned now, [1-9][0-9]* already in" <<<"$out" || fail "tune again resumes: $out"
+out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --threads 1 2>&1 >/dev/null)"
+grep -q "^tuned schedules from $work/tuned.yaml (.*, 1 threads): [1-9][0-9]* steps found, 0 predicted from the nearest signature, 0 default$" <<<"$out" || fail "tuned note: $out"
+out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --threads 2 2>&1 >/dev/null)"
+grep -q "2 threads: no entries for this target): 0 steps found, 0 predicted from the nearest signature, [1-9][0-9]* default$" <<<"$out" || fail "another thread count uses no entries: $out"
+check_error "archbench: error: target 'cuda': this build has no cuda kernel set (only cpu)" tune "$tiny_net" --target cuda
+printf 'version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 0\n' >"$work/bad_tuned.yaml"
+check_error "$work/bad_tuned.yaml:6:14: error: threads must be a positive integer, got '0'" run "$tiny_net" --schedule tuned --tuned-db "$work/bad_tuned.yaml"
+check_error "archbench: error: --tuned-db is read with --schedule tuned only" run "$tiny_net" --tuned-db "$work/tuned.yaml"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"

@@ -17,7 +17,7 @@ namespace {
 // Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
 // "skip", then an activation named "act") through the Halide kernel and the reference, and
 // returns the relative error of the last layer. `in_place`: the output buffer is the skip.
-double conv_error(const std::string& spec, k::ConvSchedule schedule = k::ConvSchedule::Default, bool in_place = false) {
+double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaultConvSchedule, bool in_place = false) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
   Tensor x = random_tensor(g.input().output, 11);
@@ -131,11 +131,10 @@ BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
       // the smallest output every schedule but tiled takes (7x7, as ResNet's last stage)
       net("[1, 96, 7, 7]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
   };
-  const std::pair<k::ConvSchedule, const char*> schedules[] = {
-      {k::ConvSchedule::Tiled, "tiled"},         {k::ConvSchedule::Narrow, "narrow"},
-      {k::ConvSchedule::Blocked, "blocked"},     {k::ConvSchedule::Direct, "direct"},
-      {k::ConvSchedule::Simple, "simple"},       {k::ConvSchedule::Mullapudi2016, "mullapudi2016"},
-      {k::ConvSchedule::Adams2019, "adams2019"}, {k::ConvSchedule::Li2018, "li2018"}};
+  // Every compiled conv schedule: the hand-written ones, the knob variants, the autoscheduled.
+  std::vector<std::pair<k::ConvSchedule, std::string>> schedules;
+  for (const auto& [name, schedule] : k::conv_schedules())
+    if (name != "default") schedules.emplace_back(schedule, name);
   for (const auto& [schedule, name] : schedules)
     for (size_t i = 0; i < std::size(specs); ++i) BOOST_TEST_CONTEXT(name << " on case " << i) {
         BOOST_TEST(conv_error(specs[i], schedule) <= 1e-4);

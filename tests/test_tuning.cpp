@@ -1,0 +1,280 @@
+// The tuner with injected timings (winners, ties, failing candidates, interruption and
+// resume), the tuned database (round trip, fingerprints, bad files), prediction, and a tuned
+// network's outputs against the default's.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "helpers.h"
+#include "runtime/executor.h"
+#include "tuning/tuned_db.h"
+#include "tuning/tuner.h"
+
+namespace fs = std::filesystem;
+using namespace archbench;
+
+namespace {
+
+// 3x3 convs with 64 channels on a 16x16 map (every conv schedule applies), the second one
+// twice (one signature, two steps), and a 1x1 conv.
+const char* kNet = R"(name: tunable
+input: [1, 64, 16, 16]
+layers:
+  - {name: a, op: conv, out: 64, kernel: 3, padding: 1}
+  - {name: a_bn, op: batchnorm}
+  - {name: a_relu, op: relu}
+  - {name: b1, op: conv, out: 64, kernel: 3, padding: 1}
+  - {name: b1_relu, op: relu}
+  - {name: b2, op: conv, out: 64, kernel: 3, padding: 1}
+  - {name: b2_relu, op: relu}
+  - {name: c, op: conv, out: 128, kernel: 1}
+)";
+
+fs::path scratch(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("archbench-tuning-test-" + std::to_string(::getpid())) / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// Injected timings in ms per (first layer of the step, schedule that ran); 50 ms for the rest.
+struct FakeClock {
+  struct Interrupt {};
+  const Graph* graph;
+  std::map<std::pair<std::string, std::string>, double> ms;
+  std::map<std::string, int> calls;  // per layer
+  std::string stop_at;               // throw an Interrupt when asked to time this layer
+  std::vector<double> operator()(Executor& e, size_t step, int n) {
+    e.time_step(step, 1);  // really run it, so step_schedule_ran is what ran
+    std::string layer = graph->layers[static_cast<size_t>(e.steps()[step].layers.front())].name;
+    if (layer == stop_at) throw Interrupt{};
+    ++calls[layer];
+    auto it = ms.find({layer, e.step_schedule_ran(step)});
+    if (it != ms.end() && it->second < 0) throw RuntimeError("injected failure");
+    return std::vector<double>(static_cast<size_t>(n), (it == ms.end() ? 50.0 : it->second) / 1e3);
+  }
+};
+
+TuneOptions quiet(const fs::path& db, FakeClock& clock) {
+  TuneOptions o;
+  o.threads = 1;
+  o.db = db;
+  o.progress = nullptr;
+  o.timer = [&clock](Executor& e, size_t s, int n) { return clock(e, s, n); };
+  return o;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string db_error(const std::string& text) {
+  fs::path f = scratch("bad") / "db.yaml";
+  std::ofstream(f) << text;
+  try {
+    read_tuned_db(f);
+  } catch (const SpecError& e) {
+    std::string s = e.what();
+    return s.substr(s.find("db.yaml"));
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tuning)
+
+BOOST_AUTO_TEST_CASE(the_winner_is_the_fastest_and_ties_go_to_the_default) {
+  std::vector<std::string> order = {"direct", "tiled", "narrow"};
+  BOOST_TEST(pick_winner({{"direct", 2.0}, {"tiled", 1.0}, {"narrow", 3.0}}, "direct", order) == "tiled");
+  BOOST_TEST(pick_winner({{"direct", 1.004}, {"tiled", 1.0}}, "direct", order) == "direct");  // within 0.5 %
+  BOOST_TEST(pick_winner({{"direct", 1.006}, {"tiled", 1.0}}, "direct", order) == "tiled");
+  BOOST_TEST(pick_winner({{"narrow", 1.0}, {"tiled", 1.0}}, "direct", order) == "tiled");  // then the order
+  BOOST_TEST(pick_winner({}, "direct", order) == "");
+}
+
+BOOST_AUTO_TEST_CASE(tune_with_injected_timings) {
+  Graph g = test::load_text(kNet);
+  Weights w = init_weights(g, 1);
+  FakeClock clock{&g, {}, {}, ""};
+  clock.ms[{"a", "direct"}] = 10;
+  clock.ms[{"a", "direct-p7-r4"}] = 4;
+  clock.ms[{"a", "tiled"}] = 6;
+  clock.ms[{"b1", "direct"}] = 8;
+  clock.ms[{"b1", "narrow"}] = 3;
+  clock.ms[{"b1", "tiled"}] = -1;  // fails
+  clock.ms[{"c", "direct"}] = 2;
+  clock.ms[{"c", "blocked"}] = 2.005;  // a tie: the default's choice stays
+  fs::path db = scratch("tune") / "tuned.yaml";
+  TuneSummary t = tune_network(g, w, quiet(db, clock));
+  BOOST_TEST(t.signatures == 3);
+  BOOST_TEST(t.tuned == 3);
+  BOOST_REQUIRE_EQUAL(t.entries.size(), 3u);
+  BOOST_TEST(t.entries[0].layer == "a");
+  BOOST_TEST(t.entries[0].schedule == "direct-p7-r4");
+  BOOST_TEST(t.entries[0].default_schedule == "direct");
+  BOOST_TEST(t.entries[0].signature == "conv+bn+relu in 1x64x16x16 out 1x64x16x16 k3x3 s1x1 d1x1 p1,1,1,1 g1");
+  BOOST_TEST(t.entries[1].layer == "b1");  // b2 has the same signature: not timed
+  BOOST_TEST(t.entries[1].schedule == "narrow");
+  BOOST_TEST(t.entries[1].failed.at("tiled") == "injected failure");
+  BOOST_TEST(!t.entries[1].median_ms.count("tiled"));
+  BOOST_TEST(t.entries[2].schedule == "direct");
+  BOOST_TEST(clock.calls.count("b2") == 0u);
+  BOOST_TEST(t.entries[2].failed.empty());
+  BOOST_TEST(t.entries[2].median_ms.size() == tuning_candidates("conv").size());  // all apply here
+  // End to end at the medians: a 10 -> 4, b1 and b2 8 -> 3, c 2 -> 2.
+  BOOST_TEST(t.default_ms == 28.0, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(t.tuned_ms == 12.0, boost::test_tools::tolerance(1e-9));
+
+  // The database round trip.
+  TunedDb back = read_tuned_db(db);
+  BOOST_REQUIRE_EQUAL(back.targets.size(), 1u);
+  BOOST_TEST((back.targets[0].fingerprint == this_cpu_target(1)));
+  BOOST_REQUIRE_EQUAL(back.targets[0].entries.size(), 3u);
+  BOOST_TEST(back.targets[0].entries[1].schedule == "narrow");
+  BOOST_TEST(back.targets[0].entries[1].failed.at("tiled") == "injected failure");
+  BOOST_TEST(back.targets[0].entries[0].median_ms.at("direct-p7-r4") == 4.0, boost::test_tools::tolerance(1e-9));
+  fs::path again = db.parent_path() / "again.yaml";
+  write_tuned_db(again, back);
+  BOOST_TEST(read_text(again) == read_text(db));
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupted_tune_keeps_finished_layers_and_resumes) {
+  Graph g = test::load_text(kNet);
+  Weights w = init_weights(g, 1);
+  fs::path db = scratch("resume") / "tuned.yaml";
+  FakeClock first{&g, {}, {}, "c"};
+  BOOST_CHECK_THROW(tune_network(g, w, quiet(db, first)), FakeClock::Interrupt);
+  BOOST_TEST(read_tuned_db(db).targets.at(0).entries.size() == 2u);  // a and b1 were written
+  FakeClock second{&g, {}, {}, ""};
+  TuneSummary t = tune_network(g, w, quiet(db, second));
+  BOOST_TEST(t.already == 2);
+  BOOST_TEST(t.tuned == 1);
+  BOOST_TEST(second.calls.count("a") == 0u);
+  BOOST_TEST(second.calls.count("c") == 1u);
+  BOOST_TEST(read_tuned_db(db).targets.at(0).entries.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
+  Graph g = test::load_text(kNet);
+  Weights w = init_weights(g, 1);
+  fs::path dir = scratch("foreign");
+  TunedDb db;
+  TargetFingerprint other = this_cpu_target(1);
+  other.cpu = "Another CPU";
+  TunedEntry e;
+  e.signature = "conv+bn+relu in 1x64x16x16 out 1x64x16x16 k3x3 s1x1 d1x1 p1,1,1,1 g1";
+  e.schedule = "narrow";
+  db.targets.push_back({other, {e}});
+  write_tuned_db(dir / "other.yaml", db);
+  TunedChoice c = tuned_choice(dir / "other.yaml", 1);
+  ExecutorOptions o;
+  o.threads = 1;
+  o.schedule_for = c.hook;
+  Executor exec(g, w, o);
+  BOOST_TEST(*c.found == 0);
+  BOOST_TEST(*c.predicted == 0);
+  BOOST_TEST(*c.missing == 4);
+  BOOST_TEST(c.note().find("no entries for this target") != std::string::npos);
+  // The same entry under this machine's fingerprint is used, and predicts the other 3x3 conv.
+  db.targets[0].fingerprint = this_cpu_target(1);
+  write_tuned_db(dir / "mine.yaml", db);
+  TunedChoice mine = tuned_choice(dir / "mine.yaml", 1);
+  o.schedule_for = mine.hook;
+  Executor tuned(g, w, o);
+  BOOST_TEST(*mine.found == 1);
+  BOOST_TEST(*mine.predicted == 0);  // b1, b2 (conv+relu) and c (conv): other fused kernels
+  BOOST_TEST(*mine.missing == 3);
+}
+
+BOOST_AUTO_TEST_CASE(prediction_from_the_nearest_signature) {
+  TunedTarget t{this_cpu_target(1), {}};
+  auto entry = [](const std::string& sig, const std::string& s) {
+    TunedEntry e;
+    e.signature = sig;
+    e.schedule = s;
+    return e;
+  };
+  t.entries = {entry("conv+relu in 1x64x56x56 out 1x64x56x56 k3x3 s1x1 d1x1 p1,1,1,1 g1", "direct-p14-r8"),
+               entry("conv+relu in 1x256x14x14 out 1x256x14x14 k3x3 s1x1 d1x1 p1,1,1,1 g1", "direct"),
+               entry("conv+relu in 1x512x7x7 out 1x512x7x7 k3x3 s1x1 d1x1 p1,1,1,1 g1", "direct"),
+               entry("conv+relu in 1x64x56x56 out 1x256x56x56 k1x1 s1x1 d1x1 p0,0,0,0 g1", "blocked")};
+  auto l = lookup(t, "conv+relu in 1x128x28x28 out 1x128x28x28 k3x3 s1x1 d1x1 p1,1,1,1 g1", "conv");
+  BOOST_REQUIRE(l.has_value());
+  BOOST_TEST(l->predicted);
+  // log distances: to 64x56x56: 2 ln 2 + ln 4 = 4 ln 2; to 256x14x14: 2 ln 2 + ln 4 = 4 ln 2
+  // (a tie: the first listed); to 512x7x7: 4 ln 2 + ln 16 = 8 ln 2.
+  BOOST_TEST(l->schedule == "direct-p14-r8");
+  BOOST_TEST(lookup(t, "conv+relu in 1x256x14x14 out 1x256x14x14 k3x3 s1x1 d1x1 p1,1,1,1 g1", "conv")->predicted ==
+             false);
+  BOOST_TEST(!lookup(t, "conv+bn+add+relu in 1x64x56x56 out 1x64x56x56 k3x3 s1x1 d1x1 p1,1,1,1 g1", "conv"));
+  // Leave-one-out: 64x56 <- 256x14 (direct: wrong), 256x14 <- 512x7 (right), 512x7 <- 256x14
+  // (right), the 1x1 <- a 3x3 with the window penalty (wrong).
+  PredictionCheck p = check_predictions(t);
+  BOOST_TEST(p.entries == 4);
+  BOOST_TEST(p.predictable == 4);
+  BOOST_TEST(p.correct == 2);
+}
+
+BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
+  const std::string head =
+      "version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 2\n    layers:\n";
+  const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
+  BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
+             "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
+             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4)");
+  BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
+             "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
+  BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
+             "db.yaml:10:20: error: this signature is listed twice for the target");
+  BOOST_TEST(db_error(head + sig + "        schedule: direct\n        ms: {direct: -3}\n") ==
+             "db.yaml:10:22: error: 'direct' must be a positive number of milliseconds");
+  BOOST_TEST(db_error(head + "      - signature: hello\n        schedule: direct\n") ==
+             "db.yaml:8:20: error: 'hello' is not a layer signature (archbench tune writes them)");
+  BOOST_TEST(db_error("version: 2\n") == "db.yaml:1:10: error: tuned database version must be 1");
+  BOOST_TEST(db_error(head + "      - schedule: direct\n") == "db.yaml:8:9: error: a layer entry has no 'signature'");
+  BOOST_TEST(db_error("version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: two\n") ==
+             "db.yaml:6:14: error: threads must be a positive integer, got 'two'");
+}
+
+BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
+  Graph g = test::load_text(kNet);
+  Weights w = init_weights(g, 3);
+  Tensor x = default_input(g.input().output);
+  ExecutorOptions o;
+  o.threads = 1;
+  Executor plain(g, w, o);
+  Tensor want = plain.run(x).at("c");
+  TunedTarget t{this_cpu_target(1), {}};
+  for (const auto& [layer, schedule] :
+       std::vector<std::pair<std::string, std::string>>{{"a", "direct-p14-r8"}, {"b1", "narrow"}, {"c", "blocked"}}) {
+    TunedEntry e;
+    size_t step = 0;
+    for (size_t s = 0; s < plain.steps().size(); ++s)
+      if (g.layers[static_cast<size_t>(plain.steps()[s].layers.front())].name == layer) step = s;
+    e.signature = step_signature(g, plain.steps()[step]);
+    e.schedule = schedule;
+    t.entries.push_back(e);
+  }
+  fs::path dir = scratch("same");
+  write_tuned_db(dir / "t.yaml", TunedDb{{t}});
+  TunedChoice c = tuned_choice(dir / "t.yaml", 1);
+  o.schedule_for = c.hook;
+  Executor tuned(g, w, o);
+  Tensor got = tuned.run(x).at("c");
+  BOOST_TEST(*c.found == 4);
+  std::vector<std::string> ran;
+  for (size_t s = 0; s < tuned.steps().size(); ++s)
+    if (!tuned.steps()[s].family.empty()) ran.push_back(tuned.step_schedule_ran(s));
+  BOOST_TEST(ran == std::vector<std::string>({"direct-p14-r8", "narrow", "narrow", "blocked"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(test::relative_error(got, want) <= 1e-5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,209 @@
+#include "tuning/tuner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "common/progress.h"
+
+namespace archbench {
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// One signature: the steps that share it (the first one is timed) and what the default chose.
+struct Group {
+  std::string signature, family, layer, default_schedule;
+  std::vector<size_t> steps;
+};
+
+}  // namespace
+
+std::vector<std::string> tuning_candidates(const std::string& family) {
+  std::vector<std::string> names = family == "depthwise" ? depthwise_schedule_names() : conv_schedule_names();
+  names.erase(std::remove(names.begin(), names.end(), "default"), names.end());
+  return names;
+}
+
+std::string pick_winner(const std::map<std::string, double>& median_ms, const std::string& default_schedule,
+                        const std::vector<std::string>& order) {
+  if (median_ms.empty()) return "";
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& [name, ms] : median_ms) best = std::min(best, ms);
+  auto tied = [&](const std::string& name) {
+    auto it = median_ms.find(name);
+    return it != median_ms.end() && it->second <= best * 1.005;
+  };
+  if (tied(default_schedule)) return default_schedule;
+  for (const std::string& name : order)
+    if (tied(name)) return name;
+  for (const auto& [name, ms] : median_ms)
+    if (tied(name)) return name;
+  return "";
+}
+
+TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options) {
+  double start = now_seconds();
+  ExecutorOptions eo;
+  eo.threads = options.threads;
+  Executor exec(graph, weights, eo);
+  exec.run(default_input(graph.input().output));  // fills the arena every step reads
+
+  std::vector<Group> groups;
+  for (size_t s = 0; s < exec.steps().size(); ++s) {
+    const Step& step = exec.steps()[s];
+    if (step.family.empty()) continue;
+    std::string sig = step_signature(graph, step);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.signature == sig; });
+    if (it == groups.end()) {
+      groups.push_back({sig,
+                        step.family,
+                        graph.layers[static_cast<size_t>(step.layers.front())].name,
+                        exec.step_schedule_ran(s),
+                        {}});
+      it = groups.end() - 1;
+    }
+    it->steps.push_back(s);
+  }
+
+  TargetFingerprint fp = this_cpu_target(options.threads);
+  TunedDb db;
+  if (!options.db.empty() && std::filesystem::exists(options.db)) db = read_tuned_db(options.db);
+  if (!db.target(fp)) db.targets.push_back({fp, {}});
+  auto timer =
+      options.timer ? options.timer : [](Executor& e, size_t step, int calls) { return e.time_step(step, calls); };
+
+  TuneSummary summary;
+  summary.signatures = static_cast<int>(groups.size());
+  std::vector<const Group*> todo;
+  for (const Group& g : groups)
+    if (db.target(fp)->find(g.signature))
+      ++summary.already;
+    else
+      todo.push_back(&g);
+  Progress progress(options.progress, static_cast<int>(todo.size()));
+  int done = 0;
+  for (const Group* g : todo) {
+    if (now_seconds() - start > options.budget_seconds) {
+      summary.left = static_cast<int>(todo.size()) - done;
+      break;
+    }
+    std::string label = fmt::format("{} ({} step{})", g->layer, g->steps.size(), g->steps.size() == 1 ? "" : "s");
+    progress.start(done, label);
+    double t0 = now_seconds();
+    size_t s = g->steps.front();
+    TunedEntry entry;
+    entry.signature = g->signature;
+    entry.default_schedule = g->default_schedule;
+    entry.network = graph.name;
+    entry.layer = g->layer;
+    // Which candidates run here (their preconditions hold), each once untimed.
+    std::vector<std::string> order, applicable;
+    std::vector<std::string> all = tuning_candidates(g->family);
+    // The default's own choice first: ties go to it.
+    if (std::find(all.begin(), all.end(), g->default_schedule) != all.end()) order.push_back(g->default_schedule);
+    for (const std::string& c : all)
+      if (c != g->default_schedule) order.push_back(c);
+    double single = 0;
+    for (const std::string& c : order) {
+      try {
+        exec.set_step_schedule(s, c);
+        std::vector<double> warm = timer(exec, s, 1);
+        if (exec.step_schedule_ran(s) != c) continue;  // fell back: not a candidate for this step
+        applicable.push_back(c);
+        single = std::max(single, warm.empty() ? 0.0 : warm.front());
+      } catch (const std::exception& e) {
+        entry.failed[c] = e.what();
+      }
+    }
+    // Calls per candidate and round: about 50 ms of the slowest, 1 to 5.
+    int calls = single > 0 ? std::clamp(static_cast<int>(0.05 / single), 1, 5) : 3;
+    std::map<std::string, std::vector<double>> samples;
+    for (int r = 0; r < options.rounds; ++r)
+      for (const std::string& c : applicable) {
+        if (entry.failed.count(c)) continue;
+        try {
+          exec.set_step_schedule(s, c);
+          for (double t : timer(exec, s, calls)) samples[c].push_back(t * 1e3);
+        } catch (const std::exception& e) {
+          entry.failed[c] = e.what();
+          samples.erase(c);
+        }
+      }
+    for (const auto& [c, v] : samples)
+      if (!v.empty()) entry.median_ms[c] = median(v);
+    entry.schedule = pick_winner(entry.median_ms, g->default_schedule, order);
+    exec.set_step_schedule(s, "default");
+    if (entry.schedule.empty()) {
+      progress.finish(++done, label, "no candidate ran", now_seconds() - t0);
+      continue;
+    }
+    db.target(fp)->entries.push_back(entry);
+    if (!options.db.empty()) write_tuned_db(options.db, db);  // a kill keeps every finished signature
+    summary.entries.push_back(entry);
+    ++summary.tuned;
+    double def = entry.median_ms.count(g->default_schedule) ? entry.median_ms.at(g->default_schedule) : 0;
+    double win = entry.median_ms.at(entry.schedule);
+    progress.finish(++done, label,
+                    def > 0 ? fmt::format("{} {:.3f} ms (default {} {:.3f} ms, {:+.1f} %)", entry.schedule, win,
+                                          g->default_schedule, def, 100.0 * (def - win) / def)
+                            : fmt::format("{} {:.3f} ms", entry.schedule, win),
+                    now_seconds() - t0);
+  }
+  // The estimated gain over the whole network: each step at its signature's medians.
+  for (const Group& g : groups)
+    if (const TunedEntry* e = db.target(fp)->find(g.signature))
+      if (e->median_ms.count(e->default_schedule) && e->median_ms.count(e->schedule)) {
+        summary.default_ms += e->median_ms.at(e->default_schedule) * static_cast<double>(g.steps.size());
+        summary.tuned_ms += e->median_ms.at(e->schedule) * static_cast<double>(g.steps.size());
+      }
+  summary.prediction = check_predictions(*db.target(fp));
+  summary.seconds = now_seconds() - start;
+  return summary;
+}
+
+std::string TunedChoice::note() const {
+  return fmt::format("tuned schedules from {}: {} steps found, {} predicted from the nearest signature, {} default",
+                     source, *found, *predicted, *missing);
+}
+
+TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads) {
+  std::filesystem::path path = db_path.empty() ? tuned_dir() : db_path;
+  TunedDb db;
+  if (std::filesystem::is_directory(path))
+    db = read_tuned_dir(path);
+  else
+    db = read_tuned_db(path);
+  TargetFingerprint fp = this_cpu_target(threads);
+  TunedChoice c;
+  c.found = std::make_shared<int>(0);
+  c.predicted = std::make_shared<int>(0);
+  c.missing = std::make_shared<int>(0);
+  const TunedTarget* target = db.target(fp);
+  c.source = fmt::format("{} ({}{})", path.string(), fp.text(), target ? "" : ": no entries for this target");
+  auto shared = std::make_shared<TunedTarget>(target ? *target : TunedTarget{fp, {}});
+  c.hook = [shared, found = c.found, predicted = c.predicted, missing = c.missing](
+               const std::string& signature, const std::string& family) -> std::optional<std::string> {
+    std::optional<Lookup> l = lookup(*shared, signature, family);
+    if (!l) {
+      ++*missing;
+      return std::nullopt;
+    }
+    ++*(l->predicted ? predicted : found);
+    return l->schedule;
+  };
+  return c;
+}
+
+}  // namespace archbench

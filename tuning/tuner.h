@@ -1,0 +1,65 @@
+// tuner: `archbench tune` — for each distinct layer signature of a network, time every
+// compiled schedule of its family on this machine and keep the fastest in a tuned database.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "networks/networks.h"
+#include "runtime/executor.h"
+#include "runtime/runtime.h"
+#include "tuning/tuned_db.h"
+
+namespace archbench {
+
+// The candidates of a family: every compiled schedule (hand-written and autoscheduled).
+std::vector<std::string> tuning_candidates(const std::string& family);
+
+// The winner: the lowest median; a tie (within 0.5 %) goes to the default's choice, then to
+// the earlier candidate in `order`. Empty when nothing ran.
+std::string pick_winner(const std::map<std::string, double>& median_ms, const std::string& default_schedule,
+                        const std::vector<std::string>& order);
+
+struct TuneOptions {
+  int threads = 0;
+  double budget_seconds = 600;  // no new signature is started after this
+  int rounds = 3;               // candidates alternate round by round (the machine's speed drifts)
+  std::filesystem::path db;     // read first (signatures tuned there are skipped), written after each signature
+  FILE* progress = stderr;
+  // Times `calls` runs of the step with the schedule the executor has set for it; tests
+  // inject a fake. Default: Executor::time_step.
+  std::function<std::vector<double>(Executor&, size_t step, int calls)> timer;
+};
+
+struct TuneSummary {
+  int signatures = 0, already = 0, tuned = 0, left = 0;  // left: not started within the budget
+  double seconds = 0;
+  // Per step of the network with a choice: the default's and the winner's median (where tuned
+  // in this run or found in the database), for the estimated end-to-end gain.
+  double default_ms = 0, tuned_ms = 0;
+  std::vector<TunedEntry> entries;  // tuned in this run, in order
+  PredictionCheck prediction;       // over the target's entries after this run
+};
+
+// Throws on a bad network or weights; a candidate that throws is recorded in the entry's
+// `failed` and skipped; one whose preconditions do not hold for the step is left out.
+TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options);
+
+// For --schedule tuned: the schedule_for hook of ExecutorOptions backed by a target's entries
+// (with prediction), counting what it found for the note run/bench/sweep print.
+struct TunedChoice {
+  std::function<std::optional<std::string>(const std::string&, const std::string&)> hook;
+  std::shared_ptr<int> found, predicted, missing;
+  std::string note() const;  // "tuned schedules: 18 found, 2 predicted, 0 default (FILE, fingerprint)"
+  std::string source;
+};
+// From `db_path` (a file or a folder; empty: configs/tuned/) for this machine with `threads`.
+// With no entries for the fingerprint, every step runs the default and the note says so.
+TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads);
+
+}  // namespace archbench
