@@ -221,7 +221,7 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
 // The schedule that runs: `requested` where its preconditions hold (kernels.h) and it was
 // compiled with this epilogue, else the default choice.
 ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* skip, const Buffer& output,
-                    int64_t groups, int64_t taps, Activation act) {
+                    int64_t groups, Activation act) {
   int cin_g = input.dim(0).extent() / to_int(groups);
   int cout_g = output.dim(0).extent() / to_int(groups);
   int width = output.dim(1).extent();
@@ -251,17 +251,16 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
         return requested;
     }
   }
-  // Blocked pays where a tile's filter slice outgrows the cache (512+ input channels, more
-  // than one tap) and a row has several tiles: FCN-ResNet50's 2048->512 3x3 head conv runs
-  // at 55 % of peak blocked, 35 % direct; its 1x1 convs at 52-55 % blocked, 68-76 % direct.
-  // Otherwise direct: the 7-pixel tile reading a zero-padded copy of the input measured
-  // faster than staging each tile's padded window (narrow, tiled), most of all for dilated
-  // convs, whose windows are (k-1)*dilation wider than the tile (docs/ARCHITECTURE.md has the
-  // figures).
-  static const ConvSchedule simple = named("simple"), blocked = named("blocked"), direct = named("direct");
-  bool wide_reduction = cin_g >= 8 * kConvInputBlock && blockable && taps > 1;
+  // Direct: the 7-pixel tile reading a zero-padded copy of the input measured faster than
+  // staging each tile's padded window (narrow, tiled), most of all for dilated convs, whose
+  // windows are (k-1)*dilation wider than the tile (docs/ARCHITECTURE.md has the figures).
+  // Blocked (64-channel reduction blocks) used to be the default for 512+ input channels; since
+  // the filter is laid out by 32-channel tiles, direct beats it on every such layer measured:
+  // `archbench tune` on U-Net and VGG-16, 8 signatures, by 0-40 % (U-Net's 1024->1024 3x3:
+  // 84 ms direct, 142 blocked), and forcing direct on FCN-ResNet50 and DeepLabV3 at 512x512 was
+  // 0.1-3 % faster end to end in 6 alternating runs. Blocked stays a candidate for tuning.
+  static const ConvSchedule simple = named("simple"), direct = named("direct");
   if (!deep || width < kConvNarrowPixels) return simple;
-  if (wide_reduction && width >= 2 * kConvNarrowPixels) return blocked;
   return direct;
 }
 
@@ -441,7 +440,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
       Buffer out = band(output);
       std::optional<Buffer> sk;
       if (skip) sk = band(*skip);
-      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, r.taps() * c.taps(), act);
+      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, act);
       if (std::find(ran.begin(), ran.end(), chosen) == ran.end()) ran.push_back(chosen);
       // The direct variants read every tap in place: where a band's taps may still fall in
       // the padding, they read a zero-padded copy of the input.

@@ -68,9 +68,9 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 //   a knob variant also needs the epilogue compiled; blocked also input channels in multiples of
 //   kConvInputBlock; the autoscheduled ones 7x7 pixels and no `skip` aliasing the output
 //   (their edge tiles may be recomputed; the hand-written residual variants test bounds
-//   instead). Default: blocked for 512+ input channels, more than one tap and a 14+-pixel-
-//   wide output, else direct (7+ pixels wide, 32+ output channels), else simple. Direct and blocked read a zero-padded
-//   copy of the input (kept in the PreparedConv). Throws RuntimeError.
+//   instead). Default: direct (7+ pixels wide, 32+ output
+//   channels), else simple. Direct and blocked read a zero-padded copy of the input (kept
+//   in the PreparedConv). Throws RuntimeError.
 // Returns the name of the schedule that ran ("direct"; "simple+direct" where bands of a
 // dilated conv ran different ones; "columns" for depthwise).
 std::string run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
