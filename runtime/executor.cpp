@@ -280,8 +280,7 @@ struct Executor::Impl {
                                      input.nchw().c, input.nchw().h, input.nchw().w, graph.input().output.n,
                                      graph.input().output.c, graph.input().output.h, graph.input().output.w));
     k::set_threads(options.threads);
-    k::Buffer in = k::to_halide(input);
-    views[0].copy_from(in);
+    k::from_nchw(input, views[0]);
     has_run = true;
     if (seconds) seconds->assign(calls.size(), 0.0);
     for (size_t s = 0; s < calls.size(); ++s) {

@@ -113,14 +113,22 @@ bool compiled(ConvSchedule s, bool residual, Activation act) {
 }
 
 ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
-  int e = epilogue_index(residual, act);
+  // Library names for error messages, as conv.cmake names them: "conv direct-p14-r8 (relu)".
+  static const std::vector<std::array<std::string, 5>> names = [] {
+    std::vector<std::array<std::string, 5>> n;
+    for (const ConvVariantSet& v : kConvVariants) {
+      std::array<std::string, 5> row;
+      const char* epilogues[] = {"none", "relu", "relu6", "swish", "add+relu"};
+      for (size_t e = 0; e < 5; ++e) row[e] = fmt::format("conv {} ({})", v.name, epilogues[e]);
+      n.push_back(row);
+    }
+    return n;
+  }();
   if (!compiled(schedule, residual, act))
     throw RuntimeError(residual ? "a fused residual add is compiled with relu only"
                                 : "no conv variant for this activation");
-  static thread_local std::string name;
-  name = fmt::format("conv {} ({})", kConvVariants[schedule].name,
-                     std::array<const char*, 5>{"none", "relu", "relu6", "swish", "add+relu"}[static_cast<size_t>(e)]);
-  return {name.c_str(), kConvVariants[schedule].fns[e]};
+  size_t e = static_cast<size_t>(epilogue_index(residual, act));
+  return {names[static_cast<size_t>(schedule)][e].c_str(), kConvVariants[schedule].fns[e]};
 }
 
 using DepthwiseFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, int, int, int, int, int,
@@ -309,13 +317,19 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 Buffer to_halide(const Tensor& t) {
   Shape s = t.nchw();
   Buffer b(to_int(s.c), to_int(s.w), to_int(s.h), to_int(s.n));
+  from_nchw(t, b);
+  return b;
+}
+
+void from_nchw(const Tensor& t, Buffer& b) {
+  Shape s = t.nchw();
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c)
       for (int64_t y = 0; y < s.h; ++y)
         for (int64_t x = 0; x < s.w; ++x)
-          b(static_cast<int>(c), static_cast<int>(x), static_cast<int>(y), static_cast<int>(n)) = t.at(n, c, y, x);
+          b(b.dim(0).min() + static_cast<int>(c), b.dim(1).min() + static_cast<int>(x),
+            b.dim(2).min() + static_cast<int>(y), b.dim(3).min() + static_cast<int>(n)) = t.at(n, c, y, x);
   b.set_host_dirty();
-  return b;
 }
 
 Tensor to_nchw(const Buffer& b) {

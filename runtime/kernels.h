@@ -18,6 +18,10 @@ using Buffer = Halide::Runtime::Buffer<float>;
 // Activations as Halide sees them: dims (c, x, y, n), channels innermost.
 Buffer to_halide(const Tensor& nchw);
 Tensor to_nchw(const Buffer& cxyn);
+// Writes an NCHW tensor into an allocated (c, x, y, n) buffer or view of its shape. (Not
+// Buffer::copy_from: Halide 14's for_each_value advances a pointer past a 1-channel view's
+// end, which UBSan reports as a pointer overflow: U-Net's 1-channel input.)
+void from_nchw(const Tensor& nchw, Buffer& cxyn);
 
 enum class Activation { None, ReLU, ReLU6, Swish };
 
