@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 
 #include <fmt/ranges.h>
-#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -93,13 +92,10 @@ void tuned_note() {
 
 ExecutorOptions executor_options(const RunArgs& r) {
   ExecutorOptions o = r.executor;
-  if (o.conv_schedule == "tuned") {
-    tuned = tuned_choice(r.tuned_db, o.threads);
-    o.conv_schedule = "default";
-    o.schedule_for = tuned->hook;
-  } else if (!r.tuned_db.empty()) {
+  if (o.conv_schedule == "tuned")
+    tuned = use_tuned(o, r.tuned_db);
+  else if (!r.tuned_db.empty())
     throw RuntimeError("--tuned-db is read with --schedule tuned only");
-  }
   for (const std::string& entry : r.layer_schedules) {
     size_t eq = entry.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size())
@@ -226,39 +222,12 @@ int sweep(const SweepArgs& a) {
   return 0;
 }
 
-// `archbench merge A B ... -o OUT`: a new database beside OUT, renamed over it when complete.
+// `archbench merge A B ... -o OUT`.
 int merge(const SweepArgs& a) {
-  namespace fs = std::filesystem;
-  fs::path out = a.out;
-  bool out_is_input = false;
-  for (const std::string& in : a.inputs) {
-    std::error_code ec;
-    if (fs::exists(in, ec) && fs::exists(out, ec) && fs::equivalent(in, out, ec)) out_is_input = true;
-    ResultsDb::open(in, false);  // each input is a results database of this schema, or an error now
-  }
-  if (fs::exists(out) && !out_is_input)
-    throw RuntimeError(fmt::format("{}: exists; name it among the inputs to merge into it, or remove it", a.out));
-  fs::path tmp = out;
-  tmp += fmt::format(".merging-{}", ::getpid());
-  size_t before = out_is_input ? ResultsDb::open(out, false).read_cases({}, false).size() : 0;
-  try {
-    {
-      ResultsDb target = ResultsDb::open(tmp, true);
-      for (const std::string& in : a.inputs) {
-        ResultsDb source = ResultsDb::open(in, false);
-        target.merge_from(source);
-      }
-    }
-    fs::rename(tmp, out);
-  } catch (...) {
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp.string() + suffix, ec);
-    throw;
-  }
-  ResultsDb merged = ResultsDb::open(out, false);
-  size_t runs = merged.read_runs().size(), cases = merged.read_cases({}, false).size();
-  fmt::print("merged {} databases into {}: {} runs, {} cases ({} new)\n", a.inputs.size(), a.out, runs, cases,
-             cases - before);
+  std::vector<std::filesystem::path> inputs(a.inputs.begin(), a.inputs.end());
+  MergeSummary m = merge_databases(inputs, a.out);
+  fmt::print("merged {} databases into {}: {} runs, {} cases ({} new)\n", a.inputs.size(), a.out, m.runs, m.cases,
+             m.added);
   return 0;
 }
 

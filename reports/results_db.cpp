@@ -489,4 +489,40 @@ int ResultsDb::merge_from(ResultsDb& other) {
   return copied;
 }
 
+MergeSummary merge_databases(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& out) {
+  namespace fs = std::filesystem;
+  bool out_is_input = false;
+  for (const fs::path& in : inputs) {
+    std::error_code ec;
+    if (fs::exists(in, ec) && fs::exists(out, ec) && fs::equivalent(in, out, ec)) out_is_input = true;
+    ResultsDb::open(in, false);  // each input is a results database of this schema, or an error now
+  }
+  if (fs::exists(out) && !out_is_input)
+    throw DatabaseError(
+        fmt::format("{}: exists; name it among the inputs to merge into it, or remove it", out.string()));
+  MergeSummary m;
+  size_t before = out_is_input ? ResultsDb::open(out, false).read_cases({}, false).size() : 0;
+  fs::path tmp = out;
+  tmp += fmt::format(".merging-{}", ::getpid());
+  try {
+    {
+      ResultsDb target = ResultsDb::open(tmp, true);
+      for (const fs::path& in : inputs) {
+        ResultsDb source = ResultsDb::open(in, false);
+        target.merge_from(source);
+      }
+    }
+    fs::rename(tmp, out);
+  } catch (...) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp.string() + suffix, ec);
+    throw;
+  }
+  ResultsDb merged = ResultsDb::open(out, false);
+  m.runs = merged.read_runs().size();
+  m.cases = merged.read_cases({}, false).size();
+  m.added = m.cases - before;
+  return m;
+}
+
 }  // namespace archbench

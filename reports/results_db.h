@@ -120,6 +120,14 @@ class ResultsDb {
   sqlite3* db_ = nullptr;
 };
 
+// `archbench merge`: the runs and cases of `inputs` in `out`, which may be one of them; built
+// as a new database beside `out` and renamed over it when complete. An existing `out` that
+// is not an input is refused (DatabaseError), as is an input that is not a results database.
+struct MergeSummary {
+  size_t runs = 0, cases = 0, added = 0;  // in the result; added: cases `out` did not hold
+};
+MergeSummary merge_databases(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& out);
+
 // "resnet18 1x3x64x64 cpu threads=2 schedule=default": how progress lines and reports name a case.
 std::string case_label(const std::string& network, const Shape& input, const std::string& target, int threads,
                        const std::string& schedule);

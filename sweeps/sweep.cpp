@@ -355,11 +355,7 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
   BenchOptions o;
   o.executor.threads = c.threads;
   o.executor.conv_schedule = c.schedule;
-  if (c.schedule == "tuned") {  // the default where configs/tuned/ has nothing for this machine
-    TunedChoice tuned = tuned_choice("", c.threads);
-    o.executor.conv_schedule = "default";
-    o.executor.schedule_for = tuned.hook;
-  }
+  if (c.schedule == "tuned") use_tuned(o.executor, "");  // configs/tuned/; the default where it has nothing
   o.repetitions = c.repetitions;
   o.warmup = c.warmup;
   const MachinePeak& peak = peak_for(c.threads);

@@ -206,4 +206,11 @@ TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads) {
   return c;
 }
 
+TunedChoice use_tuned(ExecutorOptions& options, const std::filesystem::path& db_path) {
+  TunedChoice c = tuned_choice(db_path, options.threads);
+  options.conv_schedule = "default";
+  options.schedule_for = c.hook;
+  return c;
+}
+
 }  // namespace archbench

@@ -61,5 +61,8 @@ struct TunedChoice {
 // From `db_path` (a file or a folder; empty: configs/tuned/) for this machine with `threads`.
 // With no entries for the fingerprint, every step runs the default and the note says so.
 TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads);
+// `--schedule tuned` on options: the default schedules, overridden per step by the database
+// for options.threads. Returns the choice, whose counts fill as an Executor is built.
+TunedChoice use_tuned(ExecutorOptions& options, const std::filesystem::path& db_path);
 
 }  // namespace archbench
