@@ -4,6 +4,7 @@
 #include "reports/charts.h"
 
 #include <fmt/format.h>
+#include "reports/detail/markup.h"
 
 #include <algorithm>
 #include <cmath>
@@ -51,37 +52,7 @@ std::string paint(const Style& s, std::string_view opacity = "1") {
   return fmt::format("fill=\"{}\" fill-opacity=\"{}\" stroke=\"{}\" stroke-width=\"0.6\"", s.colour, opacity, kInk);
 }
 
-// Text and attribute values; the control characters XML 1.0 forbids become spaces.
-std::string escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
-          out += ' ';
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out;
-}
+using detail::escape;
 
 // Element ids are XML names: the chart id with characters outside [A-Za-z0-9_.-] replaced by '-'.
 std::string id_prefix(std::string_view id) {

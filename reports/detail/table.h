@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "reports/detail/markup.h"
 #include "reports/reports.h"
 
 namespace archbench::detail {
@@ -63,31 +64,7 @@ struct Table {
 };
 
 // Text for HTML element content and attribute values.
-inline std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+inline std::string html_escape(const std::string& s) { return escape(s); }
 
 // The same table as an HTML <table> (cells escaped; numeric columns right-aligned).
 inline std::string html_table(const Table& t, const std::string& css_class = "") {
