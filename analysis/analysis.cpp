@@ -76,7 +76,7 @@ std::vector<ReceptiveField> receptive_fields(const Graph& g) {
   return rf;
 }
 
-MemoryPlan plan_memory(const Graph& g) {
+MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
   size_t n = g.layers.size();
   auto users = g.consumers();
   std::vector<int> last_use(n);
@@ -181,9 +181,9 @@ MemoryPlan plan_memory(const Graph& g) {
   for (size_t s = 0; s < n; ++s)
     if (p.live_bytes[s] > p.peak_bytes) p.peak_bytes = p.live_bytes[s], p.peak_step = static_cast<int>(s);
 
-  // Arena placement, largest buffer first, each at the lowest 64-byte-aligned offset that
-  // does not overlap a placed buffer live at the same time (hannk's greedy plan).
-  constexpr int64_t kAlign = 64;
+  // Arena placement, largest buffer first, each at the lowest aligned offset that does not
+  // overlap a placed buffer live at the same time (hannk's greedy plan).
+  const int64_t kAlign = std::max<int64_t>(alignment, 1);
   std::vector<int> by_size(nb);
   std::iota(by_size.begin(), by_size.end(), 0);
   std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) { return p.buffer_bytes[a] > p.buffer_bytes[b]; });

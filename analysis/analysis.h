@@ -42,13 +42,15 @@ struct MemoryPlan {
   std::vector<int> buffer_of;              // per layer: the buffer its output lives in
   std::vector<int64_t> buffer_bytes;       // per buffer
   std::vector<int> first_step, last_step;  // per buffer: live over [first, last] layer steps
-  std::vector<int64_t> offset;             // per buffer: byte offset in the arena (64-byte aligned)
+  std::vector<int64_t> offset;             // per buffer: byte offset in the arena (aligned)
   std::vector<int64_t> live_bytes;         // per step: bytes of buffers live at that step
   int64_t peak_bytes = 0;                  // max of live_bytes
   int peak_step = 0;
   int64_t arena_bytes = 0;  // size of the placed arena (>= peak_bytes)
 };
-MemoryPlan plan_memory(const Graph& graph);
+// `alignment`: of each buffer's offset in bytes (64 for the cpu set; a GPU set asks for its
+// device's base address alignment, e.g. OpenCL sub-buffers').
+MemoryPlan plan_memory(const Graph& graph, int64_t alignment = 64);
 
 struct LayerAnalysis {
   LayerCost cost;

@@ -92,6 +92,7 @@ void tuned_note() {
 
 ExecutorOptions executor_options(const RunArgs& r) {
   ExecutorOptions o = r.executor;
+  o.target = parse_kernel_set(r.target);
   if (o.conv_schedule == "tuned")
     tuned = use_tuned(o, r.tuned_db);
   else if (!r.tuned_db.empty())
@@ -147,7 +148,8 @@ int bench(const RunArgs& r) {
   o.executor = executor_options(r);
   o.repetitions = r.repetitions;
   o.warmup = r.warmup;
-  BenchResult result = benchmark_network(g, w, o, measure_peak(r.executor.threads));
+  BenchResult result =
+      benchmark_network(g, w, o, r.target == "cpu" ? measure_peak(r.executor.threads) : MachinePeak{});
   tuned_note();
   if (tuned) result.conv_schedule = "tuned";
   emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
@@ -156,8 +158,8 @@ int bench(const RunArgs& r) {
 
 // `archbench tune`: every distinct layer signature's schedules timed, the winners kept.
 int tune(const RunArgs& r) {
-  if (r.target != "cpu")
-    throw RuntimeError(fmt::format("target '{}': this build has no {} kernel set (only cpu)", r.target, r.target));
+  if (parse_kernel_set(r.target) != KernelSet::Cpu)
+    throw RuntimeError(fmt::format("tune: the {} kernel set cannot be tuned yet (tuning covers the cpu set)", r.target));
   Graph g = load_for_run(r);
   Weights w = weights_for_run(g, r);
   TuneOptions o;
@@ -179,6 +181,21 @@ int tune(const RunArgs& r) {
         t.default_ms, t.tuned_ms, 100.0 * (t.default_ms - t.tuned_ms) / t.default_ms);
   fmt::print("prediction from the nearest signature, each entry against the others: {} of {} right ({} entries)\n",
              t.prediction.correct, t.prediction.predictable, t.prediction.entries);
+  return 0;
+}
+
+// `archbench targets`: the kernel sets this build has, and which of them can run here.
+int targets() {
+  for (KernelSet set : {KernelSet::Cpu, KernelSet::Cuda, KernelSet::OpenCL}) {
+    KernelSetStatus s = probe_kernel_set(set);
+    if (!s.built)
+      fmt::print("{:<7} not built\n", kernel_set_name(set));
+    else if (!s.usable)
+      fmt::print("{:<7} built, cannot run here: {}\n", kernel_set_name(set), s.reason);
+    else
+      fmt::print("{:<7} built, runs here: {}, {:.1f} GiB\n", kernel_set_name(set), s.device,
+                 static_cast<double>(s.memory_bytes) / (1024.0 * 1024.0 * 1024.0));
+  }
   return 0;
 }
 
@@ -283,6 +300,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--weights", ra.weights, "weights in PyTorch layouts (.safetensors), keyed by layer name");
     cmd->add_option("--seed", ra.seed, "seed of the deterministic He-initialised weights")->capture_default_str();
     cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores)")->capture_default_str();
+    cmd->add_option("--target", ra.target, "kernel set: cpu | cuda | opencl (archbench targets lists them)")
+        ->capture_default_str();
     cmd->add_option(
            "--schedule", ra.executor.conv_schedule,
            "conv schedule: the runtime's choice per layer, one forced where it applies, or an autoscheduled baseline")
@@ -321,6 +340,8 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--budget-seconds", ra.budget_seconds, "start no new layer after this")->capture_default_str();
   tune_cmd->add_option("--rounds", ra.rounds, "alternating rounds of timing per candidate")->capture_default_str();
   tune_cmd->add_option("--db", ra.tuned_db, "tuned database to update (default: configs/tuned/<cpu model>.yaml)");
+  CLI::App* targets_cmd =
+      app.add_subcommand("targets", "the kernel sets this build has and whether each can run here (device, memory)");
   CLI::App* peak_cmd = app.add_subcommand("peak", "this machine's fp32 FMA peak and memory bandwidth");
   peak_cmd->add_option("--threads", ra.executor.threads, "threads (0: all cores)");
   peak_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
@@ -355,6 +376,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run(ra);
     if (*bench_cmd) return bench(ra);
     if (*peak_cmd) return peak(ra);
+    if (*targets_cmd) return targets();
     if (*tune_cmd) return tune(ra);
     if (*sweep_cmd) return sweep(sa);
     if (*merge_cmd) return merge(sa);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -282,6 +283,20 @@ void ResultsDb::exec(const std::string& sql) {
 }
 
 ResultsDb ResultsDb::open(const std::filesystem::path& path, bool create) {
+  // Two processes creating one new database at once (sweep shards started together): while
+  // one switches it to WAL and writes the schema, the other's first reads can get SQLITE_BUSY
+  // without the busy handler being asked; it opens again after a pause (for up to a minute).
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return open_once(path, create);
+    } catch (const DatabaseError& e) {
+      if (attempt >= 600 || std::string(e.what()).find("database is locked") == std::string::npos) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+ResultsDb ResultsDb::open_once(const std::filesystem::path& path, bool create) {
   ResultsDb db(path);
   std::error_code ec;
   bool exists = std::filesystem::exists(path, ec);

@@ -113,6 +113,7 @@ class ResultsDb {
 
  private:
   explicit ResultsDb(std::filesystem::path path);
+  static ResultsDb open_once(const std::filesystem::path& path, bool create);
   void exec(const std::string& sql);
   [[noreturn]] void fail(const std::string& what) const;
   void insert_case(CaseRecord& c);

@@ -70,7 +70,13 @@ struct Executor::Impl {
   std::vector<Step> steps;
   std::vector<std::function<void()>> calls;  // parallel to steps
   std::unique_ptr<float, AlignedFree> arena;
+  k::Buffer arena_buffer;        // the arena as a 1-D buffer; on a GPU set with its device allocation
+  std::vector<k::Buffer> slices;  // GPU sets: the device crops of the arena the views borrow
   std::vector<k::Buffer> views;  // per layer: its output as a (c, x, y, n) view into the arena
+  // OpenCL: layers whose arena view starts off the device's alignment (a concat's slice at a
+  // channel offset) cannot be kernel arguments; their view is a buffer of their own, and the
+  // steps writing them copy it into the arena view kept here (by physical layer).
+  std::map<int, k::Buffer> published;
   std::vector<int> physical;     // per layer: the layer whose view holds its data (views alias)
   std::vector<std::vector<int>> users;
   k::ConvSchedule conv_schedule_ = k::kDefaultConvSchedule;
@@ -85,8 +91,24 @@ struct Executor::Impl {
   };
   std::vector<Choice> choices;  // parallel to steps
   bool has_run = false;
+  Executor::Transfers transfers;
 
-  Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o) : graph(g), options(o), plan(plan_memory(g)) {
+  // The arena's alignment: 64 bytes on the cpu set; a GPU set's base address alignment (so an
+  // OpenCL sub-buffer may start at every buffer of the plan).
+  static int64_t arena_alignment(KernelSet set) {
+    if (set == KernelSet::Cpu) return 64;
+    KernelSetStatus s = probe_kernel_set(set);
+    return s.usable ? std::max<int64_t>(64, s.base_alignment) : 64;
+  }
+
+  Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o)
+      : graph(g), options(o), plan(plan_memory(g, arena_alignment(o.target))) {
+    if (o.target != KernelSet::Cpu) {
+      KernelSetStatus status = probe_kernel_set(o.target);
+      if (!status.usable)
+        throw RuntimeError(fmt::format("target {} cannot run here: {}", kernel_set_name(o.target), status.reason));
+    }
+    k::KernelSetScope scope(o.target);  // weights are prepared (and uploaded) for it
     for (const auto& [layer, schedule] : o.layer_schedules)
       if (int i = g.find(layer); i < 0 || g.layers[static_cast<size_t>(i)].op != OpKind::Conv)
         throw RuntimeError(
@@ -145,8 +167,14 @@ struct Executor::Impl {
       channels[b] = std::max(channels[b], offset[i] + graph.layers[i].output.c);
     }
     int64_t bytes = std::max<int64_t>(plan.arena_bytes, 64);
-    arena.reset(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>((bytes + 63) / 64 * 64))));
+    const int64_t elements = (bytes + 63) / 64 * 64 / kBytesPerElement;
+    arena.reset(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(elements * kBytesPerElement))));
     if (!arena) throw RuntimeError(fmt::format("cannot allocate the {}-byte activation arena", bytes));
+    arena_buffer = k::Buffer(arena.get(), k::to_int(elements));
+    if (const halide_device_interface_t* device = k::device_interface()) {
+      k::install_error_handler();
+      k::check(arena_buffer.device_malloc(device), "device_malloc (the activation arena)");
+    }
     views.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const Layer& l = graph.layers[static_cast<size_t>(physical[i])];
@@ -159,9 +187,16 @@ struct Executor::Impl {
           {0, k::to_int(s.h), k::to_int(c_total * s.w), 0},
           {0, k::to_int(s.n), k::to_int(c_total * s.w * s.h), 0},
       };
-      float* base = arena.get() + plan.offset[b] / kBytesPerElement + offset[static_cast<size_t>(physical[i])];
-      views[i] = k::Buffer(base, 4, dims);
+      int64_t at = plan.offset[b] / kBytesPerElement + offset[static_cast<size_t>(physical[i])];
+      views[i] = k::device_view(arena_buffer, at, dims, slices);
+      if (physical[i] == static_cast<int>(i) && !k::launchable(views[i])) {
+        published.emplace(static_cast<int>(i), views[i]);
+        views[i] = k::launchable_copy(views[i], false);
+      }
     }
+    for (size_t i = 0; i < n; ++i)
+      if (physical[i] != static_cast<int>(i) && published.count(physical[i]))
+        views[i] = views[static_cast<size_t>(physical[i])];
   }
 
   // -- plan -----------------------------------------------------------------------------------
@@ -173,6 +208,12 @@ struct Executor::Impl {
   const Layer& at(int i) const { return graph.layers[static_cast<size_t>(i)]; }
 
   void add_step(std::vector<int> layers, std::string kernel, std::function<void()> call) {
+    const int last = physical[static_cast<size_t>(layers.back())];
+    if (auto it = published.find(last); it != published.end())
+      call = [call = std::move(call), this, last, &arena_view = it->second] {
+        call();
+        k::copy_into(views[static_cast<size_t>(last)], arena_view);
+      };
     steps.push_back({std::move(layers), std::move(kernel), ""});
     calls.push_back(std::move(call));
     choices.emplace_back();
@@ -279,15 +320,37 @@ struct Executor::Impl {
       throw RuntimeError(fmt::format("the input has shape {}x{}x{}x{}, the network takes {}x{}x{}x{}", input.nchw().n,
                                      input.nchw().c, input.nchw().h, input.nchw().w, graph.input().output.n,
                                      graph.input().output.c, graph.input().output.h, graph.input().output.w));
+    k::KernelSetScope scope(options.target);
     k::set_threads(options.threads);
     k::from_nchw(input, views[0]);
+    using clock = std::chrono::steady_clock;
+    auto since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
+    auto t0 = clock::now();
+    k::upload(views[0]);  // a GPU set: the input to the device
+    k::device_sync(arena_buffer);
+    transfers.upload_seconds = options.target == KernelSet::Cpu ? 0 : since(t0);
     has_run = true;
     if (seconds) seconds->assign(calls.size(), 0.0);
+    const clock::time_point compute_start = clock::now();
     for (size_t s = 0; s < calls.size(); ++s) {
-      auto t0 = std::chrono::steady_clock::now();
+      t0 = clock::now();
       calls[s]();
-      if (seconds) (*seconds)[s] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (seconds) {
+        k::device_sync(arena_buffer);  // a GPU step's time ends when its kernels have
+        (*seconds)[s] = since(t0);
+      }
     }
+    k::device_sync(arena_buffer);
+    transfers.compute_seconds = since(compute_start);
+    t0 = clock::now();
+    if (options.target != KernelSet::Cpu)
+      for (int o : graph.outputs()) {
+        k::Buffer& v = views[static_cast<size_t>(o)];
+        v.set_host_dirty(false);
+        v.set_device_dirty(true);
+        k::check(v.copy_to_host(), "copy_to_host (a network output)");
+      }
+    transfers.download_seconds = options.target == KernelSet::Cpu ? 0 : since(t0);
     std::map<std::string, Tensor> out;
     for (int o : graph.outputs()) {
       Tensor t = k::to_nchw(views[static_cast<size_t>(o)]);
@@ -318,10 +381,13 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
           copies.emplace_back(j, offset);
         offset += at(j).output.c;
       }
-      add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [v, i, copies] {
+      // (A concat with a view of its own first takes what its producers wrote into the arena.)
+      const k::Buffer* arena_view = published.count(i) ? &published.at(i) : nullptr;
+      add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [v, i, copies, arena_view] {
+        if (arena_view) k::copy_into(*arena_view, v(i));
         for (const auto& [j, off] : copies) {
           k::Buffer dst = k::at_origin(v(i).cropped(0, k::to_int(off), v(j).dim(0).extent()));
-          dst.copy_from(v(j));
+          k::copy_into(k::at_origin(v(j)), dst);
         }
       });
       return;
@@ -396,6 +462,11 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       bool relu = next >= 0 && at(next).op == OpKind::ReLU;
       int last = relu ? next : i;
       std::vector<int> inputs = l.inputs;
+      // The first call writes the output before the later terms are read: where the output
+      // shares memory with a later term (the plan computes in place into the input that dies
+      // last), that term goes first, read by the first call before it is overwritten.
+      for (size_t k = 2; k < inputs.size(); ++k)
+        if (v(inputs[k]).data() == v(last).data()) std::swap(inputs[0], inputs[k]);
       if (relu) done_[static_cast<size_t>(next)] = true;
       std::vector<int> group{i};
       if (relu) group.push_back(next);
@@ -471,11 +542,13 @@ const std::string& Executor::step_schedule_ran(size_t step) const { return impl_
 
 std::vector<double> Executor::time_step(size_t step, int repetitions) {
   if (!impl_->has_run) throw RuntimeError("time_step: run the network once first (the step reads its inputs)");
+  k::KernelSetScope scope(impl_->options.target);
   k::set_threads(impl_->options.threads);
   std::vector<double> seconds;
   for (int r = 0; r < repetitions; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     impl_->calls.at(step)();
+    k::device_sync(impl_->arena_buffer);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return seconds;
@@ -496,6 +569,8 @@ std::string step_signature(const Graph& graph, const Step& step) {
   return sig;
 }
 const MemoryPlan& Executor::memory_plan() const { return impl_->plan; }
+const Executor::Transfers& Executor::last_transfers() const { return impl_->transfers; }
+KernelSet Executor::target() const { return impl_->options.target; }
 int64_t Executor::arena_bytes() const { return impl_->plan.arena_bytes; }
 
 }  // namespace archbench

@@ -15,7 +15,29 @@
 
 namespace archbench {
 
+// The kernel sets a build carries: cpu always; cuda and opencl unless configured without
+// them (ARCHBENCH_GPU_KERNEL_SETS). `--target` on the CLI names one.
+enum class KernelSet { Cpu, Cuda, OpenCL };
+const std::string& kernel_set_name(KernelSet set);  // cpu, cuda, opencl
+// RuntimeError "unknown target 'x' (one of: cpu, cuda, opencl)".
+KernelSet parse_kernel_set(const std::string& name);
+bool kernel_set_built(KernelSet set);
+
+// Whether a kernel set can run here: built, and for a GPU set a driver and a device found
+// (its name and memory); `reason` says why not.
+struct KernelSetStatus {
+  bool built = false, usable = false;
+  std::string device;
+  int64_t memory_bytes = 0;
+  // The device's base address alignment in bytes: an OpenCL kernel argument at an offset in
+  // its allocation (a view) must start at a multiple of it (CL_DEVICE_MEM_BASE_ADDR_ALIGN).
+  int64_t base_alignment = 64;
+  std::string reason;
+};
+KernelSetStatus probe_kernel_set(KernelSet set);
+
 struct ExecutorOptions {
+  KernelSet target = KernelSet::Cpu;
   int threads = 0;  // kernel threads; 0: all cores
   // The conv family's schedule: one of conv_schedule_names(); RuntimeError for another.
   std::string conv_schedule = "default";
@@ -73,6 +95,15 @@ class Executor {
   // Runs one step `repetitions` times on what the arena holds (after a run()), returning
   // each call's wall time in seconds: what a tuner compares schedules by.
   std::vector<double> time_step(size_t step, int repetitions);
+  // The last run's phases: on a GPU set, the copy of the input to the device and of the
+  // outputs back (seconds; 0 on cpu), and between them the kernels.
+  // compute_seconds: from the first kernel launch to the end of the last kernel (a device
+  // synchronisation on a GPU set): the latency benchmarks report.
+  struct Transfers {
+    double upload_seconds = 0, compute_seconds = 0, download_seconds = 0;
+  };
+  const Transfers& last_transfers() const;
+  KernelSet target() const;
   const MemoryPlan& memory_plan() const;
   int64_t arena_bytes() const;  // the bytes allocated for activations
 

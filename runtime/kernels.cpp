@@ -17,6 +17,12 @@
 #include "archbench_depthwise_staged_relu6.h"
 #include "archbench_depthwise_staged_swish.h"
 #include "conv_variants_includes.inc"
+#ifdef ARCHBENCH_HAS_CUDA
+#include "kernels_cuda_includes.inc"
+#endif
+#ifdef ARCHBENCH_HAS_OPENCL
+#include "kernels_opencl_includes.inc"
+#endif
 #include "schedules/tiles.h"
 
 namespace archbench::kernels {
@@ -45,7 +51,9 @@ void check(int result, const char* kernel) {
 }
 
 Buffer at_origin(Buffer b) {
-  for (int d = 0; d < b.dimensions(); ++d) b.translate(d, -b.dim(d).min());
+  // The coordinates only: the host pointer and any device handle still address the first
+  // element. (Buffer::translate would also drop the device allocation.)
+  for (int d = 0; d < b.dimensions(); ++d) b.raw_buffer()->dim[d].min = 0;
   return b;
 }
 
@@ -138,14 +146,21 @@ struct DepthwiseEntry {
   DepthwiseSchedule schedule;
   Activation act;
   const char* name;
-  DepthwiseFn fn;
+  DepthwiseFn fns[3];  // by KernelSet
+  DepthwiseFn fn() const { return for_set(fns[0], fns[1], fns[2]); }
 };
 
-#define ARCHBENCH_DEPTHWISE_SCHEDULE(S, sched)                                                                        \
-  {DepthwiseSchedule::S, Activation::None, "depthwise_" #sched, archbench_depthwise_##sched},                         \
-      {DepthwiseSchedule::S, Activation::ReLU, "depthwise_" #sched "_relu", archbench_depthwise_##sched##_relu},      \
-      {DepthwiseSchedule::S, Activation::ReLU6, "depthwise_" #sched "_relu6", archbench_depthwise_##sched##_relu6}, { \
-    DepthwiseSchedule::S, Activation::Swish, "depthwise_" #sched "_swish", archbench_depthwise_##sched##_swish        \
+// Per entry the kernel of each set (cpu, cuda, opencl; null where not built).
+#define ARCHBENCH_DEPTHWISE_FNS(name) {archbench_##name, ARCHBENCH_CUDA_FN(name), ARCHBENCH_OPENCL_FN(name)}
+#define ARCHBENCH_DEPTHWISE_SCHEDULE(S, sched)                                                                       \
+  {DepthwiseSchedule::S, Activation::None, "depthwise_" #sched, ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched)},         \
+      {DepthwiseSchedule::S, Activation::ReLU, "depthwise_" #sched "_relu",                                          \
+       ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched##_relu)},                                                           \
+      {DepthwiseSchedule::S, Activation::ReLU6, "depthwise_" #sched "_relu6",                                        \
+       ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched##_relu6)},                                                          \
+  {                                                                                                                  \
+    DepthwiseSchedule::S, Activation::Swish, "depthwise_" #sched "_swish",                                           \
+        ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched##_swish)                                                           \
   }
 
 const DepthwiseEntry kDepthwiseVariants[] = {
@@ -153,6 +168,28 @@ const DepthwiseEntry kDepthwiseVariants[] = {
     ARCHBENCH_DEPTHWISE_SCHEDULE(Staged, staged),
 };
 #undef ARCHBENCH_DEPTHWISE_SCHEDULE
+#undef ARCHBENCH_DEPTHWISE_FNS
+
+// The GPU sets' conv schedules (schedules/conv.cmake, conv.cpp's generate_gpu): gpu-tiled, a
+// register tile of 4 x 2 pixels per thread, and gpu-simple, one pixel per thread. Both take
+// any shape and read their padding by bounds tests, so no band splitting or padded copies.
+struct GpuConvVariant {
+  const char* name;
+  int pixels;
+  ConvFn cuda[5], opencl[5];  // by epilogue (none, relu, relu6, swish, add_relu)
+};
+#define ARCHBENCH_GPU_CONV_VARIANT(name, pixels, a, b, c, d, e)                                        \
+  {name,                                                                                               \
+   pixels,                                                                                             \
+   {ARCHBENCH_CUDA_FN(a), ARCHBENCH_CUDA_FN(b), ARCHBENCH_CUDA_FN(c), ARCHBENCH_CUDA_FN(d),            \
+    ARCHBENCH_CUDA_FN(e)},                                                                             \
+   {ARCHBENCH_OPENCL_FN(a), ARCHBENCH_OPENCL_FN(b), ARCHBENCH_OPENCL_FN(c), ARCHBENCH_OPENCL_FN(d),    \
+    ARCHBENCH_OPENCL_FN(e)}},
+const GpuConvVariant kGpuConvVariants[] = {
+#include "conv_gpu_variants_table.inc"
+};
+#undef ARCHBENCH_GPU_CONV_VARIANT
+constexpr int kGpuConvVariantCount = static_cast<int>(std::size(kGpuConvVariants));
 
 const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act) {
   // Columns measured faster: MobileNetV2's depthwise convs take 1.5 ms with it, 1.8 staged.
@@ -213,9 +250,13 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
   static const Buffer unused(1, 1, 1, 1);
   for (int g = 0; g < to_int(p.groups); ++g) {
     // Channel views of group g, translated so that channel 0 of the group is index 0.
-    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
-    Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
-    Buffer sk = skip ? at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)) : unused;
+    // (On OpenCL a group's channel view may start off the device's alignment: it is then
+    // copied through an aligned buffer.)
+    Buffer in = launchable_copy(at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)), true);
+    Buffer out_view = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
+    Buffer out = launchable_copy(out_view, false);
+    Buffer sk = skip ? launchable_copy(at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)), true)
+                     : unused;
     const Buffer& all_taps = p.filters[static_cast<size_t>(g)];
     Buffer filter = at_origin(all_taps.cropped(2, call.first_kx, call.kw).cropped(3, call.first_ky, call.kh));
     int result =
@@ -223,6 +264,7 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
              sk.raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh), call.pad_x,
              call.pad_y, out.raw_buffer());
     check(result, v.name);
+    if (out.data() != out_view.data()) copy_into(out, out_view);
   }
 }
 
@@ -296,12 +338,44 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   return scratch;
 }
 
+// A GPU set's conv: one call per group with the whole window; `schedule` a GPU variant
+// (indices after the cpu ones), else the default: gpu-tiled where the output has room for its
+// 8 x 4-pixel blocks, gpu-simple on small maps (7x7, 14x14: more, smaller blocks).
+std::string run_conv_gpu(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
+                         ConvSchedule schedule) {
+  static const std::vector<std::array<std::string, 5>> names = [] {
+    std::vector<std::array<std::string, 5>> n;
+    for (const GpuConvVariant& v : kGpuConvVariants) {
+      std::array<std::string, 5> row;
+      const char* epilogues[] = {"none", "relu", "relu6", "swish", "add+relu"};
+      for (size_t e = 0; e < 5; ++e) row[e] = fmt::format("conv {} ({})", v.name, epilogues[e]);
+      n.push_back(row);
+    }
+    return n;
+  }();
+  int v = schedule - kConvVariantCount;
+  if (v < 0 || v >= kGpuConvVariantCount) {
+    bool roomy = output.dim(1).extent() >= 16 && output.dim(2).extent() >= 8;
+    v = roomy ? 0 : kGpuConvVariantCount - 1;
+  }
+  int e = epilogue_index(skip != nullptr, act);
+  if (e < 0) throw RuntimeError("a fused residual add is compiled with relu only");
+  const GpuConvVariant& var = kGpuConvVariants[v];
+  ConvFn fn = for_set<ConvFn>(nullptr, var.cuda[e], var.opencl[e]);
+  const Window& w = p.win;
+  ConvCall call{to_int(w.pad_left), to_int(w.pad_top), 0, to_int(w.kw), 0, to_int(w.kh)};
+  run_groups(p, {names[static_cast<size_t>(v)][static_cast<size_t>(e)].c_str(), fn}, input, skip, output, call);
+  mark_written(output);
+  return var.name;
+}
+
 }  // namespace
 
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules() {
   static const std::vector<std::pair<std::string, ConvSchedule>> names = [] {
     std::vector<std::pair<std::string, ConvSchedule>> n{{"default", kDefaultConvSchedule}};
     for (int i = 0; i < kConvVariantCount; ++i) n.emplace_back(kConvVariants[i].name, i);
+    for (int i = 0; i < kGpuConvVariantCount; ++i) n.emplace_back(kGpuConvVariants[i].name, kConvVariantCount + i);
     return n;
   }();
   return names;
@@ -374,6 +448,8 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
         for (int64_t kx = 0; kx < kw; ++kx)
           f(static_cast<int>(c), static_cast<int>(kx), static_cast<int>(ky)) = folded(c, 0, ky, kx);
     }
+    upload(f);
+    upload(b);
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
     return p;
@@ -395,6 +471,8 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
           for (int64_t kx = 0; kx < kw; ++kx)
             f(lane, static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky), tile) = folded(o, ci, ky, kx);
     }
+    upload(f);
+    upload(b);
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
   }
@@ -420,12 +498,14 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     const DepthwiseEntry& v = pick_depthwise(depthwise, act);
     Buffer in = at_origin(input), out = at_origin(output);
     int result =
-        v.fn(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
+        v.fn()(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
              const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
              to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
     check(result, v.name);
+    mark_written(output);
     return name_of(depthwise_schedules(), v.schedule);
   }
+  if (current_kernel_set() != KernelSet::Cpu) return run_conv_gpu(p, input, skip, output, act, schedule);
   // Dilated convs with wide padding (DeepLab's ASPP) read zeros for many taps: split the
   // output into bands of rows and of columns that share their valid taps, and run each band
   // with just those (a cropped filter), so no work is spent on padding.
@@ -473,7 +553,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
                     r.end_tap - r.first_tap};
       run_groups(p, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call);
     }
-  output.set_host_dirty();
+  mark_written(output);
   std::string names;
   for (ConvSchedule c : ran) names += (names.empty() ? "" : "+") + name_of(conv_schedules(), c);
   return names;

@@ -6,14 +6,82 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "networks/networks.h"
+#include "runtime/executor.h"
 #include "runtime/runtime.h"
 
 namespace archbench::kernels {
 
 using Buffer = Halide::Runtime::Buffer<float>;
+
+// --- kernel sets ---------------------------------------------------------------------------
+// Every wrapper calls the kernel of the current kernel set (per thread; the executor sets it
+// for its preparation and runs). The cpu set's libraries are archbench_<name>, the GPU sets'
+// archbench_<set>_<name> (schedules/CMakeLists.txt).
+KernelSet current_kernel_set();
+class KernelSetScope {
+ public:
+  explicit KernelSetScope(KernelSet set);
+  ~KernelSetScope();
+  KernelSetScope(const KernelSetScope&) = delete;
+  KernelSetScope& operator=(const KernelSetScope&) = delete;
+
+ private:
+  KernelSet previous_;
+};
+
+// The current set's function among the three (null where the build lacks the set: a
+// RuntimeError "this build has no cuda kernel set").
+[[noreturn]] void no_kernel_set(KernelSet set);
+template <typename F>
+F for_set(F cpu, std::type_identity_t<F> cuda, std::type_identity_t<F> opencl) {
+  KernelSet set = current_kernel_set();
+  F f = set == KernelSet::Cpu ? cpu : set == KernelSet::Cuda ? cuda : opencl;
+  if (!f) no_kernel_set(set);
+  return f;
+}
+#ifdef ARCHBENCH_HAS_CUDA
+#define ARCHBENCH_CUDA_FN(name) archbench_cuda_##name
+#else
+#define ARCHBENCH_CUDA_FN(name) nullptr
+#endif
+#ifdef ARCHBENCH_HAS_OPENCL
+#define ARCHBENCH_OPENCL_FN(name) archbench_opencl_##name
+#else
+#define ARCHBENCH_OPENCL_FN(name) nullptr
+#endif
+// The kernel library `name` (e.g. maxpool) of the current set.
+#define ARCHBENCH_KERNEL(name) \
+  ::archbench::kernels::for_set(archbench_##name, ARCHBENCH_CUDA_FN(name), ARCHBENCH_OPENCL_FN(name))
+
+// The buffer protocol of GPU sets, in one place. Activations live on the device between
+// kernels (the executor's arena views carry device crops); host-side data (weights, tables)
+// is uploaded once where it is prepared. On the cpu set each of these is (nearly) nothing.
+//   device_interface: the current set's Halide device interface (null for cpu);
+//   upload: marks host data as the truth and copies it to the device (GPU sets);
+//   mark_written: after a kernel wrote `b`: device-dirty on a GPU set, host-dirty on cpu;
+//   copy_into: dst = src (same extents), device to device on a GPU set;
+//   device_sync: waits for the kernels queued on `b`'s device (nothing without one).
+const halide_device_interface_t* device_interface();
+void upload(Buffer& b);
+void upload(Halide::Runtime::Buffer<int32_t>& b);
+void mark_written(Buffer& b);
+void copy_into(const Buffer& src, Buffer& dst);
+void device_sync(Buffer& b);
+// OpenCL launches pass a view at an offset in its allocation as a sub-buffer, which must
+// start at a multiple of the device's base address alignment (launch_alignment(), bytes; 1 on
+// the other sets). launchable: whether `b` may be a kernel argument as it is;
+// launchable_copy: `view` itself where launchable, else a dense device buffer of its extents
+// (holding a copy of it when `copy_in`); a written stand-in is copied back with copy_into.
+int64_t launch_alignment();
+bool launchable(const Buffer& b);
+Buffer launchable_copy(const Buffer& view, bool copy_in);
+// A view of `arena` (a 1-D buffer with a device allocation on a GPU set) at element `offset`
+// with the given (c, x, y, n) dims; `slices` keeps the device crops the views refer to.
+Buffer device_view(Buffer& arena, int64_t offset, const halide_dimension_t dims[4], std::vector<Buffer>& slices);
 
 // Activations as Halide sees them: dims (c, x, y, n), channels innermost.
 Buffer to_halide(const Tensor& nchw);

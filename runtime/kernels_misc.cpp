@@ -23,6 +23,12 @@
 #include "archbench_scale_shift_swish.h"
 #include "archbench_scale_shift_tanh.h"
 #include "archbench_softmax.h"
+#ifdef ARCHBENCH_HAS_CUDA
+#include "kernels_cuda_includes.inc"
+#endif
+#ifdef ARCHBENCH_HAS_OPENCL
+#include "kernels_opencl_includes.inc"
+#endif
 
 namespace archbench::kernels {
 
@@ -94,18 +100,18 @@ struct Identity {
 using ScaleShiftFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, halide_buffer_t*);
 
 std::pair<const char*, ScaleShiftFn> pick_scale_shift(std::optional<OpKind> act) {
-  if (!act) return {"scale_shift", archbench_scale_shift};
+  if (!act) return {"scale_shift", ARCHBENCH_KERNEL(scale_shift)};
   switch (*act) {
     case OpKind::ReLU:
-      return {"scale_shift_relu", archbench_scale_shift_relu};
+      return {"scale_shift_relu", ARCHBENCH_KERNEL(scale_shift_relu)};
     case OpKind::ReLU6:
-      return {"scale_shift_relu6", archbench_scale_shift_relu6};
+      return {"scale_shift_relu6", ARCHBENCH_KERNEL(scale_shift_relu6)};
     case OpKind::Sigmoid:
-      return {"scale_shift_sigmoid", archbench_scale_shift_sigmoid};
+      return {"scale_shift_sigmoid", ARCHBENCH_KERNEL(scale_shift_sigmoid)};
     case OpKind::Swish:
-      return {"scale_shift_swish", archbench_scale_shift_swish};
+      return {"scale_shift_swish", ARCHBENCH_KERNEL(scale_shift_swish)};
     case OpKind::Tanh:
-      return {"scale_shift_tanh", archbench_scale_shift_tanh};
+      return {"scale_shift_tanh", ARCHBENCH_KERNEL(scale_shift_tanh)};
     default:
       break;
   }
@@ -140,7 +146,7 @@ PreparedDeconv::Axis phase_table(int64_t kernel, int64_t stride, int64_t dilatio
       any = true;
     }
   }
-  a.phases.set_host_dirty();
+  upload(a.phases);
   return a;
 }
 
@@ -174,8 +180,8 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
           p.weight(static_cast<int>(o), static_cast<int>((y * in.w + x) * in.c + c)) = row[(c * in.h + y) * in.w + x];
     if (bias) p.bias(static_cast<int>(o)) = bias->data[static_cast<size_t>(o)];
   }
-  p.weight.set_host_dirty();
-  p.bias.set_host_dirty();
+  upload(p.weight);
+  upload(p.bias);
   return p;
 }
 
@@ -192,10 +198,10 @@ void run_fc(const PreparedFC& fc, const Buffer& input, Buffer& output, bool relu
     throw RuntimeError(fmt::format("{}: output {} is not ({}, 1, 1, {})", name, extents(output), fc.out_features,
                                    input.dim(3).extent()));
   Buffer in = at_origin(input), out = at_origin(output);
-  auto fn = relu ? archbench_fc_relu : archbench_fc;
+  auto fn = relu ? ARCHBENCH_KERNEL(fc_relu) : ARCHBENCH_KERNEL(fc);
   const int rows = fc_rows_per_task(fc.weight.dim(1).extent(), fc.weight.dim(0).extent(), input.dim(3).extent());
   check(fn(in.raw_buffer(), raw(fc.weight), raw(fc.bias), rows, out.raw_buffer()), name);
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 // --- element-wise --------------------------------------------------------------------------
@@ -207,9 +213,9 @@ void run_add(const Buffer& a, const Buffer& b, Buffer& output, bool relu) {
   require_same(a, output, name);
   require_same(b, output, name);
   Buffer x = at_origin(a), y = at_origin(b), out = at_origin(output);
-  auto fn = relu ? archbench_add_relu : archbench_add;
+  auto fn = relu ? ARCHBENCH_KERNEL(add_relu) : ARCHBENCH_KERNEL(add);
   check(fn(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), name);
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 void run_multiply(const Buffer& a, const Buffer& b, Buffer& output) {
@@ -218,8 +224,8 @@ void run_multiply(const Buffer& a, const Buffer& b, Buffer& output) {
   require_rank4(b, "operand b", "multiply");
   require_rank4(output, "the output", "multiply");
   Buffer x = broadcast_to(a, output), y = broadcast_to(b, output), out = at_origin(output);
-  check(archbench_multiply(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), "multiply");
-  output.set_host_dirty();
+  check(ARCHBENCH_KERNEL(multiply)(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), "multiply");
+  mark_written(output);
 }
 
 PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
@@ -235,8 +241,8 @@ PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, co
     p.scale(i) = static_cast<float>(s);
     p.shift(i) = static_cast<float>(beta.data[j] - mean.data[j] * s);
   }
-  p.scale.set_host_dirty();
-  p.shift.set_host_dirty();
+  upload(p.scale);
+  upload(p.shift);
   return p;
 }
 
@@ -250,7 +256,7 @@ void run_scale_shift(const PreparedScaleShift& ss, const Buffer& input, Buffer& 
         fmt::format("{}: {} channels, prepared for {}", name, input.dim(0).extent(), ss.scale.dim(0).extent()));
   Buffer in = at_origin(input), out = at_origin(output);
   check(fn(in.raw_buffer(), raw(ss.scale), raw(ss.shift), out.raw_buffer()), name);
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 void run_activation(OpKind op, const Buffer& input, Buffer& output) {
@@ -262,6 +268,8 @@ void run_activation(OpKind op, const Buffer& input, Buffer& output) {
     id.zeros.assign(static_cast<size_t>(c), 0.0f);
   }
   PreparedScaleShift ss{Buffer(id.ones.data(), c), Buffer(id.zeros.data(), c)};
+  upload(ss.scale);  // a GPU set: copied for this call (standalone activations are rare)
+  upload(ss.shift);
   run_scale_shift(ss, input, output, op);
 }
 
@@ -272,8 +280,8 @@ void run_softmax(const Buffer& input, Buffer& output) {
   require_rank4(output, "the output", "softmax");
   require_same(input, output, "softmax");
   Buffer in = at_origin(input), out = at_origin(output);
-  check(archbench_softmax(in.raw_buffer(), out.raw_buffer()), "softmax");
-  output.set_host_dirty();
+  check(ARCHBENCH_KERNEL(softmax)(in.raw_buffer(), out.raw_buffer()), "softmax");
+  mark_written(output);
 }
 
 void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
@@ -283,10 +291,10 @@ void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
   if (a.size < 1) throw RuntimeError(fmt::format("lrn: size {} must be positive", a.size));
   Buffer in = at_origin(input), out = at_origin(output);
   const double alpha_over_size = a.alpha / static_cast<double>(a.size);
-  check(archbench_lrn(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size), static_cast<float>(a.beta),
+  check(ARCHBENCH_KERNEL(lrn)(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size), static_cast<float>(a.beta),
                       static_cast<float>(a.k), out.raw_buffer()),
         "lrn");
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 // --- transposed convolution ----------------------------------------------------------------
@@ -321,8 +329,8 @@ PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& a, const Tensor&
             f(static_cast<int>(co), static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky)) =
                 weight.data[static_cast<size_t>((((g * cin_g + ci) * cout_g + co) * kh + ky) * kw + kx)];
     }
-    f.set_host_dirty();
-    b.set_host_dirty();
+    upload(f);
+    upload(b);
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
   }
@@ -346,15 +354,17 @@ void run_conv_transpose(const PreparedDeconv& p, const Buffer& input, Buffer& ou
     return const_cast<Halide::Runtime::Buffer<int32_t>&>(a.phases).raw_buffer();
   };
   for (int g = 0; g < groups; ++g) {
-    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g));
-    Buffer out = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
+    Buffer in = launchable_copy(at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)), true);
+    Buffer out_view = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
+    Buffer out = launchable_copy(out_view, false);
     const size_t i = static_cast<size_t>(g);
-    int result = archbench_deconv(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]), table(p.x), table(p.y),
+    int result = ARCHBENCH_KERNEL(deconv)(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]), table(p.x), table(p.y),
                                   p.x.step, p.y.step, p.x.shift, p.y.shift, p.x.max_taps, p.y.max_taps, p.x.min_off,
                                   p.x.max_off, p.y.min_off, p.y.max_off, out.raw_buffer());
     check(result, "conv_transpose");
+    if (out.data() != out_view.data()) copy_into(out, out_view);
   }
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 }  // namespace archbench::kernels

@@ -10,6 +10,12 @@
 #include "archbench_pad.h"
 #include "archbench_upsample_bilinear.h"
 #include "archbench_upsample_nearest.h"
+#ifdef ARCHBENCH_HAS_CUDA
+#include "kernels_cuda_includes.inc"
+#endif
+#ifdef ARCHBENCH_HAS_OPENCL
+#include "kernels_opencl_includes.inc"
+#endif
 
 namespace archbench::kernels {
 
@@ -30,12 +36,12 @@ void require_extent(const Buffer& out, int dim, int64_t want, const char* op) {
                                    out.dim(dim).extent(), want));
 }
 
-// PyTorch's float scales (reference.cpp's nearest_index / bilinear_taps): the identity when
-// the size is unchanged; for nearest, exactly 1/2 when it doubles; else 1 / factor when a
-// factor was given and in / out otherwise; with align_corners (in - 1) / (out - 1).
+// PyTorch's float scales (reference.cpp's nearest_index / bilinear_taps). Nearest: 1 / factor
+// when a factor was given, even where the size comes out unchanged or doubled (a factor of 1.1
+// on 5 rows keeps 5 rows but reads rows floor(y / 1.1)), in / out otherwise. Bilinear: the
+// identity when the size is unchanged; else the same, or with align_corners
+// (in - 1) / (out - 1).
 float nearest_scale(int in, int out, double factor) {
-  if (out == in) return 1.0f;
-  if (out == 2 * in) return 0.5f;
   return factor > 0 ? static_cast<float>(1.0 / factor) : static_cast<float>(in) / static_cast<float>(out);
 }
 
@@ -49,8 +55,8 @@ float bilinear_scale(int in, int out, bool align_corners, double factor) {
 void copy_with_border(const Buffer& input, Buffer& output, int left, int top, float value, const char* name) {
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
-  check(archbench_pad(in.raw_buffer(), left, top, value, out.raw_buffer()), name);
-  output.set_host_dirty();
+  check(ARCHBENCH_KERNEL(pad)(in.raw_buffer(), left, top, value, out.raw_buffer()), name);
+  mark_written(output);
 }
 
 }  // namespace
@@ -71,22 +77,22 @@ void run_pool(const PoolAttrs& a, bool max, const Buffer& input, Buffer& output)
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
   int result =
-      max ? archbench_maxpool(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh), to_int(w.dw),
+      max ? ARCHBENCH_KERNEL(maxpool)(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh), to_int(w.dw),
                               to_int(w.dh), to_int(w.pad_left), to_int(w.pad_top), out.raw_buffer())
-          : archbench_avgpool(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh),
+          : ARCHBENCH_KERNEL(avgpool)(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh),
                               to_int(w.pad_left), to_int(w.pad_top), to_int(w.pad_right), to_int(w.pad_bottom),
                               a.count_include_pad, out.raw_buffer());
   check(result, name);
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 void run_adaptive_avgpool(const Buffer& input, Buffer& output) {
   require_same_nc(input, output, "adaptive_avgpool");
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
-  check(archbench_adaptive_avgpool(in.raw_buffer(), out.dim(1).extent(), out.dim(2).extent(), out.raw_buffer()),
+  check(ARCHBENCH_KERNEL(adaptive_avgpool)(in.raw_buffer(), out.dim(1).extent(), out.dim(2).extent(), out.raw_buffer()),
         "adaptive_avgpool");
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 void run_global_avgpool(const Buffer& input, Buffer& output) {
@@ -103,16 +109,16 @@ void run_upsample(const UpsampleAttrs& a, const Buffer& input, Buffer& output) {
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
   if (a.mode == UpsampleMode::Nearest) {
-    check(archbench_upsample_nearest(in.raw_buffer(), nearest_scale(in_w, out_w, a.scale_w),
+    check(ARCHBENCH_KERNEL(upsample_nearest)(in.raw_buffer(), nearest_scale(in_w, out_w, a.scale_w),
                                      nearest_scale(in_h, out_h, a.scale_h), false, out.raw_buffer()),
           "upsample_nearest");
   } else {
-    check(archbench_upsample_bilinear(in.raw_buffer(), bilinear_scale(in_w, out_w, a.align_corners, a.scale_w),
+    check(ARCHBENCH_KERNEL(upsample_bilinear)(in.raw_buffer(), bilinear_scale(in_w, out_w, a.align_corners, a.scale_w),
                                       bilinear_scale(in_h, out_h, a.align_corners, a.scale_h), a.align_corners,
                                       out.raw_buffer()),
           "upsample_bilinear");
   }
-  output.set_host_dirty();
+  mark_written(output);
 }
 
 void run_pad(const PadAttrs& a, const Buffer& input, Buffer& output) {

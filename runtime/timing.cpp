@@ -53,27 +53,53 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
   std::vector<double> step_seconds;
   for (int w = 0; w < options.warmup; ++w) exec.run(input);
   std::vector<std::vector<double>> per_step(exec.steps().size());
+  std::vector<double> upload_ms, download_ms;
+  // The iteration time is the kernels' (Executor::Transfers::compute_seconds). On the cpu set
+  // each run also times its steps; on a GPU set per-step times need a synchronisation after
+  // every step, so they come from separate runs after the timed ones.
+  const bool gpu = options.executor.target != KernelSet::Cpu;
   auto* b = benchmark::RegisterBenchmark(graph.name.c_str(), [&](benchmark::State& state) {
     for (auto _ : state) {
-      exec.run(input, step_seconds);
-      for (size_t s = 0; s < step_seconds.size(); ++s) per_step[s].push_back(step_seconds[s]);
+      if (gpu) {
+        exec.run(input);
+      } else {
+        exec.run(input, step_seconds);
+        for (size_t s = 0; s < step_seconds.size(); ++s) per_step[s].push_back(step_seconds[s]);
+      }
+      const Executor::Transfers& t = exec.last_transfers();
+      state.SetIterationTime(t.compute_seconds);
+      upload_ms.push_back(t.upload_seconds * 1e3);
+      download_ms.push_back(t.download_seconds * 1e3);
     }
   });
-  b->Iterations(1)->Repetitions(options.repetitions)->UseRealTime()->Unit(benchmark::kMillisecond);
+  b->Iterations(1)->Repetitions(options.repetitions)->UseManualTime()->Unit(benchmark::kMillisecond);
   Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::ClearRegisteredBenchmarks();
   if (!collector.error.empty()) throw RuntimeError("benchmark failed: " + collector.error);
+  if (gpu)
+    for (int rep = 0; rep < options.repetitions; ++rep) {
+      exec.run(input, step_seconds);
+      for (size_t s = 0; s < step_seconds.size(); ++s) per_step[s].push_back(step_seconds[s]);
+    }
 
   BenchResult r;
   r.network = graph.name;
-  r.kernel_set = cpu_kernel_set();
+  r.target = kernel_set_name(options.executor.target);
+  if (gpu) {
+    KernelSetStatus device = probe_kernel_set(options.executor.target);
+    r.kernel_set = fmt::format("{} ({})", r.target, device.device);
+    r.upload_ms = median(upload_ms);
+    r.download_ms = median(download_ms);
+  } else {
+    r.kernel_set = cpu_kernel_set();
+  }
   r.input = graph.input().output;
   r.threads = options.executor.threads > 0 ? options.executor.threads : peak.threads;
   r.conv_schedule = options.executor.conv_schedule;
   r.depthwise_schedule = options.executor.depthwise_schedule;
   r.repetitions = options.repetitions;
-  r.peak = peak;
+  if (!gpu) r.peak = peak;
   const std::vector<double>& ms = collector.seconds;
   r.samples_ms = ms;
   LatencyStats& l = r.latency;
@@ -139,6 +165,7 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
             {"max", r.latency.max},
             {"cv", r.latency.cv}}},
           {"repetitions", r.repetitions},
+          {"transfers_ms", {{"upload", r.upload_ms}, {"download", r.download_ms}}},
           {"layers", layers},
           {"peak", {{"gflops", r.peak.gflops}, {"gbps", r.peak.gbps}, {"isa", r.peak.isa}}},
           {"memory",
@@ -167,6 +194,9 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
       "memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n",
       static_cast<double>(r.arena_bytes) / 1048576.0, static_cast<double>(r.planned_peak_bytes) / 1048576.0,
       static_cast<double>(r.max_rss_bytes) / 1048576.0, r.peak.gflops, r.peak.gbps, r.peak.isa);
+  if (r.target != "cpu")
+    out += fmt::format("transfers (not in the latency): input to the device {:.3f} ms, outputs back {:.3f} ms\n",
+                       r.upload_ms, r.download_ms);
   return out;
 }
 

@@ -40,7 +40,10 @@ struct BenchResult {
   LatencyStats latency;
   std::vector<double> samples_ms;  // every timed repetition, in order
   std::vector<LayerTime> layers;
-  MachinePeak peak;
+  MachinePeak peak;  // the CPU's (on a GPU target: not measured, zero)
+  // GPU targets: medians of the input's copy to the device and the outputs' copy back, timed
+  // apart from the latency above (which ends with a device synchronisation).
+  double upload_ms = 0, download_ms = 0;
   int64_t arena_bytes = 0, planned_peak_bytes = 0, max_rss_bytes = 0;
 };
 

@@ -52,6 +52,10 @@ class Conv2D : public Generator<Conv2D> {
 
   void generate() {
     Var c("c");
+    if (get_target().has_gpu_feature()) {
+      generate_gpu(c);
+      return;
+    }
     // direct: no zero padding and no staging; the runtime passes an input that every tap reads
     // inside of (an unpadded conv, or one it padded itself), so a tile loads straight from it.
     const bool direct = std::string(schedule) == "direct" || std::string(schedule) == "blocked";
@@ -195,6 +199,54 @@ class Conv2D : public Generator<Conv2D> {
 
  private:
   RDom plain_r, blocked_r, blocks_r;
+
+  // The GPU kernel sets (cuda, opencl). The accumulator is indexed by output channel, so a
+  // thread owns one channel: channels on the innermost thread dimension (a warp's 32 lanes
+  // are one filter tile, read coalesced; the input value they share is one broadcast load).
+  //   gpu_tiled:  each thread a register tile of 4 x 2 pixels (the filter value read once
+  //               for 8 outputs); blocks of 32 channels x (2 x 2) threads = 8 x 4 pixels.
+  //   gpu_simple: one pixel per thread; blocks of 32 channels x (4 x 2) pixels.
+  // Zero padding by bounds tests on each read; every split guards its tail (a residual add
+  // may run in place, so nothing is computed twice).
+  void generate_gpu(const Var& c) {
+    const int T = kConvChannelTile;
+    Func padded = zero_padded(input);
+    Func acc("acc");
+    RDom r(0, input.dim(0).extent(), 0, filter.dim(2).extent(), 0, filter.dim(3).extent(), "r");
+    acc(c, x, y, n) = bias(c);
+    acc(c, x, y, n) += filter(c % T, r.x, r.y, r.z, c / T) *
+                       padded(r.x, x * stride_x + r.y * dilation_x - pad_x, y * stride_y + r.z * dilation_y - pad_y, n);
+    Expr value = acc(c, x, y, n);
+    if (residual) value += skip(c, x, y, n);
+    output(c, x, y, n) = activate(activation.value(), value);
+    output.dim(0).set_min(0);
+
+    const std::string s = schedule;
+    if (s != "gpu_tiled" && s != "gpu_simple")
+      throw std::runtime_error("conv: schedule " + s + " has no GPU form (gpu_tiled, gpu_simple)");
+    const bool tiled = s == "gpu_tiled";
+    const int px = tiled ? 4 : 1, py = tiled ? 2 : 1;  // pixels per thread
+    const int tx = tiled ? 2 : 4, ty = 2;              // threads per block along x and y
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), xb("xb"), xt("xt"), yb("yb"), yt("yt"), b("b");
+    output.split(c, co, ci, T, guard)
+        .split(x, xo, xi, px, guard)
+        .split(y, yo, yi, py, guard)
+        .split(xo, xb, xt, tx, guard)
+        .split(yo, yb, yt, ty, guard)
+        .reorder(xi, yi, ci, xt, yt, xb, yb, co, n)
+        .fuse(co, n, b)
+        .gpu_threads(ci, xt, yt)
+        .gpu_blocks(xb, yb, b);
+    acc.compute_at(output, ci).store_in(MemoryType::Register);
+    acc.update().reorder(x, y, r.x, r.y, r.z);
+    if (tiled) {
+      output.unroll(xi).unroll(yi);
+      acc.bound_extent(x, px).bound_extent(y, py).unroll(x).unroll(y);
+      acc.update().unroll(x).unroll(y);
+    }
+  }
+
   Var x{"x"}, y{"y"}, n{"n"}, lane{"lane"}, tile{"tile"};
 
   // A register tile: `f` (lane, tile, x, y, n) computed at `at` with its pure and update

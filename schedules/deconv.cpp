@@ -71,21 +71,47 @@ class ConvTranspose : public Generator<ConvTranspose> {
     row(c, qx, px, y, n) = sum(c, qx, px, y, n);
     output(c, x, y, n) = row(c, x / stride_x, clamp(x % stride_x, 0, stride_x - 1), y, n);
 
-    const int vec = natural_vector_size<float>();
-    Var yn("yn"), co("co"), ci("ci"), qxo("qxo"), qxi("qxi");
-    output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
-    // The row covers every phase of every pixel; RoundUp spills into the filter's padded
-    // channels and past the row's last pixel, both harmless (an internal buffer).
-    row.compute_at(output, yn)
-        .split(c, co, ci, vec, TailStrategy::RoundUp)
-        .split(qx, qxo, qxi, kPixels, TailStrategy::RoundUp)
-        .reorder(ci, qxi, qxo, co, px, y, n)
-        .vectorize(ci)
-        .unroll(qxi);
-    sum.compute_at(row, qxo).vectorize(c, vec).unroll(qx);
-    sum.update().reorder(c, qx, r.x, r.y, r.z).vectorize(c, vec).unroll(qx);
-    // The input pixels a tile reads, padded, so the inner loop does no bounds tests.
-    padded.compute_at(row, qxo);
+    if (get_target().has_gpu_feature()) {
+      // Two kernels. First the rows in phase order, a thread per (channel, qx, px): the
+      // channels and qx of a phase fused and dealt out 128 to a block, channels innermost (a
+      // warp's filter loads coalesced, its input loads mostly a broadcast; no idle threads for
+      // FCN's 21 classes); the phase and rows x batch the other block dimensions. Each thread
+      // accumulates its output over its phase's taps and all input channels in a register.
+      // (Bounds inference cannot see that x % stride, or a phase fused with another loop, is a
+      // single phase: computing `sum` per output pixel, or fusing px, computes every phase into
+      // a dynamically sized buffer in global memory.) Then the output gathers the rows into x
+      // order, one value per thread.
+      Var cq("cq"), cqo("cqo"), cqi("cqi"), cx("cx"), cxo("cxo"), cxi("cxi"), yn("yn");
+      row.compute_root()
+          .fuse(c, qx, cq)
+          .split(cq, cqo, cqi, 128, TailStrategy::GuardWithIf)
+          .fuse(y, n, yn)
+          .gpu_blocks(cqo, px, yn)
+          .gpu_threads(cqi);
+      sum.compute_at(row, cqi);
+      sum.update().reorder(r.x, r.y, r.z);
+      output.fuse(c, x, cx)
+          .split(cx, cxo, cxi, 256, TailStrategy::GuardWithIf)
+          .fuse(y, n, yn)
+          .gpu_blocks(cxo, yn)
+          .gpu_threads(cxi);
+    } else {
+      const int vec = natural_vector_size<float>();
+      Var yn("yn"), co("co"), ci("ci"), qxo("qxo"), qxi("qxi");
+      output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+      // The row covers every phase of every pixel; RoundUp spills into the filter's padded
+      // channels and past the row's last pixel, both harmless (an internal buffer).
+      row.compute_at(output, yn)
+          .split(c, co, ci, vec, TailStrategy::RoundUp)
+          .split(qx, qxo, qxi, kPixels, TailStrategy::RoundUp)
+          .reorder(ci, qxi, qxo, co, px, y, n)
+          .vectorize(ci)
+          .unroll(qxi);
+      sum.compute_at(row, qxo).vectorize(c, vec).unroll(qx);
+      sum.update().reorder(c, qx, r.x, r.y, r.z).vectorize(c, vec).unroll(qx);
+      // The input pixels a tile reads, padded, so the inner loop does no bounds tests.
+      padded.compute_at(row, qxo);
+    }
 
     // Estimates for the autoschedulers (FCN-8s's 4x4 stride-2 upscore).
     input.set_estimates({{0, 21}, {0, 16}, {0, 16}, {0, 1}});

@@ -44,7 +44,9 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
     output(c, x, y, n) = archbench::activate(activation.value(), acc(c, x, y, n));
 
     const int vec = natural_vector_size<float>();
-    if (std::string(schedule) == "staged") {
+    if (get_target().has_gpu_feature()) {
+      schedule_gpu(acc, r, c, x, y, n);
+    } else if (std::string(schedule) == "staged") {
       Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
       output.split(y, yo, yi, archbench::kDepthwiseRowBand, TailStrategy::GuardWithIf)
           .split(x, xo, xi, archbench::kDepthwisePixels, TailStrategy::GuardWithIf)
@@ -73,6 +75,51 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
     filter.set_estimates({{0, 144}, {0, 3}, {0, 3}});
     bias.set_estimates({{0, 144}});
     output.set_estimates({{0, 144}, {0, 56}, {0, 56}, {0, 1}});
+  }
+
+ private:
+  // GPU: 32 channels on the innermost threads (coalesced loads and stores: channels are
+  // innermost in the input, filter and output), the accumulators in registers.
+  // columns: one output pixel per thread, blocks of 32 channels x 4 pixels of a row.
+  // staged: each thread a register tile of kGpuPixels pixels along x, so a filter tap is read
+  //         once for the tile; for 3x3 filters at stride 1 or 2 (undilated along x) the taps
+  //         and pixels are unrolled with the stride known, so the tile's overlapping input
+  //         columns are loaded once into registers. Blocks of 32 channels x 4 rows (threads)
+  //         x kGpuPixels pixels (per thread).
+  // Both read the input through the bounds test of the zero padding: any stride, dilation,
+  // padding and shape. The fused rows of every image take the first grid dimension (the only
+  // one not capped at 65535 blocks).
+  static constexpr int kGpuPixels = 4;
+
+  void schedule_gpu(Func acc, RDom r, Var c, Var x, Var y, Var n) {
+    Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), yn("yn");
+    const Expr kw = filter.dim(1).extent(), kh = filter.dim(2).extent();
+    if (std::string(schedule) == "staged") {
+      output.split(c, co, ci, 32, TailStrategy::GuardWithIf)
+          .split(x, xo, xi, kGpuPixels, TailStrategy::GuardWithIf)
+          .split(y, yo, yi, 4, TailStrategy::GuardWithIf)
+          .fuse(yo, n, yn)
+          .reorder(xi, ci, yi, yn, xo, co)
+          .unroll(xi)
+          .gpu_blocks(yn, xo, co)
+          .gpu_threads(ci, yi);
+      acc.compute_at(output, ci).store_in(MemoryType::Register).bound_extent(x, kGpuPixels).unroll(x);
+      acc.update().reorder(x, r.x, r.y).unroll(x);
+      // With the stride and dilation known, the tile's overlapping taps are the same loads.
+      const Expr k3 = kw == 3 && kh == 3 && dilation_x == 1;
+      acc.update().specialize(k3 && stride_x == 1).unroll(r.x).unroll(r.y);
+      acc.update().specialize(k3 && stride_x == 2).unroll(r.x).unroll(r.y);
+    } else {
+      output.split(c, co, ci, 32, TailStrategy::GuardWithIf)
+          .split(x, xo, xi, 4, TailStrategy::GuardWithIf)
+          .fuse(y, n, yn)
+          .reorder(ci, xi, yn, xo, co)
+          .gpu_blocks(yn, xo, co)
+          .gpu_threads(ci, xi);
+      acc.compute_at(output, ci);
+    }
+    // The 3x3 filters of the mobile networks with the taps unrolled.
+    acc.update().specialize(kw == 3 && kh == 3).unroll(r.x).unroll(r.y);
   }
 };
 

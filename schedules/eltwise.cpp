@@ -62,6 +62,34 @@ Expr activated(Act a, Expr v) {
   return v;
 }
 
+// GPU: blocks of 32 channels (threads, coalesced) x 8 pixels of a row (threads), one element
+// per thread. The fused rows of every image, the largest count, take the first grid dimension
+// (the only one not capped at 65535 blocks).
+void schedule_pointwise_gpu(Func out, Var c, Var x, Var y, Var n) {
+  Var co("co"), ci("ci"), xo("xo"), xi("xi"), yn("yn");
+  out.split(c, co, ci, 32, TailStrategy::GuardWithIf)
+      .split(x, xo, xi, 8, TailStrategy::GuardWithIf)
+      .fuse(y, n, yn)
+      .reorder(ci, xi, yn, xo, co)
+      .gpu_blocks(yn, xo, co)
+      .gpu_threads(ci, xi);
+}
+
+// Per-pixel channel reductions on the GPU: a block owns `pixels` pixels of a row and all their
+// channels. The reductions (one thread per pixel) run to completion in the block before any
+// thread writes, so in-place stays correct; the writes then put 32 channels on threads
+// (coalesced) x the block's pixels, each thread walking the channels in steps of 32.
+// `yn` is the innermost block loop, where the reductions are computed.
+void split_pixels_gpu(Func out, Var c, Var x, Var y, Var n, Var yn, Var ci, Var co, int pixels) {
+  Var xo("xo"), xi("xi");
+  out.split(c, co, ci, 32, TailStrategy::GuardWithIf)
+      .split(x, xo, xi, pixels, TailStrategy::GuardWithIf)
+      .fuse(y, n, yn)
+      .reorder(co, ci, xi, yn, xo)
+      .gpu_blocks(yn, xo)
+      .gpu_threads(ci, xi);
+}
+
 // Vectorise channels, one task per row of each batch element.
 void schedule_pointwise(Func out, Var c, Var y, Var n, int vec) {
   Var yn("yn");
@@ -78,7 +106,11 @@ class Add : public Generator<Add> {
     Var c("c"), x("x"), y("y"), n("n");
     Expr v = a(c, x, y, n) + b(c, x, y, n);
     output(c, x, y, n) = relu_after ? relu(v) : v;
-    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    if (get_target().has_gpu_feature()) {
+      schedule_pointwise_gpu(output, c, x, y, n);
+    } else {
+      schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    }
     a.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
     b.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
     output.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
@@ -95,8 +127,13 @@ class Multiply : public Generator<Multiply> {
     output(c, x, y, n) = a(c, x, y, n) * b(c, x, y, n);
     a.dim(0).set_stride(Expr());
     b.dim(0).set_stride(Expr());
-    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
-    output.specialize(a.dim(0).stride() == 1 && b.dim(0).stride() == 1);
+    if (get_target().has_gpu_feature()) {
+      // Scalar loads per thread: stride-0 and dense operands take the same code.
+      schedule_pointwise_gpu(output, c, x, y, n);
+    } else {
+      schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+      output.specialize(a.dim(0).stride() == 1 && b.dim(0).stride() == 1);
+    }
     a.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
     b.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
     output.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
@@ -120,7 +157,11 @@ class ScaleShift : public Generator<ScaleShift> {
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
     output(c, x, y, n) = activated(activation.value(), input(c, x, y, n) * scale(c) + shift(c));
-    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    if (get_target().has_gpu_feature()) {
+      schedule_pointwise_gpu(output, c, x, y, n);
+    } else {
+      schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    }
     input.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
     scale.set_estimates({{0, 256}});
     shift.set_estimates({{0, 256}});
@@ -146,12 +187,23 @@ class Softmax : public Generator<Softmax> {
     total(x, y, n) += e(r, x, y, n);
     output(c, x, y, n) = e(c, x, y, n) / total(x, y, n);
 
-    const int vec = natural_vector_size<float>();
-    Var yn("yn");
-    output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
-    top.compute_at(output, x);
-    e.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
-    total.compute_at(output, x);
+    if (get_target().has_gpu_feature()) {
+      // The maximum and the sum of a pixel by one thread each, in the block's shared memory;
+      // e is recomputed where it is read (the sum and the quotients) rather than stored.
+      Var yn("yn"), ci("ci"), co("co");
+      split_pixels_gpu(output, c, x, y, n, yn, ci, co, 8);
+      top.compute_at(output, yn).gpu_threads(x);
+      top.update().gpu_threads(x);
+      total.compute_at(output, yn).gpu_threads(x);
+      total.update().gpu_threads(x);
+    } else {
+      const int vec = natural_vector_size<float>();
+      Var yn("yn");
+      output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+      top.compute_at(output, x);
+      e.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+      total.compute_at(output, x);
+    }
     input.set_estimates({{0, 21}, {0, 64}, {0, 64}, {0, 1}});
     output.set_estimates({{0, 21}, {0, 64}, {0, 64}, {0, 1}});
   }
@@ -177,13 +229,27 @@ class LRN : public Generator<LRN> {
     window(c, x, y, n) += sq(c - size / 2 + r, x, y, n);
     output(c, x, y, n) = input(c, x, y, n) / pow(k + alpha_over_size * window(c, x, y, n), beta);
 
-    const int vec = natural_vector_size<float>();
-    Var yn("yn");
-    output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
-    // The padded squares of one pixel, then the window sums of a vector of channels.
-    sq.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
-    window.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
-    window.update().reorder(c, r).vectorize(c, vec, TailStrategy::GuardWithIf);
+    if (get_target().has_gpu_feature()) {
+      // The padded squares of the block's pixels staged in shared memory (threads: 32
+      // channels x the pixels) before any write; then each output element's window sum by
+      // the thread that writes it, from the staged squares.
+      const int pixels = 4;
+      Var yn("yn"), ci("ci"), co("co"), sco("sco"), sci("sci");
+      split_pixels_gpu(output, c, x, y, n, yn, ci, co, pixels);
+      sq.compute_at(output, yn)
+          .split(c, sco, sci, 32, TailStrategy::GuardWithIf)
+          .reorder(sco, sci, x, y, n)
+          .gpu_threads(sci, x);
+      window.compute_at(output, co);
+    } else {
+      const int vec = natural_vector_size<float>();
+      Var yn("yn");
+      output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+      // The padded squares of one pixel, then the window sums of a vector of channels.
+      sq.compute_at(output, x).vectorize(c, vec, TailStrategy::GuardWithIf);
+      window.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
+      window.update().reorder(c, r).vectorize(c, vec, TailStrategy::GuardWithIf);
+    }
     input.set_estimates({{0, 96}, {0, 55}, {0, 55}, {0, 1}});
     size.set_estimate(5);
     alpha_over_size.set_estimate(2e-5f);

@@ -15,6 +15,18 @@ void schedule_pointwise(Func output, const Var& c, const Var& y, const Var& n, i
   output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
 }
 
+// The GPU schedule: the channels and columns of a row fused and dealt out 256 to a block,
+// channels innermost (coalesced loads and stores, and no idle threads when the channel count
+// is small or odd); rows x batch are the second block dimension. One output value per thread.
+void schedule_pointwise_gpu(Func output, const Var& c, const Var& x, const Var& y, const Var& n) {
+  Var cx("cx"), cxo("cxo"), cxi("cxi"), yn("yn");
+  output.fuse(c, x, cx)
+      .split(cx, cxo, cxi, 256, TailStrategy::GuardWithIf)
+      .fuse(y, n, yn)
+      .gpu_blocks(cxo, yn)
+      .gpu_threads(cxi);
+}
+
 // The scale per axis is computed by the caller in float exactly as PyTorch does (1 / scale
 // factor when one was given, else in / out; 1 when the size is unchanged; (in - 1) / (out - 1)
 // with align_corners), so that the source coordinates below round as PyTorch's do.
@@ -53,11 +65,18 @@ class Upsample : public Generator<Upsample> {
       Expr top = input(c, x0, y0, n) * (1.0f - lx) + input(c, x1, y0, n) * lx;
       Expr bottom = input(c, x0, y1, n) * (1.0f - lx) + input(c, x1, y1, n) * lx;
       output(c, x, y, n) = top * (1.0f - ly) + bottom * ly;
-      // The source coordinates once per call, not once per channel vector.
-      coord_x.compute_root();
-      coord_y.compute_root();
+      // The source coordinates once per call, not once per channel vector. (On a GPU they are
+      // recomputed per thread: a few flops against a round trip through memory.)
+      if (!get_target().has_gpu_feature()) {
+        coord_x.compute_root();
+        coord_y.compute_root();
+      }
     }
-    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    if (get_target().has_gpu_feature()) {
+      schedule_pointwise_gpu(output, c, x, y, n);
+    } else {
+      schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    }
 
     input.set_estimates({{0, 256}, {0, 28}, {0, 28}, {0, 1}});
     output.set_estimates({{0, 256}, {0, 56}, {0, 56}, {0, 1}});
@@ -82,7 +101,11 @@ class Pad : public Generator<Pad> {
     Expr ix = x - left, iy = y - top;
     Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
     output(c, x, y, n) = select(inside, input(c, clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), n), value);
-    schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    if (get_target().has_gpu_feature()) {
+      schedule_pointwise_gpu(output, c, x, y, n);
+    } else {
+      schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    }
 
     input.set_estimates({{0, 64}, {0, 56}, {0, 56}, {0, 1}});
     output.set_estimates({{0, 64}, {0, 58}, {0, 58}, {0, 1}});

@@ -2,7 +2,8 @@
 # Installs the Debian packages archbench needs, and only those that are missing.
 # Idempotent; apt-get only. Run as root or with sudo available.
 # --peers also installs what the peer comparisons in bench/peers/ need (PyTorch); --tests what
-# the test suite needs beyond the build (headless Chromium for the HTML report, the sqlite3 tool).
+# the test suite needs beyond the build (headless Chromium for the HTML report, the sqlite3 tool,
+# PoCL for the opencl kernel set).
 set -euo pipefail
 
 packages=(
@@ -15,12 +16,15 @@ packages=(
   libboost-test-dev        # test suites
   libsqlite3-dev           # results database
   libbenchmark-dev         # benchmarks
+  ocl-icd-libopencl1       # the OpenCL loader the opencl kernel set opens at run time
 )
 
 for arg in "$@"; do
   case "$arg" in
     --peers) packages+=(python3-torch python3-torchvision python3-numpy) ;;
-    --tests) packages+=(chromium sqlite3) ;;  # the report opened headless; the database inspected
+    # the report opened headless; the database inspected; PoCL, a CPU OpenCL driver on which the
+    # opencl kernel set's tests run where there is no GPU
+    --tests) packages+=(chromium sqlite3 pocl-opencl-icd) ;;
     *) echo "setup: unknown option $arg (--peers, --tests)" >&2; exit 1 ;;
   esac
 done

@@ -324,8 +324,8 @@ int64_t available_memory_bytes() {
 }  // namespace
 
 void measure_case(const SweepCase& c, CaseRecord& r) {
-  if (c.target != "cpu")
-    throw RuntimeError(fmt::format("target '{}': this build has no {} kernel set (only cpu)", c.target, c.target));
+  const KernelSet target = parse_kernel_set(c.target);
+  if (!kernel_set_built(target)) throw RuntimeError(fmt::format("this build has no {} kernel set", c.target));
   LoadOptions lo;
   lo.input = c.input;
   Graph g = load_spec(c.spec, lo);
@@ -353,12 +353,14 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
                     static_cast<double>(have) / 1073741824.0));
   Weights w = init_weights(g, 0);
   BenchOptions o;
+  o.executor.target = target;
   o.executor.threads = c.threads;
   o.executor.conv_schedule = c.schedule;
   if (c.schedule == "tuned") use_tuned(o.executor, "");  // configs/tuned/; the default where it has nothing
   o.repetitions = c.repetitions;
   o.warmup = c.warmup;
-  const MachinePeak& peak = peak_for(c.threads);
+  // A GPU case has no CPU peak to compare with (its kernels' % of peak stays 0).
+  const MachinePeak peak = target == KernelSet::Cpu ? peak_for(c.threads) : MachinePeak{};
   BenchResult b = benchmark_network(g, w, o, peak);
   r.kernel_set = b.kernel_set;
   r.median_ms = b.latency.median, r.mean_ms = b.latency.mean, r.stddev_ms = b.latency.stddev;
@@ -393,6 +395,8 @@ SweepSummary run_sweep(const Sweep& sweep, const SweepOptions& options) {
     run.started_at = utc_now();
     run.archbench_version = kArchbenchVersion, run.git_hash = kArchbenchGitHash;
     run.kernel_sets = "cpu";
+    for (KernelSet set : {KernelSet::Cuda, KernelSet::OpenCL})
+      if (kernel_set_built(set)) run.kernel_sets += "," + kernel_set_name(set);
     run.machine = machine;
     run.peak_gflops = peak.gflops, run.peak_gbps = peak.gbps, run.peak_isa = peak.isa;
     db.add_run(run);

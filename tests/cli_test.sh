@@ -135,7 +135,7 @@ check_error "archbench: error: x.npy: the input has shape [1, 1, 2, 2], the netw
   run tiny.yaml --input 1,1,3,3 --input-file x.npy
 check_error "archbench: error: nosuch.safetensors: cannot open: No such file or directory" run tiny.yaml --weights nosuch.safetensors
 check_error "archbench: error: --layer-schedule 'c': expected LAYER=SCHEDULE" run tiny.yaml --layer-schedule c
-check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4)" \
+check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, gpu-tiled, gpu-simple)" \
   run tiny.yaml --layer-schedule c=fast
 check_error "archbench: error: schedule 'simple' given for 'x', which is not a conv layer of tiny" \
   run tiny.yaml --layer-schedule x=simple
@@ -163,7 +163,8 @@ out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --t
 grep -q "^tuned schedules from $work/tuned.yaml (.*, 1 threads): [1-9][0-9]* steps found, 0 predicted from the nearest signature, 0 default$" <<<"$out" || fail "tuned note: $out"
 out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --threads 2 2>&1 >/dev/null)"
 grep -q "2 threads: no entries for this target): 0 steps found, 0 predicted from the nearest signature, [1-9][0-9]* default$" <<<"$out" || fail "another thread count uses no entries: $out"
-check_error "archbench: error: target 'cuda': this build has no cuda kernel set (only cpu)" tune "$tiny_net" --target cuda
+check_error "archbench: error: tune: the cuda kernel set cannot be tuned yet (tuning covers the cpu set)" tune "$tiny_net" --target cuda
+check_error "archbench: error: unknown target 'vulkan' (one of: cpu, cuda, opencl)" run "$tiny_net" --target vulkan
 printf 'version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 0\n' >"$work/bad_tuned.yaml"
 check_error "$work/bad_tuned.yaml:6:14: error: threads must be a positive integer, got '0'" run "$tiny_net" --schedule tuned --tuned-db "$work/bad_tuned.yaml"
 check_error "archbench: error: --tuned-db is read with --schedule tuned only" run "$tiny_net" --tuned-db "$work/tuned.yaml"

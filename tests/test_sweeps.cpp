@@ -12,6 +12,7 @@
 
 #include "helpers.h"
 #include "reports/results_db.h"
+#include "runtime/executor.h"
 #include "reports/results_report.h"
 #include "sweeps/sweep.h"
 
@@ -152,7 +153,7 @@ BOOST_AUTO_TEST_CASE(bad_sweep_files_name_line_and_column) {
       {"unknown_schedule",
        "bad_sweeps/unknown_schedule.yaml:5:22: error: unknown schedule 'tiledd' (did you mean 'tiled'?) (one of: "
        "default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, "
-       "direct-p14-r8, direct-p7-r4, tuned)"},
+       "direct-p14-r8, direct-p7-r4, gpu-tiled, gpu-simple, tuned)"},
       {"zero_repetitions", "bad_sweeps/zero_repetitions.yaml:5:14: error: repetitions must be at least 1, got 0"},
       {"empty_product",
        "bad_sweeps/empty_product.yaml:1:1: error: the sweep has no cases: every combination is excluded"},
@@ -368,12 +369,19 @@ BOOST_AUTO_TEST_CASE(a_real_case_through_the_runtime) {
     BOOST_TEST(std::string(e.what()).rfind("out of memory: needs about ", 0) == 0);
   }
   BOOST_TEST(big.macs > 0);  // the analysis figures are kept for the failed case
+  // A cuda case where no CUDA device is: refused with the reason (on a GPU machine it runs).
+  KernelSetStatus cuda = probe_kernel_set(KernelSet::Cuda);
   CaseRecord gpu;
-  try {
+  if (cuda.usable) {
     measure_case(s.cases[2], gpu);
-    BOOST_ERROR("cuda ran");
-  } catch (const RuntimeError& e) {
-    BOOST_TEST(std::string(e.what()) == "target 'cuda': this build has no cuda kernel set (only cpu)");
+    BOOST_TEST(gpu.kernel_set.rfind("cuda (", 0) == 0);
+  } else {
+    try {
+      measure_case(s.cases[2], gpu);
+      BOOST_ERROR("cuda ran");
+    } catch (const RuntimeError& e) {
+      BOOST_TEST(std::string(e.what()) == "target cuda cannot run here: " + cuda.reason);
+    }
   }
 }
 

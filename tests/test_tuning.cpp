@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
   BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
              "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4)");
+             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, gpu-tiled, gpu-simple)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==

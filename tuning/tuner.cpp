@@ -32,7 +32,8 @@ struct Group {
 
 std::vector<std::string> tuning_candidates(const std::string& family) {
   std::vector<std::string> names = family == "depthwise" ? depthwise_schedule_names() : conv_schedule_names();
-  names.erase(std::remove(names.begin(), names.end(), "default"), names.end());
+  // The cpu set's candidates: the GPU sets' conv schedules (gpu-*) would only fall back here.
+  std::erase_if(names, [](const std::string& n) { return n == "default" || n.rfind("gpu-", 0) == 0; });
   return names;
 }
 

@@ -1,0 +1,208 @@
+// Every kernel set (cpu, opencl, cuda) against PyTorch's recorded outputs on the awkward shapes
+// of the PyTorch fixtures, and the GPU sets against the reference executor: both GPU conv
+// schedules, fused blocks with in-place adds and concat copies on the device, and two zoo
+// networks end to end. In CI the opencl set runs on PoCL (a CPU OpenCL driver); cuda runs
+// where a CUDA device is present. A set that cannot run here is skipped with the reason.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "helpers.h"
+#include "runtime/executor.h"
+
+using namespace archbench;
+using namespace archbench::test;
+namespace fs = std::filesystem;
+namespace tt = boost::test_tools;
+namespace ut = boost::unit_test;
+
+namespace {
+
+// Skips a test case (Boost prints the reason) where the kernel set cannot run.
+struct Runs {
+  KernelSet set;
+  tt::assertion_result operator()(ut::test_unit_id) const {
+    KernelSetStatus s = probe_kernel_set(set);
+    tt::assertion_result r(s.usable);
+    if (!s.usable) r.message() << kernel_set_name(set) << " cannot run here: " << s.reason;
+    return r;
+  }
+};
+
+// max |got - want| / max(1, max |want|) over the layers both have.
+double worst_error(const std::map<std::string, Tensor>& got, const std::map<std::string, Tensor>& want) {
+  double worst = 0;
+  for (const auto& [name, w] : want) {
+    BOOST_TEST_CONTEXT("output " << name) {
+      BOOST_REQUIRE(got.count(name) == 1);
+      BOOST_REQUIRE(got.at(name).shape == w.shape);
+      double e = relative_error(got.at(name), w);
+      if (e > 1e-4) BOOST_TEST_MESSAGE("output " << name << ": relative error " << e);
+      worst = std::max(worst, e);
+    }
+  }
+  return worst;
+}
+
+std::map<std::string, Tensor> run_on(KernelSet set, const Graph& g, const Weights& w, const Tensor& x,
+                                     const std::string& schedule = "default") {
+  ExecutorOptions o;
+  o.target = set;
+  o.conv_schedule = schedule;
+  Executor e(g, w, o);
+  return e.run(x);
+}
+
+const char* const kFixtures[] = {"conv_odd",    "conv_same_stride2", "conv_stride4_rect", "conv_dilated",
+                                 "conv_groups", "conv_1x1_spatial",  "conv_asym_pad",     "conv_transpose",
+                                 "maxpool",     "avgpool",           "adaptive_pool",     "lrn",
+                                 "batchnorm",   "activations",       "softmax_large",     "merges",
+                                 "crop_pad",    "upsample_nearest",  "upsample_bilinear", "flatten_fc",
+                                 "se_resnet_tiny"};
+
+// Each PyTorch fixture (tests/reference/make_reference_cases.py) through a kernel set: its
+// network outputs against PyTorch's, max error <= 1e-4 of the output's magnitude (fp32 in
+// another summation order).
+void every_fixture(KernelSet set) {
+  const fs::path dir = test_dir() / "fixtures" / "reference_cases";
+  for (const char* name : kFixtures) {
+    BOOST_TEST_CONTEXT("fixture " << name) {
+      Graph g = load_spec(dir / (std::string(name) + ".yaml"));
+      Tensor x = read_npy(dir / (std::string(name) + ".input.npy"));
+      Weights w;
+      if (fs::exists(dir / (std::string(name) + ".weights.safetensors")))
+        w = read_safetensors(dir / (std::string(name) + ".weights.safetensors"));
+      Weights recorded = read_safetensors(dir / (std::string(name) + ".expected.safetensors"));
+      auto got = run_on(set, g, w, x);
+      std::map<std::string, Tensor> want;
+      for (int o : g.outputs()) {
+        const std::string& layer = g.layers[static_cast<size_t>(o)].name;
+        BOOST_REQUIRE(recorded.count(layer) == 1);
+        want.emplace(layer, recorded.at(layer));
+      }
+      double err = worst_error(got, want);
+      BOOST_TEST_MESSAGE(kernel_set_name(set) << " " << name << ": relative error " << err);
+      BOOST_TEST(err <= 1e-4);
+    }
+  }
+}
+
+// Fused conv blocks (bn folded, residual add + relu in place), a concat that copies on the
+// device, depthwise at stride 2, a crop view and a flatten, at batch 2 and odd sizes; with
+// each GPU conv schedule forced and with the default choice.
+const char* kBlocks = R"(
+name: blocks
+input: [2, 5, 17, 19]
+layers:
+  - {name: stem, op: conv, out: 32, kernel: 3, padding: 1, bias: false}
+  - {name: stem_bn, op: batchnorm}
+  - {name: stem_relu, op: relu}
+  - {name: a, op: conv, out: 32, kernel: 3, padding: 1, bias: false}
+  - {name: a_bn, op: batchnorm}
+  - {name: add, op: add, inputs: [a_bn, stem_relu]}
+  - {name: add_relu, op: relu}
+  - {name: b1, op: conv, out: 20, kernel: 1}
+  - {name: b2, op: conv, inputs: add_relu, out: 33, kernel: 3, padding: 2, dilation: 2}
+  - {name: b2_relu, op: relu6}
+  - {name: cat, op: concat, inputs: [b1, b2_relu, add_relu]}
+  - {name: dw, op: conv, out: 85, kernel: 3, groups: 85, stride: 2, padding: 1}
+  - {name: dw_act, op: swish}
+  - {name: crop, op: crop, size: [5, 6], offset: [1, 2]}
+  - {name: drop, op: dropout}
+  - {name: flat, op: flatten}
+)";
+
+void fused_blocks(KernelSet set) {
+  Graph g = load_text(kBlocks);
+  Weights w = init_weights(g, 3);
+  Tensor x = random_tensor(g.input().output, 5);
+  auto want = run_reference(g, w, x);
+  for (const char* schedule : {"default", "gpu-tiled", "gpu-simple"}) {
+    BOOST_TEST_CONTEXT("schedule " << schedule) {
+      double err = worst_error(run_on(set, g, w, x, schedule), want);
+      BOOST_TEST_MESSAGE(kernel_set_name(set) << " blocks, " << schedule << ": relative error " << err);
+      BOOST_TEST(err <= 1e-4);
+    }
+  }
+}
+
+// Two zoo networks end to end, against the reference executor (the cpu set's tolerance).
+// The executor is run twice: the second run must give the same outputs (activations stay on
+// the device between runs; the input is uploaded again), and its transfers are timed.
+void zoo_networks(KernelSet set) {
+  struct Case {
+    const char* name;
+    Shape input;
+  };
+  for (const Case& c : {Case{"resnet18", {2, 3, 40, 36}}, Case{"mobilenet_v2", {1, 3, 48, 48}}}) {
+    BOOST_TEST_CONTEXT(c.name) {
+      LoadOptions lo;
+      lo.input = c.input;
+      Graph g = load_spec(zoo_dir() / (std::string(c.name) + ".yaml"), lo);
+      Weights w = init_weights(g, 3);
+      Tensor x = random_tensor(g.input().output, 5);
+      auto want = run_reference(g, w, x);
+      ExecutorOptions o;
+      o.target = set;
+      Executor e(g, w, o);
+      auto first = e.run(x);
+      double err = worst_error(first, want);
+      BOOST_TEST_MESSAGE(kernel_set_name(set) << " " << c.name << ": relative error " << err);
+      BOOST_TEST(err <= 1e-3);
+      auto second = e.run(x);
+      for (const auto& [name, t] : first) BOOST_TEST((second.at(name).data == t.data));
+      BOOST_TEST(e.last_transfers().upload_seconds > 0);
+      BOOST_TEST(e.last_transfers().download_seconds > 0);
+      BOOST_TEST(e.last_transfers().compute_seconds > 0);
+    }
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(fixtures_cpu)
+BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch) { every_fixture(KernelSet::Cpu); }
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(gpu_opencl)
+BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{KernelSet::OpenCL})) {
+  every_fixture(KernelSet::OpenCL);
+}
+BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{KernelSet::OpenCL})) {
+  fused_blocks(KernelSet::OpenCL);
+}
+BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{KernelSet::OpenCL})) {
+  zoo_networks(KernelSet::OpenCL);
+}
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(gpu_cuda)
+BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{KernelSet::Cuda})) {
+  every_fixture(KernelSet::Cuda);
+}
+BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{KernelSet::Cuda})) {
+  fused_blocks(KernelSet::Cuda);
+}
+BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{KernelSet::Cuda})) {
+  zoo_networks(KernelSet::Cuda);
+}
+BOOST_AUTO_TEST_SUITE_END()
+
+// Without a usable device: a clear error naming the target, never an abort.
+BOOST_AUTO_TEST_SUITE(gpu_targets)
+BOOST_AUTO_TEST_CASE(an_unusable_target_is_a_clear_error) {
+  Graph g = load_text(kBlocks);
+  Weights w = init_weights(g, 3);
+  for (KernelSet set : {KernelSet::Cuda, KernelSet::OpenCL}) {
+    KernelSetStatus s = probe_kernel_set(set);
+    if (s.usable) continue;
+    ExecutorOptions o;
+    o.target = set;
+    BOOST_CHECK_EXCEPTION(Executor(g, w, o), RuntimeError, [&](const RuntimeError& e) {
+      return std::string(e.what()) == "target " + kernel_set_name(set) + " cannot run here: " + s.reason;
+    });
+  }
+  BOOST_CHECK_EXCEPTION(parse_kernel_set("vulkan"), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "unknown target 'vulkan' (one of: cpu, cuda, opencl)";
+  });
+}
+BOOST_AUTO_TEST_SUITE_END()
