@@ -46,7 +46,9 @@ void check(int result, const char* kernel) {
   if (result != 0) {
     std::string msg = last_halide_error.empty() ? "unknown error" : last_halide_error;
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    throw RuntimeError(fmt::format("kernel {} failed (Halide error {}): {}", kernel, result, msg));
+    KernelSet set = current_kernel_set();
+    throw RuntimeError(fmt::format("kernel {}{} failed (Halide error {}): {}", kernel,
+                                   set == KernelSet::Cpu ? "" : " on " + kernel_set_name(set), result, msg));
   }
 }
 

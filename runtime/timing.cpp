@@ -186,17 +186,22 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
     out += "\n";
   }
   out += fmt::format(
-      "{} {}x{}x{}x{} on {} ({} threads): median {:.3f} ms, mean {:.3f} ms, stddev {:.3f} ms (cv {:.1f}%), min {:.3f} "
+      "{} {}x{}x{}x{} on {}{}: median {:.3f} ms, mean {:.3f} ms, stddev {:.3f} ms (cv {:.1f}%), min {:.3f} "
       "ms, max {:.3f} ms over {} repetitions\n",
-      r.network, r.input.n, r.input.c, r.input.h, r.input.w, r.kernel_set, r.threads, r.latency.median, r.latency.mean,
+      r.network, r.input.n, r.input.c, r.input.h, r.input.w, r.kernel_set,
+      r.target == "cpu" ? fmt::format(" ({} threads)", r.threads) : "", r.latency.median, r.latency.mean,
       r.latency.stddev, 100 * r.latency.cv, r.latency.min, r.latency.max, r.repetitions);
-  out += fmt::format(
-      "memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n",
-      static_cast<double>(r.arena_bytes) / 1048576.0, static_cast<double>(r.planned_peak_bytes) / 1048576.0,
-      static_cast<double>(r.max_rss_bytes) / 1048576.0, r.peak.gflops, r.peak.gbps, r.peak.isa);
-  if (r.target != "cpu")
-    out += fmt::format("transfers (not in the latency): input to the device {:.3f} ms, outputs back {:.3f} ms\n",
-                       r.upload_ms, r.download_ms);
+  out += fmt::format("memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; ",
+                     static_cast<double>(r.arena_bytes) / 1048576.0,
+                     static_cast<double>(r.planned_peak_bytes) / 1048576.0,
+                     static_cast<double>(r.max_rss_bytes) / 1048576.0);
+  if (r.target == "cpu")
+    out += fmt::format("peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n", r.peak.gflops, r.peak.gbps, r.peak.isa);
+  else
+    out += fmt::format(
+        "no peak measured on {} (no % of peak)\ntransfers (not in the latency): input to the device {:.3f} ms, "
+        "outputs back {:.3f} ms\n",
+        r.target, r.upload_ms, r.download_ms);
   return out;
 }
 

@@ -43,11 +43,9 @@ double worst_error(const std::map<std::string, Tensor>& got, const std::map<std:
   return worst;
 }
 
-std::map<std::string, Tensor> run_on(KernelSet set, const Graph& g, const Weights& w, const Tensor& x,
-                                     const std::string& schedule = "default") {
+std::map<std::string, Tensor> run_on(KernelSet set, const Graph& g, const Weights& w, const Tensor& x) {
   ExecutorOptions o;
   o.target = set;
-  o.conv_schedule = schedule;
   Executor e(g, w, o);
   return e.run(x);
 }
@@ -116,11 +114,27 @@ void fused_blocks(KernelSet set) {
   Weights w = init_weights(g, 3);
   Tensor x = random_tensor(g.input().output, 5);
   auto want = run_reference(g, w, x);
-  for (const char* schedule : {"default", "gpu-tiled", "gpu-simple"}) {
-    BOOST_TEST_CONTEXT("schedule " << schedule) {
-      double err = worst_error(run_on(set, g, w, x, schedule), want);
-      BOOST_TEST_MESSAGE(kernel_set_name(set) << " blocks, " << schedule << ": relative error " << err);
+  struct Choice {
+    const char *conv, *depthwise;
+  };
+  for (Choice c : {Choice{"default", "default"}, Choice{"gpu-tiled", "staged"}, Choice{"gpu-simple", "columns"}}) {
+    BOOST_TEST_CONTEXT("schedules " << c.conv << ", " << c.depthwise) {
+      ExecutorOptions o;
+      o.target = set;
+      o.conv_schedule = c.conv;
+      o.depthwise_schedule = c.depthwise;
+      Executor e(g, w, o);
+      double err = worst_error(e.run(x), want);
+      BOOST_TEST_MESSAGE(kernel_set_name(set) << " blocks, " << c.conv << " + " << c.depthwise << ": relative error "
+                                              << err);
       BOOST_TEST(err <= 1e-4);
+      // The schedules asked for ran (the conv steps' and the depthwise step's).
+      for (size_t s = 0; s < e.steps().size(); ++s) {
+        const std::string& family = e.steps()[s].family;
+        if (family == "conv" && std::string(c.conv) != "default") BOOST_TEST(e.step_schedule_ran(s) == c.conv);
+        if (family == "depthwise" && std::string(c.depthwise) != "default")
+          BOOST_TEST(e.step_schedule_ran(s) == c.depthwise);
+      }
     }
   }
 }
