@@ -158,15 +158,14 @@ int bench(const RunArgs& r) {
 
 // `archbench tune`: every distinct layer signature's schedules timed, the winners kept.
 int tune(const RunArgs& r) {
-  if (parse_kernel_set(r.target) != KernelSet::Cpu)
-    throw RuntimeError(fmt::format("tune: the {} kernel set cannot be tuned yet (tuning covers the cpu set)", r.target));
   Graph g = load_for_run(r);
   Weights w = weights_for_run(g, r);
   TuneOptions o;
+  o.target = parse_kernel_set(r.target);
   o.threads = r.executor.threads;
   o.budget_seconds = r.budget_seconds;
   o.rounds = r.rounds;
-  o.db = r.tuned_db.empty() ? default_tuned_file(this_cpu_target(o.threads)) : std::filesystem::path(r.tuned_db);
+  o.db = r.tuned_db.empty() ? default_tuned_file(this_target(o.target, o.threads)) : std::filesystem::path(r.tuned_db);
   TuneSummary t = tune_network(g, w, o);
   fmt::print(
       "{}: {} layer signatures, {} tuned now, {} already in {}{} ({:.1f} s)\n", g.name, t.signatures, t.tuned,

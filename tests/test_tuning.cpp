@@ -277,4 +277,59 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }
 
+// A GPU kernel set tunes between its own schedules (gpu-tiled / gpu-simple), with injected
+// timings; its entries sit under the device's fingerprint, and the tuned network computes
+// what the default does. Runs on the opencl set (PoCL in CI); skipped where it cannot run.
+BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
+  KernelSetStatus opencl = probe_kernel_set(KernelSet::OpenCL);
+  if (!opencl.usable) {
+    BOOST_TEST_MESSAGE("skipped: opencl cannot run here: " << opencl.reason);
+    return;
+  }
+  BOOST_TEST(tuning_candidates("conv", KernelSet::OpenCL) == std::vector<std::string>({"gpu-tiled", "gpu-simple"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(tuning_candidates("depthwise", KernelSet::OpenCL) == std::vector<std::string>({"columns", "staged"}),
+             boost::test_tools::per_element());
+  Graph g = test::load_text(kNet);
+  Weights w = init_weights(g, 3);
+  FakeClock clock{&g, {}, {}, ""};
+  clock.ms[{"a", "gpu-simple"}] = 1;  // the default's choice on a 16x16 map is gpu-tiled
+  clock.ms[{"b1", "gpu-tiled"}] = 2;
+  clock.ms[{"c", "gpu-simple"}] = 3;
+  fs::path dir = scratch("gpu");
+  TuneOptions o;
+  o.target = KernelSet::OpenCL;
+  o.db = dir / "gpu.yaml";
+  o.progress = nullptr;
+  o.timer = std::ref(clock);
+  TuneSummary t = tune_network(g, w, o);
+  BOOST_TEST_REQUIRE(t.entries.size() == 3u);
+  BOOST_TEST(t.entries[0].schedule == "gpu-simple");
+  BOOST_TEST(t.entries[0].default_schedule == "gpu-tiled");
+  BOOST_TEST(t.entries[1].schedule == "gpu-tiled");
+  BOOST_TEST(t.entries[2].schedule == "gpu-simple");
+  for (const TunedEntry& e : t.entries) BOOST_TEST(e.median_ms.size() == 2u);
+  TunedDb db = read_tuned_db(o.db);
+  BOOST_TEST_REQUIRE(db.targets.size() == 1u);
+  BOOST_TEST(db.targets[0].fingerprint.cpu == opencl.device);
+  BOOST_TEST(db.targets[0].fingerprint.isa == "opencl");
+  // The cpu set finds nothing under the device's fingerprint.
+  BOOST_TEST(*tuned_choice(o.db, 1).found == 0);
+
+  Tensor x = default_input(g.input().output);
+  ExecutorOptions eo;
+  eo.target = KernelSet::OpenCL;
+  Tensor want = Executor(g, w, eo).run(x).at("c");
+  TunedChoice c = use_tuned(eo, o.db);
+  Executor tuned(g, w, eo);
+  Tensor got = tuned.run(x).at("c");
+  BOOST_TEST(*c.found == 4);
+  std::vector<std::string> ran;
+  for (size_t s = 0; s < tuned.steps().size(); ++s)
+    if (!tuned.steps()[s].family.empty()) ran.push_back(tuned.step_schedule_ran(s));
+  BOOST_TEST(ran == std::vector<std::string>({"gpu-simple", "gpu-tiled", "gpu-tiled", "gpu-simple"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(test::relative_error(got, want) <= 1e-5);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -117,6 +117,13 @@ TargetFingerprint this_cpu_target(int threads) {
   return f;
 }
 
+TargetFingerprint this_target(KernelSet set, int threads) {
+  if (set == KernelSet::Cpu) return this_cpu_target(threads);
+  KernelSetStatus s = probe_kernel_set(set);
+  if (!s.usable) throw RuntimeError(fmt::format("target {} cannot run here: {}", kernel_set_name(set), s.reason));
+  return {s.device, kernel_set_name(set), kernel_set_name(set), 1};
+}
+
 const TunedEntry* TunedTarget::find(const std::string& signature) const {
   for (const TunedEntry& e : entries)
     if (e.signature == signature) return &e;

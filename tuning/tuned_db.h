@@ -9,9 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "runtime/executor.h"
+
 namespace archbench {
 
 // What a tuned choice is valid for: the same CPU model and ISA, kernel set and thread count.
+// For a GPU kernel set: `cpu` holds the device's name, `isa` the set (cuda, opencl) and
+// `threads` 1 (the host threads do not run its kernels).
 struct TargetFingerprint {
   std::string cpu, isa, kernel_set;
   int threads = 0;
@@ -20,6 +24,9 @@ struct TargetFingerprint {
 };
 // This machine's cpu target with `threads` kernel threads (0: all cores, resolved).
 TargetFingerprint this_cpu_target(int threads);
+// The fingerprint of a kernel set here: this_cpu_target for cpu, else the set's device
+// (RuntimeError where it cannot run).
+TargetFingerprint this_target(KernelSet set, int threads);
 
 struct TunedEntry {
   std::string signature;                      // step_signature(): fused kernel, shapes, window, groups

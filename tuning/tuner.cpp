@@ -30,10 +30,14 @@ struct Group {
 
 }  // namespace
 
-std::vector<std::string> tuning_candidates(const std::string& family) {
+std::vector<std::string> tuning_candidates(const std::string& family, KernelSet set) {
   std::vector<std::string> names = family == "depthwise" ? depthwise_schedule_names() : conv_schedule_names();
-  // The cpu set's candidates: the GPU sets' conv schedules (gpu-*) would only fall back here.
-  std::erase_if(names, [](const std::string& n) { return n == "default" || n.rfind("gpu-", 0) == 0; });
+  // Conv schedules are per set: the GPU sets' gpu-* ones, the cpu set's others (a schedule
+  // of another set would only fall back to the default).
+  const bool gpu = set != KernelSet::Cpu;
+  std::erase_if(names, [&](const std::string& n) {
+    return n == "default" || (family == "conv" && (n.rfind("gpu-", 0) == 0) != gpu);
+  });
   return names;
 }
 
@@ -57,6 +61,7 @@ std::string pick_winner(const std::map<std::string, double>& median_ms, const st
 TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options) {
   double start = now_seconds();
   ExecutorOptions eo;
+  eo.target = options.target;
   eo.threads = options.threads;
   Executor exec(graph, weights, eo);
   exec.run(default_input(graph.input().output));  // fills the arena every step reads
@@ -78,7 +83,7 @@ TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneO
     it->steps.push_back(s);
   }
 
-  TargetFingerprint fp = this_cpu_target(options.threads);
+  TargetFingerprint fp = this_target(options.target, options.threads);
   TunedDb db;
   if (!options.db.empty() && std::filesystem::exists(options.db)) db = read_tuned_db(options.db);
   if (!db.target(fp)) db.targets.push_back({fp, {}});
@@ -111,7 +116,7 @@ TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneO
     entry.layer = g->layer;
     // Which candidates run here (their preconditions hold), each once untimed.
     std::vector<std::string> order, applicable;
-    std::vector<std::string> all = tuning_candidates(g->family);
+    std::vector<std::string> all = tuning_candidates(g->family, options.target);
     // The default's own choice first: ties go to it.
     if (std::find(all.begin(), all.end(), g->default_schedule) != all.end()) order.push_back(g->default_schedule);
     for (const std::string& c : all)
@@ -179,14 +184,14 @@ std::string TunedChoice::note() const {
                      source, *found, *predicted, *missing);
 }
 
-TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads) {
+TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads, KernelSet target_set) {
   std::filesystem::path path = db_path.empty() ? tuned_dir() : db_path;
   TunedDb db;
   if (std::filesystem::is_directory(path))
     db = read_tuned_dir(path);
   else
     db = read_tuned_db(path);
-  TargetFingerprint fp = this_cpu_target(threads);
+  TargetFingerprint fp = this_target(target_set, threads);
   TunedChoice c;
   c.found = std::make_shared<int>(0);
   c.predicted = std::make_shared<int>(0);
@@ -208,7 +213,7 @@ TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads) {
 }
 
 TunedChoice use_tuned(ExecutorOptions& options, const std::filesystem::path& db_path) {
-  TunedChoice c = tuned_choice(db_path, options.threads);
+  TunedChoice c = tuned_choice(db_path, options.threads, options.target);
   options.conv_schedule = "default";
   options.schedule_for = c.hook;
   return c;

@@ -17,8 +17,10 @@
 
 namespace archbench {
 
-// The candidates of a family: every compiled schedule (hand-written and autoscheduled).
-std::vector<std::string> tuning_candidates(const std::string& family);
+// The candidates of a family on a kernel set: every schedule compiled for it (cpu: the
+// hand-written, knob and autoscheduled ones; cuda/opencl: gpu-tiled and gpu-simple; depthwise
+// columns and staged on every set).
+std::vector<std::string> tuning_candidates(const std::string& family, KernelSet set = KernelSet::Cpu);
 
 // The winner: the lowest median; a tie (within 0.5 %) goes to the default's choice, then to
 // the earlier candidate in `order`. Empty when nothing ran.
@@ -26,6 +28,7 @@ std::string pick_winner(const std::map<std::string, double>& median_ms, const st
                         const std::vector<std::string>& order);
 
 struct TuneOptions {
+  KernelSet target = KernelSet::Cpu;
   int threads = 0;
   double budget_seconds = 600;  // no new signature is started after this
   int rounds = 3;               // candidates alternate round by round (the machine's speed drifts)
@@ -58,11 +61,13 @@ struct TunedChoice {
   std::string note() const;  // "tuned schedules: 18 found, 2 predicted, 0 default (FILE, fingerprint)"
   std::string source;
 };
-// From `db_path` (a file or a folder; empty: configs/tuned/) for this machine with `threads`.
-// With no entries for the fingerprint, every step runs the default and the note says so.
-TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads);
+// From `db_path` (a file or a folder; empty: configs/tuned/) for this machine's `target` with
+// `threads`. With no entries for the fingerprint, every step runs the default and the note
+// says so.
+TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads, KernelSet target = KernelSet::Cpu);
 // `--schedule tuned` on options: the default schedules, overridden per step by the database
-// for options.threads. Returns the choice, whose counts fill as an Executor is built.
+// for options.target and options.threads. Returns the choice, whose counts fill as an
+// Executor is built.
 TunedChoice use_tuned(ExecutorOptions& options, const std::filesystem::path& db_path);
 
 }  // namespace archbench
