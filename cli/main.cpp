@@ -188,7 +188,7 @@ int targets() {
   for (KernelSet set : {KernelSet::Cpu, KernelSet::Cuda, KernelSet::OpenCL}) {
     KernelSetStatus s = probe_kernel_set(set);
     if (!s.built)
-      fmt::print("{:<7} not built\n", kernel_set_name(set));
+      fmt::print("{:<7} not built, cannot run here: {}\n", kernel_set_name(set), s.reason);
     else if (!s.usable)
       fmt::print("{:<7} built, cannot run here: {}\n", kernel_set_name(set), s.reason);
     else

@@ -324,8 +324,7 @@ int64_t available_memory_bytes() {
 }  // namespace
 
 void measure_case(const SweepCase& c, CaseRecord& r) {
-  const KernelSet target = parse_kernel_set(c.target);
-  if (!kernel_set_built(target)) throw RuntimeError(fmt::format("this build has no {} kernel set", c.target));
+  const KernelSet target = parse_kernel_set(c.target);  // a set that cannot run here: the executor says why
   LoadOptions lo;
   lo.input = c.input;
   Graph g = load_spec(c.spec, lo);

@@ -163,7 +163,7 @@ out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --t
 grep -q "^tuned schedules from $work/tuned.yaml (.*, 1 threads): [1-9][0-9]* steps found, 0 predicted from the nearest signature, 0 default$" <<<"$out" || fail "tuned note: $out"
 out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --threads 2 2>&1 >/dev/null)"
 grep -q "2 threads: no entries for this target): 0 steps found, 0 predicted from the nearest signature, [1-9][0-9]* default$" <<<"$out" || fail "another thread count uses no entries: $out"
-cuda_reason="$("$bin" targets | sed -n 's/^cuda    built, cannot run here: //p')"
+cuda_reason="$("$bin" targets | sed -n 's/^cuda .*cannot run here: //p')"
 if [ -n "$cuda_reason" ]; then
   check_error "archbench: error: target cuda cannot run here: $cuda_reason" tune "$tiny_net" --target cuda
   check_error "archbench: error: target cuda cannot run here: $cuda_reason" run "$tiny_net" --target cuda
