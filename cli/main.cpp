@@ -83,14 +83,9 @@ Graph load_for_run(const RunArgs& r) {
   return load_spec(resolve_spec(r.spec), options);
 }
 
-// --schedule tuned: the tuned database's choices, reported on stderr once the executor exists.
-std::optional<TunedChoice> tuned;
-
-void tuned_note() {
-  if (tuned) fmt::print(stderr, "{}\n", tuned->note());
-}
-
-ExecutorOptions executor_options(const RunArgs& r) {
+// The executor's options from the command line. With --schedule tuned, `tuned` receives the
+// tuned database's choices (reported with tuned_note once the executor exists).
+ExecutorOptions executor_options(const RunArgs& r, std::optional<TunedChoice>& tuned) {
   ExecutorOptions o = r.executor;
   o.target = parse_kernel_set(r.target);
   if (o.conv_schedule == "tuned")
@@ -104,6 +99,10 @@ ExecutorOptions executor_options(const RunArgs& r) {
     o.layer_schedules[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   return o;
+}
+
+void tuned_note(const std::optional<TunedChoice>& tuned) {
+  if (tuned) fmt::print(stderr, "{}\n", tuned->note());
 }
 
 Weights weights_for_run(const Graph& g, const RunArgs& r) {
@@ -123,8 +122,9 @@ int run(const RunArgs& r) {
   if (r.reference) {
     outputs = run_reference(g, w, x);
   } else {
-    Executor e(g, w, executor_options(r));
-    tuned_note();
+    std::optional<TunedChoice> tuned;
+    Executor e(g, w, executor_options(r, tuned));
+    tuned_note(tuned);
     outputs = e.run(x);
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -145,12 +145,13 @@ int bench(const RunArgs& r) {
   Graph g = load_for_run(r);
   Weights w = weights_for_run(g, r);
   BenchOptions o;
-  o.executor = executor_options(r);
+  std::optional<TunedChoice> tuned;
+  o.executor = executor_options(r, tuned);
   o.repetitions = r.repetitions;
   o.warmup = r.warmup;
   BenchResult result =
       benchmark_network(g, w, o, r.target == "cpu" ? measure_peak(r.executor.threads) : MachinePeak{});
-  tuned_note();
+  tuned_note(tuned);
   if (tuned) result.conv_schedule = "tuned";
   emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
   return 0;
