@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <ostream>
@@ -23,7 +24,12 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s) {
 
 namespace archbench::test {
 
-inline std::filesystem::path test_dir() { return ARCHBENCH_TEST_DIR; }
+// The tests folder: the source tree's, or $ARCHBENCH_TEST_DIR (a checkout elsewhere, e.g. on
+// the GPU machine bench/gpu/check.sh runs on).
+inline std::filesystem::path test_dir() {
+  const char* env = std::getenv("ARCHBENCH_TEST_DIR");
+  return env && *env ? env : ARCHBENCH_TEST_DIR;
+}
 
 // Loads spec text; `name` is the file name used in messages (and for includes, relative to
 // the tests folder).

@@ -7,14 +7,29 @@
 #      1 channel), deeplabv3_resnet50 (512x512);
 #   3. where PyTorch with CUDA is installed, the same networks in PyTorch + cuDNN (fp32, TF32
 #      off, cudnn.benchmark on; bench/gpu/pytorch_cuda.py) and the ratio archbench / PyTorch.
-# Writes its results under ${OUT:-gpu-check}/ and prints a summary table.
+# Writes its results under ${OUT:-gpu-check}/ and prints a summary table. Runs from
+# BUILD/gpu-bundle/ when bench/gpu/bundle.sh made one (executables + their shared libraries,
+# for a machine without this project's Debian packages), else from BUILD/.
 # usage: bench/gpu/check.sh [BUILD_DIR]   (default: build)
+# A dry run of the script itself elsewhere: TARGET=opencl NETS="alexnet@64" BATCHES=1 (PoCL).
 set -uo pipefail
+target=${TARGET:-cuda}
+read -r -a nets <<<"${NETS:-alexnet@224 vgg16@224 resnet50@224 unet@572 deeplabv3_resnet50@512}"
+read -r -a batches <<<"${BATCHES:-1 8}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
 out=${OUT:-$here/gpu-check}
 mkdir -p "$out"
-ab="$build/archbench"
+if [ -d "$build/gpu-bundle" ]; then
+  ab="$build/gpu-bundle/archbench"
+  tests="$build/gpu-bundle/archbench_kernel_set_tests"
+  export LD_LIBRARY_PATH="$build/gpu-bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+  ab="$build/archbench"
+  tests="$build/tests/archbench_kernel_set_tests"
+fi
+# The zoo and the test fixtures of this checkout, wherever it was built.
+export ARCHBENCH_ZOO="$here/networks/zoo" ARCHBENCH_TEST_DIR="$here/tests"
 [ -x "$ab" ] || { echo "check: no $ab (build first: cmake --build build)" >&2; exit 1; }
 if ldd "$ab" | grep -q "not found"; then
   echo "check: $ab is missing shared libraries on this machine:" >&2
@@ -22,47 +37,49 @@ if ldd "$ab" | grep -q "not found"; then
   exit 1
 fi
 "$ab" targets | tee "$out/targets.txt"
-grep -q "^cuda .*runs here" "$out/targets.txt" || { echo "check: the cuda kernel set cannot run here" >&2; exit 1; }
+grep -q "^$target .*runs here" "$out/targets.txt" || { echo "check: the $target kernel set cannot run here" >&2; exit 1; }
 
-echo "== correctness: the cuda kernel set against the reference executor"
-"$build/tests/archbench_kernel_tests" --run_test=gpu_cuda --log_level=test_suite --report_level=short \
+echo "== correctness: the $target kernel set against PyTorch's fixtures and the reference executor"
+"$tests" --run_test="gpu_$target" --log_level=test_suite --report_level=short \
   > "$out/tests.txt" 2>&1
 tests_rc=$?
 tail -5 "$out/tests.txt"
 
-echo "== latency: archbench --target cuda"
-nets=("alexnet@224" "vgg16@224" "resnet50@224" "unet@572" "deeplabv3_resnet50@512")
+echo "== latency: archbench --target $target"
 for spec in "${nets[@]}"; do
   name=${spec%@*} size=${spec#*@}
   channels=3
   [ "$name" = unet ] && channels=1
-  for batch in 1 8; do
-    "$ab" bench "$name" --target cuda --input "$batch,$channels,$size,$size" --repetitions 30 --warmup 5 \
+  for batch in "${batches[@]}"; do
+    "$ab" bench "$name" --target "$target" --input "$batch,$channels,$size,$size" --repetitions 30 --warmup 5 \
       --format json -o "$out/archbench-$name-b$batch.json" 2> "$out/archbench-$name-b$batch.err" ||
       echo "check: archbench bench $name batch $batch failed: $(tail -1 "$out/archbench-$name-b$batch.err")"
   done
 done
 
 echo "== latency: PyTorch + cuDNN"
-if python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  python3 "$here/bench/gpu/pytorch_cuda.py" --batches 1,8 "${nets[@]}" > "$out/pytorch.jsonl" 2> "$out/pytorch.err" ||
+if [ "$target" = cuda ] &&
+  python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  python3 "$here/bench/gpu/pytorch_cuda.py" --batches "$(IFS=,; echo "${batches[*]}")" "${nets[@]}" > "$out/pytorch.jsonl" 2> "$out/pytorch.err" ||
     echo "check: pytorch_cuda.py failed: $(tail -1 "$out/pytorch.err")"
 else
   echo "check: no PyTorch with CUDA here; archbench figures only"
   : > "$out/pytorch.jsonl"
 fi
 
-python3 - "$out" <<'PY'
+python3 - "$out" "${nets[*]}" "${batches[*]}" <<'PY'
 import json, os, sys
 out = sys.argv[1]
+nets = [n.split("@")[0] for n in sys.argv[2].split()]
+batches = [int(b) for b in sys.argv[3].split()]
 torch = {}
 for line in open(os.path.join(out, "pytorch.jsonl")):
     r = json.loads(line)
     if "median_ms" in r:
         torch[(r["network"], r["batch"])] = r["median_ms"]
 print(f"{'network':<20} {'batch':>5} {'archbench ms':>13} {'upload ms':>10} {'PyTorch ms':>11} {'ratio':>7}")
-for name in ["alexnet", "vgg16", "resnet50", "unet", "deeplabv3_resnet50"]:
-    for batch in (1, 8):
+for name in nets:
+    for batch in batches:
         path = os.path.join(out, f"archbench-{name}-b{batch}.json")
         ab = json.load(open(path))["latency_ms"]["median"] if os.path.exists(path) else None
         up = json.load(open(path))["transfers_ms"]["upload"] if os.path.exists(path) else None
