@@ -178,11 +178,13 @@ const DepthwiseEntry kDepthwiseVariants[] = {
 struct GpuConvVariant {
   const char* name;
   int pixels;
+  bool autoscheduled;         // Li2018's: its tiles may shift inwards (see run_conv_gpu)
   ConvFn cuda[5], opencl[5];  // by epilogue (none, relu, relu6, swish, add_relu)
 };
-#define ARCHBENCH_GPU_CONV_VARIANT(name, pixels, a, b, c, d, e)                                        \
+#define ARCHBENCH_GPU_CONV_VARIANT(name, pixels, autoscheduled, a, b, c, d, e)                         \
   {name,                                                                                               \
    pixels,                                                                                             \
+   autoscheduled,                                                                                      \
    {ARCHBENCH_CUDA_FN(a), ARCHBENCH_CUDA_FN(b), ARCHBENCH_CUDA_FN(c), ARCHBENCH_CUDA_FN(d),            \
     ARCHBENCH_CUDA_FN(e)},                                                                             \
    {ARCHBENCH_OPENCL_FN(a), ARCHBENCH_OPENCL_FN(b), ARCHBENCH_OPENCL_FN(c), ARCHBENCH_OPENCL_FN(d),    \
@@ -342,7 +344,10 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
 
 // A GPU set's conv: one call per group with the whole window; `schedule` a GPU variant
 // (indices after the cpu ones), else the default: gpu-tiled where the output has room for its
-// 8 x 4-pixel blocks, gpu-simple on small maps (7x7, 14x14: more, smaller blocks).
+// 8 x 4-pixel blocks, gpu-simple on small maps (7x7, 14x14: more, smaller blocks). The
+// autoscheduled baseline splits input and output channels by 64 with its tails shifted
+// inwards (read off its generated code), so it runs with 64+ of each per group and no skip
+// input aliasing the output (a shifted tile computes some outputs twice); else the default.
 std::string run_conv_gpu(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
                          ConvSchedule schedule) {
   static const std::vector<std::array<std::string, 5>> names = [] {
@@ -356,9 +361,16 @@ std::string run_conv_gpu(const PreparedConv& p, const Buffer& input, const Buffe
     return n;
   }();
   int v = schedule - kConvVariantCount;
+  if (v >= 0 && v < kGpuConvVariantCount && kGpuConvVariants[v].autoscheduled) {
+    bool aliased = skip && skip->data() == output.data();
+    constexpr int kLi2018ChannelSplit = 64;
+    if (aliased || output.dim(0).extent() / to_int(p.groups) < kLi2018ChannelSplit ||
+        input.dim(0).extent() / to_int(p.groups) < kLi2018ChannelSplit)
+      v = -1;
+  }
   if (v < 0 || v >= kGpuConvVariantCount) {
     bool roomy = output.dim(1).extent() >= 16 && output.dim(2).extent() >= 8;
-    v = roomy ? 0 : kGpuConvVariantCount - 1;
+    v = roomy ? 0 : 1;  // gpu-tiled, gpu-simple (conv.cmake's order)
   }
   int e = epilogue_index(skip != nullptr, act);
   if (e < 0) throw RuntimeError("a fused residual add is compiled with relu only");

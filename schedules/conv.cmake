@@ -91,15 +91,17 @@ endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_includes.inc CONTENT "${conv_includes}")
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_table.inc CONTENT "${conv_table}")
 
-# The GPU sets' conv schedules (conv.cpp, generate_gpu), every epilogue each; the runtime's
-# table of them is conv_gpu_variants_table.inc: ARCHBENCH_GPU_CONV_VARIANT(name, pixels,
-# none, relu, relu6, swish, add_relu) with library names without the kernel set's prefix.
+# The GPU sets' conv schedules (conv.cpp, generate_gpu), every epilogue each: the two
+# hand-written ones and the Li2018-autoscheduled baseline. The runtime's table of them is
+# conv_gpu_variants_table.inc: ARCHBENCH_GPU_CONV_VARIANT(name, pixels, autoscheduled, none,
+# relu, relu6, swish, add_relu) with library names without the kernel set's prefix.
 set(conv_gpu_table "")
-foreach(variant "gpu-tiled|gpu_tiled|4" "gpu-simple|gpu_simple|1")
+foreach(variant "gpu-tiled|gpu_tiled|4|" "gpu-simple|gpu_simple|1|" "gpu-auto-li2018|gpu_auto_li2018|7|Li2018")
   string(REPLACE "|" ";" variant "${variant}")
   list(GET variant 0 name)
   list(GET variant 1 sched)
   list(GET variant 2 pixels)
+  list(GET variant 3 scheduler)
   set(fns "")
   foreach(epi_entry ${conv_epilogue_params})
     string(REPLACE "|" ";" epi_entry "${epi_entry}")
@@ -114,11 +116,21 @@ foreach(variant "gpu-tiled|gpu_tiled|4" "gpu-simple|gpu_simple|1")
     else()
       set(libname "conv_${sched}_${epi}")
     endif()
-    string(STRIP "schedule=${sched} ${epi_params}" all_params)
-    list(APPEND ARCHBENCH_GPU_KERNELS "${libname}|archbench_conv|${all_params}")
+    if(scheduler STREQUAL "")
+      string(STRIP "schedule=${sched} ${epi_params}" all_params)
+      list(APPEND ARCHBENCH_GPU_KERNELS "${libname}|archbench_conv|${all_params}")
+    else()
+      string(STRIP "schedule=gpu_simple ${epi_params}" all_params)  # the schedule is ignored
+      list(APPEND ARCHBENCH_GPU_KERNELS "${libname}|archbench_conv|${all_params}|${scheduler}")
+    endif()
     string(APPEND fns ", ${libname}")
   endforeach()
-  string(APPEND conv_gpu_table "ARCHBENCH_GPU_CONV_VARIANT(\"${name}\", ${pixels}${fns})\n")
+  if(scheduler STREQUAL "")
+    set(autoscheduled false)
+  else()
+    set(autoscheduled true)
+  endif()
+  string(APPEND conv_gpu_table "ARCHBENCH_GPU_CONV_VARIANT(\"${name}\", ${pixels}, ${autoscheduled}${fns})\n")
 endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_gpu_variants_table.inc CONTENT "${conv_gpu_table}")
 

@@ -107,18 +107,7 @@ class Conv2D : public Generator<Conv2D> {
     // The runtime passes every buffer at origin 0 (kernels.cpp: at_origin).
     output.dim(0).set_min(0);
 
-    // Estimates for the autoschedulers: a ResNet-50 3x3 conv (layer2).
-    input.set_estimates({{0, 128}, {0, 30}, {0, 30}, {0, 1}});
-    filter.set_estimates({{0, kConvChannelTile}, {0, 128}, {0, 3}, {0, 3}, {0, 128 / kConvChannelTile + 1}});
-    bias.set_estimates({{0, 128}});
-    skip.set_estimates({{0, 128}, {0, 28}, {0, 28}, {0, 1}});
-    stride_x.set_estimate(1);
-    stride_y.set_estimate(1);
-    dilation_x.set_estimate(1);
-    dilation_y.set_estimate(1);
-    pad_x.set_estimate(1);
-    pad_y.set_estimate(1);
-    output.set_estimates({{0, 128}, {0, 28}, {0, 28}, {0, 1}});
+    set_estimates();
     if (get_auto_schedule()) {
       if (beam_size > 0) setenv("HL_BEAM_SIZE", std::to_string(beam_size.value()).c_str(), 1);
       return;
@@ -200,6 +189,21 @@ class Conv2D : public Generator<Conv2D> {
  private:
   RDom plain_r, blocked_r, blocks_r;
 
+  // Estimates for the autoschedulers: a ResNet-50 3x3 conv (layer2).
+  void set_estimates() {
+    input.set_estimates({{0, 128}, {0, 30}, {0, 30}, {0, 1}});
+    filter.set_estimates({{0, kConvChannelTile}, {0, 128}, {0, 3}, {0, 3}, {0, 128 / kConvChannelTile + 1}});
+    bias.set_estimates({{0, 128}});
+    skip.set_estimates({{0, 128}, {0, 28}, {0, 28}, {0, 1}});
+    stride_x.set_estimate(1);
+    stride_y.set_estimate(1);
+    dilation_x.set_estimate(1);
+    dilation_y.set_estimate(1);
+    pad_x.set_estimate(1);
+    pad_y.set_estimate(1);
+    output.set_estimates({{0, 128}, {0, 28}, {0, 28}, {0, 1}});
+  }
+
   // The GPU kernel sets (cuda, opencl). The accumulator is indexed by output channel, so a
   // thread owns one channel: channels on the innermost thread dimension (a warp's 32 lanes
   // are one filter tile, read coalesced; the input value they share is one broadcast load).
@@ -220,6 +224,9 @@ class Conv2D : public Generator<Conv2D> {
     if (residual) value += skip(c, x, y, n);
     output(c, x, y, n) = activate(activation.value(), value);
     output.dim(0).set_min(0);
+    // gpu-auto-li2018: Li2018 (Halide 14's GPU autoscheduler) schedules it from the estimates.
+    set_estimates();
+    if (get_auto_schedule()) return;
 
     const std::string s = schedule;
     if (s != "gpu_tiled" && s != "gpu_simple")

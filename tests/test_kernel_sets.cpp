@@ -117,7 +117,8 @@ void fused_blocks(KernelSet set) {
   struct Choice {
     const char *conv, *depthwise;
   };
-  for (Choice c : {Choice{"default", "default"}, Choice{"gpu-tiled", "staged"}, Choice{"gpu-simple", "columns"}}) {
+  for (Choice c : {Choice{"default", "default"}, Choice{"gpu-tiled", "staged"}, Choice{"gpu-simple", "columns"},
+                   Choice{"gpu-auto-li2018", "default"}}) {
     BOOST_TEST_CONTEXT("schedules " << c.conv << ", " << c.depthwise) {
       ExecutorOptions o;
       o.target = set;
@@ -131,12 +132,41 @@ void fused_blocks(KernelSet set) {
       // The schedules asked for ran (the conv steps' and the depthwise step's).
       for (size_t s = 0; s < e.steps().size(); ++s) {
         const std::string& family = e.steps()[s].family;
-        if (family == "conv" && std::string(c.conv) != "default") BOOST_TEST(e.step_schedule_ran(s) == c.conv);
+        // (The autoscheduled baseline needs 64+ channels: here every conv falls back to the
+        // default, which tests/test_tuning.cpp's GPU case does not.)
+        const std::string& layer = g.layers[static_cast<size_t>(e.steps()[s].layers.front())].name;
+        if (family == "conv" && std::string(c.conv) != "default")
+          BOOST_TEST(e.step_schedule_ran(s) ==
+                         (std::string(c.conv) == "gpu-auto-li2018" ? "gpu-tiled" : std::string(c.conv)),
+                     "layer " << layer);
         if (family == "depthwise" && std::string(c.depthwise) != "default")
           BOOST_TEST(e.step_schedule_ran(s) == c.depthwise);
       }
     }
   }
+}
+
+// The Li2018-autoscheduled baseline where it applies (64+ input and output channels): odd
+// map sizes, a 3x3 and a 1x1 conv, batch 2.
+void autoscheduled_baseline(KernelSet set) {
+  Graph g = load_text(R"(
+name: wide
+input: [2, 64, 11, 13]
+layers:
+  - {name: a, op: conv, out: 96, kernel: 3, padding: 1}
+  - {name: a_relu, op: relu}
+  - {name: b, op: conv, out: 70, kernel: 1}
+)");
+  Weights w = init_weights(g, 3);
+  Tensor x = random_tensor(g.input().output, 5);
+  ExecutorOptions o;
+  o.target = set;
+  o.conv_schedule = "gpu-auto-li2018";
+  Executor e(g, w, o);
+  double err = worst_error(e.run(x), run_reference(g, w, x));
+  BOOST_TEST_MESSAGE(kernel_set_name(set) << " gpu-auto-li2018: relative error " << err);
+  BOOST_TEST(err <= 1e-4);
+  for (size_t s = 0; s < e.steps().size(); ++s) BOOST_TEST(e.step_schedule_ran(s) == "gpu-auto-li2018");
 }
 
 // Two zoo networks end to end, against the reference executor (the cpu set's tolerance).
@@ -184,6 +214,9 @@ BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{Kerne
 BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{KernelSet::OpenCL})) {
   fused_blocks(KernelSet::OpenCL);
 }
+BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{KernelSet::OpenCL})) {
+  autoscheduled_baseline(KernelSet::OpenCL);
+}
 BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{KernelSet::OpenCL})) {
   zoo_networks(KernelSet::OpenCL);
 }
@@ -195,6 +228,9 @@ BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{Kerne
 }
 BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{KernelSet::Cuda})) {
   fused_blocks(KernelSet::Cuda);
+}
+BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{KernelSet::Cuda})) {
+  autoscheduled_baseline(KernelSet::Cuda);
 }
 BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{KernelSet::Cuda})) {
   zoo_networks(KernelSet::Cuda);

@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
   BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
              "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, gpu-tiled, gpu-simple)");
+             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, gpu-tiled, gpu-simple, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -277,7 +277,7 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }
 
-// A GPU kernel set tunes between its own schedules (gpu-tiled / gpu-simple), with injected
+// A GPU kernel set tunes between its own schedules (gpu-tiled / gpu-simple / gpu-auto-li2018), with injected
 // timings; its entries sit under the device's fingerprint, and the tuned network computes
 // what the default does. Runs on the opencl set (PoCL in CI); skipped where it cannot run.
 BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
@@ -286,7 +286,8 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
     BOOST_TEST_MESSAGE("skipped: opencl cannot run here: " << opencl.reason);
     return;
   }
-  BOOST_TEST(tuning_candidates("conv", KernelSet::OpenCL) == std::vector<std::string>({"gpu-tiled", "gpu-simple"}),
+  BOOST_TEST(tuning_candidates("conv", KernelSet::OpenCL) ==
+                 std::vector<std::string>({"gpu-tiled", "gpu-simple", "gpu-auto-li2018"}),
              boost::test_tools::per_element());
   BOOST_TEST(tuning_candidates("depthwise", KernelSet::OpenCL) == std::vector<std::string>({"columns", "staged"}),
              boost::test_tools::per_element());
@@ -308,7 +309,7 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   BOOST_TEST(t.entries[0].default_schedule == "gpu-tiled");
   BOOST_TEST(t.entries[1].schedule == "gpu-tiled");
   BOOST_TEST(t.entries[2].schedule == "gpu-simple");
-  for (const TunedEntry& e : t.entries) BOOST_TEST(e.median_ms.size() == 2u);
+  for (const TunedEntry& e : t.entries) BOOST_TEST(e.median_ms.size() == 3u);  // every gpu-* applies
   TunedDb db = read_tuned_db(o.db);
   BOOST_TEST_REQUIRE(db.targets.size() == 1u);
   BOOST_TEST(db.targets[0].fingerprint.cpu == opencl.device);

@@ -18,7 +18,7 @@
 namespace archbench {
 
 // The candidates of a family on a kernel set: every schedule compiled for it (cpu: the
-// hand-written, knob and autoscheduled ones; cuda/opencl: gpu-tiled and gpu-simple; depthwise
+// hand-written, knob and autoscheduled ones; cuda/opencl: gpu-tiled, gpu-simple, gpu-auto-li2018; depthwise
 // columns and staged on every set).
 std::vector<std::string> tuning_candidates(const std::string& family, KernelSet set = KernelSet::Cpu);
 
