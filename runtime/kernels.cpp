@@ -122,18 +122,22 @@ bool compiled(ConvSchedule s, bool residual, Activation act) {
   return s >= 0 && s < kConvVariantCount && e >= 0 && kConvVariants[s].fns[e] != nullptr;
 }
 
+// Per variant of a table (kConvVariants, kGpuConvVariants) and epilogue, the name errors give
+// its library, as conv.cmake names them: "conv direct-p14-r8 (relu)".
+template <typename Variant, size_t N>
+std::vector<std::array<std::string, 5>> library_names(const Variant (&variants)[N]) {
+  std::vector<std::array<std::string, 5>> names;
+  for (const Variant& v : variants) {
+    std::array<std::string, 5> row;
+    const char* epilogues[] = {"none", "relu", "relu6", "swish", "add+relu"};
+    for (size_t e = 0; e < 5; ++e) row[e] = fmt::format("conv {} ({})", v.name, epilogues[e]);
+    names.push_back(row);
+  }
+  return names;
+}
+
 ConvVariant pick(ConvSchedule schedule, bool residual, Activation act) {
-  // Library names for error messages, as conv.cmake names them: "conv direct-p14-r8 (relu)".
-  static const std::vector<std::array<std::string, 5>> names = [] {
-    std::vector<std::array<std::string, 5>> n;
-    for (const ConvVariantSet& v : kConvVariants) {
-      std::array<std::string, 5> row;
-      const char* epilogues[] = {"none", "relu", "relu6", "swish", "add+relu"};
-      for (size_t e = 0; e < 5; ++e) row[e] = fmt::format("conv {} ({})", v.name, epilogues[e]);
-      n.push_back(row);
-    }
-    return n;
-  }();
+  static const std::vector<std::array<std::string, 5>> names = library_names(kConvVariants);
   if (!compiled(schedule, residual, act))
     throw RuntimeError(residual ? "a fused residual add is compiled with relu only"
                                 : "no conv variant for this activation");
@@ -350,16 +354,7 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
 // input aliasing the output (a shifted tile computes some outputs twice); else the default.
 std::string run_conv_gpu(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
                          ConvSchedule schedule) {
-  static const std::vector<std::array<std::string, 5>> names = [] {
-    std::vector<std::array<std::string, 5>> n;
-    for (const GpuConvVariant& v : kGpuConvVariants) {
-      std::array<std::string, 5> row;
-      const char* epilogues[] = {"none", "relu", "relu6", "swish", "add+relu"};
-      for (size_t e = 0; e < 5; ++e) row[e] = fmt::format("conv {} ({})", v.name, epilogues[e]);
-      n.push_back(row);
-    }
-    return n;
-  }();
+  static const std::vector<std::array<std::string, 5>> names = library_names(kGpuConvVariants);
   int v = schedule - kConvVariantCount;
   if (v >= 0 && v < kGpuConvVariantCount && kGpuConvVariants[v].autoscheduled) {
     bool aliased = skip && skip->data() == output.data();

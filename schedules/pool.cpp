@@ -7,6 +7,7 @@
 // is simply the last output column/row; the taps outside the input are left out through the
 // reduction domain's predicate (max: padding is -inf and never wins; avg: padding adds 0).
 #include "Halide.h"
+#include "schedules/gpu.h"
 
 namespace {
 
@@ -23,18 +24,11 @@ void schedule_windowed(Func output, Func acc, const RDom& r, const Var& c, const
   acc.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
 }
 
-// The GPU schedule of the windowed families: the channels and columns of a row fused and
-// dealt out 128 to a block, channels innermost, so a warp's taps are coalesced loads and no
-// thread idles when the channel count is small or odd (3, 21, 33); rows x batch are the second
-// block dimension. Each thread reduces its own output's window, the accumulator in a register.
+// The GPU schedule of the windowed families: rows on the GPU, 128 outputs to a block (a
+// warp's taps are coalesced loads); each thread reduces its own output's window, the
+// accumulator in a register.
 void schedule_windowed_gpu(Func output, Func acc, const Var& c, const Var& x, const Var& y, const Var& n) {
-  Var cx("cx"), cxo("cxo"), cxi("cxi"), yn("yn");
-  output.fuse(c, x, cx)
-      .split(cx, cxo, cxi, 128, TailStrategy::GuardWithIf)
-      .fuse(y, n, yn)
-      .gpu_blocks(cxo, yn)
-      .gpu_threads(cxi);
-  acc.compute_at(output, cxi);
+  acc.compute_at(output, archbench::rows_on_gpu(output, c, x, y, n, 128));
 }
 
 void set_pool_estimates(GeneratorInput<Buffer<float, 4>>& input, GeneratorOutput<Buffer<float, 4>>& output) {

@@ -4,6 +4,7 @@
 // Layouts (Halide dims, innermost first): activations (c, x, y, n). Output sizes come from the
 // output buffer; every output pixel is a few vector loads across channels.
 #include "Halide.h"
+#include "schedules/gpu.h"
 
 namespace {
 
@@ -15,17 +16,6 @@ void schedule_pointwise(Func output, const Var& c, const Var& y, const Var& n, i
   output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
 }
 
-// The GPU schedule: the channels and columns of a row fused and dealt out 256 to a block,
-// channels innermost (coalesced loads and stores, and no idle threads when the channel count
-// is small or odd); rows x batch are the second block dimension. One output value per thread.
-void schedule_pointwise_gpu(Func output, const Var& c, const Var& x, const Var& y, const Var& n) {
-  Var cx("cx"), cxo("cxo"), cxi("cxi"), yn("yn");
-  output.fuse(c, x, cx)
-      .split(cx, cxo, cxi, 256, TailStrategy::GuardWithIf)
-      .fuse(y, n, yn)
-      .gpu_blocks(cxo, yn)
-      .gpu_threads(cxi);
-}
 
 // The scale per axis is computed by the caller in float exactly as PyTorch does (1 / scale
 // factor when one was given, else in / out; 1 when the size is unchanged; (in - 1) / (out - 1)
@@ -73,7 +63,7 @@ class Upsample : public Generator<Upsample> {
       }
     }
     if (get_target().has_gpu_feature()) {
-      schedule_pointwise_gpu(output, c, x, y, n);
+      archbench::rows_on_gpu(output, c, x, y, n, 256);
     } else {
       schedule_pointwise(output, c, y, n, natural_vector_size<float>());
     }
@@ -102,7 +92,7 @@ class Pad : public Generator<Pad> {
     Expr inside = ix >= 0 && ix < width && iy >= 0 && iy < height;
     output(c, x, y, n) = select(inside, input(c, clamp(ix, 0, width - 1), clamp(iy, 0, height - 1), n), value);
     if (get_target().has_gpu_feature()) {
-      schedule_pointwise_gpu(output, c, x, y, n);
+      archbench::rows_on_gpu(output, c, x, y, n, 256);
     } else {
       schedule_pointwise(output, c, y, n, natural_vector_size<float>());
     }
