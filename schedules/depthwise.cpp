@@ -5,6 +5,7 @@
 //
 // Layouts (innermost first): activations (c, x, y, n); the prepared filter (c, kx, ky).
 #include "Halide.h"
+#include "schedules/gpu.h"
 #include "schedules/activation.h"
 #include "schedules/padding.h"
 #include "schedules/tiles.h"
@@ -110,13 +111,7 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
       acc.update().specialize(k3 && stride_x == 1).unroll(r.x).unroll(r.y);
       acc.update().specialize(k3 && stride_x == 2).unroll(r.x).unroll(r.y);
     } else {
-      output.split(c, co, ci, 32, TailStrategy::GuardWithIf)
-          .split(x, xo, xi, 4, TailStrategy::GuardWithIf)
-          .fuse(y, n, yn)
-          .reorder(ci, xi, yn, xo, co)
-          .gpu_blocks(yn, xo, co)
-          .gpu_threads(ci, xi);
-      acc.compute_at(output, ci);
+      acc.compute_at(output, archbench::channel_tiles_on_gpu(output, c, x, y, n, 4));
     }
     // The 3x3 filters of the mobile networks with the taps unrolled.
     acc.update().specialize(kw == 3 && kh == 3).unroll(r.x).unroll(r.y);

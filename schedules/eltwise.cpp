@@ -15,6 +15,7 @@
 // element depends on, so the output may be the buffer of an input (in-place).
 #include "Halide.h"
 #include "schedules/activation.h"
+#include "schedules/gpu.h"
 
 namespace {
 
@@ -62,17 +63,9 @@ Expr activated(Act a, Expr v) {
   return v;
 }
 
-// GPU: blocks of 32 channels (threads, coalesced) x 8 pixels of a row (threads), one element
-// per thread. The fused rows of every image, the largest count, take the first grid dimension
-// (the only one not capped at 65535 blocks).
+// GPU: blocks of 32 channels x 8 pixels of a row, one element per thread (schedules/gpu.h).
 void schedule_pointwise_gpu(Func out, Var c, Var x, Var y, Var n) {
-  Var co("co"), ci("ci"), xo("xo"), xi("xi"), yn("yn");
-  out.split(c, co, ci, 32, TailStrategy::GuardWithIf)
-      .split(x, xo, xi, 8, TailStrategy::GuardWithIf)
-      .fuse(y, n, yn)
-      .reorder(ci, xi, yn, xo, co)
-      .gpu_blocks(yn, xo, co)
-      .gpu_threads(ci, xi);
+  archbench::channel_tiles_on_gpu(out, c, x, y, n, 8);
 }
 
 // Per-pixel channel reductions on the GPU: a block owns `pixels` pixels of a row and all their

@@ -20,4 +20,20 @@ inline Halide::Var rows_on_gpu(Halide::Func output, const Halide::Var& c, const 
   return cxi;
 }
 
+// One output per thread: blocks of 32 channels (threads, coalesced) x `pixels` columns of a row
+// (threads). The fused rows of every image, the largest count, take the first grid dimension
+// (the only one not capped at 65535 blocks). Returns the channel thread variable, where a
+// per-output reduction is computed.
+inline Halide::Var channel_tiles_on_gpu(Halide::Func output, const Halide::Var& c, const Halide::Var& x,
+                                        const Halide::Var& y, const Halide::Var& n, int pixels) {
+  Halide::Var co("co"), ci("ci"), xo("xo"), xi("xi"), yn("yn");
+  output.split(c, co, ci, 32, Halide::TailStrategy::GuardWithIf)
+      .split(x, xo, xi, pixels, Halide::TailStrategy::GuardWithIf)
+      .fuse(y, n, yn)
+      .reorder(ci, xi, yn, xo, co)
+      .gpu_blocks(yn, xo, co)
+      .gpu_threads(ci, xi);
+  return ci;
+}
+
 }  // namespace archbench

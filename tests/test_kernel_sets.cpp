@@ -50,12 +50,11 @@ std::map<std::string, Tensor> run_on(KernelSet set, const Graph& g, const Weight
   return e.run(x);
 }
 
-const char* const kFixtures[] = {"conv_odd",    "conv_same_stride2", "conv_stride4_rect", "conv_dilated",
-                                 "conv_groups", "conv_1x1_spatial",  "conv_asym_pad",     "conv_transpose",
-                                 "maxpool",     "avgpool",           "adaptive_pool",     "lrn",
-                                 "batchnorm",   "activations",       "softmax_large",     "merges",
-                                 "crop_pad",    "upsample_nearest",  "upsample_bilinear", "flatten_fc",
-                                 "se_resnet_tiny"};
+const char* const kFixtures[] = {
+    "conv_odd",          "conv_same_stride2", "conv_stride4_rect", "conv_dilated", "conv_groups",   "conv_1x1_spatial",
+    "conv_asym_pad",     "conv_transpose",    "maxpool",           "avgpool",      "adaptive_pool", "lrn",
+    "batchnorm",         "activations",       "softmax_large",     "merges",       "crop_pad",      "upsample_nearest",
+    "upsample_bilinear", "flatten_fc",        "se_resnet_tiny"};
 
 // Each PyTorch fixture (tests/reference/make_reference_cases.py) through a kernel set: its
 // network outputs against PyTorch's, max error <= 1e-4 of the output's magnitude (fp32 in
@@ -126,8 +125,8 @@ void fused_blocks(KernelSet set) {
       o.depthwise_schedule = c.depthwise;
       Executor e(g, w, o);
       double err = worst_error(e.run(x), want);
-      BOOST_TEST_MESSAGE(kernel_set_name(set) << " blocks, " << c.conv << " + " << c.depthwise << ": relative error "
-                                              << err);
+      BOOST_TEST_MESSAGE(kernel_set_name(set)
+                         << " blocks, " << c.conv << " + " << c.depthwise << ": relative error " << err);
       BOOST_TEST(err <= 1e-4);
       // The schedules asked for ran (the conv steps' and the depthwise step's).
       for (size_t s = 0; s < e.steps().size(); ++s) {
@@ -136,9 +135,9 @@ void fused_blocks(KernelSet set) {
         // default, which tests/test_tuning.cpp's GPU case does not.)
         const std::string& layer = g.layers[static_cast<size_t>(e.steps()[s].layers.front())].name;
         if (family == "conv" && std::string(c.conv) != "default")
-          BOOST_TEST(e.step_schedule_ran(s) ==
-                         (std::string(c.conv) == "gpu-auto-li2018" ? "gpu-tiled" : std::string(c.conv)),
-                     "layer " << layer);
+          BOOST_TEST(
+              e.step_schedule_ran(s) == (std::string(c.conv) == "gpu-auto-li2018" ? "gpu-tiled" : std::string(c.conv)),
+              "layer " << layer);
         if (family == "depthwise" && std::string(c.depthwise) != "default")
           BOOST_TEST(e.step_schedule_ran(s) == c.depthwise);
       }
@@ -207,35 +206,19 @@ BOOST_AUTO_TEST_SUITE(fixtures_cpu)
 BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch) { every_fixture(KernelSet::Cpu); }
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(gpu_opencl)
-BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{KernelSet::OpenCL})) {
-  every_fixture(KernelSet::OpenCL);
-}
-BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{KernelSet::OpenCL})) {
-  fused_blocks(KernelSet::OpenCL);
-}
-BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{KernelSet::OpenCL})) {
-  autoscheduled_baseline(KernelSet::OpenCL);
-}
-BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{KernelSet::OpenCL})) {
-  zoo_networks(KernelSet::OpenCL);
-}
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(gpu_cuda)
-BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{KernelSet::Cuda})) {
-  every_fixture(KernelSet::Cuda);
-}
-BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{KernelSet::Cuda})) {
-  fused_blocks(KernelSet::Cuda);
-}
-BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{KernelSet::Cuda})) {
-  autoscheduled_baseline(KernelSet::Cuda);
-}
-BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{KernelSet::Cuda})) {
-  zoo_networks(KernelSet::Cuda);
-}
-BOOST_AUTO_TEST_SUITE_END()
+// The same cases for each GPU set, each skipped (with the reason) where its set cannot run.
+#define GPU_SET_SUITE(suite, set)                                                                            \
+  BOOST_AUTO_TEST_SUITE(suite)                                                                               \
+  BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{set})) { every_fixture(set); }  \
+  BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{set})) { fused_blocks(set); } \
+  BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{set})) {              \
+    autoscheduled_baseline(set);                                                                             \
+  }                                                                                                          \
+  BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{set})) { zoo_networks(set); }         \
+  BOOST_AUTO_TEST_SUITE_END()
+GPU_SET_SUITE(gpu_opencl, KernelSet::OpenCL)
+GPU_SET_SUITE(gpu_cuda, KernelSet::Cuda)
+#undef GPU_SET_SUITE
 
 // Without a usable device: a clear error naming the target, never an abort.
 BOOST_AUTO_TEST_SUITE(gpu_targets)

@@ -33,6 +33,14 @@ layers:
   - {name: c, op: conv, out: 128, kernel: 1}
 )";
 
+// The schedule each conv or depthwise step ran last, in step order.
+std::vector<std::string> schedules_ran(const Executor& e) {
+  std::vector<std::string> ran;
+  for (size_t s = 0; s < e.steps().size(); ++s)
+    if (!e.steps()[s].family.empty()) ran.push_back(e.step_schedule_ran(s));
+  return ran;
+}
+
 fs::path scratch(const std::string& name) {
   fs::path p = fs::temp_directory_path() / ("archbench-tuning-test-" + std::to_string(::getpid())) / name;
   fs::remove_all(p);
@@ -269,9 +277,7 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   Executor tuned(g, w, o);
   Tensor got = tuned.run(x).at("c");
   BOOST_TEST(*c.found == 4);
-  std::vector<std::string> ran;
-  for (size_t s = 0; s < tuned.steps().size(); ++s)
-    if (!tuned.steps()[s].family.empty()) ran.push_back(tuned.step_schedule_ran(s));
+  std::vector<std::string> ran = schedules_ran(tuned);
   BOOST_TEST(ran == std::vector<std::string>({"direct-p14-r8", "narrow", "narrow", "blocked"}),
              boost::test_tools::per_element());
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
@@ -325,9 +331,7 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   Executor tuned(g, w, eo);
   Tensor got = tuned.run(x).at("c");
   BOOST_TEST(*c.found == 4);
-  std::vector<std::string> ran;
-  for (size_t s = 0; s < tuned.steps().size(); ++s)
-    if (!tuned.steps()[s].family.empty()) ran.push_back(tuned.step_schedule_ran(s));
+  std::vector<std::string> ran = schedules_ran(tuned);
   BOOST_TEST(ran == std::vector<std::string>({"gpu-simple", "gpu-tiled", "gpu-tiled", "gpu-simple"}),
              boost::test_tools::per_element());
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
