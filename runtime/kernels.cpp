@@ -24,6 +24,7 @@
 #include "kernels_opencl_includes.inc"
 #endif
 #include "schedules/tiles.h"
+#include "schedules/winograd.h"
 
 namespace archbench::kernels {
 
@@ -75,10 +76,10 @@ struct ConvVariant {
 };
 
 // The runtime's preconditions of a conv schedule (kernels.h, run_conv).
-enum class ConvKind { Tiled, Narrow, Direct, Blocked, Simple, Auto };
+enum class ConvKind { Tiled, Narrow, Direct, Blocked, Simple, Auto, Winograd };
 
 // A compiled conv schedule (schedules/conv.cmake): its name, kind, register tile width on
-// AVX-512, and its fused epilogues (none, relu, relu6, swish, add_relu; null where a knob
+// AVX-512 (Winograd's: its output tile m), and its fused epilogues (none, relu, relu6, swish, add_relu; null where a knob
 // variant was not compiled with one).
 struct ConvVariantSet {
   const char* name;
@@ -249,9 +250,10 @@ struct ConvCall {
   int first_kx, kw, first_ky, kh;
 };
 
-// Runs variant `v` once per group on channel views (and the call's filter taps).
-void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input, const Buffer* skip,
-                const Buffer& output, const ConvCall& call) {
+// Runs variant `v` once per group on channel views (and the call's filter taps of `filters`,
+// one per group: p.filters, or Winograd's transformed ones).
+void run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const ConvVariant& v, const Buffer& input,
+                const Buffer* skip, const Buffer& output, const ConvCall& call) {
   int cin_g = input.dim(0).extent() / to_int(p.groups);
   int cout_g = output.dim(0).extent() / to_int(p.groups);
   // A 1-element stand-in for the skip input of variants that do not read it.
@@ -265,7 +267,7 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
     Buffer out = launchable_copy(out_view, false);
     Buffer sk = skip ? launchable_copy(at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)), true)
                      : unused;
-    const Buffer& all_taps = p.filters[static_cast<size_t>(g)];
+    const Buffer& all_taps = filters[static_cast<size_t>(g)];
     Buffer filter = at_origin(all_taps.cropped(2, call.first_kx, call.kw).cropped(3, call.first_ky, call.kh));
     int result =
         v.fn(in.raw_buffer(), filter.raw_buffer(), const_cast<Buffer&>(p.biases[static_cast<size_t>(g)]).raw_buffer(),
@@ -278,8 +280,8 @@ void run_groups(const PreparedConv& p, const ConvVariant& v, const Buffer& input
 
 // The schedule that runs: `requested` where its preconditions hold (kernels.h) and it was
 // compiled with this epilogue, else the default choice.
-ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* skip, const Buffer& output,
-                    int64_t groups, Activation act) {
+ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input, const Buffer* skip,
+                    const Buffer& output, int64_t groups, Activation act) {
   int cin_g = input.dim(0).extent() / to_int(groups);
   int cout_g = output.dim(0).extent() / to_int(groups);
   int width = output.dim(1).extent();
@@ -307,6 +309,13 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
         break;
       case ConvKind::Simple:
         return requested;
+      case ConvKind::Winograd:
+        // 3x3 at stride and dilation 1, the right padding at most the left (the generator
+        // numbers its tiles from the output width that padding gives: winograd.cpp).
+        if (w.kw == 3 && w.kh == 3 && w.sw == 1 && w.sh == 1 && w.dw == 1 && w.dh == 1 &&
+            output.dim(1).extent() <= input.dim(1).extent() + 2 * w.pad_left - 2 && width >= v.pixels)
+          return requested;
+        break;
     }
   }
   // Direct: the 7-pixel tile reading a zero-padded copy of the input measured faster than
@@ -320,6 +329,32 @@ ConvSchedule choose(ConvSchedule requested, const Buffer& input, const Buffer* s
   static const ConvSchedule simple = named("simple"), direct = named("direct");
   if (!deep || width < kConvNarrowPixels) return simple;
   return direct;
+}
+
+// The filters transformed for Winograd F(m x m, 3 x 3), U = G g G^T per output and input
+// channel (schedules/winograd.h), laid out (co % 32, ci, a, b, co / 32) like p.filters; made
+// from p.filters on first use and kept in the PreparedConv.
+const std::vector<Buffer>& winograd_filters(const PreparedConv& p, int m) {
+  std::vector<Buffer>& made = p.winograd_filters[m];
+  if (!made.empty()) return made;
+  const int A = winograd::alpha(m), K = winograd::kTaps;
+  for (const Buffer& f : p.filters) {
+    if (f.dim(2).extent() != K || f.dim(3).extent() != K) throw RuntimeError("winograd needs a 3x3 filter");
+    Buffer u(f.dim(0).extent(), f.dim(1).extent(), A, A, f.dim(4).extent());
+    for (int tile = 0; tile < f.dim(4).extent(); ++tile)
+      for (int ci = 0; ci < f.dim(1).extent(); ++ci)
+        for (int lane = 0; lane < f.dim(0).extent(); ++lane)
+          for (int a = 0; a < A; ++a)
+            for (int b = 0; b < A; ++b) {
+              double sum = 0;
+              for (int kx = 0; kx < K; ++kx)
+                for (int ky = 0; ky < K; ++ky)
+                  sum += winograd::g(m, a, kx) * f(lane, ci, kx, ky, tile) * winograd::g(m, b, ky);
+              u(lane, ci, a, b, tile) = static_cast<float>(sum);
+            }
+    made.push_back(std::move(u));
+  }
+  return made;
 }
 
 // `input` as the direct conv variant needs it: every tap of every output pixel inside. The
@@ -373,7 +408,8 @@ std::string run_conv_gpu(const PreparedConv& p, const Buffer& input, const Buffe
   ConvFn fn = for_set<ConvFn>(nullptr, var.cuda[e], var.opencl[e]);
   const Window& w = p.win;
   ConvCall call{to_int(w.pad_left), to_int(w.pad_top), 0, to_int(w.kw), 0, to_int(w.kh)};
-  run_groups(p, {names[static_cast<size_t>(v)][static_cast<size_t>(e)].c_str(), fn}, input, skip, output, call);
+  run_groups(p, p.filters, {names[static_cast<size_t>(v)][static_cast<size_t>(e)].c_str(), fn}, input, skip, output,
+             call);
   mark_written(output);
   return var.name;
 }
@@ -543,7 +579,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
       Buffer out = band(output);
       std::optional<Buffer> sk;
       if (skip) sk = band(*skip);
-      ConvSchedule chosen = choose(schedule, input, sk ? &*sk : nullptr, out, p.groups, act);
+      ConvSchedule chosen = choose(schedule, w, input, sk ? &*sk : nullptr, out, p.groups, act);
       if (std::find(ran.begin(), ran.end(), chosen) == ran.end()) ran.push_back(chosen);
       // The direct variants read every tap in place: where a band's taps may still fall in
       // the padding, they read a zero-padded copy of the input.
@@ -560,7 +596,13 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
                     c.end_tap - c.first_tap,
                     r.first_tap,
                     r.end_tap - r.first_tap};
-      run_groups(p, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call);
+      const std::vector<Buffer>& filters =
+          kind == ConvKind::Winograd ? winograd_filters(p, kConvVariants[chosen].pixels) : p.filters;
+      if (kind == ConvKind::Winograd) {  // every transformed tap (an undilated conv has one band)
+        call.kw = filters.front().dim(2).extent();
+        call.kh = filters.front().dim(3).extent();
+      }
+      run_groups(p, filters, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call);
     }
   mark_written(output);
   std::string names;

@@ -4,6 +4,7 @@
 
 #include <HalideBuffer.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -110,6 +111,8 @@ struct PreparedConv {
   std::vector<Buffer> filters;  // per group (one when depthwise)
   std::vector<Buffer> biases;   // per group (one when depthwise)
   mutable Buffer padded_input;  // scratch of the direct variant: the input with zero borders
+  // Per Winograd tile size m, the filters transformed for it (per group), made on first use.
+  mutable std::map<int, std::vector<Buffer>> winograd_filters;
 };
 
 // weight: PyTorch [Cout, Cin/groups, kh, kw]; bias may be null.
@@ -125,7 +128,8 @@ constexpr ConvSchedule kDefaultConvSchedule = -1;
 
 // Names as the CLI takes them: default, tiled, narrow, blocked, direct, simple,
 // auto-mullapudi2016, auto-adams2019, auto-li2018 (autoscheduled baselines), then the knob
-// variants (direct-p14-r8: 14 pixels per register tile, 8 rows per task).
+// variants (direct-p14-r8: 14 pixels per register tile, 8 rows per task; winograd-m4-rows-t24:
+// Winograd F(4x4, 3x3), tasks of about 24 tiles).
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 
 // The depthwise family's: columns (4-pixel tiles, bounds-tested reads) and staged (row bands
@@ -137,7 +141,11 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 // A forced schedule runs where its preconditions hold, else the default choice does:
 //   tiled needs >= kConvChannelTile output channels (per group) and a 12-pixel-wide output;
 //   narrow and direct the same with 7 pixels (knob variants: their register tile's width);
-//   a knob variant also needs the epilogue compiled; blocked also input channels in multiples of
+//   a knob variant also needs the epilogue compiled; winograd-* a 3x3 filter at stride and
+//   dilation 1, the right padding at most the left, and an output at least m wide (its
+//   fp32 results differ from direct convolution's by up to about 1e-6 relative for m = 2 and
+//   1e-5 for m = 4: run_conv's callers that compare outputs allow for it);
+//   blocked also input channels in multiples of
 //   kConvInputBlock; the autoscheduled ones 7x7 pixels and no `skip` aliasing the output
 //   (their edge tiles may be recomputed; the hand-written residual variants test bounds
 //   instead). Default: direct (7+ pixels wide, 32+ output

@@ -200,15 +200,15 @@ Buffer device_view(Buffer& arena, int64_t offset, const halide_dimension_t dims[
 namespace {
 
 // The few driver entry points probing needs, loaded at run time (the build needs no GPU
-// toolkit, and a machine without a driver still runs the cpu set).
+// toolkit, and a machine without a driver still runs the cpu set). The driver stays loaded,
+// with its symbols global: Halide's runtime looks for them in the process before it tries
+// to open the unversioned libOpenCL.so / libcuda.so itself, which only the -dev packages
+// provide (without them, every OpenCL launch failed with "null context or cmd_queue").
 struct Library {
   void* handle = nullptr;
   explicit Library(std::initializer_list<const char*> names) {
     for (const char* n : names)
-      if ((handle = dlopen(n, RTLD_NOW | RTLD_LOCAL))) break;
-  }
-  ~Library() {
-    if (handle) dlclose(handle);
+      if ((handle = dlopen(n, RTLD_NOW | RTLD_GLOBAL))) break;
   }
   template <typename F>
   F get(const char* name) const {

@@ -2,8 +2,9 @@
 #
 # The conv schedule space. Each variant is compiled with fused epilogues, as libraries
 # conv_<variant><epilogue>: "name|generator params|autoscheduler|kind|pixels|epilogues"
-#   kind: the runtime's preconditions (tiled, narrow, direct, blocked, simple, auto);
-#   pixels: its register tile's width on AVX-512 (the output must be at least that wide);
+#   kind: the runtime's preconditions (tiled, narrow, direct, blocked, simple, auto, winograd);
+#   pixels: its register tile's width on AVX-512 (the output must be at least that wide;
+#           for winograd, its output tile m);
 #   epilogues: "all" (none, relu, relu6, swish, add_relu) or a subset.
 # The hand-written schedules and the autoscheduled baselines (Adams2019's beam capped at 4)
 # are compiled with every epilogue; knob variants, named by their knob values (p: pixels per
@@ -26,11 +27,28 @@ set(conv_variants
     "auto-adams2019|beam_size=4|Adams2019|auto|7|all"
     "auto-li2018||Li2018|auto|7|all"
     "direct-p14-r8|schedule=direct pixels=14 row_band=8||direct|14|none relu add_relu"
-    "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu")
+    "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu"
+    # Winograd F(m x m, 3 x 3) (winograd.cpp, generator archbench_winograd): 3x3 convs at
+    # stride 1 only; pixels is m. Named by their knobs: m, the split (rows: bands of about t
+    # tiles per task; ch: a task per channel tile) and p, tiles per register tile.
+    "winograd-m4-rows-t24|tile=4 split=rows tiles=24||winograd|4|none relu add_relu"
+    "winograd-m4-rows-t96|tile=4 split=rows tiles=96||winograd|4|none relu add_relu"
+    "winograd-m4-ch-t48-p8|tile=4 split=channels tiles=48 register_tile=8||winograd|4|none relu add_relu"
+    "winograd-m2-rows-t24|tile=2 split=rows tiles=24||winograd|2|none relu add_relu")
 if(ARCHBENCH_TUNING)
   foreach(px 4 8 10 12 14)
     foreach(rows 2 4 8 16)
       list(APPEND conv_variants "direct-p${px}-r${rows}|schedule=direct pixels=${px} row_band=${rows}||direct|${px}|none relu add_relu")
+    endforeach()
+  endforeach()
+  foreach(m 2 4)
+    foreach(t 12 24 48 96)
+      list(APPEND conv_variants
+          "winograd-m${m}-rows-t${t}|tile=${m} split=rows tiles=${t}||winograd|${m}|none relu add_relu")
+    endforeach()
+    foreach(p 8 12)
+      list(APPEND conv_variants
+          "winograd-m${m}-ch-t48-p${p}|tile=${m} split=channels tiles=48 register_tile=${p}||winograd|${m}|none relu add_relu")
     endforeach()
   endforeach()
   list(REMOVE_DUPLICATES conv_variants)
@@ -81,7 +99,9 @@ foreach(variant ${conv_variants})
     if(all_params STREQUAL "")
       set(all_params "schedule=simple")  # the generator's defaults; ignored when autoscheduled
     endif()
-    if(scheduler STREQUAL "")
+    if(kind STREQUAL "winograd")
+      list(APPEND ARCHBENCH_CPU_KERNELS "${libname}|archbench_winograd|${all_params}")
+    elseif(scheduler STREQUAL "")
       list(APPEND ARCHBENCH_CPU_KERNELS "${libname}|archbench_conv|${all_params}")
     else()
       list(APPEND ARCHBENCH_CPU_KERNELS "${libname}|archbench_conv|${all_params}|${scheduler}")

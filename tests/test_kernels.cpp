@@ -16,8 +16,10 @@ namespace {
 
 // Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
 // "skip", then an activation named "act") through the Halide kernel and the reference, and
-// returns the relative error of the last layer. `in_place`: the output buffer is the skip.
-double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaultConvSchedule, bool in_place = false) {
+// returns the relative error of the last layer. `in_place`: the output buffer is the skip;
+// `ran`, where given, receives the schedule that ran.
+double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaultConvSchedule, bool in_place = false,
+                  std::string* ran = nullptr) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
   Tensor x = random_tensor(g.input().output, 11);
@@ -42,9 +44,11 @@ double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaul
   if (skip && in_place) {
     // The add written over its skip input, as the executor does when the skip dies there.
     out.copy_from(*skip);
-    k::run_conv(p, in, &out, out, act, schedule);
+    std::string name = k::run_conv(p, in, &out, out, act, schedule);
+    if (ran) *ran = name;
   } else {
-    k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
+    std::string name = k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
+    if (ran) *ran = name;
   }
   return relative_error(k::to_nchw(out), ref.at(g.layers.back().name));
 }
@@ -155,6 +159,53 @@ BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
         BOOST_TEST(conv_error(residual, schedule, true) <= 1e-4);
       }
   }
+}
+
+// Winograd F(2x2, 3x3) and F(4x4, 3x3), every compiled knob variant, on shapes where it runs
+// (asserted): fewer input channels than a vector, output channels leaving a partial tile,
+// widths and heights that are not multiples of m, valid (unpadded) convs as U-Net's, right
+// padding smaller than the left, rows shorter than a register tile, batch 2, and a residual
+// added in place. Where its preconditions fail it hands over to the default.
+BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_reference) {
+  const std::string runs[] = {
+      net("[1, 3, 6, 9]", "  - {name: conv, op: conv, out: 33, kernel: 3}\n  - {name: act, op: relu}\n"),
+      net("[1, 5, 11, 13]", "  - {name: conv, op: conv, out: 37, kernel: 3, padding: 1}\n"),
+      net("[2, 40, 9, 7]", "  - {name: conv, op: conv, out: 70, kernel: 3, padding: [1, 2, 0, 1]}\n"),
+      net("[1, 96, 30, 50]",
+          "  - {name: conv, op: conv, out: 64, kernel: 3, bias: false}\n  - {name: bn, op: batchnorm}\n"
+          "  - {name: act, op: relu}\n"),
+      net("[2, 64, 14, 15]",
+          "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1, bias: false}\n"
+          "  - {name: bn, op: batchnorm}\n  - {name: add, op: add, inputs: [bn, input]}\n"
+          "  - {name: act, op: relu}\n"),
+  };
+  const std::string falls_back[] = {
+      net("[1, 32, 20, 20]", "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, padding: 1}\n"),
+      net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"),
+      net("[1, 32, 12, 12]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: [1, 0, 1, 2]}\n"),
+      net("[1, 32, 12, 12]", "  - {name: conv, op: conv, out: 32, kernel: 5, padding: 2}\n"),
+  };
+  int variants = 0;
+  for (const auto& [name, schedule] : k::conv_schedules()) {
+    if (name.rfind("winograd-", 0) != 0) continue;
+    ++variants;
+    for (size_t i = 0; i < std::size(runs); ++i) BOOST_TEST_CONTEXT(name << " on case " << i) {
+        std::string ran;
+        BOOST_TEST(conv_error(runs[i], schedule, false, &ran) <= 1e-5);
+        BOOST_TEST(ran == name);
+      }
+    BOOST_TEST_CONTEXT(name << " in place") {
+      std::string ran;
+      BOOST_TEST(conv_error(runs[4], schedule, true, &ran) <= 1e-5);
+      BOOST_TEST(ran == name);
+    }
+    for (size_t i = 0; i < std::size(falls_back); ++i) BOOST_TEST_CONTEXT(name << " on fallback case " << i) {
+        std::string ran;
+        BOOST_TEST(conv_error(falls_back[i], schedule, false, &ran) <= 1e-4);
+        BOOST_TEST(ran == "direct");
+      }
+  }
+  BOOST_TEST(variants >= 2);  // F(2x2) and F(4x4)
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -135,7 +135,10 @@ BOOST_AUTO_TEST_CASE(tune_with_injected_timings) {
   BOOST_TEST(t.entries[2].schedule == "direct");
   BOOST_TEST(clock.calls.count("b2") == 0u);
   BOOST_TEST(t.entries[2].failed.empty());
-  BOOST_TEST(t.entries[2].median_ms.size() == tuning_candidates("conv").size());  // all apply here
+  // All apply to the 1x1 conv but the Winograd variants (3x3 only).
+  std::vector<std::string> for_1x1 = tuning_candidates("conv");
+  std::erase_if(for_1x1, [](const std::string& c) { return c.rfind("winograd-", 0) == 0; });
+  BOOST_TEST(t.entries[2].median_ms.size() == for_1x1.size());
   // End to end at the medians: a 10 -> 4, b1 and b2 8 -> 3, c 2 -> 2.
   BOOST_TEST(t.default_ms == 28.0, boost::test_tools::tolerance(1e-9));
   BOOST_TEST(t.tuned_ms == 12.0, boost::test_tools::tolerance(1e-9));
@@ -151,6 +154,37 @@ BOOST_AUTO_TEST_CASE(tune_with_injected_timings) {
   fs::path again = db.parent_path() / "again.yaml";
   write_tuned_db(again, back);
   BOOST_TEST(read_text(again) == read_text(db));
+}
+
+// A winner other than the default's choice is checked by running the network with it: Winograd
+// (whose rounding differs from direct convolution's) passes the default tolerance, and is refused
+// with the difference recorded where none is allowed; the next fastest then wins.
+BOOST_AUTO_TEST_CASE(a_winner_that_changes_the_outputs_is_refused) {
+  Graph g = test::load_text(kNet);
+  Weights w = init_weights(g, 1);
+  for (double tolerance : {kTunedTolerance, 0.0}) BOOST_TEST_CONTEXT("tolerance " << tolerance) {
+      FakeClock clock{&g, {}, {}, ""};
+      clock.ms[{"a", "winograd-m4-rows-t24"}] = 1;
+      clock.ms[{"a", "direct"}] = 10;
+      clock.ms[{"a", "narrow"}] = 12;
+      TuneOptions o = quiet(scratch("refuse") / "tuned.yaml", clock);
+      o.tolerance = tolerance;
+      TuneSummary t = tune_network(g, w, o);
+      BOOST_REQUIRE(!t.entries.empty());
+      const TunedEntry& a = t.entries[0];
+      BOOST_TEST(a.layer == "a");
+      if (tolerance > 0) {
+        BOOST_TEST(a.schedule == "winograd-m4-rows-t24");
+        BOOST_TEST(a.failed.empty());
+      } else {
+        BOOST_TEST(a.schedule == "direct");
+        BOOST_REQUIRE(a.failed.count("winograd-m4-rows-t24"));
+        const std::string why = a.failed.at("winograd-m4-rows-t24");
+        BOOST_TEST(why.rfind("the network's output differs from the default schedule's by ", 0) == 0);
+        BOOST_TEST(why.substr(why.size() - 30) == "of its magnitude (more than 0)");
+        BOOST_TEST(!a.median_ms.count("winograd-m4-rows-t24"));
+      }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(an_interrupted_tune_keeps_finished_layers_and_resumes) {
@@ -236,7 +270,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
   BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
              "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, gpu-tiled, gpu-simple, gpu-auto-li2018)");
+             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -261,7 +295,8 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   Tensor want = plain.run(x).at("c");
   TunedTarget t{this_cpu_target(1), {}};
   for (const auto& [layer, schedule] :
-       std::vector<std::pair<std::string, std::string>>{{"a", "direct-p14-r8"}, {"b1", "narrow"}, {"c", "blocked"}}) {
+       std::vector<std::pair<std::string, std::string>>{
+           {"a", "direct-p14-r8"}, {"b1", "winograd-m4-rows-t24"}, {"c", "blocked"}}) {
     TunedEntry e;
     size_t step = 0;
     for (size_t s = 0; s < plain.steps().size(); ++s)
@@ -278,7 +313,7 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   Tensor got = tuned.run(x).at("c");
   BOOST_TEST(*c.found == 4);
   std::vector<std::string> ran = schedules_ran(tuned);
-  BOOST_TEST(ran == std::vector<std::string>({"direct-p14-r8", "narrow", "narrow", "blocked"}),
+  BOOST_TEST(ran == std::vector<std::string>({"direct-p14-r8", "winograd-m4-rows-t24", "winograd-m4-rows-t24", "blocked"}),
              boost::test_tools::per_element());
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }

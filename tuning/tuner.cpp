@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "common/progress.h"
 
@@ -20,6 +21,35 @@ double median(std::vector<double> v) {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// max |got - want| / max |want| over every output of the network (0 where both are zero).
+double max_relative_difference(const std::map<std::string, Tensor>& got, const std::map<std::string, Tensor>& want) {
+  double worst = 0;
+  for (const auto& [name, w] : want) {
+    const Tensor& g = got.at(name);
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < w.data.size(); ++i) {
+      double d = std::abs(static_cast<double>(g.data[i]) - w.data[i]);
+      err = std::isnan(d) ? std::numeric_limits<double>::infinity() : std::max(err, d);
+      scale = std::max(scale, std::abs(static_cast<double>(w.data[i])));
+    }
+    if (err > 0) worst = std::max(worst, scale > 0 ? err / scale : std::numeric_limits<double>::infinity());
+  }
+  return worst;
+}
+
+// Why `schedule` on `steps` may not replace the default's choice: the network's outputs with
+// it differ from `want` (the default's) by more than `tolerance`; empty where they agree.
+std::string disagreement(Executor& exec, const std::vector<size_t>& steps, const std::string& schedule,
+                         const Tensor& input, const std::map<std::string, Tensor>& want, double tolerance) {
+  for (size_t s : steps) exec.set_step_schedule(s, schedule);
+  double diff = max_relative_difference(exec.run(input), want);
+  for (size_t s : steps) exec.set_step_schedule(s, "default");
+  if (diff <= tolerance) return "";
+  return fmt::format("the network's output differs from the default schedule's by {:.2g} of its magnitude (more "
+                     "than {:g})",
+                     diff, tolerance);
 }
 
 // One signature: the steps that share it (the first one is timed) and what the default chose.
@@ -64,7 +94,9 @@ TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneO
   eo.target = options.target;
   eo.threads = options.threads;
   Executor exec(graph, weights, eo);
-  exec.run(default_input(graph.input().output));  // fills the arena every step reads
+  const Tensor input = default_input(graph.input().output);
+  // Fills the arena every step reads; the outputs a winner must reproduce.
+  const std::map<std::string, Tensor> want = exec.run(input);
 
   std::vector<Group> groups;
   for (size_t s = 0; s < exec.steps().size(); ++s) {
@@ -151,6 +183,15 @@ TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneO
       if (!v.empty()) entry.median_ms[c] = median(v);
     entry.schedule = pick_winner(entry.median_ms, g->default_schedule, order);
     exec.set_step_schedule(s, "default");
+    // A winner other than the default's choice must compute what the default does (Winograd's
+    // rounding differs): else it is recorded as failed and the next fastest is checked.
+    while (!entry.schedule.empty() && entry.schedule != g->default_schedule) {
+      std::string why = disagreement(exec, g->steps, entry.schedule, input, want, options.tolerance);
+      if (why.empty()) break;
+      entry.failed[entry.schedule] = why;
+      entry.median_ms.erase(entry.schedule);
+      entry.schedule = pick_winner(entry.median_ms, g->default_schedule, order);
+    }
     if (entry.schedule.empty()) {
       progress.finish(++done, label, "no candidate ran", now_seconds() - t0);
       continue;

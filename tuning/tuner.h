@@ -27,11 +27,18 @@ std::vector<std::string> tuning_candidates(const std::string& family, KernelSet 
 std::string pick_winner(const std::map<std::string, double>& median_ms, const std::string& default_schedule,
                         const std::vector<std::string>& order);
 
+// How far a tuned network's outputs may be from the default schedules' (max |difference| over
+// max |default|): a winner other than the default's choice is checked by running the network
+// with it, and one further off is recorded as failed (fp32 in another order differs by about
+// 1e-7; Winograd F(4x4, 3x3) by about 1e-6 per layer).
+constexpr double kTunedTolerance = 1e-4;
+
 struct TuneOptions {
   KernelSet target = KernelSet::Cpu;
   int threads = 0;
   double budget_seconds = 600;  // no new signature is started after this
   int rounds = 3;               // candidates alternate round by round (the machine's speed drifts)
+  double tolerance = kTunedTolerance;  // a winner's outputs against the default's
   std::filesystem::path db;     // read first (signatures tuned there are skipped), written after each signature
   FILE* progress = stderr;
   // Times `calls` runs of the step with the schedule the executor has set for it; tests
@@ -49,8 +56,9 @@ struct TuneSummary {
   PredictionCheck prediction;       // over the target's entries after this run
 };
 
-// Throws on a bad network or weights; a candidate that throws is recorded in the entry's
-// `failed` and skipped; one whose preconditions do not hold for the step is left out.
+// Throws on a bad network or weights; a candidate that throws, or that wins but changes the
+// network's outputs by more than kTunedTolerance, is recorded in the entry's `failed` and
+// skipped; one whose preconditions do not hold for the step is left out.
 TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options);
 
 // For --schedule tuned: the schedule_for hook of ExecutorOptions backed by a target's entries
