@@ -9,11 +9,11 @@
 // along x and y: one (a, b) slice of a 32-channel tile is contiguous, as the direct conv's
 // filter is per tap.
 //
-// Schedule: a parallel task is a block of `block` tiles along one tile row (m output rows).
-// It transforms its input windows once (V, all input channels), then per transformed tap
-// (a, b) and per 32-channel tile of outputs multiplies U by V with a register tile of 32
-// channels x P tiles (the direct conv's accumulator tile: P = 12 on AVX-512), and finally
-// transforms each tile's products back with the epilogue fused.
+// Schedule: tiles are numbered row by row, so a band of tile rows (or a run of one long row's
+// tiles) is one range of tile indices. Products are register tiles of 32 channels x P tiles
+// (the direct conv's accumulator tile: P = 12 on AVX-512), reducing over input channels per
+// transformed tap (a, b), then each tile's products are transformed back with the epilogue
+// fused. The `split` knob chooses what a parallel task is (see below).
 #include <string>
 #include <vector>
 
@@ -31,8 +31,7 @@ class Winograd : public Generator<Winograd> {
  public:
   GeneratorParam<Activation> activation{"activation", Activation::None, activation_names()};
   GeneratorParam<bool> residual{"residual", false};
-  // The knobs (conv.cmake names the variants by them): m, the output tile (2 or 4), and the
-  // tiles along x per parallel task (0: two register tiles).
+  // The knobs (conv.cmake names the variants by them). m, the output tile: 2 or 4.
   GeneratorParam<int> tile{"tile", 4};
   // How the work is split into parallel tasks:
   //   rows:     a task is a band of tile rows, about `tiles` tiles, which transforms its own

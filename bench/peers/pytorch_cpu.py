@@ -9,7 +9,9 @@ better one). Prints one row per network: max abs / rel difference and the latenc
 archbench / PyTorch.
 
 Needs Debian's python3-torch and python3-torchvision (no downloads: weights are random).
-usage: bench/peers/pytorch_cpu.py [--archbench build/archbench] [--threads 2] [--runs 10] [--rounds 2] [NET...]
+usage: bench/peers/pytorch_cpu.py [--archbench build/archbench] [--threads 2] [--runs 10] [--rounds 2]
+                                  [--schedule default|tuned|...] [NET...]
+(--schedule tuned reads configs/tuned/: run `archbench tune NET --input ...` first.)
 """
 import argparse
 import json
@@ -82,6 +84,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2, help="alternations of archbench and PyTorch timing")
+    ap.add_argument("--schedule", default="default", help="archbench's conv schedule (default, tuned, ...)")
     ap.add_argument("networks", nargs="*", default=list(NETWORKS))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -102,7 +105,8 @@ def main():
             np.save(xfile, x.numpy())
             with torch.no_grad():
                 want = main_output(model(x)).numpy()
-            common = [name, "--input", f"1,3,{size},{size}", "--weights", wfile, "--threads", str(args.threads)]
+            common = [name, "--input", f"1,3,{size},{size}", "--weights", wfile, "--threads", str(args.threads),
+                      "--schedule", args.schedule]
             subprocess.run([args.archbench, "run", *common, "--input-file", xfile, "--output-file", yfile], check=True,
                            stdout=subprocess.DEVNULL)
             got = np.load(yfile).reshape(want.shape)
@@ -120,7 +124,7 @@ def main():
             rows.append((name, abs_diff, rel_diff, theirs, ours, ours / theirs))
             print(f"{name:20s} max|diff| {abs_diff:.2e} (rel {rel_diff:.2e})  PyTorch {theirs:9.2f} ms  "
                   f"archbench {ours:9.2f} ms  ratio {ours / theirs:.2f}", flush=True)
-    print(f"\nthreads {args.threads}, batch 1, fp32; latency = median of {args.runs} runs after warm-up, the "
+    print(f"\nthreads {args.threads}, batch 1, fp32, archbench --schedule {args.schedule}; latency = median of {args.runs} runs after warm-up, the "
           f"better of {args.rounds} alternating rounds; PyTorch: the better of channels-first and channels-last; "
           "ratio = archbench / PyTorch")
 

@@ -26,8 +26,13 @@ dbarg=()
 tdbarg=()
 [ -n "$db" ] && tdbarg=(--tuned-db "$db")
 
-median_of() { "$bin" bench "$1" --schedule "$2" "${tdbarg[@]}" --repetitions 5 --warmup 1 --format json 2>/dev/null |
-  sed -n 's/^ *"median": \([0-9.e+-]*\),*$/\1/p' | head -1; }
+# (--tuned-db goes with --schedule tuned only: bench refuses it otherwise.)
+median_of() {
+  local extra=()
+  [ "$2" = tuned ] && extra=("${tdbarg[@]}")
+  "$bin" bench "$1" --schedule "$2" "${extra[@]}" --repetitions 5 --warmup 1 --format json 2>/dev/null |
+    sed -n 's/^ *"median": \([0-9.e+-]*\),*$/\1/p' | head -1
+}
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 
 printf '%-14s %9s %12s %12s %8s\n' network "tune s" "default ms" "tuned ms" ratio
