@@ -79,8 +79,8 @@ struct ConvVariant {
 enum class ConvKind { Tiled, Narrow, Direct, Blocked, Simple, Auto, Winograd };
 
 // A compiled conv schedule (schedules/conv.cmake): its name, kind, register tile width on
-// AVX-512 (Winograd's: its output tile m), and its fused epilogues (none, relu, relu6, swish, add_relu; null where a knob
-// variant was not compiled with one).
+// AVX-512 (Winograd's: its output tile m), and its fused epilogues (none, relu, relu6, swish,
+// add_relu; null where a knob variant was not compiled with one).
 struct ConvVariantSet {
   const char* name;
   ConvKind kind;

@@ -11,6 +11,7 @@
 #include "Halide.h"
 #include "schedules/activation.h"
 #include "schedules/padding.h"
+#include "schedules/register_tile.h"
 #include "schedules/tiles.h"
 
 namespace {
@@ -125,8 +126,8 @@ class Conv2D : public Generator<Conv2D> {
     if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct") {
       // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
       // sized to the register file: 32 registers with AVX-512, 16 below it.
-      int px = std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, pixel_tile(get_target()))
-                                                : pixel_tile(get_target());
+      int px = std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, conv_pixel_tile(get_target()))
+                                                : conv_pixel_tile(get_target());
       if (pixels > 0) px = std::min<int>(pixels, px_limit(get_target()));
       // Each task takes one channel tile over a band of kConvRowBand rows, so the tile's filter
       // slice is reused across the whole band while it is in cache. Channel tiles are tasks too:
@@ -278,12 +279,6 @@ class Conv2D : public Generator<Conv2D> {
     if (t.has_feature(Target::AVX512_Skylake)) return 14;  // 2 x 14 = 28 of 32 registers
     if (t.has_feature(Target::AVX2)) return 3;
     return 1;
-  }
-
-  static int pixel_tile(const Target& t) {
-    if (t.has_feature(Target::AVX512_Skylake)) return kConvPixelTileAvx512;
-    if (t.has_feature(Target::AVX2)) return kConvPixelTileAvx2;
-    return kConvPixelTileSse;
   }
 };
 

@@ -19,6 +19,7 @@
 
 #include "Halide.h"
 #include "schedules/activation.h"
+#include "schedules/register_tile.h"
 #include "schedules/tiles.h"
 #include "schedules/winograd.h"
 
@@ -136,7 +137,7 @@ class Winograd : public Generator<Winograd> {
     // vectors are not unrolled: that keeps their compile time down (40 s a target otherwise)
     // on machines where this variant is no contender anyway.
     const bool wide = get_target().has_feature(Target::AVX2) || get_target().has_feature(Target::AVX512_Skylake);
-    const int P = register_tile > 0 ? static_cast<int>(register_tile) : register_tiles(get_target());
+    const int P = register_tile > 0 ? static_cast<int>(register_tile) : conv_pixel_tile(get_target());
     // A band: about `tiles` tiles, whole tile rows where a row is shorter, else a run of
     // one row's tiles (either way one range of t).
     Expr band_rows = max(1, tiles / columns), band_columns = min(columns, tiles);
@@ -191,13 +192,6 @@ class Winograd : public Generator<Winograd> {
  private:
   Var c{"c"}, x{"x"}, y{"y"}, n{"n"}, ci{"ci"}, t{"t"}, a{"a"}, b{"b"}, j{"j"}, v{"v"};
   Var lane{"lane"}, ct{"ct"};
-
-  // Tiles per register tile: 2 x 12 accumulators of 32 on AVX-512 (as the direct conv's).
-  static int register_tiles(const Target& t) {
-    if (t.has_feature(Target::AVX512_Skylake)) return kConvPixelTileAvx512;
-    if (t.has_feature(Target::AVX2)) return kConvPixelTileAvx2;
-    return kConvPixelTileSse;
-  }
 };
 
 }  // namespace

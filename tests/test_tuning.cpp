@@ -268,9 +268,11 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string head =
       "version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 2\n    layers:\n";
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
-  BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
-             "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-auto-li2018)");
+  BOOST_TEST(
+      db_error(head + sig + "        schedule: fastest\n") ==
+      "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
+      "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, winograd-m4-rows-t24, "
+      "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -294,8 +296,7 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   Executor plain(g, w, o);
   Tensor want = plain.run(x).at("c");
   TunedTarget t{this_cpu_target(1), {}};
-  for (const auto& [layer, schedule] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [layer, schedule] : std::vector<std::pair<std::string, std::string>>{
            {"a", "direct-p14-r8"}, {"b1", "winograd-m4-rows-t24"}, {"c", "blocked"}}) {
     TunedEntry e;
     size_t step = 0;
@@ -313,8 +314,9 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   Tensor got = tuned.run(x).at("c");
   BOOST_TEST(*c.found == 4);
   std::vector<std::string> ran = schedules_ran(tuned);
-  BOOST_TEST(ran == std::vector<std::string>({"direct-p14-r8", "winograd-m4-rows-t24", "winograd-m4-rows-t24", "blocked"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      ran == std::vector<std::string>({"direct-p14-r8", "winograd-m4-rows-t24", "winograd-m4-rows-t24", "blocked"}),
+      boost::test_tools::per_element());
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }
 

@@ -40,16 +40,25 @@ double max_relative_difference(const std::map<std::string, Tensor>& got, const s
 }
 
 // Why `schedule` on `steps` may not replace the default's choice: the network's outputs with
-// it differ from `want` (the default's) by more than `tolerance`; empty where they agree.
+// it differ from `want` (the default's) by more than `tolerance`, or the run failed (its
+// error); empty where they agree.
 std::string disagreement(Executor& exec, const std::vector<size_t>& steps, const std::string& schedule,
                          const Tensor& input, const std::map<std::string, Tensor>& want, double tolerance) {
   for (size_t s : steps) exec.set_step_schedule(s, schedule);
-  double diff = max_relative_difference(exec.run(input), want);
+  double diff = 0;
+  std::string failure;
+  try {
+    diff = max_relative_difference(exec.run(input), want);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
   for (size_t s : steps) exec.set_step_schedule(s, "default");
+  if (!failure.empty()) return failure;
   if (diff <= tolerance) return "";
-  return fmt::format("the network's output differs from the default schedule's by {:.2g} of its magnitude (more "
-                     "than {:g})",
-                     diff, tolerance);
+  return fmt::format(
+      "the network's output differs from the default schedule's by {:.2g} of its magnitude (more "
+      "than {:g})",
+      diff, tolerance);
 }
 
 // One signature: the steps that share it (the first one is timed) and what the default chose.

@@ -36,10 +36,10 @@ constexpr double kTunedTolerance = 1e-4;
 struct TuneOptions {
   KernelSet target = KernelSet::Cpu;
   int threads = 0;
-  double budget_seconds = 600;  // no new signature is started after this
-  int rounds = 3;               // candidates alternate round by round (the machine's speed drifts)
+  double budget_seconds = 600;         // no new signature is started after this
+  int rounds = 3;                      // candidates alternate round by round (the machine's speed drifts)
   double tolerance = kTunedTolerance;  // a winner's outputs against the default's
-  std::filesystem::path db;     // read first (signatures tuned there are skipped), written after each signature
+  std::filesystem::path db;            // read first (signatures tuned there are skipped), written after each signature
   FILE* progress = stderr;
   // Times `calls` runs of the step with the schedule the executor has set for it; tests
   // inject a fake. Default: Executor::time_step.
