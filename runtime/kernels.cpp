@@ -505,8 +505,10 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
     int tiles = to_int((cout_g + kConvChannelTile - 1) / kConvChannelTile) + 1;
     Buffer f(kConvChannelTile, to_int(cin_g), to_int(kw), to_int(kh), tiles);
     Buffer b(kConvChannelTile * tiles);
-    f.fill(0.0f);
-    b.fill(0.0f);
+    // Both are dense and new. (Not Buffer::fill on the 5-D filter: Halide 14's for_each_value
+    // now and then advanced its pointer by a garbage stride there, which UBSan caught.)
+    std::fill_n(f.data(), f.number_of_elements(), 0.0f);
+    std::fill_n(b.data(), b.number_of_elements(), 0.0f);
     for (int64_t co = 0; co < cout_g; ++co) {
       int64_t o = g * cout_g + co;
       int lane = static_cast<int>(co % kConvChannelTile), tile = static_cast<int>(co / kConvChannelTile);
