@@ -17,36 +17,24 @@ namespace archbench::winograd {
 
 constexpr int kTaps = 3;
 
-template <int M>
-struct Matrices;
+// B^T, G and A^T for m = 2 (4x4 windows) and m = 4 (6x6 windows).
+constexpr double kBT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+constexpr double kAT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+constexpr double kBT4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                               {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
+                              {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                              {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                              {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                              {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                              {0, 0, 1}};
+constexpr double kAT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 
-template <>
-struct Matrices<2> {
-  static constexpr int kAlpha = 4;  // window size m + 2
-  static constexpr double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  static constexpr double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-};
-
-template <>
-struct Matrices<4> {
-  static constexpr int kAlpha = 6;
-  static constexpr double BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                      {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
-                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                     {0, 0, 1}};
-  static constexpr double AT[4][6] = {
-      {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-};
-
-// Entries by runtime tile size (2 or 4), for code that is not templated.
+// Entries by tile size m (2 or 4); alpha is the window size m + 2.
 inline int alpha(int m) { return m + 2; }
-inline double bt(int m, int i, int j) { return m == 2 ? Matrices<2>::BT[i][j] : Matrices<4>::BT[i][j]; }
-inline double g(int m, int i, int j) { return m == 2 ? Matrices<2>::G[i][j] : Matrices<4>::G[i][j]; }
-inline double at(int m, int i, int j) { return m == 2 ? Matrices<2>::AT[i][j] : Matrices<4>::AT[i][j]; }
+inline double bt(int m, int i, int j) { return m == 2 ? kBT2[i][j] : kBT4[i][j]; }
+inline double g(int m, int i, int j) { return m == 2 ? kG2[i][j] : kG4[i][j]; }
+inline double at(int m, int i, int j) { return m == 2 ? kAT2[i][j] : kAT4[i][j]; }
 
 }  // namespace archbench::winograd
