@@ -79,17 +79,19 @@ struct ConvVariant {
 enum class ConvKind { Tiled, Narrow, Direct, Blocked, Simple, Auto, Winograd };
 
 // A compiled conv schedule (schedules/conv.cmake): its name, kind, register tile width on
-// AVX-512 (Winograd's: its output tile m), and its fused epilogues (none, relu, relu6, swish,
-// add_relu; null where a knob variant was not compiled with one).
+// AVX-512 (Winograd's: its output tile m) and output channels (it runs on multiples of them),
+// and its fused epilogues (none, relu, relu6, swish, add_relu; null where a knob variant was
+// not compiled with one).
 struct ConvVariantSet {
   const char* name;
   ConvKind kind;
   int pixels;
+  int channels;
   ConvFn fns[5];
 };
 
-#define ARCHBENCH_CONV_VARIANT(name, kind, pixels, none, relu, relu6, swish, add_relu) \
-  {name, ConvKind::kind, pixels, {none, relu, relu6, swish, add_relu}},
+#define ARCHBENCH_CONV_VARIANT(name, kind, pixels, channels, none, relu, relu6, swish, add_relu) \
+  {name, ConvKind::kind, pixels, channels, {none, relu, relu6, swish, add_relu}},
 const ConvVariantSet kConvVariants[] = {
 #include "conv_variants_table.inc"
 };
@@ -286,10 +288,8 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   int cout_g = output.dim(0).extent() / to_int(groups);
   int width = output.dim(1).extent();
   bool deep = cout_g >= kConvChannelTile;
-  // The autoschedulers' edge tiles may be shifted inwards and computed twice: for them a skip
-  // input must not be the output itself (the hand-written residual variants test bounds
-  // along x).
-  bool aliased = skip && skip->data() == output.data();
+  // A variant whose register tile spans several channel tiles runs on whole tiles only.
+  auto whole_tiles = [&](const ConvVariantSet& v) { return v.channels <= kConvChannelTile || cout_g % v.channels == 0; };
   bool blockable = cin_g % kConvInputBlock == 0;
   if (requested >= 0 && compiled(requested, skip != nullptr, act)) {
     const ConvVariantSet& v = kConvVariants[requested];
@@ -297,7 +297,7 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
       case ConvKind::Tiled:
       case ConvKind::Narrow:
       case ConvKind::Direct:
-        if (deep && width >= v.pixels) return requested;
+        if (deep && width >= v.pixels && whole_tiles(v)) return requested;
         break;
       case ConvKind::Blocked:
         if (deep && width >= v.pixels && blockable) return requested;
@@ -305,7 +305,7 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
       case ConvKind::Auto:
         // Their tiles (up to the estimates' 28 pixels) shift inwards too; measured to run on
         // 7x7 outputs with 32+ channels, not on 1-pixel or 5-channel ones.
-        if (deep && !aliased && width >= v.pixels && output.dim(2).extent() >= kConvNarrowPixels) return requested;
+        if (deep && width >= v.pixels && output.dim(2).extent() >= kConvNarrowPixels) return requested;
         break;
       case ConvKind::Simple:
         return requested;
@@ -326,8 +326,15 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   // `archbench tune` on U-Net and VGG-16, 8 signatures, by 0-40 % (U-Net's 1024->1024 3x3:
   // 84 ms direct, 142 blocked), and forcing direct on FCN-ResNet50 and DeepLabV3 at 512x512 was
   // 0.1-3 % faster end to end in 6 alternating runs. Blocked stays a candidate for tuning.
-  static const ConvSchedule simple = named("simple"), direct = named("direct");
+  // On maps at least 32 wide with outputs in whole 64-channel tiles, direct-c64-p4 (64
+  // channels x 4 pixels a register tile) where that leaves 8+ tasks: 5-20 % faster than direct
+  // on DeepLabV3's and FCN's 64x64 maps and VGG's 224x224 ones; narrower maps waste its
+  // shifted edge tiles (14x14: 20 % slower) and 64-channel ones on 56 rows leave too few tasks.
+  static const ConvSchedule simple = named("simple"), direct = named("direct"), wide = named("direct-c64-p4");
   if (!deep || width < kConvNarrowPixels) return simple;
+  const ConvVariantSet& c64 = kConvVariants[wide];
+  int64_t tasks = cout_g / c64.channels * ((output.dim(2).extent() + kConvRowBand - 1) / kConvRowBand);
+  if (width >= 32 && whole_tiles(c64) && tasks >= 8 && compiled(wide, skip != nullptr, act)) return wide;
   return direct;
 }
 
@@ -553,6 +560,19 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     return name_of(depthwise_schedules(), v.schedule);
   }
   if (current_kernel_set() != KernelSet::Cpu) return run_conv_gpu(p, input, skip, output, act, schedule);
+  // The CPU variants' edge tiles shift inwards and compute a few outputs twice: a skip input
+  // that is the output itself (an in-place add) would be added twice there, so they read a
+  // copy of it, kept in the PreparedConv for the next call.
+  if (skip && skip->data() == output.data()) {
+    Buffer& copy = p.skip_copy;
+    bool same_shape = copy.dimensions() == 4;
+    for (int d = 0; d < 4 && same_shape; ++d) same_shape = copy.dim(d).extent() == skip->dim(d).extent();
+    if (!same_shape)
+      copy = Buffer(skip->dim(0).extent(), skip->dim(1).extent(), skip->dim(2).extent(), skip->dim(3).extent());
+    copy.set_min({skip->dim(0).min(), skip->dim(1).min(), skip->dim(2).min(), skip->dim(3).min()});
+    copy_into(*skip, copy);
+    skip = &copy;
+  }
   // Dilated convs with wide padding (DeepLab's ASPP) read zeros for many taps: split the
   // output into bands of rows and of columns that share their valid taps, and run each band
   // with just those (a cropped filter), so no work is spent on padding.

@@ -111,6 +111,7 @@ struct PreparedConv {
   std::vector<Buffer> filters;  // per group (one when depthwise)
   std::vector<Buffer> biases;   // per group (one when depthwise)
   mutable Buffer padded_input;  // scratch of the direct variant: the input with zero borders
+  mutable Buffer skip_copy;     // scratch of an in-place residual add: the skip input's copy
   // Per Winograd tile size m, the filters transformed for it (per group), made on first use.
   mutable std::map<int, std::vector<Buffer>> winograd_filters;
 };

@@ -1,11 +1,13 @@
 # conv.cpp: dense/grouped conv with fused epilogue; depthwise.cpp: depthwise conv.
 #
 # The conv schedule space. Each variant is compiled with fused epilogues, as libraries
-# conv_<variant><epilogue>: "name|generator params|autoscheduler|kind|pixels|epilogues"
+# conv_<variant><epilogue>: "name|generator params|autoscheduler|kind|pixels|epilogues[|channels]"
 #   kind: the runtime's preconditions (tiled, narrow, direct, blocked, simple, auto, winograd);
 #   pixels: its register tile's width on AVX-512 (the output must be at least that wide;
 #           for winograd, its output tile m);
-#   epilogues: "all" (none, relu, relu6, swish, add_relu) or a subset.
+#   epilogues: "all" (none, relu, relu6, swish, add_relu) or a subset;
+#   channels: its register tile's output channels on AVX-512 (default 32): the runtime runs
+#           it on multiples of them only.
 # The hand-written schedules and the autoscheduled baselines (Adams2019's beam capped at 4)
 # are compiled with every epilogue; knob variants, named by their knob values (p: pixels per
 # register tile, r: output rows per parallel task), with the epilogues of the CNN zoo's 3x3
@@ -28,6 +30,8 @@ set(conv_variants
     "auto-li2018||Li2018|auto|7|all"
     "direct-p14-r8|schedule=direct pixels=14 row_band=8||direct|14|none relu add_relu"
     "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu"
+    # Two channel tiles (64 output channels) x 4 pixels: the default on wide maps (kernels.cpp).
+    "direct-c64-p4|schedule=direct pixels=4 channel_tiles=2||direct|4|all|64"
     # Winograd F(m x m, 3 x 3) (winograd.cpp, generator archbench_winograd): 3x3 convs at
     # stride 1 only; pixels is m. Named by their knobs: m, the split (rows: bands of about t
     # tiles per task; ch: a task per channel tile) and p, tiles per register tile.
@@ -77,6 +81,11 @@ foreach(variant ${conv_variants})
   list(GET variant 3 kind)
   list(GET variant 4 pixels)
   list(GET variant 5 epilogues)
+  set(channels 32)  # kConvChannelTile
+  list(LENGTH variant fields)
+  if(fields GREATER 6)
+    list(GET variant 6 channels)
+  endif()
   if(epilogues STREQUAL "all")
     set(epilogues "none relu relu6 swish add_relu")
   endif()
@@ -112,7 +121,7 @@ foreach(variant ${conv_variants})
   string(SUBSTRING "${kind}" 0 1 first)
   string(SUBSTRING "${kind}" 1 -1 rest)
   string(TOUPPER "${first}" first)
-  string(APPEND conv_table "ARCHBENCH_CONV_VARIANT(\"${name}\", ${first}${rest}, ${pixels}${fns})\n")
+  string(APPEND conv_table "ARCHBENCH_CONV_VARIANT(\"${name}\", ${first}${rest}, ${pixels}, ${channels}${fns})\n")
 endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_includes.inc CONTENT "${conv_includes}")
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_table.inc CONTENT "${conv_table}")

@@ -111,6 +111,39 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
   }
 }
 
+// The default's choice of register tile: 64 channels x 4 pixels (direct-c64-p4) on maps at
+// least 32 wide whose output channels come in whole 64-channel tiles, with 8+ tasks; else 32
+// x 7 (direct). A residual added in place runs on a copy of the skip (the edge tiles of a
+// 45-wide map shift inwards and compute some outputs twice).
+BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
+  struct Case {
+    const char* what;
+    std::string spec;
+    bool in_place;
+    const char* expected;
+  };
+  const std::string residual = "  - {name: skip, op: conv, out: 128, kernel: 1}\n"
+                               "  - {name: conv, op: conv, inputs: input, out: 128, kernel: 3, padding: 1}\n"
+                               "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n";
+  const Case cases[] = {
+      {"128 channels, 45 wide", net("[1, 24, 33, 45]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"),
+       false, "direct-c64-p4"},
+      {"+ residual in place", net("[1, 24, 33, 45]", residual), true, "direct-c64-p4"},
+      {"+ residual", net("[1, 24, 33, 45]", residual), false, "direct-c64-p4"},
+      {"28 wide", net("[1, 24, 33, 28]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"), false,
+       "direct"},
+      {"96 channels", net("[1, 24, 33, 45]", "  - {name: conv, op: conv, out: 96, kernel: 3, padding: 1}\n"), false,
+       "direct"},
+      {"4 tasks", net("[1, 24, 9, 45]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"), false,
+       "direct"},
+  };
+  for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
+      std::string ran;
+      BOOST_TEST(conv_error(c.spec, k::kDefaultConvSchedule, c.in_place, &ran) <= 1e-4);
+      BOOST_TEST(ran == c.expected);
+    }
+}
+
 // Every conv variant the runtime can be told to use (the tuner's candidates), on shapes where
 // each applies (run_conv's preconditions; elsewhere the default runs instead).
 BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {

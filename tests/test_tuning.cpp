@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   BOOST_TEST(
       db_error(head + sig + "        schedule: fastest\n") ==
       "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-      "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, winograd-m4-rows-t24, "
+      "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, winograd-m4-rows-t24, "
       "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
