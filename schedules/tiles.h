@@ -13,10 +13,6 @@ constexpr int kConvPixelTileMax = 12;     // the runtime's precondition covers e
 constexpr int kConvNarrowPixels = 7;      // the narrow variant's tile: ResNet/VGG widths are multiples of 7
 constexpr int kConvInputBlock = 64;       // the blocked variant's input channels per reduction block
 constexpr int kConvRowBand = 8;           // output rows per parallel task (filter reuse)
-// The tiled variants stage the padded input a tile reads, (k-1)*dilation extra rows and
-// columns: past this dilation (DeepLab's ASPP rates 24 and 36) that staging costs more than the
-// convolution, and the runtime picks the simple variant.
-constexpr int kConvMaxTiledDilation = 16;
 
 // The staged depthwise variant: output rows per task, pixels per register tile.
 constexpr int kDepthwiseRowBand = 8;
