@@ -364,6 +364,15 @@ const std::vector<Buffer>& winograd_filters(const PreparedConv& p, int m) {
   return made;
 }
 
+// A PreparedConv's scratch buffer, (re)allocated at these (c, x, y, n) extents unless it has
+// them already.
+Buffer& sized(Buffer& scratch, const std::array<int, 4>& extents) {
+  bool same = scratch.dimensions() == 4;
+  for (int d = 0; d < 4 && same; ++d) same = scratch.dim(d).extent() == extents[static_cast<size_t>(d)];
+  if (!same) scratch = Buffer(extents[0], extents[1], extents[2], extents[3]);
+  return scratch;
+}
+
 // `input` as the direct conv variant needs it: every tap of every output pixel inside. The
 // input itself where the window needs no padding; else a copy with zero borders, kept in the
 // PreparedConv for the next call of the same shape.
@@ -377,10 +386,7 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   int width = input.dim(1).extent(), height = input.dim(2).extent();
   if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
   int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
-  Buffer& scratch = p.padded_input;
-  if (scratch.dimensions() != 4 || scratch.dim(0).extent() != input.dim(0).extent() || scratch.dim(1).extent() != pw ||
-      scratch.dim(2).extent() != ph || scratch.dim(3).extent() != input.dim(3).extent())
-    scratch = Buffer(input.dim(0).extent(), pw, ph, input.dim(3).extent());
+  Buffer& scratch = sized(p.padded_input, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
   scratch.fill(0.0f);
   Buffer placed = at_origin(input);
   placed.translate({0, to_int(w.pad_left), to_int(w.pad_top), 0});
@@ -564,11 +570,8 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   // that is the output itself (an in-place add) would be added twice there, so they read a
   // copy of it, kept in the PreparedConv for the next call.
   if (skip && skip->data() == output.data()) {
-    Buffer& copy = p.skip_copy;
-    bool same_shape = copy.dimensions() == 4;
-    for (int d = 0; d < 4 && same_shape; ++d) same_shape = copy.dim(d).extent() == skip->dim(d).extent();
-    if (!same_shape)
-      copy = Buffer(skip->dim(0).extent(), skip->dim(1).extent(), skip->dim(2).extent(), skip->dim(3).extent());
+    Buffer& copy =
+        sized(p.skip_copy, {skip->dim(0).extent(), skip->dim(1).extent(), skip->dim(2).extent(), skip->dim(3).extent()});
     copy.set_min({skip->dim(0).min(), skip->dim(1).min(), skip->dim(2).min(), skip->dim(3).min()});
     copy_into(*skip, copy);
     skip = &copy;

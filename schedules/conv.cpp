@@ -141,7 +141,7 @@ class Conv2D : public Generator<Conv2D> {
           // bounds, with a residual too: the runtime never passes a skip input that is the
           // output itself (kernels.cpp, run_conv), which a recomputed output would add twice.
           // Guarding made the accumulators' size dynamic and tested every pixel: residual 1x1
-          // convs ran 10-50 % slower than the same conv without the add.
+          // convs on 64x64-128x128 maps ran 4-22 % slower guarded than shifted.
           .split(x, xo, xi, px, TailStrategy::ShiftInwards)
           .split(y, yo, yi, row_band, TailStrategy::GuardWithIf)
           .reorder(ci, xi, xo, yi, co, yo, n)
