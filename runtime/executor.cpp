@@ -71,7 +71,6 @@ struct Executor::Impl {
   std::vector<std::function<void()>> calls;  // parallel to steps
   std::unique_ptr<float, AlignedFree> arena;
   k::Buffer arena_buffer;        // the arena as a 1-D buffer; on a GPU set with its device allocation
-  std::vector<k::Buffer> slices;  // GPU sets: the device crops of the arena the views borrow
   std::vector<k::Buffer> views;  // per layer: its output as a (c, x, y, n) view into the arena
   // OpenCL: layers whose arena view starts off the device's alignment (a concat's slice at a
   // channel offset) cannot be kernel arguments; their view is a buffer of their own, and the
@@ -170,11 +169,7 @@ struct Executor::Impl {
     const int64_t elements = (bytes + 63) / 64 * 64 / kBytesPerElement;
     arena.reset(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(elements * kBytesPerElement))));
     if (!arena) throw RuntimeError(fmt::format("cannot allocate the {}-byte activation arena", bytes));
-    arena_buffer = k::Buffer(arena.get(), k::to_int(elements));
-    if (const halide_device_interface_t* device = k::device_interface()) {
-      k::install_error_handler();
-      k::check(arena_buffer.device_malloc(device), "device_malloc (the activation arena)");
-    }
+    arena_buffer = k::Buffer::with_device(arena.get(), k::to_int(elements));
     views.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const Layer& l = graph.layers[static_cast<size_t>(physical[i])];
@@ -188,10 +183,10 @@ struct Executor::Impl {
           {0, k::to_int(s.n), k::to_int(c_total * s.w * s.h), 0},
       };
       int64_t at = plan.offset[b] / kBytesPerElement + offset[static_cast<size_t>(physical[i])];
-      views[i] = k::device_view(arena_buffer, at, dims, slices);
-      if (physical[i] == static_cast<int>(i) && !k::launchable(views[i])) {
+      views[i] = arena_buffer.view(at, dims);
+      if (physical[i] == static_cast<int>(i) && !views[i].launchable()) {
         published.emplace(static_cast<int>(i), views[i]);
-        views[i] = k::launchable_copy(views[i], false);
+        views[i] = views[i].launchable_copy(false);
       }
     }
     for (size_t i = 0; i < n; ++i)
@@ -212,7 +207,7 @@ struct Executor::Impl {
     if (auto it = published.find(last); it != published.end())
       call = [call = std::move(call), this, last, &arena_view = it->second] {
         call();
-        k::copy_into(views[static_cast<size_t>(last)], arena_view);
+        arena_view.copy_contents_from(views[static_cast<size_t>(last)]);
       };
     steps.push_back({std::move(layers), std::move(kernel), ""});
     calls.push_back(std::move(call));
@@ -326,8 +321,8 @@ struct Executor::Impl {
     using clock = std::chrono::steady_clock;
     auto since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
     auto t0 = clock::now();
-    k::upload(views[0]);  // a GPU set: the input to the device
-    k::device_sync(arena_buffer);
+    views[0].upload();  // a GPU set: the input to the device
+    arena_buffer.sync();
     transfers.upload_seconds = options.target == KernelSet::Cpu ? 0 : since(t0);
     has_run = true;
     if (seconds) seconds->assign(calls.size(), 0.0);
@@ -336,19 +331,16 @@ struct Executor::Impl {
       t0 = clock::now();
       calls[s]();
       if (seconds) {
-        k::device_sync(arena_buffer);  // a GPU step's time ends when its kernels have
+        arena_buffer.sync();  // a GPU step's time ends when its kernels have
         (*seconds)[s] = since(t0);
       }
     }
-    k::device_sync(arena_buffer);
+    arena_buffer.sync();
     transfers.compute_seconds = since(compute_start);
     t0 = clock::now();
     if (options.target != KernelSet::Cpu)
       for (int o : graph.outputs()) {
-        k::Buffer& v = views[static_cast<size_t>(o)];
-        v.set_host_dirty(false);
-        v.set_device_dirty(true);
-        k::check(v.copy_to_host(), "copy_to_host (a network output)");
+        views[static_cast<size_t>(o)].download();
       }
     transfers.download_seconds = options.target == KernelSet::Cpu ? 0 : since(t0);
     std::map<std::string, Tensor> out;
@@ -384,10 +376,10 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       // (A concat with a view of its own first takes what its producers wrote into the arena.)
       const k::Buffer* arena_view = published.count(i) ? &published.at(i) : nullptr;
       add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [v, i, copies, arena_view] {
-        if (arena_view) k::copy_into(*arena_view, v(i));
+        if (arena_view) v(i).copy_contents_from(*arena_view);
         for (const auto& [j, off] : copies) {
           k::Buffer dst = k::at_origin(v(i).cropped(0, k::to_int(off), v(j).dim(0).extent()));
-          k::copy_into(k::at_origin(v(j)), dst);
+          dst.copy_contents_from(k::at_origin(v(j)));
         }
       });
       return;
@@ -548,7 +540,7 @@ std::vector<double> Executor::time_step(size_t step, int repetitions) {
   for (int r = 0; r < repetitions; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     impl_->calls.at(step)();
-    k::device_sync(impl_->arena_buffer);
+    impl_->arena_buffer.sync();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return seconds;

@@ -23,6 +23,19 @@ const std::string& kernel_set_name(KernelSet set);  // cpu, cuda, opencl
 KernelSet parse_kernel_set(const std::string& name);
 bool kernel_set_built(KernelSet set);
 
+// The cpu kernel set carries each kernel for four x86-64 levels and dispatches each call to the
+// highest this CPU supports. A cap (the ARCHBENCH_CPU_ISA environment variable: avx512, avx2,
+// sse41 or x86-64) makes it dispatch to no level above the cap, so the other levels' code
+// runs, and is tested, on one machine; the peak measurement and `archbench targets` follow
+// it. It is read once, before the first kernel call: Halide's dispatch keeps each kernel's
+// first choice for the process. An unknown name is a RuntimeError listing the four.
+enum class CpuIsa { Baseline, Sse41, Avx2, Avx512 };
+CpuIsa parse_cpu_isa(const std::string& name);
+const char* cpu_isa_name(CpuIsa isa);  // x86-64, sse41, avx2, avx512
+CpuIsa detected_cpu_isa();             // what this CPU has
+CpuIsa cpu_isa();                      // the level calls dispatch to: detected, capped
+int64_t cpu_isa_refusals();            // dispatches the cap has refused so far
+
 // Whether a kernel set can run here: built, and for a GPU set a driver and a device found
 // (its name and memory); `reason` says why not.
 struct KernelSetStatus {

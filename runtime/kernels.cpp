@@ -180,8 +180,9 @@ const DepthwiseEntry kDepthwiseVariants[] = {
 #undef ARCHBENCH_DEPTHWISE_FNS
 
 // The GPU sets' conv schedules (schedules/conv.cmake, conv.cpp's generate_gpu): gpu-tiled, a
-// register tile of 4 x 2 pixels per thread, and gpu-simple, one pixel per thread. Both take
-// any shape and read their padding by bounds tests, so no band splitting or padded copies.
+// register tile of 1 channel x 4 x 2 pixels per thread, gpu-simple, one pixel per thread, and
+// gpu-c8, 8 channels x 4 x 2 pixels per thread. All take any shape and read their padding by
+// bounds tests, so no band splitting or padded copies.
 struct GpuConvVariant {
   const char* name;
   int pixels;
@@ -253,9 +254,12 @@ struct ConvCall {
 };
 
 // Runs variant `v` once per group on channel views (and the call's filter taps of `filters`,
-// one per group: p.filters, or Winograd's transformed ones).
-void run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const ConvVariant& v, const Buffer& input,
-                const Buffer* skip, const Buffer& output, const ConvCall& call) {
+// one per group: p.filters, or Winograd's transformed ones). Returns false where `may_refuse`
+// and Halide refused the first call because the variant's tiles reach outside the buffers
+// (its bounds checks run before anything is computed, so nothing was written); throws
+// RuntimeError for any other failure.
+bool run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const ConvVariant& v, const Buffer& input,
+                const Buffer* skip, const Buffer& output, const ConvCall& call, bool may_refuse = false) {
   int cin_g = input.dim(0).extent() / to_int(p.groups);
   int cout_g = output.dim(0).extent() / to_int(p.groups);
   // A 1-element stand-in for the skip input of variants that do not read it.
@@ -264,10 +268,10 @@ void run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const
     // Channel views of group g, translated so that channel 0 of the group is index 0.
     // (On OpenCL a group's channel view may start off the device's alignment: it is then
     // copied through an aligned buffer.)
-    Buffer in = launchable_copy(at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)), true);
+    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)).launchable_copy(true);
     Buffer out_view = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
-    Buffer out = launchable_copy(out_view, false);
-    Buffer sk = skip ? launchable_copy(at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)), true)
+    Buffer out = out_view.launchable_copy(false);
+    Buffer sk = skip ? at_origin(skip->cropped(0, skip->dim(0).min() + g * cout_g, cout_g)).launchable_copy(true)
                      : unused;
     const Buffer& all_taps = filters[static_cast<size_t>(g)];
     Buffer filter = at_origin(all_taps.cropped(2, call.first_kx, call.kw).cropped(3, call.first_ky, call.kh));
@@ -275,9 +279,11 @@ void run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const
         v.fn(in.raw_buffer(), filter.raw_buffer(), const_cast<Buffer&>(p.biases[static_cast<size_t>(g)]).raw_buffer(),
              sk.raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw), to_int(p.win.dh), call.pad_x,
              call.pad_y, out.raw_buffer());
+    if (may_refuse && g == 0 && result == halide_error_code_access_out_of_bounds) return false;
     check(result, v.name);
-    if (out.data() != out_view.data()) copy_into(out, out_view);
+    if (out.data() != out_view.data()) out_view.copy_contents_from(out);
   }
+  return true;
 }
 
 // The schedule that runs: `requested` where its preconditions hold (kernels.h) and it was
@@ -304,7 +310,8 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
         break;
       case ConvKind::Auto:
         // Their tiles (up to the estimates' 28 pixels) shift inwards too; measured to run on
-        // 7x7 outputs with 32+ channels, not on 1-pixel or 5-channel ones.
+        // 7x7 outputs with 32+ channels on AVX-512, not on 1-pixel or 5-channel ones (where
+        // Halide still refuses a call, run_conv runs the default).
         if (deep && width >= v.pixels && output.dim(2).extent() >= kConvNarrowPixels) return requested;
         break;
       case ConvKind::Simple:
@@ -423,7 +430,7 @@ std::string run_conv_gpu(const PreparedConv& p, const Buffer& input, const Buffe
   ConvCall call{to_int(w.pad_left), to_int(w.pad_top), 0, to_int(w.kw), 0, to_int(w.kh)};
   run_groups(p, p.filters, {names[static_cast<size_t>(v)][static_cast<size_t>(e)].c_str(), fn}, input, skip, output,
              call);
-  mark_written(output);
+  output.mark_written();
   return var.name;
 }
 
@@ -461,7 +468,7 @@ void from_nchw(const Tensor& t, Buffer& b) {
         for (int64_t x = 0; x < s.w; ++x)
           b(b.dim(0).min() + static_cast<int>(c), b.dim(1).min() + static_cast<int>(x),
             b.dim(2).min() + static_cast<int>(y), b.dim(3).min() + static_cast<int>(n)) = t.at(n, c, y, x);
-  b.set_host_dirty();
+  b.host_written();
 }
 
 Tensor to_nchw(const Buffer& b) {
@@ -506,8 +513,8 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
         for (int64_t kx = 0; kx < kw; ++kx)
           f(static_cast<int>(c), static_cast<int>(kx), static_cast<int>(ky)) = folded(c, 0, ky, kx);
     }
-    upload(f);
-    upload(b);
+    f.upload();
+    b.upload();
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
     return p;
@@ -531,8 +538,8 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
           for (int64_t kx = 0; kx < kw; ++kx)
             f(lane, static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky), tile) = folded(o, ci, ky, kx);
     }
-    upload(f);
-    upload(b);
+    f.upload();
+    b.upload();
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
   }
@@ -562,7 +569,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
              const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
              to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
     check(result, v.name);
-    mark_written(output);
+    output.mark_written();
     return name_of(depthwise_schedules(), v.schedule);
   }
   if (current_kernel_set() != KernelSet::Cpu) return run_conv_gpu(p, input, skip, output, act, schedule);
@@ -573,7 +580,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     Buffer& copy =
         sized(p.skip_copy, {skip->dim(0).extent(), skip->dim(1).extent(), skip->dim(2).extent(), skip->dim(3).extent()});
     copy.set_min({skip->dim(0).min(), skip->dim(1).min(), skip->dim(2).min(), skip->dim(3).min()});
-    copy_into(*skip, copy);
+    copy.copy_contents_from(*skip);
     skip = &copy;
   }
   // Dilated convs with wide padding (DeepLab's ASPP) read zeros for many taps: split the
@@ -604,32 +611,42 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
       Buffer out = band(output);
       std::optional<Buffer> sk;
       if (skip) sk = band(*skip);
+      // Runs the band with `chosen`; false where an autoscheduled variant was refused.
+      auto run_band = [&](ConvSchedule chosen) {
+        // The direct variants read every tap in place: where a band's taps may still fall in
+        // the padding, they read a zero-padded copy of the input.
+        bool in_place = split_rows && split_cols;
+        ConvKind kind = kConvVariants[chosen].kind;
+        bool padded = (kind == ConvKind::Direct || kind == ConvKind::Blocked) && !in_place;
+        if (padded && !padded_copy) padded_copy = padded_input(p, input, output);
+        const Buffer& source = padded ? *padded_copy : input;
+        int64_t offset_x = padded ? w.pad_left : 0, offset_y = padded ? w.pad_top : 0;
+        // Output index o of the band, tap t of its range: input o*s + t*d - pad, shifted.
+        ConvCall call{to_int(w.pad_left - c.first * w.sw - c.first_tap * w.dw - offset_x),
+                      to_int(w.pad_top - r.first * w.sh - r.first_tap * w.dh - offset_y),
+                      c.first_tap,
+                      c.end_tap - c.first_tap,
+                      r.first_tap,
+                      r.end_tap - r.first_tap};
+        const std::vector<Buffer>& filters =
+            kind == ConvKind::Winograd ? winograd_filters(p, kConvVariants[chosen].pixels) : p.filters;
+        if (kind == ConvKind::Winograd) {  // every transformed tap (an undilated conv has one band)
+          call.kw = filters.front().dim(2).extent();
+          call.kh = filters.front().dim(3).extent();
+        }
+        return run_groups(p, filters, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call,
+                          kind == ConvKind::Auto);
+      };
       ConvSchedule chosen = choose(schedule, w, input, sk ? &*sk : nullptr, out, p.groups, act);
-      if (std::find(ran.begin(), ran.end(), chosen) == ran.end()) ran.push_back(chosen);
-      // The direct variants read every tap in place: where a band's taps may still fall in
-      // the padding, they read a zero-padded copy of the input.
-      bool in_place = split_rows && split_cols;
-      ConvKind kind = kConvVariants[chosen].kind;
-      bool padded = (kind == ConvKind::Direct || kind == ConvKind::Blocked) && !in_place;
-      if (padded && !padded_copy) padded_copy = padded_input(p, input, output);
-      const Buffer& source = padded ? *padded_copy : input;
-      int64_t offset_x = padded ? w.pad_left : 0, offset_y = padded ? w.pad_top : 0;
-      // Output index o of the band, tap t of its range: input o*s + t*d - pad, shifted.
-      ConvCall call{to_int(w.pad_left - c.first * w.sw - c.first_tap * w.dw - offset_x),
-                    to_int(w.pad_top - r.first * w.sh - r.first_tap * w.dh - offset_y),
-                    c.first_tap,
-                    c.end_tap - c.first_tap,
-                    r.first_tap,
-                    r.end_tap - r.first_tap};
-      const std::vector<Buffer>& filters =
-          kind == ConvKind::Winograd ? winograd_filters(p, kConvVariants[chosen].pixels) : p.filters;
-      if (kind == ConvKind::Winograd) {  // every transformed tap (an undilated conv has one band)
-        call.kw = filters.front().dim(2).extent();
-        call.kh = filters.front().dim(3).extent();
+      // The autoscheduled baselines' tiles differ by target (Adams2019's for AVX2 and below
+      // take 64+ channels and 14+ rows, AVX-512's 7): where Halide refuses one, the default runs.
+      if (!run_band(chosen)) {
+        chosen = choose(kDefaultConvSchedule, w, input, sk ? &*sk : nullptr, out, p.groups, act);
+        run_band(chosen);
       }
-      run_groups(p, filters, pick(chosen, skip != nullptr, act), source, sk ? &*sk : nullptr, out, call);
+      if (std::find(ran.begin(), ran.end(), chosen) == ran.end()) ran.push_back(chosen);
     }
-  mark_written(output);
+  output.mark_written();
   std::string names;
   for (ConvSchedule c : ran) names += (names.empty() ? "" : "+") + name_of(conv_schedules(), c);
   return names;

@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "networks/networks.h"
+#include "runtime/device_buffer.h"
 #include "runtime/executor.h"
 #include "runtime/runtime.h"
 
 namespace archbench::kernels {
 
-using Buffer = Halide::Runtime::Buffer<float>;
 
 // --- kernel sets ---------------------------------------------------------------------------
 // Every wrapper calls the kernel of the current kernel set (per thread; the executor sets it
@@ -58,31 +58,13 @@ F for_set(F cpu, std::type_identity_t<F> cuda, std::type_identity_t<F> opencl) {
 #define ARCHBENCH_KERNEL(name) \
   ::archbench::kernels::for_set(archbench_##name, ARCHBENCH_CUDA_FN(name), ARCHBENCH_OPENCL_FN(name))
 
-// The buffer protocol of GPU sets, in one place. Activations live on the device between
-// kernels (the executor's arena views carry device crops); host-side data (weights, tables)
-// is uploaded once where it is prepared. On the cpu set each of these is (nearly) nothing.
+// The GPU buffer protocol lives in DeviceArray (device_buffer.h): activations stay on the
+// device between kernels (the executor's arena views carry device crops); host-side data
+// (weights, tables) is uploaded once where it is prepared.
 //   device_interface: the current set's Halide device interface (null for cpu);
-//   upload: marks host data as the truth and copies it to the device (GPU sets);
-//   mark_written: after a kernel wrote `b`: device-dirty on a GPU set, host-dirty on cpu;
-//   copy_into: dst = src (same extents), device to device on a GPU set;
-//   device_sync: waits for the kernels queued on `b`'s device (nothing without one).
+//   launch_alignment: the alignment (bytes) of an OpenCL sub-buffer's start; 1 on the others.
 const halide_device_interface_t* device_interface();
-void upload(Buffer& b);
-void upload(Halide::Runtime::Buffer<int32_t>& b);
-void mark_written(Buffer& b);
-void copy_into(const Buffer& src, Buffer& dst);
-void device_sync(Buffer& b);
-// OpenCL launches pass a view at an offset in its allocation as a sub-buffer, which must
-// start at a multiple of the device's base address alignment (launch_alignment(), bytes; 1 on
-// the other sets). launchable: whether `b` may be a kernel argument as it is;
-// launchable_copy: `view` itself where launchable, else a dense device buffer of its extents
-// (holding a copy of it when `copy_in`); a written stand-in is copied back with copy_into.
 int64_t launch_alignment();
-bool launchable(const Buffer& b);
-Buffer launchable_copy(const Buffer& view, bool copy_in);
-// A view of `arena` (a 1-D buffer with a device allocation on a GPU set) at element `offset`
-// with the given (c, x, y, n) dims; `slices` keeps the device crops the views refer to.
-Buffer device_view(Buffer& arena, int64_t offset, const halide_dimension_t dims[4], std::vector<Buffer>& slices);
 
 // Activations as Halide sees them: dims (c, x, y, n), channels innermost.
 Buffer to_halide(const Tensor& nchw);
@@ -145,13 +127,13 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 //   a knob variant also needs the epilogue compiled; winograd-* a 3x3 filter at stride and
 //   dilation 1, the right padding at most the left, and an output at least m wide (its
 //   fp32 results differ from direct convolution's by up to about 1e-6 relative for m = 2 and
-//   1e-5 for m = 4: run_conv's callers that compare outputs allow for it);
-//   blocked also input channels in multiples of
-//   kConvInputBlock; the autoscheduled ones 7x7 pixels and no `skip` aliasing the output
-//   (their edge tiles may be recomputed; the hand-written residual variants test bounds
-//   instead). Default: direct (7+ pixels wide, 32+ output
-//   channels), else simple. Direct and blocked read a zero-padded copy of the input (kept
-//   in the PreparedConv). Throws RuntimeError.
+//   1e-5 for m = 4: run_conv's callers that compare outputs allow for it); blocked also
+//   input channels in multiples of kConvInputBlock; the autoscheduled ones 7x7 pixels and
+//   Halide accepting their tiles for these buffers (the tiles differ by x86-64 level).
+//   Default: direct (7+ pixels wide, 32+ output channels), else simple. The CPU variants'
+//   edge tiles shift inwards, so a skip input aliasing the output is read from a copy.
+//   Direct and blocked read a zero-padded copy of the input (kept in the PreparedConv).
+//   Throws RuntimeError.
 // Returns the name of the schedule that ran ("direct"; "simple+direct" where bands of a
 // dilated conv ran different ones; "columns" for depthwise).
 std::string run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,

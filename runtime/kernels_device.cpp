@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 
@@ -55,6 +56,83 @@ bool kernel_set_built(KernelSet set) {
   return false;
 }
 
+namespace {
+
+const std::array<const char*, 4> kIsaNames = {"x86-64", "sse41", "avx2", "avx512"};
+
+}  // namespace
+
+CpuIsa detected_cpu_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return CpuIsa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::Avx2;
+  if (__builtin_cpu_supports("sse4.1")) return CpuIsa::Sse41;
+  return CpuIsa::Baseline;
+}
+
+namespace {
+
+std::atomic<int> isa_cap{static_cast<int>(CpuIsa::Avx512)};
+std::atomic<int64_t> isa_refusals{0};
+
+bool has_feature(int count, const uint64_t* features, halide_target_feature_t f) {
+  const int word = static_cast<int>(f) / 64;
+  return word < count && (features[word] >> (static_cast<int>(f) % 64) & 1) != 0;
+}
+
+// Halide's multi-target wrappers ask this before each call which variant may run: refuse the
+// levels above the cap, then ask Halide's own CPU check.
+int capped_can_use(int count, const uint64_t* features) {
+  static const std::array<std::vector<halide_target_feature_t>, 4> above = {{
+      {halide_target_feature_sse41, halide_target_feature_avx, halide_target_feature_avx2, halide_target_feature_fma,
+       halide_target_feature_f16c, halide_target_feature_avx512, halide_target_feature_avx512_skylake},
+      {halide_target_feature_avx, halide_target_feature_avx2, halide_target_feature_fma, halide_target_feature_f16c,
+       halide_target_feature_avx512, halide_target_feature_avx512_skylake},
+      {halide_target_feature_avx512, halide_target_feature_avx512_skylake},
+      {},
+  }};
+  for (halide_target_feature_t f : above[static_cast<size_t>(isa_cap.load())])
+    if (has_feature(count, features, f)) {
+      ++isa_refusals;
+      return 0;
+    }
+  return halide_default_can_use_target_features(count, features);
+}
+
+// The cap of ARCHBENCH_CPU_ISA, installed once before the first kernel call (every
+// KernelSetScope asks; the multi-target wrappers remember their first answer).
+void install_isa_cap() {
+  static const bool installed = [] {
+    if (const char* env = std::getenv("ARCHBENCH_CPU_ISA"); env && *env) {
+      try {
+        isa_cap = static_cast<int>(parse_cpu_isa(env));
+      } catch (const RuntimeError& e) {
+        throw RuntimeError(fmt::format("ARCHBENCH_CPU_ISA: {}", e.what()));
+      }
+    }
+    halide_set_custom_can_use_target_features(capped_can_use);
+    return true;
+  }();
+  (void)installed;
+}
+
+}  // namespace
+
+CpuIsa parse_cpu_isa(const std::string& name) {
+  for (size_t i = 0; i < kIsaNames.size(); ++i)
+    if (name == kIsaNames[i]) return static_cast<CpuIsa>(i);
+  throw RuntimeError(fmt::format("unknown CPU ISA level '{}' (one of: avx512, avx2, sse41, x86-64)", name));
+}
+
+const char* cpu_isa_name(CpuIsa isa) { return kIsaNames[static_cast<size_t>(isa)]; }
+
+CpuIsa cpu_isa() {
+  install_isa_cap();
+  return std::min(detected_cpu_isa(), static_cast<CpuIsa>(isa_cap.load()));
+}
+
+int64_t cpu_isa_refusals() { return isa_refusals.load(); }
+
 namespace kernels {
 
 namespace {
@@ -65,6 +143,7 @@ KernelSet current_kernel_set() { return current; }
 
 KernelSetScope::KernelSetScope(KernelSet set) : previous_(current) {
   if (!kernel_set_built(set)) no_kernel_set(set);
+  install_isa_cap();
   // Halide 14's CUDA runtime caps a kernel at 64 registers unless told otherwise before the
   // first launch; the register-tiled conv spills under that cap. A user's own value wins.
   if (set == KernelSet::Cuda) setenv("HL_CUDA_JIT_MAX_REGISTERS", "255", 0);
@@ -101,46 +180,87 @@ const halide_device_interface_t* device_interface() {
   no_kernel_set(current);
 }
 
-namespace {
+template <typename T>
+DeviceArray<T> DeviceArray<T>::with_device(T* host, int elements) {
+  DeviceArray b(host, elements);
+  if (const halide_device_interface_t* device = device_interface()) {
+    install_error_handler();
+    check(b.device_malloc(device), "device_malloc (the activation arena)");
+  }
+  return b;
+}
 
 template <typename T>
-void upload_buffer(Halide::Runtime::Buffer<T>& b, const char* what) {
+DeviceArray<T> DeviceArray<T>::view(int64_t offset, const halide_dimension_t dims[4]) const {
+  T* base = const_cast<T*>(this->data()) + offset;
+  if (!this->raw_buffer()->device) return DeviceArray(base, 4, dims);
+  // The device crop of the elements the view spans; the view borrows its handle.
+  int64_t span = 1;
+  for (int d = 0; d < 4; ++d) span += static_cast<int64_t>(dims[d].extent - 1) * dims[d].stride;
+  auto crop = std::make_shared<const Base>(this->cropped(0, to_int(offset), to_int(span)));
+  if (!crop->raw_buffer()->device) throw RuntimeError("device crop of the activation arena failed");
+  halide_buffer_t raw{};
+  raw.host = reinterpret_cast<uint8_t*>(base);
+  raw.device = crop->raw_buffer()->device;
+  raw.device_interface = crop->raw_buffer()->device_interface;
+  raw.type = halide_type_of<T>();
+  raw.dimensions = 4;
+  raw.dim = const_cast<halide_dimension_t*>(dims);
+  DeviceArray v(Base(raw, Halide::Runtime::BufferDeviceOwnership::Unmanaged));
+  v.device_owner_ = std::move(crop);
+  return v;
+}
+
+template <typename T>
+void DeviceArray<T>::host_written() {
+  set_host_dirty();
+}
+
+template <typename T>
+void DeviceArray<T>::upload() {
   const halide_device_interface_t* iface = device_interface();
   if (!iface) {
-    b.set_host_dirty();
+    set_host_dirty();
     return;
   }
   install_error_handler();
-  b.set_device_dirty(false);
-  b.set_host_dirty(true);
-  check(b.copy_to_device(iface), what);
+  set_device_dirty(false);
+  set_host_dirty(true);
+  check(copy_to_device(iface), "upload");
 }
 
-}  // namespace
-
-void upload(Buffer& b) { upload_buffer(b, "upload"); }
-void upload(Halide::Runtime::Buffer<int32_t>& b) { upload_buffer(b, "upload"); }
-
-void mark_written(Buffer& b) {
+template <typename T>
+void DeviceArray<T>::mark_written() {
   if (device_interface()) {
-    b.set_host_dirty(false);
-    b.set_device_dirty(true);
+    set_host_dirty(false);
+    set_device_dirty(true);
   } else {
-    b.set_host_dirty();
+    set_host_dirty();
   }
 }
 
-void copy_into(const Buffer& src, Buffer& dst) {
+template <typename T>
+void DeviceArray<T>::download() {
+  if (!this->raw_buffer()->device) return;
   install_error_handler();
-  check(halide_buffer_copy(nullptr, const_cast<Buffer&>(src).raw_buffer(), device_interface(), dst.raw_buffer()),
-        "copy");
+  set_host_dirty(false);
+  set_device_dirty(true);
+  check(copy_to_host(), "copy_to_host (a network output)");
 }
 
-void device_sync(Buffer& b) {
-  if (b.raw_buffer()->device) {
+template <typename T>
+void DeviceArray<T>::sync() {
+  if (this->raw_buffer()->device) {
     install_error_handler();
-    check(halide_device_sync(nullptr, b.raw_buffer()), "device_sync");
+    check(device_sync(), "device_sync");
   }
+}
+
+template <typename T>
+void DeviceArray<T>::copy_contents_from(const DeviceArray& src) {
+  install_error_handler();
+  check(halide_buffer_copy(nullptr, const_cast<DeviceArray&>(src).raw_buffer(), device_interface(), this->raw_buffer()),
+        "copy");
 }
 
 int64_t launch_alignment() {
@@ -153,47 +273,35 @@ int64_t launch_alignment() {
   return align[static_cast<size_t>(current)];
 }
 
-bool launchable(const Buffer& b) {
+template <typename T>
+bool DeviceArray<T>::launchable() const {
 #ifdef ARCHBENCH_HAS_OPENCL
-  const halide_buffer_t* raw = const_cast<Buffer&>(b).raw_buffer();
+  const halide_buffer_t* raw = this->raw_buffer();
   if (current != KernelSet::OpenCL || !raw->device || raw->device_interface != halide_opencl_device_interface())
     return true;
   uint64_t offset = halide_opencl_get_crop_offset(nullptr, const_cast<halide_buffer_t*>(raw));
   return offset % static_cast<uint64_t>(launch_alignment()) == 0;
 #else
-  (void)b;
   return true;
 #endif
 }
 
-Buffer launchable_copy(const Buffer& view, bool copy_in) {
-  if (launchable(view)) return view;
-  Buffer dense(view.dim(0).extent(), view.dim(1).extent(), view.dim(2).extent(), view.dim(3).extent());
+template <typename T>
+DeviceArray<T> DeviceArray<T>::launchable_copy(bool copy_in) const {
+  if (launchable()) return *this;
+  DeviceArray dense(this->dim(0).extent(), this->dim(1).extent(), this->dim(2).extent(), this->dim(3).extent());
   install_error_handler();
   check(dense.device_malloc(device_interface()), "device_malloc (an aligned copy of a view)");
-  if (copy_in) copy_into(at_origin(view), dense);
+  if (copy_in) {
+    DeviceArray src = *this;  // at its origin, as `dense` is
+    for (int d = 0; d < src.dimensions(); ++d) src.raw_buffer()->dim[d].min = 0;
+    dense.copy_contents_from(src);
+  }
   return dense;
 }
 
-Buffer device_view(Buffer& arena, int64_t offset, const halide_dimension_t dims[4], std::vector<Buffer>& slices) {
-  float* base = arena.data() + offset;
-  if (!arena.raw_buffer()->device) return Buffer(base, 4, dims);
-  // The device crop of the arena elements the view spans; the view borrows its handle.
-  int64_t span = 1;
-  for (int d = 0; d < 4; ++d) span += static_cast<int64_t>(dims[d].extent - 1) * dims[d].stride;
-  Buffer slice = arena.cropped(0, to_int(offset), to_int(span));
-  if (!slice.raw_buffer()->device) throw RuntimeError("device crop of the activation arena failed");
-  halide_buffer_t raw{};
-  raw.host = reinterpret_cast<uint8_t*>(base);
-  raw.device = slice.raw_buffer()->device;
-  raw.device_interface = slice.raw_buffer()->device_interface;
-  raw.type = halide_type_of<float>();
-  raw.dimensions = 4;
-  raw.dim = const_cast<halide_dimension_t*>(dims);
-  Buffer view(raw, Halide::Runtime::BufferDeviceOwnership::Unmanaged);
-  slices.push_back(std::move(slice));
-  return view;
-}
+template class DeviceArray<float>;
+template class DeviceArray<int32_t>;
 
 }  // namespace kernels
 
@@ -321,7 +429,7 @@ KernelSetStatus probe_kernel_set(KernelSet set) {
   try {
     kernels::KernelSetScope scope(set);
     kernels::Buffer b(16);
-    kernels::upload(b);
+    b.upload();
     s.usable = true;
   } catch (const RuntimeError& e) {
     s.reason = e.what();

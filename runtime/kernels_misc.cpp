@@ -126,7 +126,7 @@ PreparedDeconv::Axis phase_table(int64_t kernel, int64_t stride, int64_t dilatio
   const int64_t step = stride / std::gcd(stride, dilation);
   a.step = to_int(step);
   a.shift = to_int(step * dilation / stride);
-  a.phases = Halide::Runtime::Buffer<int32_t>(to_int(stride), 3);
+  a.phases = IndexBuffer(to_int(stride), 3);
   bool any = false;
   for (int64_t p = 0; p < stride; ++p) {
     const int64_t t = p + pad;
@@ -146,7 +146,7 @@ PreparedDeconv::Axis phase_table(int64_t kernel, int64_t stride, int64_t dilatio
       any = true;
     }
   }
-  upload(a.phases);
+  a.phases.upload();
   return a;
 }
 
@@ -180,8 +180,8 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
           p.weight(static_cast<int>(o), static_cast<int>((y * in.w + x) * in.c + c)) = row[(c * in.h + y) * in.w + x];
     if (bias) p.bias(static_cast<int>(o)) = bias->data[static_cast<size_t>(o)];
   }
-  upload(p.weight);
-  upload(p.bias);
+  p.weight.upload();
+  p.bias.upload();
   return p;
 }
 
@@ -201,7 +201,7 @@ void run_fc(const PreparedFC& fc, const Buffer& input, Buffer& output, bool relu
   auto fn = relu ? ARCHBENCH_KERNEL(fc_relu) : ARCHBENCH_KERNEL(fc);
   const int rows = fc_rows_per_task(fc.weight.dim(1).extent(), fc.weight.dim(0).extent(), input.dim(3).extent());
   check(fn(in.raw_buffer(), raw(fc.weight), raw(fc.bias), rows, out.raw_buffer()), name);
-  mark_written(output);
+  output.mark_written();
 }
 
 // --- element-wise --------------------------------------------------------------------------
@@ -215,7 +215,7 @@ void run_add(const Buffer& a, const Buffer& b, Buffer& output, bool relu) {
   Buffer x = at_origin(a), y = at_origin(b), out = at_origin(output);
   auto fn = relu ? ARCHBENCH_KERNEL(add_relu) : ARCHBENCH_KERNEL(add);
   check(fn(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), name);
-  mark_written(output);
+  output.mark_written();
 }
 
 void run_multiply(const Buffer& a, const Buffer& b, Buffer& output) {
@@ -225,7 +225,7 @@ void run_multiply(const Buffer& a, const Buffer& b, Buffer& output) {
   require_rank4(output, "the output", "multiply");
   Buffer x = broadcast_to(a, output), y = broadcast_to(b, output), out = at_origin(output);
   check(ARCHBENCH_KERNEL(multiply)(x.raw_buffer(), y.raw_buffer(), out.raw_buffer()), "multiply");
-  mark_written(output);
+  output.mark_written();
 }
 
 PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
@@ -241,8 +241,8 @@ PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, co
     p.scale(i) = static_cast<float>(s);
     p.shift(i) = static_cast<float>(beta.data[j] - mean.data[j] * s);
   }
-  upload(p.scale);
-  upload(p.shift);
+  p.scale.upload();
+  p.shift.upload();
   return p;
 }
 
@@ -256,7 +256,7 @@ void run_scale_shift(const PreparedScaleShift& ss, const Buffer& input, Buffer& 
         fmt::format("{}: {} channels, prepared for {}", name, input.dim(0).extent(), ss.scale.dim(0).extent()));
   Buffer in = at_origin(input), out = at_origin(output);
   check(fn(in.raw_buffer(), raw(ss.scale), raw(ss.shift), out.raw_buffer()), name);
-  mark_written(output);
+  output.mark_written();
 }
 
 void run_activation(OpKind op, const Buffer& input, Buffer& output) {
@@ -268,8 +268,8 @@ void run_activation(OpKind op, const Buffer& input, Buffer& output) {
     id.zeros.assign(static_cast<size_t>(c), 0.0f);
   }
   PreparedScaleShift ss{Buffer(id.ones.data(), c), Buffer(id.zeros.data(), c)};
-  upload(ss.scale);  // a GPU set: copied for this call (standalone activations are rare)
-  upload(ss.shift);
+  ss.scale.upload();  // a GPU set: copied for this call (standalone activations are rare)
+  ss.shift.upload();
   run_scale_shift(ss, input, output, op);
 }
 
@@ -281,7 +281,7 @@ void run_softmax(const Buffer& input, Buffer& output) {
   require_same(input, output, "softmax");
   Buffer in = at_origin(input), out = at_origin(output);
   check(ARCHBENCH_KERNEL(softmax)(in.raw_buffer(), out.raw_buffer()), "softmax");
-  mark_written(output);
+  output.mark_written();
 }
 
 void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
@@ -294,7 +294,7 @@ void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
   check(ARCHBENCH_KERNEL(lrn)(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size), static_cast<float>(a.beta),
                       static_cast<float>(a.k), out.raw_buffer()),
         "lrn");
-  mark_written(output);
+  output.mark_written();
 }
 
 // --- transposed convolution ----------------------------------------------------------------
@@ -329,8 +329,8 @@ PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& a, const Tensor&
             f(static_cast<int>(co), static_cast<int>(ci), static_cast<int>(kx), static_cast<int>(ky)) =
                 weight.data[static_cast<size_t>((((g * cin_g + ci) * cout_g + co) * kh + ky) * kw + kx)];
     }
-    upload(f);
-    upload(b);
+    f.upload();
+    b.upload();
     p.filters.push_back(std::move(f));
     p.biases.push_back(std::move(b));
   }
@@ -351,20 +351,20 @@ void run_conv_transpose(const PreparedDeconv& p, const Buffer& input, Buffer& ou
                                    extents(input), extents(output), groups, cin_g, cout_g));
   if (input.data() == output.data()) throw RuntimeError("conv_transpose: the output may not be the input");
   auto table = [](const PreparedDeconv::Axis& a) {
-    return const_cast<Halide::Runtime::Buffer<int32_t>&>(a.phases).raw_buffer();
+    return const_cast<IndexBuffer&>(a.phases).raw_buffer();
   };
   for (int g = 0; g < groups; ++g) {
-    Buffer in = launchable_copy(at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)), true);
+    Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)).launchable_copy(true);
     Buffer out_view = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
-    Buffer out = launchable_copy(out_view, false);
+    Buffer out = out_view.launchable_copy(false);
     const size_t i = static_cast<size_t>(g);
     int result = ARCHBENCH_KERNEL(deconv)(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]), table(p.x), table(p.y),
                                   p.x.step, p.y.step, p.x.shift, p.y.shift, p.x.max_taps, p.y.max_taps, p.x.min_off,
                                   p.x.max_off, p.y.min_off, p.y.max_off, out.raw_buffer());
     check(result, "conv_transpose");
-    if (out.data() != out_view.data()) copy_into(out, out_view);
+    if (out.data() != out_view.data()) out_view.copy_contents_from(out);
   }
-  mark_written(output);
+  output.mark_written();
 }
 
 }  // namespace archbench::kernels

@@ -83,7 +83,7 @@ struct PreparedDeconv {
   // One axis: per phase p = output mod stride, (k0, off, taps): the taps k0 + j * step,
   // j < taps, reading input (output / stride) + off - j * shift.
   struct Axis {
-    Halide::Runtime::Buffer<int32_t> phases;  // (stride, 3)
+    IndexBuffer phases;  // (stride, 3)
     int step = 1, shift = 0, max_taps = 0, min_off = 0, max_off = 0;
   };
   Window win;

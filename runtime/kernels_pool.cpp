@@ -56,7 +56,7 @@ void copy_with_border(const Buffer& input, Buffer& output, int left, int top, fl
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
   check(ARCHBENCH_KERNEL(pad)(in.raw_buffer(), left, top, value, out.raw_buffer()), name);
-  mark_written(output);
+  output.mark_written();
 }
 
 }  // namespace
@@ -83,7 +83,7 @@ void run_pool(const PoolAttrs& a, bool max, const Buffer& input, Buffer& output)
                               to_int(w.pad_left), to_int(w.pad_top), to_int(w.pad_right), to_int(w.pad_bottom),
                               a.count_include_pad, out.raw_buffer());
   check(result, name);
-  mark_written(output);
+  output.mark_written();
 }
 
 void run_adaptive_avgpool(const Buffer& input, Buffer& output) {
@@ -92,7 +92,7 @@ void run_adaptive_avgpool(const Buffer& input, Buffer& output) {
   Buffer in = at_origin(input), out = at_origin(output);
   check(ARCHBENCH_KERNEL(adaptive_avgpool)(in.raw_buffer(), out.dim(1).extent(), out.dim(2).extent(), out.raw_buffer()),
         "adaptive_avgpool");
-  mark_written(output);
+  output.mark_written();
 }
 
 void run_global_avgpool(const Buffer& input, Buffer& output) {
@@ -118,7 +118,7 @@ void run_upsample(const UpsampleAttrs& a, const Buffer& input, Buffer& output) {
                                       out.raw_buffer()),
           "upsample_bilinear");
   }
-  mark_written(output);
+  output.mark_written();
 }
 
 void run_pad(const PadAttrs& a, const Buffer& input, Buffer& output) {

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/executor.h"
+
 namespace archbench {
 
 namespace {
@@ -84,12 +86,13 @@ double parallel_seconds(int threads, Work work) {
 MachinePeak measure_peak(int threads, double seconds, int repetitions) {
   MachinePeak p;
   p.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  __builtin_cpu_init();
   int lanes;
   float (*kernel)(int64_t);
-  if (__builtin_cpu_supports("avx512f")) {
+  // The level the cpu kernel set dispatches to (ARCHBENCH_CPU_ISA may cap it).
+  const CpuIsa isa = cpu_isa();
+  if (isa == CpuIsa::Avx512) {
     p.isa = "avx512", lanes = 16, kernel = fma_avx512;
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (isa == CpuIsa::Avx2) {
     p.isa = "avx2", lanes = 8, kernel = fma_avx2;
   } else {
     p.isa = "sse", lanes = 4, kernel = mul_add_sse;

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "analysis/analysis.h"
@@ -38,11 +39,9 @@ double median(std::vector<double> v) {
 }  // namespace
 
 std::string cpu_kernel_set() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return "cpu (x86-64 avx512_skylake)";
-  if (__builtin_cpu_supports("avx2")) return "cpu (x86-64 avx2)";
-  if (__builtin_cpu_supports("sse4.1")) return "cpu (x86-64 sse41)";
-  return "cpu (x86-64)";
+  static const std::array<const char*, 4> names = {"cpu (x86-64)", "cpu (x86-64 sse41)", "cpu (x86-64 avx2)",
+                                                   "cpu (x86-64 avx512_skylake)"};
+  return names[static_cast<size_t>(cpu_isa())];
 }
 
 BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,

@@ -126,12 +126,13 @@ endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_includes.inc CONTENT "${conv_includes}")
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_table.inc CONTENT "${conv_table}")
 
-# The GPU sets' conv schedules (conv.cpp, generate_gpu), every epilogue each: the two
+# The GPU sets' conv schedules (conv.cpp, generate_gpu), every epilogue each: the three
 # hand-written ones and the Li2018-autoscheduled baseline. The runtime's table of them is
 # conv_gpu_variants_table.inc: ARCHBENCH_GPU_CONV_VARIANT(name, pixels, autoscheduled, none,
 # relu, relu6, swish, add_relu) with library names without the kernel set's prefix.
 set(conv_gpu_table "")
-foreach(variant "gpu-tiled|gpu_tiled|4|" "gpu-simple|gpu_simple|1|" "gpu-auto-li2018|gpu_auto_li2018|7|Li2018")
+foreach(variant "gpu-tiled|gpu_tiled|4|" "gpu-simple|gpu_simple|1|" "gpu-c8|gpu_c8|4|"
+                "gpu-auto-li2018|gpu_auto_li2018|7|Li2018")
   string(REPLACE "|" ";" variant "${variant}")
   list(GET variant 0 name)
   list(GET variant 1 sched)

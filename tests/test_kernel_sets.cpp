@@ -1,13 +1,16 @@
 // Every kernel set (cpu, opencl, cuda) against PyTorch's recorded outputs on the awkward shapes
-// of the PyTorch fixtures, and the GPU sets against the reference executor: both GPU conv
-// schedules, fused blocks with in-place adds and concat copies on the device, and two zoo
+// of the PyTorch fixtures, and the GPU sets against the reference executor: each GPU conv
+// schedule, fused blocks with in-place adds and concat copies on the device, and two zoo
 // networks end to end. In CI the opencl set runs on PoCL (a CPU OpenCL driver); cuda runs
 // where a CUDA device is present. A set that cannot run here is skipped with the reason.
+// The cpu set also runs capped at each lower x86-64 level (AVX2, SSE4.1, baseline).
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
 #include "helpers.h"
 #include "runtime/executor.h"
+#include "runtime/kernels.h"
 
 using namespace archbench;
 using namespace archbench::test;
@@ -84,8 +87,9 @@ void every_fixture(KernelSet set) {
 }
 
 // Fused conv blocks (bn folded, residual add + relu in place), a concat that copies on the
-// device, depthwise at stride 2, a crop view and a flatten, at batch 2 and odd sizes; with
-// each GPU conv schedule forced and with the default choice.
+// device, depthwise at stride 2, a crop view and a flatten, a second output from a stride-2
+// conv, at batch 2 and odd sizes; with each GPU conv schedule forced and with the default
+// choice.
 const char* kBlocks = R"(
 name: blocks
 input: [2, 5, 17, 19]
@@ -106,6 +110,7 @@ layers:
   - {name: crop, op: crop, size: [5, 6], offset: [1, 2]}
   - {name: drop, op: dropout}
   - {name: flat, op: flatten}
+  - {name: s2, op: conv, inputs: add_relu, out: 24, kernel: 3, stride: 2, padding: 1}
 )";
 
 void fused_blocks(KernelSet set) {
@@ -116,8 +121,9 @@ void fused_blocks(KernelSet set) {
   struct Choice {
     const char *conv, *depthwise;
   };
+  std::vector<std::string> by_default;  // per step, what the default choice ran
   for (Choice c : {Choice{"default", "default"}, Choice{"gpu-tiled", "staged"}, Choice{"gpu-simple", "columns"},
-                   Choice{"gpu-auto-li2018", "default"}}) {
+                   Choice{"gpu-c8", "staged"}, Choice{"gpu-auto-li2018", "default"}}) {
     BOOST_TEST_CONTEXT("schedules " << c.conv << ", " << c.depthwise) {
       ExecutorOptions o;
       o.target = set;
@@ -131,13 +137,18 @@ void fused_blocks(KernelSet set) {
       // The schedules asked for ran (the conv steps' and the depthwise step's).
       for (size_t s = 0; s < e.steps().size(); ++s) {
         const std::string& family = e.steps()[s].family;
-        // (The autoscheduled baseline needs 64+ channels: here every conv falls back to the
-        // default, which tests/test_tuning.cpp's GPU case does not.)
         const std::string& layer = g.layers[static_cast<size_t>(e.steps()[s].layers.front())].name;
-        if (family == "conv" && std::string(c.conv) != "default")
-          BOOST_TEST(
-              e.step_schedule_ran(s) == (std::string(c.conv) == "gpu-auto-li2018" ? "gpu-tiled" : std::string(c.conv)),
-              "layer " << layer);
+        if (std::string(c.conv) == "default") {
+          by_default.push_back(e.step_schedule_ran(s));
+          // gpu-tiled where the output has room for its blocks (16 x 8), else gpu-simple.
+          if (family == "conv") BOOST_TEST(by_default.back() == (layer == "s2" ? "gpu-simple" : "gpu-tiled"));
+        } else if (family == "conv") {
+          // (The autoscheduled baseline needs 64+ channels: here every conv falls back to the
+          // default, which tests/test_tuning.cpp's GPU case does not.)
+          BOOST_TEST(e.step_schedule_ran(s) ==
+                         (std::string(c.conv) == "gpu-auto-li2018" ? by_default.at(s) : std::string(c.conv)),
+                     "layer " << layer);
+        }
         if (family == "depthwise" && std::string(c.depthwise) != "default")
           BOOST_TEST(e.step_schedule_ran(s) == c.depthwise);
       }
@@ -200,6 +211,33 @@ void zoo_networks(KernelSet set) {
   }
 }
 
+// The buffer protocol of DeviceArray (runtime/device_buffer.h) on a GPU set: an upload puts
+// the host data on the device, where it stays when the host copy changes behind the
+// protocol's back; a device-to-device copy and a download bring it back.
+void buffer_protocol(KernelSet set) {
+  namespace k = archbench::kernels;
+  k::KernelSetScope scope(set);
+  std::vector<float> host_a(37), host_b(37, -1.0f);
+  for (size_t i = 0; i < host_a.size(); ++i) host_a[i] = static_cast<float>(i) + 0.5f;
+  k::Buffer a = k::Buffer::with_device(host_a.data(), 37), b = k::Buffer::with_device(host_b.data(), 37);
+  a.upload();
+  std::fill(host_a.begin(), host_a.end(), 0.0f);  // the device copy is still the truth
+  b.copy_contents_from(a);
+  b.mark_written();
+  BOOST_TEST(host_b[5] == -1.0f);  // nothing came back yet
+  b.download();
+  for (size_t i = 0; i < host_b.size(); ++i) BOOST_TEST(host_b[i] == static_cast<float>(i) + 0.5f);
+  // A view at an offset reads the same device memory.
+  halide_dimension_t dims[4] = {{0, 4, 1, 0}, {0, 2, 4, 0}, {0, 1, 8, 0}, {0, 1, 8, 0}};
+  k::Buffer v = b.view(8, dims);
+  std::fill(host_b.begin(), host_b.end(), 0.0f);
+  v.mark_written();
+  v.download();
+  BOOST_TEST(host_b[8] == 8.5f);
+  BOOST_TEST(host_b[15] == 15.5f);
+  BOOST_TEST(host_b[16] == 0.0f);  // outside the view
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(fixtures_cpu)
@@ -215,6 +253,7 @@ BOOST_AUTO_TEST_SUITE_END()
     autoscheduled_baseline(set);                                                                             \
   }                                                                                                          \
   BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{set})) { zoo_networks(set); }         \
+  BOOST_AUTO_TEST_CASE(buffer_protocol_keeps_device_data, *ut::precondition(Runs{set})) { buffer_protocol(set); } \
   BOOST_AUTO_TEST_SUITE_END()
 GPU_SET_SUITE(gpu_opencl, KernelSet::OpenCL)
 GPU_SET_SUITE(gpu_cuda, KernelSet::Cuda)
@@ -236,6 +275,72 @@ BOOST_AUTO_TEST_CASE(an_unusable_target_is_a_clear_error) {
   }
   BOOST_CHECK_EXCEPTION(parse_kernel_set("vulkan"), RuntimeError, [](const RuntimeError& e) {
     return std::string(e.what()) == "unknown target 'vulkan' (one of: cpu, cuda, opencl)";
+  });
+}
+BOOST_AUTO_TEST_SUITE_END()
+
+// The cpu set's lower x86-64 levels, which a machine with AVX-512 never dispatches to by
+// itself: run with ARCHBENCH_CPU_ISA set (ctest runs this suite once per level, a process
+// each: Halide's dispatch keeps each kernel's first choice), the PyTorch fixtures and, with
+// every cpu conv schedule forced (both depthwise ones in turn), the fused blocks plus convs
+// wide enough for the 64-channel and blocked variants, against the reference executor.
+namespace {
+
+const std::string kIsaBlocks = std::string(kBlocks) + R"(
+  - {name: w1, op: conv, inputs: add_relu, out: 64, kernel: 3, padding: 1}
+  - {name: w1_relu, op: relu}
+  - {name: w2, op: conv, out: 64, kernel: 3, padding: 1, bias: false}
+  - {name: w2_bn, op: batchnorm}
+  - {name: w2_add, op: add, inputs: [w2_bn, w1_relu]}
+  - {name: w2_relu, op: relu}
+  - {name: w3, op: conv, out: 70, kernel: 1}
+)";
+
+struct CapSet {
+  tt::assertion_result operator()(ut::test_unit_id) const {
+    const char* env = std::getenv("ARCHBENCH_CPU_ISA");
+    tt::assertion_result r(env && *env);
+    if (!r) r.message() << "ARCHBENCH_CPU_ISA is not set (ctest runs this at avx2, sse41 and x86-64)";
+    return r;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cpu_isa_levels)
+BOOST_AUTO_TEST_CASE(every_kernel_at_the_capped_level, *ut::precondition(CapSet{})) {
+  const CpuIsa cap = parse_cpu_isa(std::getenv("ARCHBENCH_CPU_ISA"));
+  BOOST_TEST(cpu_isa_name(cpu_isa()) == cpu_isa_name(std::min(detected_cpu_isa(), cap)));
+  every_fixture(KernelSet::Cpu);
+  Graph g = load_text(kIsaBlocks);
+  Weights w = init_weights(g, 3);
+  Tensor x = random_tensor(g.input().output, 5);
+  auto want = run_reference(g, w, x);
+  const std::vector<std::string> depthwise = {"columns", "staged"};
+  size_t ran = 0;
+  for (const std::string& conv : conv_schedule_names()) {
+    if (conv.rfind("gpu-", 0) == 0) continue;
+    ExecutorOptions o;
+    o.conv_schedule = conv;
+    o.depthwise_schedule = depthwise[ran++ % depthwise.size()];
+    Executor e(g, w, o);
+    double err = worst_error(e.run(x), want);
+    std::string schedules;
+    for (size_t s = 0; s < e.steps().size(); ++s)
+      if (e.steps()[s].family == "conv") schedules += " " + e.step_schedule_ran(s);
+    BOOST_TEST_MESSAGE(cpu_isa_name(cpu_isa()) << " blocks, " << conv << " + " << o.depthwise_schedule
+                                               << ": relative error " << err << "; ran" << schedules);
+    BOOST_TEST(err <= 1e-4, "schedule " << conv);
+    // The forced schedule ran on the wide convs (w2: 64 -> 64 at 19 x 17, with the add).
+    if (conv != "default") BOOST_TEST(schedules.find(" " + conv) != std::string::npos, "schedule " << conv);
+  }
+  BOOST_TEST(ran >= 15u);
+  // Halide's dispatch asked, and the cap refused the levels above it.
+  if (detected_cpu_isa() > cap) BOOST_TEST(cpu_isa_refusals() > 0);
+}
+BOOST_AUTO_TEST_CASE(an_unknown_level_is_a_clear_error) {
+  BOOST_CHECK_EXCEPTION(parse_cpu_isa("avx9"), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "unknown CPU ISA level 'avx9' (one of: avx512, avx2, sse41, x86-64)";
   });
 }
 BOOST_AUTO_TEST_SUITE_END()

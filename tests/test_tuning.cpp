@@ -272,7 +272,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
       db_error(head + sig + "        schedule: fastest\n") ==
       "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
       "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, winograd-m4-rows-t24, "
-      "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-auto-li2018)");
+      "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -320,7 +320,8 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }
 
-// A GPU kernel set tunes between its own schedules (gpu-tiled / gpu-simple / gpu-auto-li2018), with injected
+// A GPU kernel set tunes between its own schedules (gpu-tiled / gpu-simple / gpu-c8 /
+// gpu-auto-li2018), with injected
 // timings; its entries sit under the device's fingerprint, and the tuned network computes
 // what the default does. Runs on the opencl set (PoCL in CI); skipped where it cannot run.
 BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
@@ -330,7 +331,7 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
     return;
   }
   BOOST_TEST(tuning_candidates("conv", KernelSet::OpenCL) ==
-                 std::vector<std::string>({"gpu-tiled", "gpu-simple", "gpu-auto-li2018"}),
+                 std::vector<std::string>({"gpu-tiled", "gpu-simple", "gpu-c8", "gpu-auto-li2018"}),
              boost::test_tools::per_element());
   BOOST_TEST(tuning_candidates("depthwise", KernelSet::OpenCL) == std::vector<std::string>({"columns", "staged"}),
              boost::test_tools::per_element());
@@ -339,7 +340,7 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   FakeClock clock{&g, {}, {}, ""};
   clock.ms[{"a", "gpu-simple"}] = 1;  // the default's choice on a 16x16 map is gpu-tiled
   clock.ms[{"b1", "gpu-tiled"}] = 2;
-  clock.ms[{"c", "gpu-simple"}] = 3;
+  clock.ms[{"c", "gpu-c8"}] = 3;
   fs::path dir = scratch("gpu");
   TuneOptions o;
   o.target = KernelSet::OpenCL;
@@ -351,8 +352,8 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   BOOST_TEST(t.entries[0].schedule == "gpu-simple");
   BOOST_TEST(t.entries[0].default_schedule == "gpu-tiled");
   BOOST_TEST(t.entries[1].schedule == "gpu-tiled");
-  BOOST_TEST(t.entries[2].schedule == "gpu-simple");
-  for (const TunedEntry& e : t.entries) BOOST_TEST(e.median_ms.size() == 3u);  // every gpu-* applies
+  BOOST_TEST(t.entries[2].schedule == "gpu-c8");
+  for (const TunedEntry& e : t.entries) BOOST_TEST(e.median_ms.size() == 4u);  // every gpu-* applies
   TunedDb db = read_tuned_db(o.db);
   BOOST_TEST_REQUIRE(db.targets.size() == 1u);
   BOOST_TEST(db.targets[0].fingerprint.cpu == opencl.device);
@@ -369,7 +370,7 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   Tensor got = tuned.run(x).at("c");
   BOOST_TEST(*c.found == 4);
   std::vector<std::string> ran = schedules_ran(tuned);
-  BOOST_TEST(ran == std::vector<std::string>({"gpu-simple", "gpu-tiled", "gpu-tiled", "gpu-simple"}),
+  BOOST_TEST(ran == std::vector<std::string>({"gpu-simple", "gpu-tiled", "gpu-tiled", "gpu-c8"}),
              boost::test_tools::per_element());
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }

@@ -2,16 +2,19 @@
 # The GPU check, one command on a machine with an NVIDIA GPU. Builds nothing: run it in a
 # checkout whose build/ was built elsewhere (the cuda kernel set compiles without a GPU).
 #   1. the cuda kernel set's correctness tests (every family on the PyTorch fixtures, fused
-#      blocks with both GPU conv schedules, two zoo networks) against the reference executor;
+#      blocks with each GPU conv schedule, two zoo networks) against the reference executor;
 #   2. `archbench bench --target cuda` at batch 1 and 8: alexnet, vgg16, resnet50, unet (572x572,
 #      1 channel), deeplabv3_resnet50 (512x512);
-#   3. where PyTorch with CUDA is installed, the same networks in PyTorch + cuDNN (fp32, TF32
+#   3. each GPU conv schedule forced on every conv of those networks at batch 1 (the figures
+#      that choose the default between them);
+#   4. where PyTorch with CUDA is installed, the same networks in PyTorch + cuDNN (fp32, TF32
 #      off, cudnn.benchmark on; bench/gpu/pytorch_cuda.py) and the ratio archbench / PyTorch.
 # Writes its results under ${OUT:-gpu-check}/ and prints a summary table. Runs from
 # BUILD/gpu-bundle/ when bench/gpu/bundle.sh made one (executables + their shared libraries,
 # for a machine without this project's Debian packages), else from BUILD/.
 # usage: bench/gpu/check.sh [BUILD_DIR]   (default: build)
-# A dry run of the script itself elsewhere: TARGET=opencl NETS="alexnet@64" BATCHES=1 (PoCL).
+# A dry run of the script itself elsewhere: TARGET=opencl NETS="alexnet@64" BATCHES=1 (PoCL);
+# SCHEDULES="gpu-tiled" narrows step 3.
 set -uo pipefail
 target=${TARGET:-cuda}
 read -r -a nets <<<"${NETS:-alexnet@224 vgg16@224 resnet50@224 unet@572 deeplabv3_resnet50@512}"
@@ -57,6 +60,20 @@ for spec in "${nets[@]}"; do
   done
 done
 
+echo "== latency: each GPU conv schedule forced on every conv (batch 1), to choose the default"
+read -r -a schedules <<<"${SCHEDULES:-gpu-tiled gpu-simple gpu-c8}"
+for spec in "${nets[@]}"; do
+  name=${spec%@*} size=${spec#*@}
+  channels=3
+  [ "$name" = unet ] && channels=1
+  for schedule in "${schedules[@]}"; do
+    "$ab" bench "$name" --target "$target" --input "1,$channels,$size,$size" --schedule "$schedule" \
+      --repetitions 20 --warmup 3 --format json -o "$out/schedule-$name-$schedule.json" \
+      2> "$out/schedule-$name-$schedule.err" ||
+      echo "check: archbench bench $name --schedule $schedule failed: $(tail -1 "$out/schedule-$name-$schedule.err")"
+  done
+done
+
 echo "== latency: PyTorch + cuDNN"
 if [ "$target" = cuda ] &&
   python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
@@ -67,7 +84,7 @@ else
   : > "$out/pytorch.jsonl"
 fi
 
-python3 - "$out" "${nets[*]}" "${batches[*]}" <<'PY'
+python3 - "$out" "${nets[*]}" "${batches[*]}" "${schedules[*]}" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 nets = [n.split("@")[0] for n in sys.argv[2].split()]
@@ -87,5 +104,14 @@ for name in nets:
         ratio = f"{ab / pt:7.2f}" if ab and pt else "      -"
         fmt = lambda v: f"{v:.3f}" if v is not None else "-"
         print(f"{name:<20} {batch:>5} {fmt(ab):>13} {fmt(up):>10} {fmt(pt):>11} {ratio}")
+print()
+schedules = sys.argv[4].split()
+print(f"{'network (batch 1)':<20} " + " ".join(f"{s:>12}" for s in schedules) + "   (median ms, every conv forced)")
+for name in nets:
+    row = []
+    for s in schedules:
+        path = os.path.join(out, f"schedule-{name}-{s}.json")
+        row.append(f"{json.load(open(path))['latency_ms']['median']:12.3f}" if os.path.exists(path) else f"{'-':>12}")
+    print(f"{name:<20} " + " ".join(row))
 PY
 exit $tests_rc
