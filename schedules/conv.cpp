@@ -81,12 +81,19 @@ class Conv2D : public Generator<Conv2D> {
     } else
       padded = zero_padded(input);
 
-    // Accumulators indexed (lane, tile, x, y, n), output channel = tile * T + lane with T =
-    // kConvChannelTile: the filter's own layout, so a tile reads its weights densely.
+    // Accumulators indexed (lane, tile, x, y, n), output channel = tile * L + lane. L is the
+    // filter's own tile, T = kConvChannelTile, or with AVX2 for the register-tiled schedules
+    // half of it (2 vectors: see `lanes` below); a tile reads its weights densely.
     const int T = kConvChannelTile;
     const bool blocked = std::string(schedule) == "blocked";
+    const bool avx512 = get_target().has_feature(Target::AVX512_Skylake);
+    const bool register_tiled =
+        std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct";
+    const int vec = natural_vector_size<float>();
+    const bool avx2 = !avx512 && get_target().has_feature(Target::AVX2);
+    const int L = register_tiled && avx2 ? 2 * vec : T, parts = T / L;
     Func acc("acc"), partial("partial");
-    acc(lane, tile, x, y, n) = bias(tile * T + lane);
+    acc(lane, tile, x, y, n) = bias(tile * L + lane);
     if (blocked) {
       // Input channels in blocks of kConvInputBlock (the runtime guarantees a multiple): the
       // partial sums of block b, added into the accumulators one block at a time.
@@ -104,12 +111,12 @@ class Conv2D : public Generator<Conv2D> {
     } else {
       RDom r(0, input.dim(0).extent(), 0, filter.dim(2).extent(), 0, filter.dim(3).extent(), "r");
       acc(lane, tile, x, y, n) +=
-          filter(lane, r.x, r.y, r.z, tile) *
+          filter(tile % parts * L + lane, r.x, r.y, r.z, tile / parts) *
           padded(r.x, x * stride_x + r.y * dilation_x - pad_x, y * stride_y + r.z * dilation_y - pad_y, n);
       plain_r = r;
     }
 
-    Expr value = acc(c % T, c / T, x, y, n);
+    Expr value = acc(c % L, c / L, x, y, n);
     if (residual) value += skip(c, x, y, n);
     output(c, x, y, n) = activate(activation.value(), value);
     // The runtime passes every buffer at origin 0 (kernels.cpp: at_origin).
@@ -121,21 +128,29 @@ class Conv2D : public Generator<Conv2D> {
       return;
     }
 
-    const int vec = natural_vector_size<float>();
     // One channel tile's accumulators at a time, of constant size (so they live in registers):
     // every schedule below walks the output in whole, aligned tiles.
-    const int tiles = get_target().has_feature(Target::AVX512_Skylake) ? channel_tiles.value() : 1;
-    acc.bound_extent(lane, T).bound_extent(tile, tiles);
-    if (std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct") {
-      // One tile: kConvChannelTile channels (several vectors) x px pixels of accumulators,
+    const int tiles = avx512 ? channel_tiles.value() : 1;
+    // With AVX2 a register tile is half a channel tile: 2 vectors of 8 channels x 6 pixels,
+    // the shape of the classic 6 x 16 AVX2 sgemm kernel: 12 accumulators, the 2 filter vectors
+    // and the input broadcast fill the 16 registers. A whole 32-channel tile (4 vectors x 3
+    // pixels) left no register for the filter: ResNet-50's convs ran at 34-46 % of the AVX2
+    // peak, now 47-78 % (end to end 102 -> 69 ms, VGG-16 342 -> 205 ms, 2 threads). With SSE4.1
+    // (no FMA: every product needs a register copy) the half tile (2 x 4 pixels) was 1.26x
+    // slower than the whole one (8 vectors x 1 pixel), which it keeps.
+    const int lanes = L;
+    acc.bound_extent(lane, lanes).bound_extent(tile, tiles);
+    if (register_tiled) {
+      // One tile: `lanes` x `tiles` channels (several vectors) x px pixels of accumulators,
       // sized to the register file: 32 registers with AVX-512, 16 below it.
-      int px = std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, conv_pixel_tile(get_target()))
-                                                : conv_pixel_tile(get_target());
-      if (pixels > 0) px = std::min<int>(pixels, px_limit(get_target(), tiles));
+      int px = avx2 ? px_limit(get_target(), lanes, tiles)
+               : std::string(schedule) != "tiled" ? std::min(kConvNarrowPixels, conv_pixel_tile(get_target()))
+                                                  : conv_pixel_tile(get_target());
+      if (pixels > 0) px = std::min<int>(pixels, px_limit(get_target(), lanes, tiles));
       // Each task takes one channel tile over a band of kConvRowBand rows, so the tile's filter
       // slice is reused across the whole band while it is in cache. Channel tiles are tasks too:
       // a 7x7 or 14x14 output has only one or two row bands, too few to keep the cores busy.
-      Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
+      Var co("co"), ci("ci"), ch("ch"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
       output.split(c, co, ci, kConvChannelTile * tiles, TailStrategy::GuardWithIf)
           // Edge tiles along x shift inwards (recomputing a few outputs) rather than test
           // bounds, with a residual too: the runtime never passes a skip input that is the
@@ -143,9 +158,12 @@ class Conv2D : public Generator<Conv2D> {
           // Guarding made the accumulators' size dynamic and tested every pixel: residual 1x1
           // convs on 64x64-128x128 maps ran 4-22 % slower guarded than shifted.
           .split(x, xo, xi, px, TailStrategy::ShiftInwards)
-          .split(y, yo, yi, row_band, TailStrategy::GuardWithIf)
-          .reorder(ci, xi, xo, yi, co, yo, n)
-          .vectorize(ci, vec)
+          .split(y, yo, yi, row_band, TailStrategy::GuardWithIf);
+      if (lanes < T)  // AVX2: the channel tile's halves one after another, each over the row
+        output.split(ci, ch, ci, lanes).reorder(ci, xi, xo, ch, yi, co, yo, n);
+      else
+        output.reorder(ci, xi, xo, yi, co, yo, n);
+      output.vectorize(ci, vec)
           .unroll(ci)
           .unroll(xi)
           .fuse(co, yo, band)
@@ -312,11 +330,11 @@ class Conv2D : public Generator<Conv2D> {
   }
 
   // Accumulators must fit the register file with room for the filter vectors and the input
-  // broadcast: tiles x (32 / lanes) vectors per pixel, in 28 of AVX-512's 32 registers (12 of
-  // AVX2's 16, 8 of SSE's).
-  static int px_limit(const Target& t, int tiles) {
+  // broadcast: tiles x (lanes / vector width) vectors per pixel, in 28 of AVX-512's 32
+  // registers (12 of AVX2's 16, 8 of SSE's, which has no FMA and needs temporaries).
+  static int px_limit(const Target& t, int lanes, int tiles) {
     const int budget = t.has_feature(Target::AVX512_Skylake) ? 28 : t.has_feature(Target::AVX2) ? 12 : 8;
-    const int vectors = kConvChannelTile / t.natural_vector_size<float>() * tiles;
+    const int vectors = lanes / t.natural_vector_size<float>() * tiles;
     return std::max(1, budget / vectors);
   }
 };
