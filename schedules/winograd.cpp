@@ -42,7 +42,8 @@ class Winograd : public Generator<Winograd> {
   //             with many channels: 14x14 has 16 tiles of 4x4, too few to split by rows).
   GeneratorParam<std::string> split{"split", "rows"};
   GeneratorParam<int> tiles{"tiles", 48};
-  // Tiles per register tile (0: 12 on AVX-512, as the direct conv's 12-pixel tile).
+  // Tiles per register tile (0: 12 on AVX-512, as the direct conv's 12-pixel tile; with AVX2,
+  // whose register tile is 16 channels, 6 and at most 6).
   GeneratorParam<int> register_tile{"register_tile", 0};
 
   Input<Buffer<float, 4>> input{"input"};    // c, x, y, n
@@ -136,8 +137,15 @@ class Winograd : public Generator<Winograd> {
     // Below AVX2 (the fallback targets of the multi-target build) the transforms' channel
     // vectors are not unrolled: that keeps their compile time down (40 s a target otherwise)
     // on machines where this variant is no contender anyway.
-    const bool wide = get_target().has_feature(Target::AVX2) || get_target().has_feature(Target::AVX512_Skylake);
-    const int P = register_tile > 0 ? static_cast<int>(register_tile) : conv_pixel_tile(get_target());
+    const bool avx512 = get_target().has_feature(Target::AVX512_Skylake);
+    const bool wide = get_target().has_feature(Target::AVX2) || avx512;
+    // With AVX2 a register tile takes half a channel tile, 16 channels (2 vectors) x 6 tiles,
+    // as the conv generator's direct schedule does (conv.cpp: the 6 x 16 shape, which leaves
+    // registers for the filter vectors); otherwise the whole channel tile.
+    const int lanes = wide && !avx512 ? 2 * vec : T;
+    const int P = lanes < T ? std::min(6, register_tile > 0 ? static_cast<int>(register_tile) : 6)
+                  : register_tile > 0 ? static_cast<int>(register_tile)
+                                      : conv_pixel_tile(get_target());
     // A band: about `tiles` tiles, whole tile rows where a row is shorter, else a run of
     // one row's tiles (either way one range of t).
     Expr band_rows = max(1, tiles / columns), band_columns = min(columns, tiles);
@@ -171,15 +179,15 @@ class Winograd : public Generator<Winograd> {
     Mt.compute_at(output, xti).vectorize(lane, vec).unroll(a).unroll(v);
     if (wide) Mt.unroll(lane);
 
-    // The products: per (a, b), per channel tile, register tiles of P tiles.
-    Var to("to"), ti("ti");
-    M.compute_at(products)
-        .split(t, to, ti, P, guard)
-        .reorder(lane, ti, to, ct, a, b)
-        .vectorize(lane, vec)
-        .unroll(lane)
-        .unroll(ti);
-    acc.compute_at(M, to).bound_extent(lane, T).bound_extent(t, P).vectorize(lane, vec).unroll(lane).unroll(t);
+    // The products: per (a, b), per channel tile (per part of it), register tiles of P tiles.
+    Var to("to"), ti("ti"), lo("lo");
+    M.compute_at(products).split(t, to, ti, P, guard);
+    if (lanes < T)
+      M.split(lane, lo, lane, lanes).reorder(lane, ti, to, lo, ct, a, b);
+    else
+      M.reorder(lane, ti, to, ct, a, b);
+    M.vectorize(lane, vec).unroll(lane).unroll(ti);
+    acc.compute_at(M, to).bound_extent(lane, lanes).bound_extent(t, P).vectorize(lane, vec).unroll(lane).unroll(t);
     acc.update().reorder(lane, t, ct, n, a, b, r).vectorize(lane, vec).unroll(lane).unroll(t);
 
     // The transformed windows, a vector of input channels at a time.
