@@ -167,6 +167,11 @@ out="$("$bin" tune "$tiny_net" --db "$work/tuned.yaml" --threads 1 2>/dev/null |
 grep -q ", 0 tuned now, [1-9][0-9]* already in" <<<"$out" || fail "tune again resumes: $out"
 out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --threads 1 2>&1 >/dev/null)"
 grep -q "^tuned schedules from $work/tuned.yaml (.*, 1 threads): [1-9][0-9]* steps found, 0 predicted from the nearest signature, 0 default$" <<<"$out" || fail "tuned note: $out"
+# Under ARCHBENCH_CPU_ISA the fingerprint is the capped level's: its own entry, not the
+# uncapped machine's.
+ARCHBENCH_CPU_ISA=sse41 "$bin" tune "$tiny_net" --db "$work/tuned.yaml" --threads 1 >/dev/null 2>&1 || fail "tune under sse41"
+grep -q '^    isa: "\?sse4.1"\?$' "$work/tuned.yaml" || fail "tuned.yaml has no sse4.1 target: $(grep 'isa:' "$work/tuned.yaml")"
+grep -q 'kernel_set: "\?cpu (x86-64 sse41)"\?$' "$work/tuned.yaml" || fail "tuned.yaml: the sse41 kernel set"
 out="$("$bin" run "$tiny_net" --schedule tuned --tuned-db "$work/tuned.yaml" --threads 2 2>&1 >/dev/null)"
 grep -q "2 threads: no entries for this target): 0 steps found, 0 predicted from the nearest signature, [1-9][0-9]* default$" <<<"$out" || fail "another thread count uses no entries: $out"
 cuda_reason="$("$bin" targets | sed -n 's/^cuda .*cannot run here: //p')"

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -107,11 +108,9 @@ std::string TargetFingerprint::text() const {
 TargetFingerprint this_cpu_target(int threads) {
   TargetFingerprint f;
   f.cpu = this_machine().cpu_model;
-  __builtin_cpu_init();
-  f.isa = __builtin_cpu_supports("avx512f")  ? "avx512"
-          : __builtin_cpu_supports("avx2")   ? "avx2"
-          : __builtin_cpu_supports("sse4.1") ? "sse4.1"
-                                             : "x86-64";
+  // The level the cpu set dispatches to (ARCHBENCH_CPU_ISA may cap what this CPU has).
+  static const std::array<const char*, 4> isa = {"x86-64", "sse4.1", "avx2", "avx512"};
+  f.isa = isa[static_cast<size_t>(cpu_isa())];
   f.kernel_set = cpu_kernel_set();
   f.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return f;
