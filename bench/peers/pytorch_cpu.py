@@ -32,6 +32,9 @@ NETWORKS = {
     "vgg16": (lambda: torchvision.models.vgg16(), 224),
     "googlenet": (lambda: torchvision.models.googlenet(aux_logits=False, init_weights=True), 224),
     "resnet50": (lambda: torchvision.models.resnet50(), 224),
+    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(), 224),
+    "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(), 224),
+    "densenet121": (lambda: torchvision.models.densenet121(), 224),
     "fcn_resnet50": (lambda: torchvision.models.segmentation.fcn_resnet50(
         weights=None, weights_backbone=None, aux_loss=False), 512),
     "deeplabv3_resnet50": (lambda: torchvision.models.segmentation.deeplabv3_resnet50(
