@@ -203,9 +203,17 @@ const GpuConvVariant kGpuConvVariants[] = {
 #undef ARCHBENCH_GPU_CONV_VARIANT
 constexpr int kGpuConvVariantCount = static_cast<int>(std::size(kGpuConvVariants));
 
-const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act) {
-  // Columns measured faster: MobileNetV2's depthwise convs take 1.5 ms with it, 1.8 staged.
-  if (schedule == DepthwiseSchedule::Default) schedule = DepthwiseSchedule::Columns;
+const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act, int channels) {
+  // The cpu set's default by channel count. Each kernel alone (3x3, min of 300 calls, 2
+  // threads, AVX-512): staged is 1.4-2.7x faster up to 64 channels at every map size tried
+  // (16 channels at 112x112: 0.09 ms against 0.25; 32 at 112x112: 0.15 against 0.26; 64 at
+  // 28x28: 0.020 against 0.027), about equal at 96-240 channels on 28x28-56x56 maps, and
+  // slower at 384 on 14x14 (0.036 against 0.024) and 960 on 7x7 (0.040 against 0.015),
+  // where its 8-row bands leave too few tasks. On a GPU set: columns (not timed there yet).
+  constexpr int kStagedMaxChannels = 64;
+  if (schedule == DepthwiseSchedule::Default)
+    schedule = current_kernel_set() == KernelSet::Cpu && channels <= kStagedMaxChannels ? DepthwiseSchedule::Staged
+                                                                                       : DepthwiseSchedule::Columns;
   for (const DepthwiseEntry& e : kDepthwiseVariants)
     if (e.schedule == schedule && e.act == act) return e;
   throw RuntimeError("no depthwise variant for this activation");
@@ -562,7 +570,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   install_error_handler();
   if (p.depthwise) {
     if (skip) throw RuntimeError("a depthwise conv has no fused residual add");
-    const DepthwiseEntry& v = pick_depthwise(depthwise, act);
+    const DepthwiseEntry& v = pick_depthwise(depthwise, act, output.dim(0).extent());
     Buffer in = at_origin(input), out = at_origin(output);
     int result =
         v.fn()(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),

@@ -74,6 +74,26 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
+// The cpu default for depthwise convs: staged up to 64 channels, columns above.
+BOOST_AUTO_TEST_CASE(the_default_depthwise_schedule_follows_the_channel_count) {
+  Graph g = load_text(R"(
+name: depthwise_sizes
+input: [1, 64, 23, 19]
+layers:
+  - {name: dw64, op: conv, out: 64, kernel: 3, groups: 64, padding: 1}
+  - {name: pw, op: conv, out: 65, kernel: 1}
+  - {name: dw65, op: conv, out: 65, kernel: 3, groups: 65, stride: 2, padding: 1}
+)");
+  BOOST_TEST(network_error(g) <= 1e-4);
+  Weights w = init_weights(g, 3);
+  Executor e(g, w);
+  e.run(random_tensor(g.input().output, 5));
+  std::vector<std::string> ran;
+  for (size_t s = 0; s < e.steps().size(); ++s)
+    if (e.steps()[s].family == "depthwise") ran.push_back(e.step_schedule_ran(s));
+  BOOST_TEST(ran == std::vector<std::string>({"staged", "columns"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_concat_input_read_elsewhere_is_copied) {
   Graph g = load_text(R"(
 name: shared
