@@ -345,11 +345,16 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   // channels x 4 pixels a register tile) where that leaves 8+ tasks: 5-20 % faster than direct
   // on DeepLabV3's and FCN's 64x64 maps and VGG's 224x224 ones; narrower maps waste its
   // shifted edge tiles (14x14: 20 % slower) and 64-channel ones on 56 rows leave too few tasks.
+  // Only AVX-512 code has the 64-channel tile: below it the variant's tile is direct's with
+  // fewer pixels (AVX2: 16 channels x 4 pixels against 6; VGG-16 at AVX2 ran 183 ms with it,
+  // 175 with direct).
   static const ConvSchedule simple = named("simple"), direct = named("direct"), wide = named("direct-c64-p4");
   if (!deep || width < kConvNarrowPixels) return simple;
   const ConvVariantSet& c64 = kConvVariants[wide];
   int64_t tasks = cout_g / c64.channels * ((output.dim(2).extent() + kConvRowBand - 1) / kConvRowBand);
-  if (width >= 32 && whole_tiles(c64) && tasks >= 8 && compiled(wide, skip != nullptr, act)) return wide;
+  if (cpu_isa() == CpuIsa::Avx512 && width >= 32 && whole_tiles(c64) && tasks >= 8 &&
+      compiled(wide, skip != nullptr, act))
+    return wide;
   return direct;
 }
 

@@ -339,6 +339,16 @@ BOOST_AUTO_TEST_CASE(every_kernel_at_the_capped_level, *ut::precondition(CapSet{
     if (conv != "default") BOOST_TEST(schedules.find(" " + conv) != std::string::npos, "schedule " << conv);
   }
   BOOST_TEST(ran >= 15u);
+  // The default's 64-channel tile on wide maps is AVX-512's; below it, direct.
+  Graph wide = load_text(R"(
+name: wide
+input: [1, 24, 33, 45]
+layers:
+  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}
+)");
+  Executor we(wide, init_weights(wide, 3));
+  we.run(random_tensor(wide.input().output, 5));
+  BOOST_TEST(we.step_schedule_ran(0) == (cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : "direct"));
   zoo_networks(KernelSet::Cpu);
   // Halide's dispatch asked, and the cap refused the levels above it.
   if (detected_cpu_isa() > cap) BOOST_TEST(cpu_isa_refusals() > 0);
