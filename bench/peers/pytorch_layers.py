@@ -20,9 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
-import numpy as np
 
 # name: (input channels, output channels, kernel, stride, dilation, padding, height/width, groups)
 LAYERS = {
@@ -49,25 +47,11 @@ def flops(cin, cout, k, stride, dilation, pad, size, groups):
     return 2.0 * cout * out * out * (cin // groups) * k * k
 
 
-def time_torch(torch, layer, runs):
+def torch_layer(torch, layer):
+    """The layer in PyTorch, conv + relu, and its input."""
     cin, cout, k, stride, dilation, pad, size, groups = layer
-    conv = torch.nn.Conv2d(cin, cout, k, stride=stride, padding=pad, dilation=dilation, groups=groups).eval()
-    x = torch.rand(1, cin, size, size)
-    best = None
-    with torch.no_grad():
-        for channels_last in (False, True):
-            m = conv.to(memory_format=torch.channels_last) if channels_last else conv
-            xi = x.to(memory_format=torch.channels_last) if channels_last else x
-            for _ in range(3):
-                torch.relu(m(xi))
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                torch.relu(m(xi))
-                times.append((time.perf_counter() - t0) * 1e3)
-            median = float(np.median(times))
-            best = median if best is None else min(best, median)
-    return best
+    conv = torch.nn.Conv2d(cin, cout, k, stride=stride, padding=pad, dilation=dilation, groups=groups)
+    return torch.nn.Sequential(conv, torch.nn.ReLU()).eval(), torch.rand(1, cin, size, size)
 
 
 def main():
@@ -84,6 +68,8 @@ def main():
         os.environ["ARCHBENCH_CPU_ISA"] = args.isa
         os.environ["ONEDNN_MAX_CPU_ISA"] = {"avx512": "AVX512_CORE", "avx2": "AVX2"}[args.isa]
     import torch
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from pytorch_cpu import time_torch  # the better of channels-first and channels-last
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"{'layer':<26} {'PyTorch ms':>10} {'archbench ms':>12} {'archbench GFLOP/s':>18} {'ratio':>6}")
@@ -101,7 +87,7 @@ def main():
                                       args.schedule, "--repetitions", str(args.runs), "--format", "json"],
                                      check=True, capture_output=True, text=True).stdout
                 ours = min(ours, json.loads(out)["latency_ms"]["median"])
-                theirs = min(theirs, time_torch(torch, layer, args.runs))
+                theirs = min(theirs, time_torch(*torch_layer(torch, layer), args.runs))
             gflops = flops(*layer) / (ours * 1e-3) / 1e9
             print(f"{name:<26} {theirs:10.3f} {ours:12.3f} {gflops:18.1f} {ours / theirs:6.2f}", flush=True)
     print(f"\nthreads {args.threads}, batch 1, fp32, conv + bias + relu, archbench --schedule {args.schedule}"
