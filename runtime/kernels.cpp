@@ -53,6 +53,11 @@ void check(int result, const char* kernel) {
   }
 }
 
+void zero(Buffer& dense) {
+  std::fill_n(dense.data(), dense.number_of_elements(), 0.0f);
+  dense.host_written();
+}
+
 Buffer at_origin(Buffer b) {
   // The coordinates only: the host pointer and any device handle still address the first
   // element. (Buffer::translate would also drop the device allocation.)
@@ -407,10 +412,16 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
   int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
   Buffer& scratch = sized(p.padded_input, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
-  scratch.fill(0.0f);
-  Buffer placed = at_origin(input);
-  placed.translate({0, to_int(w.pad_left), to_int(w.pad_top), 0});
-  scratch.copy_from(placed);
+  zero(scratch);
+  const int channels = input.dim(0).extent(), cs = input.dim(0).stride();
+  for (int n = 0; n < input.dim(3).extent(); ++n)
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x) {
+        const float* from = &input(input.dim(0).min(), input.dim(1).min() + x, input.dim(2).min() + y,
+                                   input.dim(3).min() + n);
+        float* to = &scratch(0, x + to_int(w.pad_left), y + to_int(w.pad_top), n);
+        for (int c = 0; c < channels; ++c) to[c] = from[c * cs];
+      }
   return scratch;
 }
 
@@ -538,10 +549,8 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
     int tiles = to_int((cout_g + kConvChannelTile - 1) / kConvChannelTile) + 1;
     Buffer f(kConvChannelTile, to_int(cin_g), to_int(kw), to_int(kh), tiles);
     Buffer b(kConvChannelTile * tiles);
-    // Both are dense and new. (Not Buffer::fill on the 5-D filter: Halide 14's for_each_value
-    // now and then advanced its pointer by a garbage stride there, which UBSan caught.)
-    std::fill_n(f.data(), f.number_of_elements(), 0.0f);
-    std::fill_n(b.data(), b.number_of_elements(), 0.0f);
+    zero(f);
+    zero(b);
     for (int64_t co = 0; co < cout_g; ++co) {
       int64_t o = g * cout_g + co;
       int lane = static_cast<int>(co % kConvChannelTile), tile = static_cast<int>(co / kConvChannelTile);

@@ -149,6 +149,10 @@ void set_threads(int threads);
 void install_error_handler();
 // throws RuntimeError "kernel NAME failed (Halide error N): MESSAGE" for a non-zero result.
 void check(int result, const char* kernel);
+// zeroes a dense buffer (every buffer the runtime allocates is). Not Buffer::fill or
+// Buffer::copy_from: Halide 14's for_each_value now and then advances its pointer by a
+// garbage stride, which UBSan catches (weights, scratch copies, 1-channel inputs).
+void zero(Buffer& dense);
 // the view of `b` with every dimension starting at 0, as the kernels index them.
 Buffer at_origin(Buffer b);
 // int64 -> int, throwing RuntimeError when a size exceeds the kernels' 32-bit range.
