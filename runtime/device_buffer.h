@@ -59,6 +59,10 @@ class DeviceArray : public Halide::Runtime::Buffer<T> {
   DeviceArray launchable_copy(bool copy_in) const;
 
  private:
+  // Hidden as well: Halide 14's for_each_value, under both, can step by a garbage stride
+  // (kernels.h: fill; a copy is copy_contents_from).
+  using Base::copy_from;
+  using Base::fill;
   using Base::copy_to_device;
   using Base::copy_to_host;
   using Base::device_free;

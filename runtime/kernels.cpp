@@ -12,6 +12,10 @@
 #include "archbench_depthwise_columns_relu.h"
 #include "archbench_depthwise_columns_relu6.h"
 #include "archbench_depthwise_columns_swish.h"
+#include "archbench_depthwise_interior.h"
+#include "archbench_depthwise_interior_relu.h"
+#include "archbench_depthwise_interior_relu6.h"
+#include "archbench_depthwise_interior_swish.h"
 #include "archbench_depthwise_staged.h"
 #include "archbench_depthwise_staged_relu.h"
 #include "archbench_depthwise_staged_relu6.h"
@@ -53,9 +57,17 @@ void check(int result, const char* kernel) {
   }
 }
 
-void zero(Buffer& dense) {
-  std::fill_n(dense.data(), dense.number_of_elements(), 0.0f);
-  dense.host_written();
+void fill(Buffer& b, float value) {
+  if (b.size_in_bytes() == b.number_of_elements() * sizeof(float)) {
+    std::fill_n(b.begin(), b.number_of_elements(), value);  // dense: no gaps between elements
+  } else {
+    if (b.dimensions() != 4) throw RuntimeError(fmt::format("fill: a {}-D view", b.dimensions()));
+    for (int n = b.dim(3).min(); n <= b.dim(3).max(); ++n)
+      for (int y = b.dim(2).min(); y <= b.dim(2).max(); ++y)
+        for (int x = b.dim(1).min(); x <= b.dim(1).max(); ++x)
+          for (int c = b.dim(0).min(); c <= b.dim(0).max(); ++c) b(c, x, y, n) = value;
+  }
+  b.host_written();
 }
 
 Buffer at_origin(Buffer b) {
@@ -164,24 +176,25 @@ struct DepthwiseEntry {
   DepthwiseFn fn() const { return for_set(fns[0], fns[1], fns[2]); }
 };
 
-// Per entry the kernel of each set (cpu, cuda, opencl; null where not built).
+// Per entry the kernel of each set (cpu, cuda, opencl; null where not built). `fns` makes
+// the three from a library name: every set's, or the cpu set's alone.
 #define ARCHBENCH_DEPTHWISE_FNS(name) {archbench_##name, ARCHBENCH_CUDA_FN(name), ARCHBENCH_OPENCL_FN(name)}
-#define ARCHBENCH_DEPTHWISE_SCHEDULE(S, sched)                                                                       \
-  {DepthwiseSchedule::S, Activation::None, "depthwise_" #sched, ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched)},         \
-      {DepthwiseSchedule::S, Activation::ReLU, "depthwise_" #sched "_relu",                                          \
-       ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched##_relu)},                                                           \
-      {DepthwiseSchedule::S, Activation::ReLU6, "depthwise_" #sched "_relu6",                                        \
-       ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched##_relu6)},                                                          \
-  {                                                                                                                  \
-    DepthwiseSchedule::S, Activation::Swish, "depthwise_" #sched "_swish",                                           \
-        ARCHBENCH_DEPTHWISE_FNS(depthwise_##sched##_swish)                                                           \
+#define ARCHBENCH_DEPTHWISE_CPU_FNS(name) {archbench_##name, nullptr, nullptr}
+#define ARCHBENCH_DEPTHWISE_SCHEDULE(S, sched, fns)                                                                 \
+  {DepthwiseSchedule::S, Activation::None, "depthwise_" #sched, fns(depthwise_##sched)},                            \
+      {DepthwiseSchedule::S, Activation::ReLU, "depthwise_" #sched "_relu", fns(depthwise_##sched##_relu)},          \
+      {DepthwiseSchedule::S, Activation::ReLU6, "depthwise_" #sched "_relu6", fns(depthwise_##sched##_relu6)},       \
+  {                                                                                                                 \
+    DepthwiseSchedule::S, Activation::Swish, "depthwise_" #sched "_swish", fns(depthwise_##sched##_swish)            \
   }
 
 const DepthwiseEntry kDepthwiseVariants[] = {
-    ARCHBENCH_DEPTHWISE_SCHEDULE(Columns, columns),
-    ARCHBENCH_DEPTHWISE_SCHEDULE(Staged, staged),
+    ARCHBENCH_DEPTHWISE_SCHEDULE(Columns, columns, ARCHBENCH_DEPTHWISE_FNS),
+    ARCHBENCH_DEPTHWISE_SCHEDULE(Staged, staged, ARCHBENCH_DEPTHWISE_FNS),
+    ARCHBENCH_DEPTHWISE_SCHEDULE(Interior, interior, ARCHBENCH_DEPTHWISE_CPU_FNS),
 };
 #undef ARCHBENCH_DEPTHWISE_SCHEDULE
+#undef ARCHBENCH_DEPTHWISE_CPU_FNS
 #undef ARCHBENCH_DEPTHWISE_FNS
 
 // The GPU sets' conv schedules (schedules/conv.cmake, conv.cpp's generate_gpu): gpu-tiled, a
@@ -208,20 +221,23 @@ const GpuConvVariant kGpuConvVariants[] = {
 #undef ARCHBENCH_GPU_CONV_VARIANT
 constexpr int kGpuConvVariantCount = static_cast<int>(std::size(kGpuConvVariants));
 
-const DepthwiseEntry& pick_depthwise(DepthwiseSchedule schedule, Activation act, int channels) {
-  // The cpu set's default by channel count. Each kernel alone (3x3, min of 300 calls, 2
-  // threads, AVX-512): staged is 1.4-2.7x faster up to 64 channels at every map size tried
-  // (16 channels at 112x112: 0.09 ms against 0.25; 32 at 112x112: 0.15 against 0.26; 64 at
-  // 28x28: 0.020 against 0.027), about equal at 96-240 channels on 28x28-56x56 maps, and
-  // slower at 384 on 14x14 (0.036 against 0.024) and 960 on 7x7 (0.040 against 0.015),
-  // where its 8-row bands leave too few tasks. On a GPU set: columns (not timed there yet).
-  constexpr int kStagedMaxChannels = 64;
-  if (schedule == DepthwiseSchedule::Default)
-    schedule = current_kernel_set() == KernelSet::Cpu && channels <= kStagedMaxChannels ? DepthwiseSchedule::Staged
-                                                                                       : DepthwiseSchedule::Columns;
+// The entry of a resolved schedule (not Default) for `act`.
+const DepthwiseEntry& depthwise_entry(DepthwiseSchedule schedule, Activation act) {
   for (const DepthwiseEntry& e : kDepthwiseVariants)
     if (e.schedule == schedule && e.act == act) return e;
   throw RuntimeError("no depthwise variant for this activation");
+}
+
+// The schedule where interior cannot run. On the cpu set by channel count: each kernel alone
+// (3x3, min of 300 calls, 2 threads, AVX-512), staged was 1.4-2.7x faster than columns up to
+// 64 channels at every map size tried (16 channels at 112x112: 0.09 ms against 0.25), about
+// equal at 96-240 channels, and slower at 384 on 14x14 and 960 on 7x7, where its 8-row bands
+// leave too few tasks. On a GPU set: columns (not timed there yet).
+DepthwiseSchedule depthwise_fallback(DepthwiseSchedule schedule, int channels) {
+  constexpr int kStagedMaxChannels = 64;
+  if (schedule != DepthwiseSchedule::Default && schedule != DepthwiseSchedule::Interior) return schedule;
+  return current_kernel_set() == KernelSet::Cpu && channels <= kStagedMaxChannels ? DepthwiseSchedule::Staged
+                                                                                 : DepthwiseSchedule::Columns;
 }
 
 // Output positions [first, end) along one dimension whose valid taps (inside the input) are
@@ -412,7 +428,7 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
   int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
   Buffer& scratch = sized(p.padded_input, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
-  zero(scratch);
+  fill(scratch, 0.0f);
   const int channels = input.dim(0).extent(), cs = input.dim(0).stride();
   for (int n = 0; n < input.dim(3).extent(); ++n)
     for (int y = 0; y < height; ++y)
@@ -473,7 +489,8 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules() {
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules() {
   static const std::vector<std::pair<std::string, DepthwiseSchedule>> names = {{"default", DepthwiseSchedule::Default},
                                                                                {"columns", DepthwiseSchedule::Columns},
-                                                                               {"staged", DepthwiseSchedule::Staged}};
+                                                                               {"staged", DepthwiseSchedule::Staged},
+                                                                               {"interior", DepthwiseSchedule::Interior}};
   return names;
 }
 
@@ -549,8 +566,8 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
     int tiles = to_int((cout_g + kConvChannelTile - 1) / kConvChannelTile) + 1;
     Buffer f(kConvChannelTile, to_int(cin_g), to_int(kw), to_int(kh), tiles);
     Buffer b(kConvChannelTile * tiles);
-    zero(f);
-    zero(b);
+    fill(f, 0.0f);
+    fill(b, 0.0f);
     for (int64_t co = 0; co < cout_g; ++co) {
       int64_t o = g * cout_g + co;
       int lane = static_cast<int>(co % kConvChannelTile), tile = static_cast<int>(co / kConvChannelTile);
@@ -577,6 +594,55 @@ const std::string& name_of(const std::vector<std::pair<std::string, Schedule>>& 
   return known.front().first;
 }
 
+// The output band along one dimension whose every tap falls inside the input (empty: none).
+TapBand inside_band(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pad) {
+  for (const TapBand& b : tap_bands(out, in, k, s, d, pad))
+    if (b.first_tap == 0 && b.end_tap == k) return b;
+  return {0, 0, 0, 0};
+}
+
+// Depthwise: interior (the default on the cpu set from kDepthwiseInteriorChannels channels)
+// runs the outputs whose taps are all inside the input without bounds tests, and the border
+// strips around them (at most four) with columns; where that region is narrower than one
+// tile, or on a GPU set, the fallback runs the whole output.
+std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& output, Activation act,
+                          DepthwiseSchedule schedule) {
+  const Window& w = p.win;
+  const int channels = output.dim(0).extent(), out_w = output.dim(1).extent(), out_h = output.dim(2).extent();
+  // Runs `entry` on output rows [y0, y1) x columns [x0, x1) (translated to the origin, the
+  // padding shifted to match).
+  auto run = [&](const DepthwiseEntry& e, int y0, int y1, int x0, int x1) {
+    if (y0 >= y1 || x0 >= x1) return;
+    Buffer in = at_origin(input);
+    Buffer out = at_origin(output.cropped(1, output.dim(1).min() + x0, x1 - x0).cropped(2, output.dim(2).min() + y0, y1 - y0));
+    check(e.fn()(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
+                 const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(w.sw), to_int(w.sh), to_int(w.dw), to_int(w.dh),
+                 to_int(w.pad_left - x0 * w.sw), to_int(w.pad_top - y0 * w.sh), out.raw_buffer()),
+          e.name);
+  };
+  TapBand rows{0, 0, 0, 0}, cols{0, 0, 0, 0};
+  const bool try_interior = current_kernel_set() == KernelSet::Cpu && channels >= kDepthwiseInteriorChannels &&
+                            (schedule == DepthwiseSchedule::Default || schedule == DepthwiseSchedule::Interior);
+  if (try_interior) {
+    rows = inside_band(out_h, input.dim(2).extent(), w.kh, w.sh, w.dh, w.pad_top);
+    cols = inside_band(out_w, input.dim(1).extent(), w.kw, w.sw, w.dw, w.pad_left);
+  }
+  if (rows.end <= rows.first || cols.end - cols.first < kDepthwiseInteriorPixels) {
+    schedule = depthwise_fallback(schedule, channels);
+    run(depthwise_entry(schedule, act), 0, out_h, 0, out_w);
+  } else {
+    schedule = DepthwiseSchedule::Interior;
+    run(depthwise_entry(DepthwiseSchedule::Interior, act), rows.first, rows.end, cols.first, cols.end);
+    const DepthwiseEntry& border = depthwise_entry(DepthwiseSchedule::Columns, act);
+    run(border, 0, rows.first, 0, out_w);        // top
+    run(border, rows.end, out_h, 0, out_w);      // bottom
+    run(border, rows.first, rows.end, 0, cols.first);      // left
+    run(border, rows.first, rows.end, cols.end, out_w);    // right
+  }
+  output.mark_written();
+  return name_of(depthwise_schedules(), schedule);
+}
+
 }  // namespace
 
 std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
@@ -584,15 +650,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   install_error_handler();
   if (p.depthwise) {
     if (skip) throw RuntimeError("a depthwise conv has no fused residual add");
-    const DepthwiseEntry& v = pick_depthwise(depthwise, act, output.dim(0).extent());
-    Buffer in = at_origin(input), out = at_origin(output);
-    int result =
-        v.fn()(in.raw_buffer(), const_cast<Buffer&>(p.filters[0]).raw_buffer(),
-             const_cast<Buffer&>(p.biases[0]).raw_buffer(), to_int(p.win.sw), to_int(p.win.sh), to_int(p.win.dw),
-             to_int(p.win.dh), to_int(p.win.pad_left), to_int(p.win.pad_top), out.raw_buffer());
-    check(result, v.name);
-    output.mark_written();
-    return name_of(depthwise_schedules(), v.schedule);
+    return run_depthwise(p, input, output, act, depthwise);
   }
   if (current_kernel_set() != KernelSet::Cpu) return run_conv_gpu(p, input, skip, output, act, schedule);
   // The CPU variants' edge tiles shift inwards and compute a few outputs twice: a skip input

@@ -116,9 +116,13 @@ constexpr ConvSchedule kDefaultConvSchedule = -1;
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 
 // The depthwise family's: columns (4-pixel tiles, bounds-tested reads) and staged (row bands
-// staging their padded input); both take any shape. Default: on the cpu set staged up to 64
-// channels, columns above (kernels.cpp, pick_depthwise, has the figures); on a GPU, columns.
-enum class DepthwiseSchedule { Default, Columns, Staged };
+// staging their padded input) take any shape; interior (the cpu set only) runs the outputs
+// whose taps all fall inside the input with no bounds tests, and the border strips around
+// them with columns; it needs kDepthwiseInteriorChannels channels and that region at least
+// kDepthwiseInteriorPixels wide. Default: on the cpu set interior where it can run, else
+// staged up to 64 channels and columns above (kernels.cpp, depthwise_fallback, has the
+// figures); on a GPU, columns. A forced interior that cannot run falls back the same way.
+enum class DepthwiseSchedule { Default, Columns, Staged, Interior };
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules();
 
 // output = act(conv(input) + bias [+ skip]). `output` has its final size allocated.
@@ -136,7 +140,7 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 //   Direct and blocked read a zero-padded copy of the input (kept in the PreparedConv).
 //   Throws RuntimeError.
 // Returns the name of the schedule that ran ("direct"; "simple+direct" where bands of a
-// dilated conv ran different ones; "columns" for depthwise).
+// dilated conv ran different ones; "interior" for depthwise, its border strips included).
 std::string run_conv(const PreparedConv& conv, const Buffer& input, const Buffer* skip, Buffer& output, Activation act,
                      ConvSchedule schedule = kDefaultConvSchedule,
                      DepthwiseSchedule depthwise = DepthwiseSchedule::Default);
@@ -149,10 +153,11 @@ void set_threads(int threads);
 void install_error_handler();
 // throws RuntimeError "kernel NAME failed (Halide error N): MESSAGE" for a non-zero result.
 void check(int result, const char* kernel);
-// zeroes a dense buffer (every buffer the runtime allocates is). Not Buffer::fill or
-// Buffer::copy_from: Halide 14's for_each_value now and then advances its pointer by a
-// garbage stride, which UBSan catches (weights, scratch copies, 1-channel inputs).
-void zero(Buffer& dense);
+// sets every element of `b` (any strides) to `value`. Not Buffer::fill or Buffer::copy_from
+// (Buffer hides both): Halide 14's for_each_value now and then advances its pointer by a
+// garbage stride, which UBSan catches (weights, scratch copies, 1-channel inputs). A copy
+// between buffers is Buffer::copy_contents_from.
+void fill(Buffer& b, float value);
 // the view of `b` with every dimension starting at 0, as the kernels index them.
 Buffer at_origin(Buffer b);
 // int64 -> int, throwing RuntimeError when a size exceeds the kernels' 32-bit range.

@@ -58,7 +58,18 @@ bool kernel_set_built(KernelSet set) {
 
 namespace {
 
-const std::array<const char*, 4> kIsaNames = {"x86-64", "sse41", "avx2", "avx512"};
+// Per level: the name ARCHBENCH_CPU_ISA and the reports use, the spelling tuning databases
+// record (kept for the databases already written), and the Halide target the level's
+// variants were compiled for.
+struct IsaNames {
+  const char *name, *db_name, *target;
+};
+const std::array<IsaNames, 4> kIsaNames = {{
+    {"x86-64", "x86-64", "x86-64"},
+    {"sse41", "sse4.1", "x86-64 sse41"},
+    {"avx2", "avx2", "x86-64 avx2"},
+    {"avx512", "avx512", "x86-64 avx512_skylake"},
+}};
 
 }  // namespace
 
@@ -120,11 +131,13 @@ void install_isa_cap() {
 
 CpuIsa parse_cpu_isa(const std::string& name) {
   for (size_t i = 0; i < kIsaNames.size(); ++i)
-    if (name == kIsaNames[i]) return static_cast<CpuIsa>(i);
+    if (name == kIsaNames[i].name) return static_cast<CpuIsa>(i);
   throw RuntimeError(fmt::format("unknown CPU ISA level '{}' (one of: avx512, avx2, sse41, x86-64)", name));
 }
 
-const char* cpu_isa_name(CpuIsa isa) { return kIsaNames[static_cast<size_t>(isa)]; }
+const char* cpu_isa_name(CpuIsa isa) { return kIsaNames[static_cast<size_t>(isa)].name; }
+const char* cpu_isa_db_name(CpuIsa isa) { return kIsaNames[static_cast<size_t>(isa)].db_name; }
+const char* cpu_isa_target(CpuIsa isa) { return kIsaNames[static_cast<size_t>(isa)].target; }
 
 CpuIsa cpu_isa() {
   install_isa_cap();

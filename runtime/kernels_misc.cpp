@@ -169,8 +169,8 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
   const int64_t padded = (p.out_features + kChannelPad - 1) / kChannelPad * kChannelPad;
   p.weight = Buffer(to_int(padded), to_int(k));
   p.bias = Buffer(to_int(padded));
-  zero(p.weight);
-  zero(p.bias);
+  fill(p.weight, 0.0f);
+  fill(p.bias, 0.0f);
   // PyTorch's column (c * H + y) * W + x goes to k = (y * W + x) * C + c.
   for (int64_t o = 0; o < p.out_features; ++o) {
     const float* row = &weight.data[static_cast<size_t>(o * k)];
@@ -319,8 +319,8 @@ PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& a, const Tensor&
   for (int64_t g = 0; g < a.groups; ++g) {
     Buffer f(to_int(padded), to_int(cin_g), to_int(kw), to_int(kh));
     Buffer b(to_int(padded));
-    zero(f);
-    zero(b);
+    fill(f, 0.0f);
+    fill(b, 0.0f);
     for (int64_t co = 0; co < cout_g; ++co) {
       if (bias) b(static_cast<int>(co)) = bias->data[static_cast<size_t>(g * cout_g + co)];
       for (int64_t ci = 0; ci < cin_g; ++ci)

@@ -38,11 +38,7 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-std::string cpu_kernel_set() {
-  static const std::array<const char*, 4> names = {"cpu (x86-64)", "cpu (x86-64 sse41)", "cpu (x86-64 avx2)",
-                                                   "cpu (x86-64 avx512_skylake)"};
-  return names[static_cast<size_t>(cpu_isa())];
-}
+std::string cpu_kernel_set() { return fmt::format("cpu ({})", cpu_isa_target(cpu_isa())); }
 
 BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
                               const MachinePeak& peak) {

@@ -171,3 +171,11 @@ foreach(sched columns staged)
       "depthwise_${sched}_relu6|archbench_depthwise|schedule=${sched} activation=relu6"
       "depthwise_${sched}_swish|archbench_depthwise|schedule=${sched} activation=swish")
 endforeach()
+foreach(act none relu relu6 swish)  # the cpu set only: reads no padding
+  if(act STREQUAL "none")
+    set(suffix "")
+  else()
+    set(suffix "_${act}")
+  endif()
+  list(APPEND ARCHBENCH_CPU_KERNELS "depthwise_interior${suffix}|archbench_depthwise|schedule=interior activation=${act}")
+endforeach()

@@ -23,6 +23,11 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
   // staged: a band of kDepthwiseRowBand output rows stages its padded input rows once (no
   //         bounds tests inside), then vector x kDepthwisePixels tiles walk the band channel
   //         tile by channel tile; any shape.
+  // interior: reads the input with no padding and no bounds tests, for the outputs whose
+  //         taps all fall inside it (the runtime runs the border strips with columns).
+  //         Tiles of a vector of channels x kDepthwiseInteriorPixels pixels whose edge tiles
+  //         shift inwards: at least that many output columns and kDepthwiseInteriorChannels
+  //         channels. The cpu set only.
   GeneratorParam<std::string> schedule{"schedule", "columns"};
 
   Input<Buffer<float, 4>> input{"input"};    // c, x, y, n
@@ -35,7 +40,12 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
 
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
-    Func padded = archbench::zero_padded(input);
+    const bool interior = std::string(schedule) == "interior";
+    Func padded("padded");
+    if (interior)
+      padded(c, x, y, n) = input(c, x, y, n);
+    else
+      padded = archbench::zero_padded(input);
 
     RDom r(0, filter.dim(1).extent(), 0, filter.dim(2).extent(), "r");
     Func acc("acc");
@@ -47,6 +57,26 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
     const int vec = natural_vector_size<float>();
     if (get_target().has_gpu_feature()) {
       schedule_gpu(acc, r, c, x, y, n);
+    } else if (interior) {
+      // Rows of a channel tile, band by band; the channel tiles, bands and images are the
+      // parallel tasks (a 7x7 map still has many). The filter taps unrolled for 3x3 (at
+      // stride 1 the tile's overlapping input columns are the same loads) and 5x5.
+      Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), band("band"), task("task");
+      const Expr kw = filter.dim(1).extent(), kh = filter.dim(2).extent();
+      output.split(y, yo, yi, archbench::kDepthwiseRowBand, TailStrategy::GuardWithIf)
+          .split(x, xo, xi, archbench::kDepthwiseInteriorPixels, TailStrategy::ShiftInwards)
+          .split(c, co, ci, vec, TailStrategy::ShiftInwards)
+          .reorder(ci, xi, xo, yi, co, yo, n)
+          .vectorize(ci)
+          .unroll(xi)
+          .fuse(co, yo, band)
+          .fuse(band, n, task)
+          .parallel(task);
+      acc.compute_at(output, xo).vectorize(c).unroll(x);
+      acc.update().reorder(c, x, r.x, r.y).vectorize(c).unroll(x);
+      acc.update().specialize(kw == 3 && kh == 3 && stride_x == 1 && dilation_x == 1).unroll(r.x).unroll(r.y);
+      acc.update().specialize(kw == 3 && kh == 3).unroll(r.x).unroll(r.y);
+      acc.update().specialize(kw == 5 && kh == 5).unroll(r.x).unroll(r.y);
     } else if (std::string(schedule) == "staged") {
       Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
       output.split(y, yo, yi, archbench::kDepthwiseRowBand, TailStrategy::GuardWithIf)

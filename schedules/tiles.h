@@ -17,5 +17,9 @@ constexpr int kConvRowBand = 8;           // output rows per parallel task (filt
 // The staged depthwise variant: output rows per task, pixels per register tile.
 constexpr int kDepthwiseRowBand = 8;
 constexpr int kDepthwisePixels = 8;
+// The interior depthwise variant: pixels per register tile, and the channels its vectors
+// need (the widest vector, AVX-512's 16 floats, so the precondition holds at every level).
+constexpr int kDepthwiseInteriorPixels = 4;
+constexpr int kDepthwiseInteriorChannels = 16;
 
 }  // namespace archbench

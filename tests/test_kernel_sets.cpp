@@ -320,7 +320,7 @@ BOOST_AUTO_TEST_CASE(every_kernel_at_the_capped_level, *ut::precondition(CapSet{
   Weights w = init_weights(g, 3);
   Tensor x = random_tensor(g.input().output, 5);
   auto want = run_reference(g, w, x);
-  const std::vector<std::string> depthwise = {"columns", "staged"};
+  const std::vector<std::string> depthwise = {"columns", "staged", "interior"};
   size_t ran = 0;
   for (const std::string& conv : conv_schedule_names()) {
     if (conv.rfind("gpu-", 0) == 0) continue;

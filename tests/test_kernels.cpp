@@ -17,9 +17,9 @@ namespace {
 // Runs the network's conv (layer "conv", optionally followed by "bn", then "add" reading
 // "skip", then an activation named "act") through the Halide kernel and the reference, and
 // returns the relative error of the last layer. `in_place`: the output buffer is the skip;
-// `ran`, where given, receives the schedule that ran.
+// `ran`, where given, receives the schedule that ran; `depthwise`: a depthwise conv's schedule.
 double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaultConvSchedule, bool in_place = false,
-                  std::string* ran = nullptr) {
+                  std::string* ran = nullptr, k::DepthwiseSchedule depthwise = k::DepthwiseSchedule::Default) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
   Tensor x = random_tensor(g.input().output, 11);
@@ -43,11 +43,11 @@ double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaul
   }
   if (skip && in_place) {
     // The add written over its skip input, as the executor does when the skip dies there.
-    out.copy_from(*skip);
+    out.copy_contents_from(*skip);
     std::string name = k::run_conv(p, in, &out, out, act, schedule);
     if (ran) *ran = name;
   } else {
-    std::string name = k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule);
+    std::string name = k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule, depthwise);
     if (ran) *ran = name;
   }
   return relative_error(k::to_nchw(out), ref.at(g.layers.back().name));
@@ -109,6 +109,67 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.what) { BOOST_TEST(conv_error(c.spec) <= 1e-4); }
   }
+}
+
+// Every depthwise schedule forced on awkward shapes, and which one ran: interior needs 16+
+// channels and an all-inside region at least 4 outputs wide (else the default's fallback:
+// staged up to 64 channels, columns above); the others take any shape.
+BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
+  struct Case {
+    const char* what;
+    std::string spec;
+    const char* interior_runs;  // what a forced interior (and the default) runs
+  };
+  auto dw = [](const char* input, int channels, const char* window) {
+    return net(input, fmt::format("  - {{name: conv, op: conv, out: {0}, kernel: {1}, groups: {0}}}\n"
+                                  "  - {{name: act, op: relu6}}\n",
+                                  channels, window));
+  };
+  const Case cases[] = {
+      {"16 channels, 13x9, pad 1", dw("[1, 16, 9, 13]", 16, "3, padding: 1"), "interior"},
+      {"17 channels (a shifted channel tile), inside exactly 4 wide", dw("[1, 17, 7, 6]", 17, "3, padding: 1"),
+       "interior"},
+      {"inside 3 wide: the fallback", dw("[1, 40, 7, 5]", 40, "3, padding: 1"), "staged"},
+      {"inside 3 wide, 65 channels: the fallback", dw("[1, 65, 7, 5]", 65, "3, padding: 1"), "columns"},
+      {"15 channels: the fallback", dw("[1, 15, 9, 9]", 15, "3, padding: 1"), "staged"},
+      {"stride 2 on an even size, batch 2", dw("[2, 144, 16, 16]", 144, "3, stride: 2, padding: 1"), "interior"},
+      {"asymmetric padding", dw("[1, 20, 13, 29]", 20, "3, stride: 2, padding: [1, 0, 2, 1]"), "interior"},
+      {"5x5 dilation 2, one inside row", dw("[1, 37, 9, 19]", 37, "5, dilation: 2, padding: 4"), "interior"},
+      {"5x5 stride 2 (EfficientNet)", dw("[1, 40, 15, 15]", 40, "5, stride: 2, padding: 2"), "interior"},
+      {"no padding: no border strips", dw("[1, 32, 6, 11]", 32, "3"), "interior"},
+      {"1x3 filter, padding [0, 1]", dw("[1, 24, 5, 12]", 24, "[1, 3], padding: [0, 1]"), "interior"},
+      {"7x7 map, 960 channels (MobileNet-V2's last)", dw("[1, 960, 7, 7]", 960, "3, padding: 1"), "interior"},
+  };
+  for (const Case& c : cases) {
+    for (auto [name, schedule] : k::depthwise_schedules()) {
+      BOOST_TEST_CONTEXT(c.what << ", " << name) {
+        std::string ran;
+        BOOST_TEST(conv_error(c.spec, k::kDefaultConvSchedule, false, &ran, schedule) <= 1e-4);
+        const bool interior = schedule == k::DepthwiseSchedule::Default || schedule == k::DepthwiseSchedule::Interior;
+        BOOST_TEST(ran == (interior ? std::string(c.interior_runs) : name));
+      }
+    }
+  }
+}
+
+// The interior and its border strips write only the output's channel view.
+BOOST_AUTO_TEST_CASE(depthwise_interior_writes_a_channel_view) {
+  Graph g = load_text(net("[1, 20, 9, 10]", "  - {name: dw, op: conv, out: 20, kernel: 3, groups: 20, padding: 1}\n"));
+  Weights w = init_weights(g, 7);
+  Tensor input = random_tensor(g.input().output, 11);
+  auto ref = run_reference(g, w, input, true);
+  const auto& attrs = std::get<ConvAttrs>(layer(g, "dw").attrs);
+  k::PreparedConv p = k::prepare_conv(attrs, w.at("dw.weight"), &w.at("dw.bias"), std::nullopt);
+  k::Buffer wide(45, 10, 9, 1);
+  k::fill(wide, 5.0f);
+  k::Buffer out = wide.cropped(0, 19, 20);
+  BOOST_TEST(k::run_conv(p, k::to_halide(input), nullptr, out, k::Activation::None, k::kDefaultConvSchedule,
+                         k::DepthwiseSchedule::Interior) == "interior");
+  BOOST_TEST(relative_error(k::to_nchw(k::at_origin(out)), ref.at("dw")) <= 1e-4);
+  bool kept = true;
+  wide.for_each_element(
+      [&](int c, int x, int y, int n) { kept = kept && ((c >= 19 && c < 39) || wide(c, x, y, n) == 5.0f); });
+  BOOST_TEST(kept);
 }
 
 // The default's choice of register tile: 64 channels x 4 pixels (direct-c64-p4) on maps at

@@ -74,15 +74,23 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
-// The cpu default for depthwise convs: staged up to 64 channels, columns above.
+// The cpu default for depthwise convs: interior from 16 channels where the outputs whose
+// taps are all inside the input are at least 4 wide; else staged up to 64 channels, columns
+// above.
 BOOST_AUTO_TEST_CASE(the_default_depthwise_schedule_follows_the_channel_count) {
   Graph g = load_text(R"(
 name: depthwise_sizes
-input: [1, 64, 23, 19]
+input: [1, 8, 23, 19]
 layers:
+  - {name: dw8, op: conv, out: 8, kernel: 3, groups: 8, padding: 1}
+  - {name: pw64, op: conv, out: 64, kernel: 1}
   - {name: dw64, op: conv, out: 64, kernel: 3, groups: 64, padding: 1}
-  - {name: pw, op: conv, out: 65, kernel: 1}
+  - {name: pool64, op: maxpool, kernel: 4, stride: 4}
+  - {name: small64, op: conv, out: 64, kernel: 3, groups: 64, padding: 1}
+  - {name: pw65, op: conv, inputs: dw64, out: 65, kernel: 1}
   - {name: dw65, op: conv, out: 65, kernel: 3, groups: 65, stride: 2, padding: 1}
+  - {name: pool65, op: maxpool, kernel: 4, stride: 4}
+  - {name: small65, op: conv, out: 65, kernel: 3, groups: 65, padding: 1}
 )");
   BOOST_TEST(network_error(g) <= 1e-4);
   Weights w = init_weights(g, 3);
@@ -91,7 +99,9 @@ layers:
   std::vector<std::string> ran;
   for (size_t s = 0; s < e.steps().size(); ++s)
     if (e.steps()[s].family == "depthwise") ran.push_back(e.step_schedule_ran(s));
-  BOOST_TEST(ran == std::vector<std::string>({"staged", "columns"}), boost::test_tools::per_element());
+  // small64 and small65 run on 5x4 and 3x2 maps (inside: 2 and 0 wide).
+  BOOST_TEST(ran == std::vector<std::string>({"staged", "interior", "staged", "interior", "columns"}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_concat_input_read_elsewhere_is_copied) {
@@ -160,7 +170,7 @@ BOOST_AUTO_TEST_CASE(per_layer_schedules_override_the_network_wide_ones) {
   });
   o.layer_schedules = {{"dw", "tiled"}};  // a conv schedule for a depthwise layer
   BOOST_CHECK_EXCEPTION(Executor(g, w, o), RuntimeError, [](const RuntimeError& e) {
-    return std::string(e.what()) == "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged)";
+    return std::string(e.what()) == "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged, interior)";
   });
 }
 

@@ -215,7 +215,7 @@ BOOST_AUTO_TEST_CASE(batchnorm_then_each_activation) {
     }
   }
   k::Buffer in(4, 1, 1, 1), out(4, 1, 1, 1);
-  in.fill(1.0f);
+  k::fill(in, 1.0f);
   BOOST_CHECK_THROW(k::run_activation(OpKind::Softmax, in, out), RuntimeError);
 }
 
@@ -247,8 +247,8 @@ BOOST_AUTO_TEST_CASE(activations_of_special_values) {
   }
   // relu fused into add and fc keeps NaN too.
   k::Buffer a(20, 1, 1, 1), b(20, 1, 1, 1), out(20, 1, 1, 1);
-  a.fill(nan);
-  b.fill(1.0f);
+  k::fill(a, nan);
+  k::fill(b, 1.0f);
   k::run_add(a, b, out, true);
   BOOST_TEST(std::isnan(out(3, 0, 0, 0)));
   BOOST_TEST(std::isnan(out(17, 0, 0, 0)));
@@ -356,10 +356,10 @@ BOOST_AUTO_TEST_CASE(add_reads_and_writes_channel_views) {
   Run r(net("[2, 21, 3, 5]",
             "  - {name: a, op: conv, out: 21, kernel: 1}\n  - {name: add, op: add, inputs: [a, input]}\n"));
   k::Buffer wide_a(40, 5, 3, 2), wide_out(30, 5, 3, 2);
-  wide_a.fill(7.0f);
-  wide_out.fill(-3.0f);
+  k::fill(wide_a, 7.0f);
+  k::fill(wide_out, -3.0f);
   k::Buffer a = wide_a.cropped(0, 11, 21), out = wide_out.cropped(0, 4, 21);
-  a.copy_from(k::at_origin(r.in("a")).translated(0, 11));
+  a.copy_contents_from(k::at_origin(r.in("a")).translated(0, 11));
   k::run_add(a, r.in("input"), out, false);
   BOOST_TEST(relative_error(k::to_nchw(out), r.ref.at("add")) <= kTolerance);
   bool kept = true;
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(conv_transpose_writes_a_channel_view) {
   const auto& a = std::get<ConvTransposeAttrs>(layer(r.g, "up").attrs);
   k::PreparedDeconv p = k::prepare_conv_transpose(a, r.w.at("up.weight"), &r.w.at("up.bias"));
   k::Buffer wide(30, 6, 8, 1);
-  wide.fill(5.0f);
+  k::fill(wide, 5.0f);
   k::Buffer out = wide.cropped(0, 18, 12);
   k::run_conv_transpose(p, r.in("input"), out);
   BOOST_TEST(r.error(out, "up") <= kTolerance);
@@ -387,8 +387,8 @@ BOOST_AUTO_TEST_CASE(shape_errors_are_reported) {
   Run r(net("[1, 8, 3, 3]", "  - {name: fc, op: fc, out: 10}\n"));
   k::PreparedFC p = k::prepare_fc(r.w.at("fc.weight"), &r.w.at("fc.bias"), r.g.input().output);
   k::Buffer in(8, 3, 3, 1), wrong_in(8, 3, 4, 1), out(10, 1, 1, 1), wrong_out(11, 1, 1, 1);
-  in.fill(0.0f);
-  wrong_in.fill(0.0f);
+  k::fill(in, 0.0f);
+  k::fill(wrong_in, 0.0f);
   BOOST_CHECK_THROW(k::run_fc(p, wrong_in, out, false), RuntimeError);
   BOOST_CHECK_THROW(k::run_fc(p, in, wrong_out, false), RuntimeError);
   BOOST_CHECK_THROW(k::prepare_fc(r.w.at("fc.weight"), nullptr, Shape{1, 8, 3, 4}), RuntimeError);

@@ -109,8 +109,7 @@ TargetFingerprint this_cpu_target(int threads) {
   TargetFingerprint f;
   f.cpu = this_machine().cpu_model;
   // The level the cpu set dispatches to (ARCHBENCH_CPU_ISA may cap what this CPU has).
-  static const std::array<const char*, 4> isa = {"x86-64", "sse4.1", "avx2", "avx512"};
-  f.isa = isa[static_cast<size_t>(cpu_isa())];
+  f.isa = cpu_isa_db_name(cpu_isa());
   f.kernel_set = cpu_kernel_set();
   f.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return f;

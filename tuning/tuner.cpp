@@ -71,11 +71,12 @@ struct Group {
 
 std::vector<std::string> tuning_candidates(const std::string& family, KernelSet set) {
   std::vector<std::string> names = family == "depthwise" ? depthwise_schedule_names() : conv_schedule_names();
-  // Conv schedules are per set: the GPU sets' gpu-* ones, the cpu set's others (a schedule
-  // of another set would only fall back to the default).
+  // Conv schedules are per set: the GPU sets' gpu-* ones, the cpu set's others; depthwise
+  // interior is the cpu set's (a schedule of another set would only fall back).
   const bool gpu = set != KernelSet::Cpu;
   std::erase_if(names, [&](const std::string& n) {
-    return n == "default" || (family == "conv" && (n.rfind("gpu-", 0) == 0) != gpu);
+    return n == "default" || (family == "conv" && (n.rfind("gpu-", 0) == 0) != gpu) ||
+           (family == "depthwise" && gpu && n == "interior");
   });
   return names;
 }

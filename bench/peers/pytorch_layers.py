@@ -33,6 +33,9 @@ LAYERS = {
     "vgg16.conv5.3x3": (512, 512, 3, 1, 1, 1, 14, 1),
     "deeplabv3.layer4.3x3d4": (512, 512, 3, 1, 4, 4, 64, 1),
     "mobilenet_v2.dw3x3": (144, 144, 3, 1, 1, 1, 56, 144),
+    "mobilenet_v2.dw3x3s2": (96, 96, 3, 2, 1, 1, 112, 96),
+    "mobilenet_v2.dw3x3.7x7": (960, 960, 3, 1, 1, 1, 7, 960),
+    "efficientnet_b0.dw5x5": (672, 672, 5, 1, 1, 2, 14, 672),
 }
 
 
@@ -62,6 +65,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--isa", choices=["avx512", "avx2"], help="cap both sides at this x86-64 level")
     ap.add_argument("--schedule", default="default", help="archbench's conv schedule")
+    ap.add_argument("--depthwise-schedule", default="default", help="archbench's depthwise conv schedule")
     ap.add_argument("layers", nargs="*", default=list(LAYERS))
     args = ap.parse_args()
     if args.isa:  # before torch loads oneDNN, which reads it once
@@ -84,13 +88,14 @@ def main():
             ours = theirs = float("inf")
             for _ in range(args.rounds):
                 out = subprocess.run([args.archbench, "bench", path, "--threads", str(args.threads), "--schedule",
-                                      args.schedule, "--repetitions", str(args.runs), "--format", "json"],
+                                      args.schedule, "--depthwise-schedule", args.depthwise_schedule, "--repetitions", str(args.runs), "--format", "json"],
                                      check=True, capture_output=True, text=True).stdout
                 ours = min(ours, json.loads(out)["latency_ms"]["median"])
                 theirs = min(theirs, time_torch(*torch_layer(torch, layer), args.runs))
             gflops = flops(*layer) / (ours * 1e-3) / 1e9
             print(f"{name:<26} {theirs:10.3f} {ours:12.3f} {gflops:18.1f} {ours / theirs:6.2f}", flush=True)
     print(f"\nthreads {args.threads}, batch 1, fp32, conv + bias + relu, archbench --schedule {args.schedule}"
+          f" --depthwise-schedule {args.depthwise_schedule}"
           f"{', both capped at ' + args.isa if args.isa else ''}; median of {args.runs} runs, the better of "
           f"{args.rounds} alternating rounds; PyTorch: the better of channels-first and channels-last")
 
