@@ -27,8 +27,8 @@ class DeviceArray : public Halide::Runtime::Buffer<T> {
  public:
   using Base::Base;
   DeviceArray() = default;
-  DeviceArray(const Base& b) : Base(b) {}             // NOLINT(google-explicit-constructor)
-  DeviceArray(Base&& b) : Base(std::move(b)) {}        // NOLINT(google-explicit-constructor)
+  DeviceArray(const Base& b) : Base(b) {}        // NOLINT(google-explicit-constructor)
+  DeviceArray(Base&& b) : Base(std::move(b)) {}  // NOLINT(google-explicit-constructor)
 
   // `elements` values at `host` (caller-owned) with, on a GPU set, a device allocation of
   // the same size: the executor's activation arena.
@@ -62,12 +62,12 @@ class DeviceArray : public Halide::Runtime::Buffer<T> {
   // Hidden as well: Halide 14's for_each_value, under both, can step by a garbage stride
   // (kernels.h: fill; a copy is copy_contents_from).
   using Base::copy_from;
-  using Base::fill;
   using Base::copy_to_device;
   using Base::copy_to_host;
   using Base::device_free;
   using Base::device_malloc;
   using Base::device_sync;
+  using Base::fill;
   using Base::set_device_dirty;
   using Base::set_host_dirty;
 

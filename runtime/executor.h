@@ -34,9 +34,9 @@ CpuIsa parse_cpu_isa(const std::string& name);
 const char* cpu_isa_name(CpuIsa isa);     // x86-64, sse41, avx2, avx512
 const char* cpu_isa_db_name(CpuIsa isa);  // as tuning databases record it: x86-64, sse4.1, avx2, avx512
 const char* cpu_isa_target(CpuIsa isa);   // the Halide target: x86-64, x86-64 sse41, ..., x86-64 avx512_skylake
-CpuIsa detected_cpu_isa();             // what this CPU has
-CpuIsa cpu_isa();                      // the level calls dispatch to: detected, capped
-int64_t cpu_isa_refusals();            // dispatches the cap has refused so far
+CpuIsa detected_cpu_isa();                // what this CPU has
+CpuIsa cpu_isa();                         // the level calls dispatch to: detected, capped
+int64_t cpu_isa_refusals();               // dispatches the cap has refused so far
 
 // Whether a kernel set can run here: built, and for a GPU set a driver and a device found
 // (its name and memory); `reason` says why not.

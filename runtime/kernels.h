@@ -17,7 +17,6 @@
 
 namespace archbench::kernels {
 
-
 // --- kernel sets ---------------------------------------------------------------------------
 // Every wrapper calls the kernel of the current kernel set (per thread; the executor sets it
 // for its preparation and runs). The cpu set's libraries are archbench_<name>, the GPU sets'
@@ -119,8 +118,8 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 // staging their padded input) take any shape; interior (the cpu set only) runs the outputs
 // whose taps all fall inside the input with no bounds tests, and the border strips around
 // them with columns; it needs kDepthwiseInteriorChannels channels and that region at least
-// kDepthwiseInteriorPixels wide. Default: on the cpu set interior where it can run, else
-// staged up to 64 channels and columns above (kernels.cpp, depthwise_fallback, has the
+// kDepthwiseInteriorPixels wide. Default: on the cpu set interior where it can run on a map
+// of 20x20 outputs or more, else staged up to 64 channels and columns above (kernels.cpp, depthwise_fallback, has the
 // figures); on a GPU, columns. A forced interior that cannot run falls back the same way.
 enum class DepthwiseSchedule { Default, Columns, Staged, Interior };
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules();

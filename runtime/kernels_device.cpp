@@ -169,8 +169,8 @@ KernelSetScope::KernelSetScope(KernelSet set) : previous_(current) {
 KernelSetScope::~KernelSetScope() { current = previous_; }
 
 void no_kernel_set(KernelSet set) {
-  throw RuntimeError(fmt::format("this build has no {} kernel set (configure with ARCHBENCH_GPU_KERNEL_SETS)",
-                                 kernel_set_name(set)));
+  throw RuntimeError(
+      fmt::format("this build has no {} kernel set (configure with ARCHBENCH_GPU_KERNEL_SETS)", kernel_set_name(set)));
 }
 
 const halide_device_interface_t* device_interface() {

@@ -186,10 +186,10 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
       r.network, r.input.n, r.input.c, r.input.h, r.input.w, r.kernel_set,
       r.target == "cpu" ? fmt::format(" ({} threads)", r.threads) : "", r.latency.median, r.latency.mean,
       r.latency.stddev, 100 * r.latency.cv, r.latency.min, r.latency.max, r.repetitions);
-  out += fmt::format("memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; ",
-                     static_cast<double>(r.arena_bytes) / 1048576.0,
-                     static_cast<double>(r.planned_peak_bytes) / 1048576.0,
-                     static_cast<double>(r.max_rss_bytes) / 1048576.0);
+  out +=
+      fmt::format("memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; ",
+                  static_cast<double>(r.arena_bytes) / 1048576.0, static_cast<double>(r.planned_peak_bytes) / 1048576.0,
+                  static_cast<double>(r.max_rss_bytes) / 1048576.0);
   if (r.target == "cpu")
     out += fmt::format("peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n", r.peak.gflops, r.peak.gbps, r.peak.isa);
   else

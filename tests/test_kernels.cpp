@@ -112,13 +112,15 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
 }
 
 // Every depthwise schedule forced on awkward shapes, and which one ran: interior needs 16+
-// channels and an all-inside region at least 4 outputs wide (else the default's fallback:
-// staged up to 64 channels, columns above); the others take any shape.
+// channels and an all-inside region at least 4 outputs wide, and the default takes it on
+// maps of 20x20 outputs or more; else both run the fallback, staged up to 64 channels and
+// columns above. The others take any shape.
 BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
   struct Case {
     const char* what;
     std::string spec;
-    const char* interior_runs;  // what a forced interior (and the default) runs
+    const char* interior_runs;  // what a forced interior runs
+    const char* default_runs;
   };
   auto dw = [](const char* input, int channels, const char* window) {
     return net(input, fmt::format("  - {{name: conv, op: conv, out: {0}, kernel: {1}, groups: {0}}}\n"
@@ -126,27 +128,34 @@ BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
                                   channels, window));
   };
   const Case cases[] = {
-      {"16 channels, 13x9, pad 1", dw("[1, 16, 9, 13]", 16, "3, padding: 1"), "interior"},
+      {"16 channels, 13x9, pad 1", dw("[1, 16, 9, 13]", 16, "3, padding: 1"), "interior", "staged"},
       {"17 channels (a shifted channel tile), inside exactly 4 wide", dw("[1, 17, 7, 6]", 17, "3, padding: 1"),
+       "interior", "staged"},
+      {"inside 3 wide: the fallback", dw("[1, 40, 7, 5]", 40, "3, padding: 1"), "staged", "staged"},
+      {"inside 3 wide, 65 channels: the fallback", dw("[1, 65, 7, 5]", 65, "3, padding: 1"), "columns", "columns"},
+      {"15 channels: the fallback", dw("[1, 15, 21, 21]", 15, "3, padding: 1"), "staged", "staged"},
+      {"20x20 outputs, 17 channels", dw("[1, 17, 20, 20]", 17, "3, padding: 1"), "interior", "interior"},
+      {"stride 2 on an even size, batch 2", dw("[2, 144, 16, 16]", 144, "3, stride: 2, padding: 1"), "interior",
+       "columns"},
+      {"stride 2, 21x20 outputs, 70 channels", dw("[1, 70, 41, 40]", 70, "3, stride: 2, padding: 1"), "interior",
        "interior"},
-      {"inside 3 wide: the fallback", dw("[1, 40, 7, 5]", 40, "3, padding: 1"), "staged"},
-      {"inside 3 wide, 65 channels: the fallback", dw("[1, 65, 7, 5]", 65, "3, padding: 1"), "columns"},
-      {"15 channels: the fallback", dw("[1, 15, 9, 9]", 15, "3, padding: 1"), "staged"},
-      {"stride 2 on an even size, batch 2", dw("[2, 144, 16, 16]", 144, "3, stride: 2, padding: 1"), "interior"},
-      {"asymmetric padding", dw("[1, 20, 13, 29]", 20, "3, stride: 2, padding: [1, 0, 2, 1]"), "interior"},
-      {"5x5 dilation 2, one inside row", dw("[1, 37, 9, 19]", 37, "5, dilation: 2, padding: 4"), "interior"},
-      {"5x5 stride 2 (EfficientNet)", dw("[1, 40, 15, 15]", 40, "5, stride: 2, padding: 2"), "interior"},
-      {"no padding: no border strips", dw("[1, 32, 6, 11]", 32, "3"), "interior"},
-      {"1x3 filter, padding [0, 1]", dw("[1, 24, 5, 12]", 24, "[1, 3], padding: [0, 1]"), "interior"},
-      {"7x7 map, 960 channels (MobileNet-V2's last)", dw("[1, 960, 7, 7]", 960, "3, padding: 1"), "interior"},
+      {"asymmetric padding", dw("[1, 20, 13, 29]", 20, "3, stride: 2, padding: [1, 0, 2, 1]"), "interior", "staged"},
+      {"5x5 dilation 2, one inside row", dw("[1, 37, 9, 19]", 37, "5, dilation: 2, padding: 4"), "interior", "staged"},
+      {"5x5 stride 2 (EfficientNet), 23x22 outputs", dw("[1, 40, 45, 43]", 40, "5, stride: 2, padding: 2"), "interior",
+       "interior"},
+      {"no padding: no border strips", dw("[1, 32, 23, 22]", 32, "3"), "interior", "interior"},
+      {"1x3 filter, padding [0, 1]", dw("[1, 24, 5, 12]", 24, "[1, 3], padding: [0, 1]"), "interior", "staged"},
+      {"7x7 map, 960 channels (MobileNet-V2's last)", dw("[1, 960, 7, 7]", 960, "3, padding: 1"), "interior",
+       "columns"},
   };
   for (const Case& c : cases) {
     for (auto [name, schedule] : k::depthwise_schedules()) {
       BOOST_TEST_CONTEXT(c.what << ", " << name) {
         std::string ran;
         BOOST_TEST(conv_error(c.spec, k::kDefaultConvSchedule, false, &ran, schedule) <= 1e-4);
-        const bool interior = schedule == k::DepthwiseSchedule::Default || schedule == k::DepthwiseSchedule::Interior;
-        BOOST_TEST(ran == (interior ? std::string(c.interior_runs) : name));
+        BOOST_TEST(ran == (schedule == k::DepthwiseSchedule::Default    ? std::string(c.default_runs)
+                           : schedule == k::DepthwiseSchedule::Interior ? std::string(c.interior_runs)
+                                                                        : name));
       }
     }
   }
@@ -185,9 +194,10 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
   };
   // (Only AVX-512 code has the 64-channel tile; below it the default keeps direct.)
   const char* wide = cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : "direct";
-  const std::string residual = "  - {name: skip, op: conv, out: 128, kernel: 1}\n"
-                               "  - {name: conv, op: conv, inputs: input, out: 128, kernel: 3, padding: 1}\n"
-                               "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n";
+  const std::string residual =
+      "  - {name: skip, op: conv, out: 128, kernel: 1}\n"
+      "  - {name: conv, op: conv, inputs: input, out: 128, kernel: 3, padding: 1}\n"
+      "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n";
   const Case cases[] = {
       {"128 channels, 45 wide", net("[1, 24, 33, 45]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"),
        false, wide},

@@ -74,9 +74,8 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
-// The cpu default for depthwise convs: interior from 16 channels where the outputs whose
-// taps are all inside the input are at least 4 wide; else staged up to 64 channels, columns
-// above.
+// The cpu default for depthwise convs: interior from 16 channels on maps of 20x20 outputs or
+// more; else staged up to 64 channels, columns above.
 BOOST_AUTO_TEST_CASE(the_default_depthwise_schedule_follows_the_channel_count) {
   Graph g = load_text(R"(
 name: depthwise_sizes
@@ -88,7 +87,7 @@ layers:
   - {name: pool64, op: maxpool, kernel: 4, stride: 4}
   - {name: small64, op: conv, out: 64, kernel: 3, groups: 64, padding: 1}
   - {name: pw65, op: conv, inputs: dw64, out: 65, kernel: 1}
-  - {name: dw65, op: conv, out: 65, kernel: 3, groups: 65, stride: 2, padding: 1}
+  - {name: dw65, op: conv, out: 65, kernel: 3, groups: 65, padding: 1}
   - {name: pool65, op: maxpool, kernel: 4, stride: 4}
   - {name: small65, op: conv, out: 65, kernel: 3, groups: 65, padding: 1}
 )");
@@ -99,7 +98,7 @@ layers:
   std::vector<std::string> ran;
   for (size_t s = 0; s < e.steps().size(); ++s)
     if (e.steps()[s].family == "depthwise") ran.push_back(e.step_schedule_ran(s));
-  // small64 and small65 run on 5x4 and 3x2 maps (inside: 2 and 0 wide).
+  // dw64 and dw65 run on 23x19 maps, small64 and small65 on 5x4 (under 20x20 outputs).
   BOOST_TEST(ran == std::vector<std::string>({"staged", "interior", "staged", "interior", "columns"}),
              boost::test_tools::per_element());
 }
@@ -170,7 +169,8 @@ BOOST_AUTO_TEST_CASE(per_layer_schedules_override_the_network_wide_ones) {
   });
   o.layer_schedules = {{"dw", "tiled"}};  // a conv schedule for a depthwise layer
   BOOST_CHECK_EXCEPTION(Executor(g, w, o), RuntimeError, [](const RuntimeError& e) {
-    return std::string(e.what()) == "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged, interior)";
+    return std::string(e.what()) ==
+           "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged, interior)";
   });
 }
 
@@ -181,7 +181,9 @@ BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
   BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
     return std::string(e.what()) ==
            "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
-           "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)";
+           "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, "
+           "winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, "
+           "gpu-simple, gpu-c8, gpu-auto-li2018)";
   });
 }
 

@@ -268,11 +268,12 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string head =
       "version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 2\n    layers:\n";
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
-  BOOST_TEST(
-      db_error(head + sig + "        schedule: fastest\n") ==
-      "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-      "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, winograd-m4-rows-t24, "
-      "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)");
+  BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
+             "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
+             "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, "
+             "winograd-m4-rows-t24, "
+             "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, "
+             "gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -336,9 +337,9 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   BOOST_TEST(tuning_candidates("depthwise", KernelSet::OpenCL) == std::vector<std::string>({"columns", "staged"}),
              boost::test_tools::per_element());
   // (interior is the cpu set's alone.)
-  BOOST_TEST(tuning_candidates("depthwise", KernelSet::Cpu) ==
-                 std::vector<std::string>({"columns", "staged", "interior"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      tuning_candidates("depthwise", KernelSet::Cpu) == std::vector<std::string>({"columns", "staged", "interior"}),
+      boost::test_tools::per_element());
   Graph g = test::load_text(kNet);
   Weights w = init_weights(g, 3);
   FakeClock clock{&g, {}, {}, ""};
