@@ -429,16 +429,30 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
   int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
   Buffer& scratch = sized(p.padded_input, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
-  fill(scratch, 0.0f);
+  // Zeroes only what the input does not cover (the scratch is dense, channels innermost).
   const int channels = input.dim(0).extent(), cs = input.dim(0).stride();
+  const int left = to_int(w.pad_left), top = to_int(w.pad_top);
   for (int n = 0; n < input.dim(3).extent(); ++n)
-    for (int y = 0; y < height; ++y)
+    for (int y = 0; y < ph; ++y) {
+      float* row = &scratch(0, 0, y, n);
+      if (y < top || y >= top + height) {
+        std::fill_n(row, static_cast<size_t>(pw) * channels, 0.0f);
+        continue;
+      }
+      std::fill_n(row, static_cast<size_t>(left) * channels, 0.0f);
+      std::fill_n(row + static_cast<size_t>(left + width) * channels, static_cast<size_t>(pw - left - width) * channels,
+                  0.0f);
       for (int x = 0; x < width; ++x) {
         const float* from =
-            &input(input.dim(0).min(), input.dim(1).min() + x, input.dim(2).min() + y, input.dim(3).min() + n);
-        float* to = &scratch(0, x + to_int(w.pad_left), y + to_int(w.pad_top), n);
-        for (int c = 0; c < channels; ++c) to[c] = from[c * cs];
+            &input(input.dim(0).min(), input.dim(1).min() + x, input.dim(2).min() + y - top, input.dim(3).min() + n);
+        float* to = row + static_cast<size_t>(left + x) * channels;
+        if (cs == 1)
+          std::copy_n(from, channels, to);
+        else
+          for (int c = 0; c < channels; ++c) to[c] = from[c * cs];
       }
+    }
+  scratch.host_written();
   return scratch;
 }
 
