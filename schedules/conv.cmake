@@ -164,18 +164,19 @@ foreach(variant "gpu-tiled|gpu_tiled|4|" "gpu-simple|gpu_simple|1|" "gpu-c8|gpu_
 endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_gpu_variants_table.inc CONTENT "${conv_gpu_table}")
 
-foreach(sched columns staged)
-  list(APPEND ARCHBENCH_KERNELS
-      "depthwise_${sched}|archbench_depthwise|schedule=${sched} activation=none"
-      "depthwise_${sched}_relu|archbench_depthwise|schedule=${sched} activation=relu"
-      "depthwise_${sched}_relu6|archbench_depthwise|schedule=${sched} activation=relu6"
-      "depthwise_${sched}_swish|archbench_depthwise|schedule=${sched} activation=swish")
-endforeach()
-foreach(act none relu relu6 swish)  # the cpu set only: reads no padding
-  if(act STREQUAL "none")
-    set(suffix "")
+# Depthwise: columns and staged in every set; interior (reads no padding) in the cpu set only.
+foreach(sched columns staged interior)
+  if(sched STREQUAL "interior")
+    set(kernel_list ARCHBENCH_CPU_KERNELS)
   else()
-    set(suffix "_${act}")
+    set(kernel_list ARCHBENCH_KERNELS)
   endif()
-  list(APPEND ARCHBENCH_CPU_KERNELS "depthwise_interior${suffix}|archbench_depthwise|schedule=interior activation=${act}")
+  foreach(act none relu relu6 swish)
+    if(act STREQUAL "none")
+      set(suffix "")
+    else()
+      set(suffix "_${act}")
+    endif()
+    list(APPEND ${kernel_list} "depthwise_${sched}${suffix}|archbench_depthwise|schedule=${sched} activation=${act}")
+  endforeach()
 endforeach()

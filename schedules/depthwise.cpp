@@ -75,13 +75,11 @@ class DepthwiseConv : public Generator<DepthwiseConv> {
           .parallel(task);
       acc.compute_at(output, xo).vectorize(c).unroll(x);
       acc.update().reorder(c, x, r.x, r.y).vectorize(c).unroll(x);
-      const Expr k3 = kw == 3 && kh == 3, k5 = kw == 5 && kh == 5;
-      acc.update().specialize(k3 && stride_x == 1 && dilation_x == 1).unroll(r.x).unroll(r.y);
-      acc.update().specialize(k3 && stride_x == 2 && dilation_x == 1).unroll(r.x).unroll(r.y);
-      acc.update().specialize(k3).unroll(r.x).unroll(r.y);
-      acc.update().specialize(k5 && stride_x == 1 && dilation_x == 1).unroll(r.x).unroll(r.y);
-      acc.update().specialize(k5 && stride_x == 2 && dilation_x == 1).unroll(r.x).unroll(r.y);
-      acc.update().specialize(k5).unroll(r.x).unroll(r.y);
+      for (const Expr& square : {kw == 3 && kh == 3, kw == 5 && kh == 5}) {
+        for (int s : {1, 2})
+          acc.update().specialize(square && stride_x == s && dilation_x == 1).unroll(r.x).unroll(r.y);
+        acc.update().specialize(square).unroll(r.x).unroll(r.y);
+      }
     } else if (std::string(schedule) == "staged") {
       Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), task("task");
       output.split(y, yo, yi, archbench::kDepthwiseRowBand, TailStrategy::GuardWithIf)
