@@ -638,16 +638,14 @@ std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& ou
           e.name);
   };
   // The default runs interior on maps of kInteriorMinPixels outputs or more. Each kernel call
-  // in MobileNet-V2 (bench --per-layer, medians, 2 threads, AVX-512): 3-6x faster than
-  // columns at 112x112, 1.3-2.2x at 56x56 and 28x28; at 14x14 and 7x7, where its five calls
-  // cost more than the bounds tests they save, 0.9-1.1x and 0.7x.
+  // in MobileNet-V2 against columns (bench --per-layer, medians, 2 threads, AVX-512): 3.4-5.3x
+  // faster at 112x112, 1.3-2.8x at 56x56 and 28x28; at 14x14 and 7x7, where its five calls
+  // cost more than the bounds tests they save, 0.8-1.1x and 0.7x.
   constexpr int kInteriorMinPixels = 20 * 20;
-  const bool big_enough = schedule == DepthwiseSchedule::Interior || out_w * out_h >= kInteriorMinPixels;
-  TapBand rows{0, 0, 0, 0}, cols{0, 0, 0, 0};
-  const bool try_interior = current_kernel_set() == KernelSet::Cpu && channels >= kDepthwiseInteriorChannels &&
-                            big_enough &&
-                            (schedule == DepthwiseSchedule::Default || schedule == DepthwiseSchedule::Interior);
-  if (try_interior) {
+  const bool wanted = schedule == DepthwiseSchedule::Interior ||
+                      (schedule == DepthwiseSchedule::Default && out_w * out_h >= kInteriorMinPixels);
+  TapBand rows{0, 0, 0, 0}, cols{0, 0, 0, 0};  // empty: the fallback runs
+  if (wanted && current_kernel_set() == KernelSet::Cpu && channels >= kDepthwiseInteriorChannels) {
     rows = inside_band(out_h, input.dim(2).extent(), w.kh, w.sh, w.dh, w.pad_top);
     cols = inside_band(out_w, input.dim(1).extent(), w.kw, w.sw, w.dw, w.pad_left);
   }

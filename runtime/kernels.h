@@ -119,8 +119,9 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 // whose taps all fall inside the input with no bounds tests, and the border strips around
 // them with columns; it needs kDepthwiseInteriorChannels channels and that region at least
 // kDepthwiseInteriorPixels wide. Default: on the cpu set interior where it can run on a map
-// of 20x20 outputs or more, else staged up to 64 channels and columns above (kernels.cpp, depthwise_fallback, has the
-// figures); on a GPU, columns. A forced interior that cannot run falls back the same way.
+// of 20x20 outputs or more, else staged up to 64 channels and columns above (kernels.cpp,
+// run_depthwise and depthwise_fallback, has the figures); on a GPU, columns. A forced
+// interior that cannot run falls back the same way.
 enum class DepthwiseSchedule { Default, Columns, Staged, Interior };
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules();
 
