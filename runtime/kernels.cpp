@@ -16,6 +16,10 @@
 #include "archbench_depthwise_interior_relu.h"
 #include "archbench_depthwise_interior_relu6.h"
 #include "archbench_depthwise_interior_swish.h"
+#include "archbench_depthwise_framed.h"
+#include "archbench_depthwise_framed_relu.h"
+#include "archbench_depthwise_framed_relu6.h"
+#include "archbench_depthwise_framed_swish.h"
 #include "archbench_depthwise_staged.h"
 #include "archbench_depthwise_staged_relu.h"
 #include "archbench_depthwise_staged_relu6.h"
@@ -192,6 +196,7 @@ const DepthwiseEntry kDepthwiseVariants[] = {
     ARCHBENCH_DEPTHWISE_SCHEDULE(Columns, columns, ARCHBENCH_DEPTHWISE_FNS),
     ARCHBENCH_DEPTHWISE_SCHEDULE(Staged, staged, ARCHBENCH_DEPTHWISE_FNS),
     ARCHBENCH_DEPTHWISE_SCHEDULE(Interior, interior, ARCHBENCH_DEPTHWISE_CPU_FNS),
+    ARCHBENCH_DEPTHWISE_SCHEDULE(Framed, framed, ARCHBENCH_DEPTHWISE_CPU_FNS),
 };
 #undef ARCHBENCH_DEPTHWISE_SCHEDULE
 #undef ARCHBENCH_DEPTHWISE_CPU_FNS
@@ -234,7 +239,7 @@ const DepthwiseEntry& depthwise_entry(DepthwiseSchedule schedule, Activation act
 // leave too few tasks. On a GPU set: columns (not timed there yet).
 DepthwiseSchedule depthwise_fallback(DepthwiseSchedule schedule, int channels) {
   constexpr int kStagedMaxChannels = 64;
-  if (schedule != DepthwiseSchedule::Default && schedule != DepthwiseSchedule::Interior) return schedule;
+  if (schedule != DepthwiseSchedule::Default && !cpu_set_only(schedule)) return schedule;
   return current_kernel_set() == KernelSet::Cpu && channels <= kStagedMaxChannels ? DepthwiseSchedule::Staged
                                                                                   : DepthwiseSchedule::Columns;
 }
@@ -506,7 +511,8 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
       {"default", DepthwiseSchedule::Default},
       {"columns", DepthwiseSchedule::Columns},
       {"staged", DepthwiseSchedule::Staged},
-      {"interior", DepthwiseSchedule::Interior}};
+      {"interior", DepthwiseSchedule::Interior},
+      {"framed", DepthwiseSchedule::Framed}};
   return names;
 }
 
@@ -617,10 +623,14 @@ TapBand inside_band(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pa
   return {0, 0, 0, 0};
 }
 
-// Depthwise: interior (the cpu default from kDepthwiseInteriorChannels channels on maps of
-// 20x20 outputs or more) runs the outputs whose taps are all inside the input without bounds
-// tests, and the border strips around them (at most four) with columns; where that region is
-// narrower than one tile, or on a GPU set, the fallback runs the whole output.
+// Depthwise on the cpu set, from kDepthwiseInteriorChannels channels and
+// kDepthwiseInteriorPixels output columns: framed stages each task's input with its zero
+// border and reads it with no bounds tests, in one call; interior runs the outputs whose
+// taps all fall inside the input with no bounds tests, and the border strips around them (at
+// most four) with columns. The default takes framed where its staging is small next to the
+// taps (stride_x x stride_y at most a quarter of kw x kh: stride 1, and 5x5 at stride 2),
+// interior on maps of kInteriorMinPixels outputs or more otherwise (3x3 at stride 2), and
+// the fallback elsewhere and on a GPU set.
 std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& output, Activation act,
                           DepthwiseSchedule schedule) {
   const Window& w = p.win;
@@ -637,6 +647,14 @@ std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& ou
                  to_int(w.pad_left - x0 * w.sw), to_int(w.pad_top - y0 * w.sh), out.raw_buffer()),
           e.name);
   };
+  const bool tiles_fit = current_kernel_set() == KernelSet::Cpu && channels >= kDepthwiseInteriorChannels &&
+                         out_w >= kDepthwiseInteriorPixels;
+  // Each kernel alone (bench --per-layer, the best median of 3 alternating rounds, 2 threads,
+  // AVX-512), framed against interior / columns: 3x3 at stride 1 0.80-1.03x / 0.26-0.85x on
+  // 7x7 to 112x112 maps, 5x5 0.54-0.74x / 0.34-0.64x, 5x5 at stride 2 0.85x / 0.63x; 3x3 at
+  // stride 2, where it stages about half an input per tap, 1.1-1.55x / 0.87-1.06x.
+  if (schedule == DepthwiseSchedule::Default && tiles_fit && 4 * w.sw * w.sh <= w.kw * w.kh)
+    schedule = DepthwiseSchedule::Framed;
   // The default runs interior on maps of kInteriorMinPixels outputs or more. Each kernel call
   // in MobileNet-V2 against columns (bench --per-layer, medians, 2 threads, AVX-512): 3.4-5.3x
   // faster at 112x112, 1.3-2.8x at 56x56 and 28x28; at 14x14 and 7x7, where its five calls
@@ -645,11 +663,13 @@ std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& ou
   const bool wanted = schedule == DepthwiseSchedule::Interior ||
                       (schedule == DepthwiseSchedule::Default && out_w * out_h >= kInteriorMinPixels);
   TapBand rows{0, 0, 0, 0}, cols{0, 0, 0, 0};  // empty: the fallback runs
-  if (wanted && current_kernel_set() == KernelSet::Cpu && channels >= kDepthwiseInteriorChannels) {
+  if (wanted && tiles_fit) {
     rows = inside_band(out_h, input.dim(2).extent(), w.kh, w.sh, w.dh, w.pad_top);
     cols = inside_band(out_w, input.dim(1).extent(), w.kw, w.sw, w.dw, w.pad_left);
   }
-  if (rows.end <= rows.first || cols.end - cols.first < kDepthwiseInteriorPixels) {
+  if (schedule == DepthwiseSchedule::Framed && tiles_fit) {
+    run(depthwise_entry(DepthwiseSchedule::Framed, act), 0, out_h, 0, out_w);
+  } else if (rows.end <= rows.first || cols.end - cols.first < kDepthwiseInteriorPixels) {
     schedule = depthwise_fallback(schedule, channels);
     run(depthwise_entry(schedule, act), 0, out_h, 0, out_w);
   } else {

@@ -115,14 +115,18 @@ constexpr ConvSchedule kDefaultConvSchedule = -1;
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 
 // The depthwise family's: columns (4-pixel tiles, bounds-tested reads) and staged (row bands
-// staging their padded input) take any shape; interior (the cpu set only) runs the outputs
-// whose taps all fall inside the input with no bounds tests, and the border strips around
-// them with columns; it needs kDepthwiseInteriorChannels channels and that region at least
-// kDepthwiseInteriorPixels wide. Default: on the cpu set interior where it can run on a map
-// of 20x20 outputs or more, else staged up to 64 channels and columns above (kernels.cpp,
-// run_depthwise and depthwise_fallback, has the figures); on a GPU, columns. A forced
-// interior that cannot run falls back the same way.
-enum class DepthwiseSchedule { Default, Columns, Staged, Interior };
+// staging their padded input, all channels at once) take any shape. The cpu set's alone:
+// framed (each channel tile's row band staged with its zero border, then read with no
+// bounds tests) and interior (the outputs whose taps all fall inside the input, with no
+// bounds tests, and the border strips around them with columns). Both need
+// kDepthwiseInteriorChannels channels and kDepthwiseInteriorPixels output columns, interior
+// that many inside ones. Default on the cpu set: framed where the input a tap stages is small
+// (stride_x x stride_y at most a quarter of kw x kh), else interior on maps of 20x20 outputs
+// or more; where neither, staged up to 64 channels and columns above (kernels.cpp,
+// run_depthwise and depthwise_fallback, has the figures); on a GPU set, columns. A forced
+// framed or interior that cannot run falls back the same way.
+enum class DepthwiseSchedule { Default, Columns, Staged, Interior, Framed };
+inline bool cpu_set_only(DepthwiseSchedule s) { return s == DepthwiseSchedule::Interior || s == DepthwiseSchedule::Framed; }
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules();
 
 // output = act(conv(input) + bias [+ skip]). `output` has its final size allocated.

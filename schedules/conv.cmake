@@ -165,8 +165,8 @@ endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_gpu_variants_table.inc CONTENT "${conv_gpu_table}")
 
 # Depthwise: columns and staged in every set; interior (reads no padding) in the cpu set only.
-foreach(sched columns staged interior)
-  if(sched STREQUAL "interior")
+foreach(sched columns staged interior framed)
+  if(sched STREQUAL "interior" OR sched STREQUAL "framed")
     set(kernel_list ARCHBENCH_CPU_KERNELS)
   else()
     set(kernel_list ARCHBENCH_KERNELS)

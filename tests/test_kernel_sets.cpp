@@ -320,7 +320,7 @@ BOOST_AUTO_TEST_CASE(every_kernel_at_the_capped_level, *ut::precondition(CapSet{
   Weights w = init_weights(g, 3);
   Tensor x = random_tensor(g.input().output, 5);
   auto want = run_reference(g, w, x);
-  const std::vector<std::string> depthwise = {"columns", "staged", "interior"};
+  const std::vector<std::string> depthwise = {"columns", "staged", "interior", "framed"};
   size_t ran = 0;
   for (const std::string& conv : conv_schedule_names()) {
     if (conv.rfind("gpu-", 0) == 0) continue;
@@ -329,14 +329,19 @@ BOOST_AUTO_TEST_CASE(every_kernel_at_the_capped_level, *ut::precondition(CapSet{
     o.depthwise_schedule = depthwise[ran++ % depthwise.size()];
     Executor e(g, w, o);
     double err = worst_error(e.run(x), want);
-    std::string schedules;
-    for (size_t s = 0; s < e.steps().size(); ++s)
+    std::string schedules, depthwise_ran;
+    for (size_t s = 0; s < e.steps().size(); ++s) {
       if (e.steps()[s].family == "conv") schedules += " " + e.step_schedule_ran(s);
+      if (e.steps()[s].family == "depthwise") depthwise_ran = e.step_schedule_ran(s);
+    }
     BOOST_TEST_MESSAGE(cpu_isa_name(cpu_isa()) << " blocks, " << conv << " + " << o.depthwise_schedule
-                                               << ": relative error " << err << "; ran" << schedules);
+                                               << ": relative error " << err << "; ran" << schedules << " + "
+                                               << depthwise_ran);
     BOOST_TEST(err <= 1e-4, "schedule " << conv);
-    // The forced schedule ran on the wide convs (w2: 64 -> 64 at 19 x 17, with the add).
+    // The forced schedule ran on the wide convs (w2: 64 -> 64 at 19 x 17, with the add), and
+    // the forced depthwise one on dw (85 channels, 3x3 / 2, 9 x 10 outputs).
     if (conv != "default") BOOST_TEST(schedules.find(" " + conv) != std::string::npos, "schedule " << conv);
+    BOOST_TEST(depthwise_ran == o.depthwise_schedule);
   }
   BOOST_TEST(ran >= 15u);
   // The default's 64-channel tile on wide maps is AVX-512's; below it, direct.

@@ -111,15 +111,17 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
   }
 }
 
-// Every depthwise schedule forced on awkward shapes, and which one ran: interior needs 16+
-// channels and an all-inside region at least 4 outputs wide, and the default takes it on
-// maps of 20x20 outputs or more; else both run the fallback, staged up to 64 channels and
-// columns above. The others take any shape.
+// Every depthwise schedule forced on awkward shapes, and which one ran: framed needs 16+
+// channels and 4+ output columns, interior 16+ channels and an all-inside region at least 4
+// outputs wide. The default takes framed where stride_x x stride_y is at most a quarter of
+// kw x kh, else interior on maps of 20x20 outputs or more; where the one it wants cannot
+// run, the fallback: staged up to 64 channels and columns above. The others take any shape.
 BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
   struct Case {
     const char* what;
     std::string spec;
     const char* interior_runs;  // what a forced interior runs
+    const char* framed_runs;    // what a forced framed runs
     const char* default_runs;
   };
   auto dw = [](const char* input, int channels, const char* window) {
@@ -128,25 +130,35 @@ BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
                                   channels, window));
   };
   const Case cases[] = {
-      {"16 channels, 13x9, pad 1", dw("[1, 16, 9, 13]", 16, "3, padding: 1"), "interior", "staged"},
+      {"16 channels, 13x9, pad 1", dw("[1, 16, 9, 13]", 16, "3, padding: 1"), "interior", "framed", "framed"},
       {"17 channels (a shifted channel tile), inside exactly 4 wide", dw("[1, 17, 7, 6]", 17, "3, padding: 1"),
-       "interior", "staged"},
-      {"inside 3 wide: the fallback", dw("[1, 40, 7, 5]", 40, "3, padding: 1"), "staged", "staged"},
-      {"inside 3 wide, 65 channels: the fallback", dw("[1, 65, 7, 5]", 65, "3, padding: 1"), "columns", "columns"},
-      {"15 channels: the fallback", dw("[1, 15, 21, 21]", 15, "3, padding: 1"), "staged", "staged"},
-      {"20x20 outputs, 17 channels", dw("[1, 17, 20, 20]", 17, "3, padding: 1"), "interior", "interior"},
+       "interior", "framed", "framed"},
+      {"inside 3 wide, output 5 wide", dw("[1, 40, 7, 5]", 40, "3, padding: 1"), "staged", "framed", "framed"},
+      {"inside 3 wide, 65 channels", dw("[1, 65, 7, 5]", 65, "3, padding: 1"), "columns", "framed", "framed"},
+      {"output 3 wide: the fallback", dw("[1, 32, 6, 3]", 32, "3, padding: 1"), "staged", "staged", "staged"},
+      {"output 3 wide, 80 channels: the fallback", dw("[1, 80, 6, 3]", 80, "3, padding: 1"), "columns", "columns",
+       "columns"},
+      {"15 channels: the fallback", dw("[1, 15, 21, 21]", 15, "3, padding: 1"), "staged", "staged", "staged"},
+      {"20x20 outputs, 17 channels", dw("[1, 17, 20, 20]", 17, "3, padding: 1"), "interior", "framed", "framed"},
+      {"dilation 2, output exactly 4 wide, batch 2", dw("[2, 16, 5, 4]", 16, "3, dilation: 2, padding: 2"), "staged",
+       "framed", "framed"},
       {"stride 2 on an even size, batch 2", dw("[2, 144, 16, 16]", 144, "3, stride: 2, padding: 1"), "interior",
-       "columns"},
+       "framed", "columns"},
       {"stride 2, 21x20 outputs, 70 channels", dw("[1, 70, 41, 40]", 70, "3, stride: 2, padding: 1"), "interior",
-       "interior"},
-      {"asymmetric padding", dw("[1, 20, 13, 29]", 20, "3, stride: 2, padding: [1, 0, 2, 1]"), "interior", "staged"},
-      {"5x5 dilation 2, one inside row", dw("[1, 37, 9, 19]", 37, "5, dilation: 2, padding: 4"), "interior", "staged"},
+       "framed", "interior"},
+      {"asymmetric padding", dw("[1, 20, 13, 29]", 20, "3, stride: 2, padding: [1, 0, 2, 1]"), "interior", "framed",
+       "staged"},
+      {"5x5 dilation 2, one inside row", dw("[1, 37, 9, 19]", 37, "5, dilation: 2, padding: 4"), "interior", "framed",
+       "framed"},
       {"5x5 stride 2 (EfficientNet), 23x22 outputs", dw("[1, 40, 45, 43]", 40, "5, stride: 2, padding: 2"), "interior",
-       "interior"},
-      {"no padding: no border strips", dw("[1, 32, 23, 22]", 32, "3"), "interior", "interior"},
-      {"1x3 filter, padding [0, 1]", dw("[1, 24, 5, 12]", 24, "[1, 3], padding: [0, 1]"), "interior", "staged"},
+       "framed", "framed"},
+      {"no padding: no border strips", dw("[1, 32, 23, 22]", 32, "3"), "interior", "framed", "framed"},
+      {"1x3 filter, padding [0, 1]: too few taps for framed", dw("[1, 24, 5, 12]", 24, "[1, 3], padding: [0, 1]"),
+       "interior", "framed", "staged"},
       {"7x7 map, 960 channels (MobileNet-V2's last)", dw("[1, 960, 7, 7]", 960, "3, padding: 1"), "interior",
-       "columns"},
+       "framed", "framed"},
+      {"7x7 map, 5x5, 1152 channels (EfficientNet's last)", dw("[1, 1152, 7, 7]", 1152, "5, padding: 2"),
+       "columns", "framed", "framed"},
   };
   for (const Case& c : cases) {
     for (auto [name, schedule] : k::depthwise_schedules()) {
@@ -155,30 +167,36 @@ BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
         BOOST_TEST(conv_error(c.spec, k::kDefaultConvSchedule, false, &ran, schedule) <= 1e-4);
         BOOST_TEST(ran == (schedule == k::DepthwiseSchedule::Default    ? std::string(c.default_runs)
                            : schedule == k::DepthwiseSchedule::Interior ? std::string(c.interior_runs)
+                           : schedule == k::DepthwiseSchedule::Framed   ? std::string(c.framed_runs)
                                                                         : name));
       }
     }
   }
 }
 
-// The interior and its border strips write only the output's channel view.
-BOOST_AUTO_TEST_CASE(depthwise_interior_writes_a_channel_view) {
+// Framed, and interior with its border strips, write only the output's channel view.
+BOOST_AUTO_TEST_CASE(depthwise_interior_and_framed_write_a_channel_view) {
   Graph g = load_text(net("[1, 20, 9, 10]", "  - {name: dw, op: conv, out: 20, kernel: 3, groups: 20, padding: 1}\n"));
   Weights w = init_weights(g, 7);
   Tensor input = random_tensor(g.input().output, 11);
   auto ref = run_reference(g, w, input, true);
   const auto& attrs = std::get<ConvAttrs>(layer(g, "dw").attrs);
   k::PreparedConv p = k::prepare_conv(attrs, w.at("dw.weight"), &w.at("dw.bias"), std::nullopt);
-  k::Buffer wide(45, 10, 9, 1);
-  k::fill(wide, 5.0f);
-  k::Buffer out = wide.cropped(0, 19, 20);
-  BOOST_TEST(k::run_conv(p, k::to_halide(input), nullptr, out, k::Activation::None, k::kDefaultConvSchedule,
-                         k::DepthwiseSchedule::Interior) == "interior");
-  BOOST_TEST(relative_error(k::to_nchw(k::at_origin(out)), ref.at("dw")) <= 1e-4);
-  bool kept = true;
-  wide.for_each_element(
-      [&](int c, int x, int y, int n) { kept = kept && ((c >= 19 && c < 39) || wide(c, x, y, n) == 5.0f); });
-  BOOST_TEST(kept);
+  for (auto [schedule, name] : {std::pair{k::DepthwiseSchedule::Interior, "interior"},
+                                std::pair{k::DepthwiseSchedule::Framed, "framed"}}) {
+    BOOST_TEST_CONTEXT(name) {
+      k::Buffer wide(45, 10, 9, 1);
+      k::fill(wide, 5.0f);
+      k::Buffer out = wide.cropped(0, 19, 20);
+      BOOST_TEST(k::run_conv(p, k::to_halide(input), nullptr, out, k::Activation::None, k::kDefaultConvSchedule,
+                             schedule) == name);
+      BOOST_TEST(relative_error(k::to_nchw(k::at_origin(out)), ref.at("dw")) <= 1e-4);
+      bool kept = true;
+      wide.for_each_element(
+          [&](int c, int x, int y, int n) { kept = kept && ((c >= 19 && c < 39) || wide(c, x, y, n) == 5.0f); });
+      BOOST_TEST(kept);
+    }
+  }
 }
 
 // The default's choice of register tile: 64 channels x 4 pixels (direct-c64-p4) on maps at

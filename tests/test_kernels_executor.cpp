@@ -74,22 +74,23 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
-// The cpu default for depthwise convs: interior from 16 channels on maps of 20x20 outputs or
-// more; else staged up to 64 channels, columns above.
-BOOST_AUTO_TEST_CASE(the_default_depthwise_schedule_follows_the_channel_count) {
+// The cpu default for depthwise convs, from 16 channels: framed at stride 1 and for 5x5 at
+// stride 2; interior for 3x3 at stride 2 on maps of 20x20 outputs or more; else staged up to
+// 64 channels, columns above.
+BOOST_AUTO_TEST_CASE(the_default_depthwise_schedule_follows_stride_map_and_channels) {
   Graph g = load_text(R"(
 name: depthwise_sizes
-input: [1, 8, 23, 19]
+input: [1, 8, 46, 38]
 layers:
   - {name: dw8, op: conv, out: 8, kernel: 3, groups: 8, padding: 1}
   - {name: pw64, op: conv, out: 64, kernel: 1}
   - {name: dw64, op: conv, out: 64, kernel: 3, groups: 64, padding: 1}
-  - {name: pool64, op: maxpool, kernel: 4, stride: 4}
-  - {name: small64, op: conv, out: 64, kernel: 3, groups: 64, padding: 1}
-  - {name: pw65, op: conv, inputs: dw64, out: 65, kernel: 1}
-  - {name: dw65, op: conv, out: 65, kernel: 3, groups: 65, padding: 1}
-  - {name: pool65, op: maxpool, kernel: 4, stride: 4}
-  - {name: small65, op: conv, out: 65, kernel: 3, groups: 65, padding: 1}
+  - {name: dw64s2, op: conv, out: 64, kernel: 3, stride: 2, groups: 64, padding: 1}
+  - {name: pool64, op: maxpool, kernel: 2, stride: 2}
+  - {name: small64s2, op: conv, out: 64, kernel: 3, stride: 2, groups: 64, padding: 1}
+  - {name: pw65, op: conv, inputs: pool64, out: 65, kernel: 1}
+  - {name: small65s2, op: conv, out: 65, kernel: 3, stride: 2, groups: 65, padding: 1}
+  - {name: small65k5s2, op: conv, inputs: pw65, out: 65, kernel: 5, stride: 2, groups: 65, padding: 2}
 )");
   BOOST_TEST(network_error(g) <= 1e-4);
   Weights w = init_weights(g, 3);
@@ -98,8 +99,8 @@ layers:
   std::vector<std::string> ran;
   for (size_t s = 0; s < e.steps().size(); ++s)
     if (e.steps()[s].family == "depthwise") ran.push_back(e.step_schedule_ran(s));
-  // dw64 and dw65 run on 23x19 maps, small64 and small65 on 5x4 (under 20x20 outputs).
-  BOOST_TEST(ran == std::vector<std::string>({"staged", "interior", "staged", "interior", "columns"}),
+  // dw64s2 has 19x23 outputs, small64s2 and small65s2 5x6 (under 20x20).
+  BOOST_TEST(ran == std::vector<std::string>({"staged", "framed", "interior", "staged", "columns", "framed"}),
              boost::test_tools::per_element());
 }
 
@@ -170,7 +171,7 @@ BOOST_AUTO_TEST_CASE(per_layer_schedules_override_the_network_wide_ones) {
   o.layer_schedules = {{"dw", "tiled"}};  // a conv schedule for a depthwise layer
   BOOST_CHECK_EXCEPTION(Executor(g, w, o), RuntimeError, [](const RuntimeError& e) {
     return std::string(e.what()) ==
-           "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged, interior)";
+           "layer 'dw': unknown depthwise schedule 'tiled' (one of: default, columns, staged, interior, framed)";
   });
 }
 

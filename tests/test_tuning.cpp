@@ -336,10 +336,10 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
              boost::test_tools::per_element());
   BOOST_TEST(tuning_candidates("depthwise", KernelSet::OpenCL) == std::vector<std::string>({"columns", "staged"}),
              boost::test_tools::per_element());
-  // (interior is the cpu set's alone.)
-  BOOST_TEST(
-      tuning_candidates("depthwise", KernelSet::Cpu) == std::vector<std::string>({"columns", "staged", "interior"}),
-      boost::test_tools::per_element());
+  // (interior and framed are the cpu set's alone.)
+  BOOST_TEST(tuning_candidates("depthwise", KernelSet::Cpu) ==
+                 std::vector<std::string>({"columns", "staged", "interior", "framed"}),
+             boost::test_tools::per_element());
   Graph g = test::load_text(kNet);
   Weights w = init_weights(g, 3);
   FakeClock clock{&g, {}, {}, ""};

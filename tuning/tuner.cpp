@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "common/progress.h"
+#include "runtime/kernels.h"
 
 namespace archbench {
 
@@ -72,11 +73,16 @@ struct Group {
 std::vector<std::string> tuning_candidates(const std::string& family, KernelSet set) {
   std::vector<std::string> names = family == "depthwise" ? depthwise_schedule_names() : conv_schedule_names();
   // Conv schedules are per set: the GPU sets' gpu-* ones, the cpu set's others; depthwise
-  // interior is the cpu set's (a schedule of another set would only fall back).
+  // interior and framed are the cpu set's (a schedule of another set would only fall back).
   const bool gpu = set != KernelSet::Cpu;
+  auto cpu_only = [](const std::string& n) {
+    for (const auto& [name, s] : kernels::depthwise_schedules())
+      if (name == n) return kernels::cpu_set_only(s);
+    return false;
+  };
   std::erase_if(names, [&](const std::string& n) {
     return n == "default" || (family == "conv" && (n.rfind("gpu-", 0) == 0) != gpu) ||
-           (family == "depthwise" && gpu && n == "interior");
+           (family == "depthwise" && gpu && cpu_only(n));
   });
   return names;
 }
