@@ -9,6 +9,9 @@
 #include <limits>
 #include <ostream>
 #include <string>
+#include <system_error>
+
+#include <unistd.h>
 
 #include "analysis/analysis.h"
 #include "networks/networks.h"
@@ -29,6 +32,24 @@ namespace archbench::test {
 inline std::filesystem::path test_dir() {
   const char* env = std::getenv("ARCHBENCH_TEST_DIR");
   return env && *env ? env : ARCHBENCH_TEST_DIR;
+}
+
+// A fresh, empty folder `name` under this test process's own folder in the system's temporary
+// folder (archbench-test-<pid>), which is removed with everything in it when the process exits.
+inline std::filesystem::path scratch(const std::string& name) {
+  struct Root {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("archbench-test-" + std::to_string(::getpid()));
+    ~Root() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Root root;
+  std::filesystem::path p = root.path / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
 }
 
 // Loads spec text; `name` is the file name used in messages (and for includes, relative to

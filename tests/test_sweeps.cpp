@@ -23,13 +23,7 @@ namespace {
 
 fs::path tiny_sweep() { return test::test_dir() / "fixtures/sweeps/tiny.yaml"; }
 
-// A fresh folder per test under the build's temporary directory.
-fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("archbench-sweep-test-" + std::to_string(::getpid())) / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using test::scratch;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

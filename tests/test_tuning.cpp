@@ -41,12 +41,7 @@ std::vector<std::string> schedules_ran(const Executor& e) {
   return ran;
 }
 
-fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("archbench-tuning-test-" + std::to_string(::getpid())) / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using test::scratch;
 
 // Injected timings in ms per (first layer of the step, schedule that ran); 50 ms for the rest.
 struct FakeClock {

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """archbench's conv kernels against PyTorch's, one layer at a time, side by side.
 
-For each conv shape (the hot layers of ResNet-50, VGG-16 and DeepLabV3, plus a depthwise
-one): a one-layer spec through `archbench bench` (the kernel's median, conv + bias + relu
-fused, as the executor runs it) and the same conv + relu in PyTorch (median of --runs after
+For each conv shape (the hot layers of ResNet-50, VGG-16 and DeepLabV3, and depthwise ones of
+MobileNet-V2 and EfficientNet-B0): a one-layer spec through `archbench bench --per-layer` (the
+kernel call's median, conv + bias + relu fused, as the executor runs it on a channels-last
+input; not the copy of the NCHW input in and the output out around it) and the same conv +
+relu in PyTorch (median of --runs after
 warm-up, the better of channels-first and channels-last), alternating the two --rounds times
 and keeping each side's best median (this machine's speed drifts over minutes). Prints one
 row per layer: both medians, GFLOP/s, and the ratio archbench / PyTorch.
@@ -36,6 +38,7 @@ LAYERS = {
     "mobilenet_v2.dw3x3s2": (96, 96, 3, 2, 1, 1, 112, 96),
     "mobilenet_v2.dw3x3.7x7": (960, 960, 3, 1, 1, 1, 7, 960),
     "efficientnet_b0.dw5x5": (672, 672, 5, 1, 1, 2, 14, 672),
+    "efficientnet_b0.dw5x5s2": (144, 144, 5, 2, 1, 2, 56, 144),
 }
 
 
@@ -88,13 +91,14 @@ def main():
             ours = theirs = float("inf")
             for _ in range(args.rounds):
                 out = subprocess.run([args.archbench, "bench", path, "--threads", str(args.threads), "--schedule",
-                                      args.schedule, "--depthwise-schedule", args.depthwise_schedule, "--repetitions", str(args.runs), "--format", "json"],
+                                      args.schedule, "--depthwise-schedule", args.depthwise_schedule, "--repetitions",
+                                      str(args.runs), "--per-layer", "--format", "json"],
                                      check=True, capture_output=True, text=True).stdout
-                ours = min(ours, json.loads(out)["latency_ms"]["median"])
+                ours = min(ours, sum(layer["median_ms"] for layer in json.loads(out)["layers"]))
                 theirs = min(theirs, time_torch(*torch_layer(torch, layer), args.runs))
             gflops = flops(*layer) / (ours * 1e-3) / 1e9
             print(f"{name:<26} {theirs:10.3f} {ours:12.3f} {gflops:18.1f} {ours / theirs:6.2f}", flush=True)
-    print(f"\nthreads {args.threads}, batch 1, fp32, conv + bias + relu, archbench --schedule {args.schedule}"
+    print(f"\nthreads {args.threads}, batch 1, fp32, conv + bias + relu (archbench: the kernel call), archbench --schedule {args.schedule}"
           f" --depthwise-schedule {args.depthwise_schedule}"
           f"{', both capped at ' + args.isa if args.isa else ''}; median of {args.runs} runs, the better of "
           f"{args.rounds} alternating rounds; PyTorch: the better of channels-first and channels-last")
