@@ -5,10 +5,12 @@
 #      blocks with each GPU conv schedule, two zoo networks) against the reference executor;
 #   2. `archbench bench --target cuda` at batch 1 and 8: alexnet, vgg16, resnet50, unet (572x572,
 #      1 channel), deeplabv3_resnet50 (512x512);
-#   3. each GPU conv schedule forced on every conv of those networks at batch 1 (the figures
-#      that choose the default between them);
-#   4. where PyTorch with CUDA is installed, the same networks in PyTorch + cuDNN (fp32, TF32
-#      off, cudnn.benchmark on; bench/gpu/pytorch_cuda.py) and the ratio archbench / PyTorch.
+#   3. where PyTorch with CUDA is installed, the same networks in PyTorch + cuDNN (fp32, TF32
+#      off, cudnn.benchmark on; bench/gpu/pytorch_cuda.py) and the ratio archbench / PyTorch;
+#   4. each GPU conv schedule forced on every conv of those networks at batch 1 (the figures
+#      that choose the default between them), started only while the script has run less than
+#      BUDGET_S seconds (default 420), so a device session's time limit cuts the least
+#      important step; every result is a file under the output folder as soon as it exists.
 # Writes its results under ${OUT:-gpu-check}/ and prints a summary table. Runs from
 # BUILD/gpu-bundle/ when bench/gpu/bundle.sh made one (executables + their shared libraries,
 # for a machine without this project's Debian packages), else from BUILD/.
@@ -17,6 +19,7 @@
 # SCHEDULES="gpu-tiled" narrows step 3.
 set -uo pipefail
 target=${TARGET:-cuda}
+budget=${BUDGET_S:-420}
 read -r -a nets <<<"${NETS:-alexnet@224 vgg16@224 resnet50@224 unet@572 deeplabv3_resnet50@512}"
 read -r -a batches <<<"${BATCHES:-1 8}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,20 +63,6 @@ for spec in "${nets[@]}"; do
   done
 done
 
-echo "== latency: each GPU conv schedule forced on every conv (batch 1), to choose the default"
-read -r -a schedules <<<"${SCHEDULES:-gpu-tiled gpu-simple gpu-c8}"
-for spec in "${nets[@]}"; do
-  name=${spec%@*} size=${spec#*@}
-  channels=3
-  [ "$name" = unet ] && channels=1
-  for schedule in "${schedules[@]}"; do
-    "$ab" bench "$name" --target "$target" --input "1,$channels,$size,$size" --schedule "$schedule" \
-      --repetitions 20 --warmup 3 --format json -o "$out/schedule-$name-$schedule.json" \
-      2> "$out/schedule-$name-$schedule.err" ||
-      echo "check: archbench bench $name --schedule $schedule failed: $(tail -1 "$out/schedule-$name-$schedule.err")"
-  done
-done
-
 echo "== latency: PyTorch + cuDNN"
 if [ "$target" = cuda ] &&
   python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
@@ -83,6 +72,24 @@ else
   echo "check: no PyTorch with CUDA here; archbench figures only"
   : > "$out/pytorch.jsonl"
 fi
+
+echo "== latency: each GPU conv schedule forced on every conv (batch 1), to choose the default"
+read -r -a schedules <<<"${SCHEDULES:-gpu-tiled gpu-simple gpu-c8}"
+for spec in "${nets[@]}"; do
+  name=${spec%@*} size=${spec#*@}
+  channels=3
+  [ "$name" = unet ] && channels=1
+  for schedule in "${schedules[@]}"; do
+    if [ "$SECONDS" -ge "$budget" ]; then
+      echo "check: skipped $name --schedule $schedule: past the ${budget} s budget (BUDGET_S)"
+      continue
+    fi
+    "$ab" bench "$name" --target "$target" --input "1,$channels,$size,$size" --schedule "$schedule" \
+      --repetitions 20 --warmup 3 --format json -o "$out/schedule-$name-$schedule.json" \
+      2> "$out/schedule-$name-$schedule.err" ||
+      echo "check: archbench bench $name --schedule $schedule failed: $(tail -1 "$out/schedule-$name-$schedule.err")"
+  done
+done
 
 python3 - "$out" "${nets[*]}" "${batches[*]}" "${schedules[*]}" <<'PY'
 import json, os, sys
