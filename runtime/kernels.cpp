@@ -627,10 +627,10 @@ TapBand inside_band(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pa
 // kDepthwiseInteriorPixels output columns: framed stages each task's input with its zero
 // border and reads it with no bounds tests, in one call; interior runs the outputs whose
 // taps all fall inside the input with no bounds tests, and the border strips around them (at
-// most four) with columns. The default takes framed where its staging is small next to the
-// taps (stride_x x stride_y at most a quarter of kw x kh: stride 1, and 5x5 at stride 2),
-// interior on maps of kInteriorMinPixels outputs or more otherwise (3x3 at stride 2), and
-// the fallback elsewhere and on a GPU set.
+// most four) with columns. The default takes framed for undilated filters where its staging
+// is small next to the taps (stride_x x stride_y at most a quarter of kw x kh: stride 1, and
+// 5x5 at stride 2); otherwise (3x3 at stride 2, dilated filters) interior on maps of
+// kInteriorMinPixels outputs or more; the fallback elsewhere and on a GPU set.
 std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& output, Activation act,
                           DepthwiseSchedule schedule) {
   const Window& w = p.win;
@@ -652,8 +652,11 @@ std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& ou
   // Each kernel alone (bench --per-layer, the best median of 3 alternating rounds, 2 threads,
   // AVX-512), framed against interior / columns: 3x3 at stride 1 0.80-1.03x / 0.26-0.85x on
   // 7x7 to 112x112 maps, 5x5 0.54-0.74x / 0.34-0.64x, 5x5 at stride 2 0.85x / 0.63x; 3x3 at
-  // stride 2, where it stages about half an input per tap, 1.1-1.55x / 0.87-1.06x.
-  if (schedule == DepthwiseSchedule::Default && tiles_fit && 4 * w.sw * w.sh <= w.kw * w.kh)
+  // stride 2, where it stages about half an input per tap, 1.1-1.55x / 0.87-1.06x. Dilated
+  // 3x3 (144 channels, 56x56), where a band stages 2 x dilation more rows: dilation 2 0.99x
+  // interior's time, 4 1.17x, 8 1.22x.
+  if (schedule == DepthwiseSchedule::Default && tiles_fit && w.dw == 1 && w.dh == 1 &&
+      4 * w.sw * w.sh <= w.kw * w.kh)
     schedule = DepthwiseSchedule::Framed;
   // The default runs interior on maps of kInteriorMinPixels outputs or more. Each kernel call
   // in MobileNet-V2 against columns (bench --per-layer, medians, 2 threads, AVX-512): 3.4-5.3x

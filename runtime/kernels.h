@@ -120,9 +120,9 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 // bounds tests) and interior (the outputs whose taps all fall inside the input, with no
 // bounds tests, and the border strips around them with columns). Both need
 // kDepthwiseInteriorChannels channels and kDepthwiseInteriorPixels output columns, interior
-// that many inside ones. Default on the cpu set: framed where the input a tap stages is small
-// (stride_x x stride_y at most a quarter of kw x kh), else interior on maps of 20x20 outputs
-// or more; where neither, staged up to 64 channels and columns above (kernels.cpp,
+// that many inside ones. Default on the cpu set: framed for undilated filters where the input
+// a tap stages is small (stride_x x stride_y at most a quarter of kw x kh), else interior on
+// maps of 20x20 outputs or more; where neither, staged up to 64 channels and columns above (kernels.cpp,
 // run_depthwise and depthwise_fallback, has the figures); on a GPU set, columns. A forced
 // framed or interior that cannot run falls back the same way.
 enum class DepthwiseSchedule { Default, Columns, Staged, Interior, Framed };

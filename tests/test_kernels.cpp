@@ -113,8 +113,8 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
 
 // Every depthwise schedule forced on awkward shapes, and which one ran: framed needs 16+
 // channels and 4+ output columns, interior 16+ channels and an all-inside region at least 4
-// outputs wide. The default takes framed where stride_x x stride_y is at most a quarter of
-// kw x kh, else interior on maps of 20x20 outputs or more; where the one it wants cannot
+// outputs wide. The default takes framed for undilated filters where stride_x x stride_y is
+// at most a quarter of kw x kh, else interior on maps of 20x20 outputs or more; where the one it wants cannot
 // run, the fallback: staged up to 64 channels and columns above. The others take any shape.
 BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
   struct Case {
@@ -141,7 +141,9 @@ BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
       {"15 channels: the fallback", dw("[1, 15, 21, 21]", 15, "3, padding: 1"), "staged", "staged", "staged"},
       {"20x20 outputs, 17 channels", dw("[1, 17, 20, 20]", 17, "3, padding: 1"), "interior", "framed", "framed"},
       {"dilation 2, output exactly 4 wide, batch 2", dw("[2, 16, 5, 4]", 16, "3, dilation: 2, padding: 2"), "staged",
-       "framed", "framed"},
+       "framed", "staged"},
+      {"dilation 2, 22x21 outputs", dw("[1, 24, 21, 22]", 24, "3, dilation: 2, padding: 2"), "interior", "framed",
+       "interior"},
       {"stride 2 on an even size, batch 2", dw("[2, 144, 16, 16]", 144, "3, stride: 2, padding: 1"), "interior",
        "framed", "columns"},
       {"stride 2, 21x20 outputs, 70 channels", dw("[1, 70, 41, 40]", 70, "3, stride: 2, padding: 1"), "interior",
@@ -149,7 +151,7 @@ BOOST_AUTO_TEST_CASE(depthwise_schedules_on_awkward_shapes) {
       {"asymmetric padding", dw("[1, 20, 13, 29]", 20, "3, stride: 2, padding: [1, 0, 2, 1]"), "interior", "framed",
        "staged"},
       {"5x5 dilation 2, one inside row", dw("[1, 37, 9, 19]", 37, "5, dilation: 2, padding: 4"), "interior", "framed",
-       "framed"},
+       "staged"},
       {"5x5 stride 2 (EfficientNet), 23x22 outputs", dw("[1, 40, 45, 43]", 40, "5, stride: 2, padding: 2"), "interior",
        "framed", "framed"},
       {"no padding: no border strips", dw("[1, 32, 23, 22]", 32, "3"), "interior", "framed", "framed"},
