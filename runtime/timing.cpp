@@ -112,7 +112,8 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
   for (size_t s = 0; s < exec.steps().size(); ++s) {
     const Step& step = exec.steps()[s];
     const Layer& last = graph.layers[static_cast<size_t>(step.layers.back())];
-    LayerTime t{last.name, op_name(last.op), step.kernel, median(per_step[s]) * 1e3, 0, 0, 0, 0};
+    LayerTime t{last.name, op_name(last.op), step.kernel, exec.step_schedule_ran(s), median(per_step[s]) * 1e3, 0, 0, 0,
+                0};
     // A fused step reads its outside inputs and parameters and writes its last output once;
     // the tensors between its layers never reach memory.
     t.bytes_moved = last.output.elements() * kBytesPerElement;
@@ -142,6 +143,7 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
     layers.push_back({{"name", t.name},
                       {"op", t.op},
                       {"kernel", t.kernel},
+                      {"schedule", t.schedule.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t.schedule)},
                       {"median_ms", t.median_ms},
                       {"flops", t.flops},
                       {"gflops", t.gflops},
@@ -172,12 +174,16 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
 std::string bench_table(const BenchResult& r, bool per_layer) {
   std::string out;
   if (per_layer) {
-    size_t w = 5;
-    for (const LayerTime& t : r.layers) w = std::max(w, t.name.size());
-    out += fmt::format("{:<{}}  {:<24}  {:>9}  {:>8}  {:>7}\n", "layer", w, "kernel", "median ms", "GFLOP/s", "% peak");
+    size_t w = 5, ws = 8;
+    for (const LayerTime& t : r.layers) {
+      w = std::max(w, t.name.size());
+      ws = std::max(ws, t.schedule.size());
+    }
+    out += fmt::format("{:<{}}  {:<24}  {:<{}}  {:>9}  {:>8}  {:>7}\n", "layer", w, "kernel", "schedule", ws,
+                       "median ms", "GFLOP/s", "% peak");
     for (const LayerTime& t : r.layers)
-      out += fmt::format("{:<{}}  {:<24}  {:>9.3f}  {:>8.1f}  {:>7.1f}\n", t.name, w, t.kernel, t.median_ms, t.gflops,
-                         t.percent_of_peak);
+      out += fmt::format("{:<{}}  {:<24}  {:<{}}  {:>9.3f}  {:>8.1f}  {:>7.1f}\n", t.name, w, t.kernel,
+                         t.schedule.empty() ? "-" : t.schedule, ws, t.median_ms, t.gflops, t.percent_of_peak);
     out += "\n";
   }
   out += fmt::format(

@@ -25,7 +25,8 @@ struct LatencyStats {
 struct LayerTime {
   std::string name;    // the step's last layer (fused groups are named by their output)
   std::string op;      // its op
-  std::string kernel;  // the kernel the step ran, e.g. "conv+bn+relu"
+  std::string kernel;    // the kernel the step ran, e.g. "conv+bn+relu"
+  std::string schedule;  // the conv or depthwise schedule that ran ("direct", "framed"); else empty
   double median_ms = 0;
   int64_t flops = 0;        // of all layers in the step
   int64_t bytes_moved = 0;  // of all layers in the step (inputs, outputs, parameters once)

@@ -152,9 +152,13 @@ rm -f y2.npy
 check_error "archbench: error: /nonexistent/y.npy: cannot write: No such file or directory" run tiny.yaml --output-file /nonexistent/y.npy
 bench_json="$("$bin" bench tiny.yaml --repetitions 3 --warmup 1 --threads 1 --format json)"
 for key in '"network": "tiny"' '"target": "cpu"' '"threads": 1' '"repetitions": 3' '"median":' '"percent_of_peak":' \
-  '"arena_bytes":' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"'; do
+  '"arena_bytes":' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"' '"schedule": "simple"'; do
   grep -q "$key" <<<"$bench_json" || fail "bench JSON has $key"
 done
+# The per-layer table names the schedule that ran: direct, forced, needs 32 output channels
+# and 7 pixels, so tiny's conv runs the fallback, simple.
+"$bin" bench tiny.yaml --repetitions 2 --warmup 0 --threads 1 --per-layer --schedule direct |
+  grep -q "^c  *conv  *simple  " || fail "bench --per-layer names the schedule that ran"
 "$bin" peak --threads 1 --format json | grep -q '"gflops": [1-9]' || fail "peak JSON reports GFLOP/s"
 cd - >/dev/null || exit 1
 
