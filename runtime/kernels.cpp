@@ -12,14 +12,14 @@
 #include "archbench_depthwise_columns_relu.h"
 #include "archbench_depthwise_columns_relu6.h"
 #include "archbench_depthwise_columns_swish.h"
-#include "archbench_depthwise_interior.h"
-#include "archbench_depthwise_interior_relu.h"
-#include "archbench_depthwise_interior_relu6.h"
-#include "archbench_depthwise_interior_swish.h"
 #include "archbench_depthwise_framed.h"
 #include "archbench_depthwise_framed_relu.h"
 #include "archbench_depthwise_framed_relu6.h"
 #include "archbench_depthwise_framed_swish.h"
+#include "archbench_depthwise_interior.h"
+#include "archbench_depthwise_interior_relu.h"
+#include "archbench_depthwise_interior_relu6.h"
+#include "archbench_depthwise_interior_swish.h"
 #include "archbench_depthwise_staged.h"
 #include "archbench_depthwise_staged_relu.h"
 #include "archbench_depthwise_staged_relu6.h"
@@ -655,8 +655,7 @@ std::string run_depthwise(const PreparedConv& p, const Buffer& input, Buffer& ou
   // stride 2, where it stages about half an input per tap, 1.1-1.55x / 0.87-1.06x. Dilated
   // 3x3 (144 channels, 56x56), where a band stages 2 x dilation more rows: dilation 2 0.99x
   // interior's time, 4 1.17x, 8 1.22x.
-  if (schedule == DepthwiseSchedule::Default && tiles_fit && w.dw == 1 && w.dh == 1 &&
-      4 * w.sw * w.sh <= w.kw * w.kh)
+  if (schedule == DepthwiseSchedule::Default && tiles_fit && w.dw == 1 && w.dh == 1 && 4 * w.sw * w.sh <= w.kw * w.kh)
     schedule = DepthwiseSchedule::Framed;
   // The default runs interior on maps of kInteriorMinPixels outputs or more. Each kernel call
   // in MobileNet-V2 against columns (bench --per-layer, medians, 2 threads, AVX-512): 3.4-5.3x

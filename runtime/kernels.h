@@ -122,11 +122,14 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
 // kDepthwiseInteriorChannels channels and kDepthwiseInteriorPixels output columns, interior
 // that many inside ones. Default on the cpu set: framed for undilated filters where the input
 // a tap stages is small (stride_x x stride_y at most a quarter of kw x kh), else interior on
-// maps of 20x20 outputs or more; where neither, staged up to 64 channels and columns above (kernels.cpp,
-// run_depthwise and depthwise_fallback, has the figures); on a GPU set, columns. A forced
-// framed or interior that cannot run falls back the same way.
+// maps of 20x20 outputs or more; where neither, staged up to 64 channels and columns above
+// (kernels.cpp, run_depthwise and depthwise_fallback, has the figures); on a GPU set,
+// columns. A forced framed or interior that cannot run falls back the same way.
 enum class DepthwiseSchedule { Default, Columns, Staged, Interior, Framed };
-inline bool cpu_set_only(DepthwiseSchedule s) { return s == DepthwiseSchedule::Interior || s == DepthwiseSchedule::Framed; }
+// Framed and interior: built for the cpu set only (a GPU set runs the fallback for them).
+inline bool cpu_set_only(DepthwiseSchedule s) {
+  return s == DepthwiseSchedule::Interior || s == DepthwiseSchedule::Framed;
+}
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules();
 
 // output = act(conv(input) + bias [+ skip]). `output` has its final size allocated.

@@ -23,8 +23,8 @@ struct LatencyStats {
 };
 
 struct LayerTime {
-  std::string name;    // the step's last layer (fused groups are named by their output)
-  std::string op;      // its op
+  std::string name;      // the step's last layer (fused groups are named by their output)
+  std::string op;        // its op
   std::string kernel;    // the kernel the step ran, e.g. "conv+bn+relu"
   std::string schedule;  // the conv or depthwise schedule that ran ("direct", "framed"); else empty
   double median_ms = 0;

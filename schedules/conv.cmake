@@ -164,9 +164,11 @@ foreach(variant "gpu-tiled|gpu_tiled|4|" "gpu-simple|gpu_simple|1|" "gpu-c8|gpu_
 endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_gpu_variants_table.inc CONTENT "${conv_gpu_table}")
 
-# Depthwise: columns and staged in every set; interior (reads no padding) in the cpu set only.
+# Depthwise: columns and staged in every set; interior and framed (no bounds tests in their
+# inner loops) in the cpu set only.
+set(depthwise_cpu_only interior framed)
 foreach(sched columns staged interior framed)
-  if(sched STREQUAL "interior" OR sched STREQUAL "framed")
+  if(sched IN_LIST depthwise_cpu_only)
     set(kernel_list ARCHBENCH_CPU_KERNELS)
   else()
     set(kernel_list ARCHBENCH_KERNELS)

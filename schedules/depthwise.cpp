@@ -5,8 +5,8 @@
 //
 // Layouts (innermost first): activations (c, x, y, n); the prepared filter (c, kx, ky).
 #include "Halide.h"
-#include "schedules/gpu.h"
 #include "schedules/activation.h"
+#include "schedules/gpu.h"
 #include "schedules/padding.h"
 #include "schedules/tiles.h"
 

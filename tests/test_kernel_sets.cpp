@@ -248,14 +248,14 @@ BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch) { every_fixture(KernelSet::C
 BOOST_AUTO_TEST_SUITE_END()
 
 // The same cases for each GPU set, each skipped (with the reason) where its set cannot run.
-#define GPU_SET_SUITE(suite, set)                                                                            \
-  BOOST_AUTO_TEST_SUITE(suite)                                                                               \
-  BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{set})) { every_fixture(set); }  \
-  BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{set})) { fused_blocks(set); } \
-  BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{set})) {              \
-    autoscheduled_baseline(set);                                                                             \
-  }                                                                                                          \
-  BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{set})) { zoo_networks(set); }         \
+#define GPU_SET_SUITE(suite, set)                                                                                 \
+  BOOST_AUTO_TEST_SUITE(suite)                                                                                    \
+  BOOST_AUTO_TEST_CASE(every_fixture_matches_pytorch, *ut::precondition(Runs{set})) { every_fixture(set); }       \
+  BOOST_AUTO_TEST_CASE(fused_blocks_with_each_schedule, *ut::precondition(Runs{set})) { fused_blocks(set); }      \
+  BOOST_AUTO_TEST_CASE(autoscheduled_baseline_where_it_applies, *ut::precondition(Runs{set})) {                   \
+    autoscheduled_baseline(set);                                                                                  \
+  }                                                                                                               \
+  BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{set})) { zoo_networks(set); }              \
   BOOST_AUTO_TEST_CASE(buffer_protocol_keeps_device_data, *ut::precondition(Runs{set})) { buffer_protocol(set); } \
   BOOST_AUTO_TEST_SUITE_END()
 GPU_SET_SUITE(gpu_opencl, KernelSet::OpenCL)
@@ -334,9 +334,9 @@ BOOST_AUTO_TEST_CASE(every_kernel_at_the_capped_level, *ut::precondition(CapSet{
       if (e.steps()[s].family == "conv") schedules += " " + e.step_schedule_ran(s);
       if (e.steps()[s].family == "depthwise") depthwise_ran = e.step_schedule_ran(s);
     }
-    BOOST_TEST_MESSAGE(cpu_isa_name(cpu_isa()) << " blocks, " << conv << " + " << o.depthwise_schedule
-                                               << ": relative error " << err << "; ran" << schedules << " + "
-                                               << depthwise_ran);
+    BOOST_TEST_MESSAGE(cpu_isa_name(cpu_isa())
+                       << " blocks, " << conv << " + " << o.depthwise_schedule << ": relative error " << err << "; ran"
+                       << schedules << " + " << depthwise_ran);
     BOOST_TEST(err <= 1e-4, "schedule " << conv);
     // The forced schedule ran on the wide convs (w2: 64 -> 64 at 19 x 17, with the add), and
     // the forced depthwise one on dw (85 channels, 3x3 / 2, 9 x 10 outputs).

@@ -5,10 +5,10 @@ For each conv shape (the hot layers of ResNet-50, VGG-16 and DeepLabV3, and dept
 MobileNet-V2 and EfficientNet-B0): a one-layer spec through `archbench bench --per-layer` (the
 kernel call's median, conv + bias + relu fused, as the executor runs it on a channels-last
 input; not the copy of the NCHW input in and the output out around it) and the same conv +
-relu in PyTorch (median of --runs after
-warm-up, the better of channels-first and channels-last), alternating the two --rounds times
-and keeping each side's best median (this machine's speed drifts over minutes). Prints one
-row per layer: both medians, GFLOP/s, and the ratio archbench / PyTorch.
+relu in PyTorch (median of --runs after warm-up, the better of channels-first and
+channels-last), alternating the two --rounds times and keeping each side's best median (this
+machine's speed drifts over minutes). Prints one row per layer: both medians, GFLOP/s, and
+the ratio archbench / PyTorch.
 
 Caps both sides at one x86-64 level with --isa (ARCHBENCH_CPU_ISA for archbench,
 ONEDNN_MAX_CPU_ISA for PyTorch's oneDNN convs): the code an AVX2 machine runs, timed here.
@@ -98,7 +98,8 @@ def main():
                 theirs = min(theirs, time_torch(*torch_layer(torch, layer), args.runs))
             gflops = flops(*layer) / (ours * 1e-3) / 1e9
             print(f"{name:<26} {theirs:10.3f} {ours:12.3f} {gflops:18.1f} {ours / theirs:6.2f}", flush=True)
-    print(f"\nthreads {args.threads}, batch 1, fp32, conv + bias + relu (archbench: the kernel call), archbench --schedule {args.schedule}"
+    print(f"\nthreads {args.threads}, batch 1, fp32, conv + bias + relu (archbench: the kernel call), "
+          f"archbench --schedule {args.schedule}"
           f" --depthwise-schedule {args.depthwise_schedule}"
           f"{', both capped at ' + args.isa if args.isa else ''}; median of {args.runs} runs, the better of "
           f"{args.rounds} alternating rounds; PyTorch: the better of channels-first and channels-last")
