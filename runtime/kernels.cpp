@@ -623,6 +623,35 @@ TapBand inside_band(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pa
   return {0, 0, 0, 0};
 }
 
+// Whether a conv of under kConvChannelTile output channels runs as a whole tile (run_conv):
+// for the default and the schedules that need whole tiles (not simple or Winograd, which run
+// on any channel count), on the cpu set, without a residual add, one group, on outputs at
+// least kConvNarrowPixels wide (direct's tile). The default then runs direct; against simple, each 1x1 conv alone (bench
+// --per-layer, the best median of 3 alternating rounds, 2 threads, AVX-512), the copy
+// included: 32 -> 16 at 112x112 0.87x, 96 -> 24 and 144 -> 24 at 56x56 0.55x and 0.49x,
+// 64 -> 8 at 56x56 0.63x, 512 -> 21 at 64x64 0.39x, 64 -> 2 at 388x388 0.57x.
+bool widen_output(const PreparedConv& p, const Buffer* skip, const Buffer& output, ConvSchedule schedule) {
+  const bool whole_tiles = schedule == kDefaultConvSchedule || (kConvVariants[schedule].kind != ConvKind::Simple &&
+                                                                kConvVariants[schedule].kind != ConvKind::Winograd);
+  return whole_tiles && current_kernel_set() == KernelSet::Cpu && !skip && p.groups == 1 &&
+         output.dim(0).extent() < kConvChannelTile && output.dim(1).extent() >= kConvNarrowPixels;
+}
+
+// Copies the first channels of `from` into `to` (same pixels; channels innermost in `from`).
+void copy_channels(const Buffer& from, Buffer& to) {
+  const int channels = to.dim(0).extent(), cs = to.dim(0).stride();
+  for (int n = 0; n < to.dim(3).extent(); ++n)
+    for (int y = 0; y < to.dim(2).extent(); ++y)
+      for (int x = 0; x < to.dim(1).extent(); ++x) {
+        const float* src = &from(0, x, y, n);
+        float* dst = &to(to.dim(0).min(), to.dim(1).min() + x, to.dim(2).min() + y, to.dim(3).min() + n);
+        if (cs == 1)
+          std::copy_n(src, channels, dst);
+        else
+          for (int c = 0; c < channels; ++c) dst[static_cast<ptrdiff_t>(c) * cs] = src[c];
+      }
+}
+
 // Depthwise on the cpu set, from kDepthwiseInteriorChannels channels and
 // kDepthwiseInteriorPixels output columns: framed stages each task's input with its zero
 // border and reads it with no bounds tests, in one call; interior runs the outputs whose
@@ -697,6 +726,18 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     return run_depthwise(p, input, output, act, depthwise);
   }
   if (current_kernel_set() != KernelSet::Cpu) return run_conv_gpu(p, input, skip, output, act, schedule);
+  // Under kConvChannelTile output channels (MobileNet's and EfficientNet's projections to 16
+  // and 24 channels, classifiers) no register-tiled variant could run and the default was
+  // simple. They run as a whole tile instead (the filter and bias are zero past the real
+  // channels), into a scratch buffer whose first channels are then copied out.
+  if (widen_output(p, skip, output, schedule)) {
+    Buffer& wide = sized(p.wide_output, {kConvChannelTile, output.dim(1).extent(), output.dim(2).extent(),
+                                         output.dim(3).extent()});
+    std::string ran = run_conv(p, input, nullptr, wide, act, schedule, depthwise);
+    copy_channels(wide, output);
+    output.mark_written();
+    return ran;
+  }
   // The CPU variants' edge tiles shift inwards and compute a few outputs twice: a skip input
   // that is the output itself (an in-place add) would be added twice there, so they read a
   // copy of it, kept in the PreparedConv for the next call.

@@ -93,6 +93,7 @@ struct PreparedConv {
   std::vector<Buffer> biases;   // per group (one when depthwise)
   mutable Buffer padded_input;  // scratch of the direct variant: the input with zero borders
   mutable Buffer skip_copy;     // scratch of an in-place residual add: the skip input's copy
+  mutable Buffer wide_output;   // scratch of a conv with under a channel tile of outputs (run_conv)
   // Per Winograd tile size m, the filters transformed for it (per group), made on first use.
   mutable std::map<int, std::vector<Buffer>> winograd_filters;
 };

@@ -237,6 +237,71 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
     }
 }
 
+// Under 32 output channels the default runs direct over a whole 32-channel tile in a scratch
+// buffer and copies the real channels out, and a forced register-tiled schedule runs there
+// too: one group, no residual add, outputs 7+ wide. Elsewhere, and when simple is forced,
+// simple runs.
+BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
+  struct Case {
+    const char* what;
+    std::string spec;
+    k::ConvSchedule schedule;
+    const char* expected;
+  };
+  k::ConvSchedule simple = k::kDefaultConvSchedule, tiled = k::kDefaultConvSchedule;
+  for (const auto& [name, schedule] : k::conv_schedules()) {
+    if (name == "simple") simple = schedule;
+    if (name == "tiled") tiled = schedule;
+  }
+  const std::string residual =
+      "  - {name: skip, op: conv, out: 16, kernel: 1}\n"
+      "  - {name: conv, op: conv, inputs: input, out: 16, kernel: 1}\n"
+      "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n";
+  const Case cases[] = {
+      {"1x1 to 16 channels, 13 wide", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"),
+       k::kDefaultConvSchedule, "direct"},
+      {"3x3 / 2 to 24 channels, batch 2, + relu6",
+       net("[2, 20, 17, 19]",
+           "  - {name: conv, op: conv, out: 24, kernel: 3, stride: 2, padding: 1}\n  - {name: act, op: relu6}\n"),
+       k::kDefaultConvSchedule, "direct"},
+      {"dilation 2 to 16 channels (tap bands)",
+       net("[1, 8, 21, 22]", "  - {name: conv, op: conv, out: 16, kernel: 3, dilation: 2, padding: 2}\n"),
+       k::kDefaultConvSchedule, "direct"},
+      {"forced simple", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), simple, "simple"},
+      {"forced tiled, 3x3", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 3, padding: 1}\n"),
+       tiled, "tiled"},
+      {"+ residual", net("[1, 32, 9, 13]", residual), k::kDefaultConvSchedule, "simple"},
+      {"6 wide", net("[1, 32, 9, 6]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), k::kDefaultConvSchedule,
+       "simple"},
+      {"2 groups of 8", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1, groups: 2}\n"),
+       k::kDefaultConvSchedule, "simple"},
+      {"1 channel, 3x3 / 2, batch 3",
+       net("[3, 5, 31, 29]", "  - {name: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"),
+       k::kDefaultConvSchedule, "direct"},
+  };
+  for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
+      std::string ran;
+      BOOST_TEST(conv_error(c.spec, c.schedule, false, &ran) <= 1e-4);
+      BOOST_TEST(ran == c.expected);
+    }
+  // Into a channel view: only its channels are written.
+  Graph g = load_text(net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"));
+  Weights w = init_weights(g, 7);
+  Tensor input = random_tensor(g.input().output, 11);
+  auto ref = run_reference(g, w, input, true);
+  const auto& attrs = std::get<ConvAttrs>(layer(g, "conv").attrs);
+  k::PreparedConv p = k::prepare_conv(attrs, w.at("conv.weight"), &w.at("conv.bias"), std::nullopt);
+  k::Buffer wide(40, 13, 9, 1);
+  k::fill(wide, 5.0f);
+  k::Buffer out = wide.cropped(0, 19, 16);
+  BOOST_TEST(k::run_conv(p, k::to_halide(input), nullptr, out, k::Activation::None) == "direct");
+  BOOST_TEST(relative_error(k::to_nchw(k::at_origin(out)), ref.at("conv")) <= 1e-4);
+  bool kept = true;
+  wide.for_each_element(
+      [&](int c, int x, int y, int n) { kept = kept && ((c >= 19 && c < 35) || wide(c, x, y, n) == 5.0f); });
+  BOOST_TEST(kept);
+}
+
 // Every conv variant the runtime can be told to use (the tuner's candidates), on shapes where
 // each applies (run_conv's preconditions; elsewhere the default runs instead).
 BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
