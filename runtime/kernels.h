@@ -143,7 +143,10 @@ const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedule
 //   1e-5 for m = 4: run_conv's callers that compare outputs allow for it); blocked also
 //   input channels in multiples of kConvInputBlock; the autoscheduled ones 7x7 pixels and
 //   Halide accepting their tiles for these buffers (the tiles differ by x86-64 level).
-//   Default: direct (7+ pixels wide, 32+ output channels), else simple. The CPU variants'
+//   Default: direct (7+ pixels wide, 32+ output channels), else simple. Under
+//   kConvChannelTile output channels (one group, no skip, 7+ pixels wide), the default and a
+//   forced register-tiled or autoscheduled schedule run a whole tile into a scratch buffer
+//   (PreparedConv::wide_output) whose real channels are copied out. The CPU variants'
 //   edge tiles shift inwards, so a skip input aliasing the output is read from a copy.
 //   Direct and blocked read a zero-padded copy of the input (kept in the PreparedConv).
 //   Throws RuntimeError.
