@@ -633,8 +633,10 @@ TapBand inside_band(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pa
 // 388x388 0.57x. In MobileNet-V2 the 112x112 one's gain went to the next kernels (its
 // scratch is twice its output): the kernels summed, 2.548 -> 2.525 ms.
 bool widen_output(const PreparedConv& p, const Buffer* skip, const Buffer& output, ConvSchedule schedule) {
-  const bool whole_tiles = schedule == kDefaultConvSchedule || (kConvVariants[schedule].kind != ConvKind::Simple &&
-                                                                kConvVariants[schedule].kind != ConvKind::Winograd);
+  // A GPU set's schedule (past the cpu variants) runs the default here.
+  const bool cpu_variant = schedule >= 0 && schedule < kConvVariantCount;
+  const bool whole_tiles = !cpu_variant || (kConvVariants[schedule].kind != ConvKind::Simple &&
+                                            kConvVariants[schedule].kind != ConvKind::Winograd);
   return whole_tiles && current_kernel_set() == KernelSet::Cpu && !skip && p.groups == 1 &&
          output.dim(0).extent() < kConvChannelTile && output.dim(1).extent() >= kConvNarrowPixels;
 }
