@@ -641,21 +641,6 @@ bool widen_output(const PreparedConv& p, const Buffer* skip, const Buffer& outpu
          output.dim(0).extent() < kConvChannelTile && output.dim(1).extent() >= kConvNarrowPixels;
 }
 
-// Copies the first channels of `from` into `to` (same pixels; channels innermost in `from`).
-void copy_channels(const Buffer& from, Buffer& to) {
-  const int channels = to.dim(0).extent(), cs = to.dim(0).stride();
-  for (int n = 0; n < to.dim(3).extent(); ++n)
-    for (int y = 0; y < to.dim(2).extent(); ++y)
-      for (int x = 0; x < to.dim(1).extent(); ++x) {
-        const float* src = &from(0, x, y, n);
-        float* dst = &to(to.dim(0).min(), to.dim(1).min() + x, to.dim(2).min() + y, to.dim(3).min() + n);
-        if (cs == 1)
-          std::copy_n(src, channels, dst);
-        else
-          for (int c = 0; c < channels; ++c) dst[static_cast<ptrdiff_t>(c) * cs] = src[c];
-      }
-}
-
 // Depthwise on the cpu set, from kDepthwiseInteriorChannels channels and
 // kDepthwiseInteriorPixels output columns: framed stages each task's input with its zero
 // border and reads it with no bounds tests, in one call; interior runs the outputs whose
@@ -738,7 +723,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     Buffer& wide = sized(p.wide_output,
                          {kConvChannelTile, output.dim(1).extent(), output.dim(2).extent(), output.dim(3).extent()});
     std::string ran = run_conv(p, input, nullptr, wide, act, schedule, depthwise);
-    copy_channels(wide, output);
+    at_origin(output).copy_contents_from(wide.cropped(0, 0, output.dim(0).extent()));
     output.mark_written();
     return ran;
   }
