@@ -7,17 +7,17 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <thread>
 
 namespace archbench {
 
 namespace {
 
-// Version 1. Columns are documented in docs/results-schema.md; change both together and
-// bump kSchemaVersion.
+// Version 2. Columns are documented in docs/results-schema.md; change both together, bump
+// kSchemaVersion and upgrade older files in open_once (kUpgrades).
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs(
@@ -64,6 +64,7 @@ CREATE TABLE cases(
   peak_activation_bytes INTEGER, arena_bytes INTEGER, max_rss_bytes INTEGER,
   rf_h REAL, rf_w REAL,
   peak_gflops REAL, peak_gbps REAL,
+  scratch_bytes INTEGER,
   UNIQUE(run_id, case_key));
 CREATE TABLE case_layers(
   case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
@@ -80,9 +81,18 @@ CREATE TABLE case_kernels(
   name TEXT NOT NULL, op TEXT NOT NULL, kernel TEXT NOT NULL,
   median_ms REAL NOT NULL, flops INTEGER NOT NULL, bytes_moved INTEGER NOT NULL,
   gflops REAL NOT NULL, percent_of_peak REAL NOT NULL,
+  schedule TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(case_id, idx));
 CREATE INDEX cases_by_network ON cases(network, target, threads, schedule);
 )sql";
+
+// kUpgrades[v - 1] takes a version-v file to version v + 1 (columns are only ever added, at
+// the end, so a reader's column positions hold).
+constexpr const char* kUpgrades[] = {
+    "ALTER TABLE cases ADD COLUMN scratch_bytes INTEGER;"
+    "ALTER TABLE case_kernels ADD COLUMN schedule TEXT NOT NULL DEFAULT '';",
+};
+static_assert(std::size(kUpgrades) == kSchemaVersion - 1);
 
 // One prepared statement; binds by 1-based position, steps, finalises on destruction.
 class Statement {
@@ -98,6 +108,9 @@ class Statement {
   Statement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
   Statement& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
   Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
+  Statement& bind(int i, const std::optional<int64_t>& v) {
+    return v ? bind(i, *v) : check(sqlite3_bind_null(stmt_, i));
+  }
   Statement& bind(int i, const std::string& v) {
     return check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
@@ -119,6 +132,10 @@ class Statement {
     sqlite3_clear_bindings(stmt_);
   }
   int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::optional<int64_t> optional_i64(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return i64(col);
+  }
   int i32(int col) const { return static_cast<int>(sqlite3_column_int64(stmt_, col)); }
   double f64(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string text(int col) const {
@@ -152,7 +169,7 @@ constexpr const char* kCaseColumns =
     "run_id, case_key, position, network, spec, spec_hash, input_n, input_c, input_h, input_w, batch, target, "
     "threads, schedule, repetitions, status, error, kernel_set, started_at, seconds, median_ms, mean_ms, stddev_ms, "
     "min_ms, max_ms, cv, samples_ms, params, macs, flops, peak_activation_bytes, arena_bytes, max_rss_bytes, rf_h, "
-    "rf_w, peak_gflops, peak_gbps";
+    "rf_w, peak_gflops, peak_gbps, scratch_bytes";
 
 std::string placeholders(int n) {
   std::string s;
@@ -184,7 +201,7 @@ CaseRecord case_from(const Statement& s) {  // columns: id, then kCaseColumns
   for (const auto& v : nlohmann::json::parse(s.text(27))) c.samples_ms.push_back(v.get<double>());
   c.params = s.i64(28), c.macs = s.i64(29), c.flops = s.i64(30), c.peak_activation_bytes = s.i64(31);
   c.arena_bytes = s.i64(32), c.max_rss_bytes = s.i64(33), c.rf_h = s.f64(34), c.rf_w = s.f64(35);
-  c.peak_gflops = s.f64(36), c.peak_gbps = s.f64(37);
+  c.peak_gflops = s.f64(36), c.peak_gbps = s.f64(37), c.scratch_bytes = s.optional_i64(38);
   return c;
 }
 
@@ -273,6 +290,24 @@ void ResultsDb::fail(const std::string& what) const {
   throw DatabaseError(fmt::format("{}: {}", path_.string(), what));
 }
 
+void ResultsDb::upgrade(int64_t from) {
+  try {
+    Transaction t(db_, path_);
+    Statement v(db_, "PRAGMA user_version", path_);
+    v.step();
+    // Another process may have upgraded the file while this one waited for the write lock.
+    for (int64_t version = v.i64(0); version < kSchemaVersion; ++version) exec(kUpgrades[version - 1]);
+    exec(fmt::format("PRAGMA user_version = {}; UPDATE meta SET value = '{}' WHERE key = 'schema_version'",
+                     kSchemaVersion, kSchemaVersion));
+    t.commit();
+  } catch (const DatabaseError& e) {
+    std::string why = e.what(), prefix = path_.string() + ": ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    fail(fmt::format("results schema version {} is upgraded in place to version {} when opened, which failed: {}", from,
+                     kSchemaVersion, why));
+  }
+}
+
 void ResultsDb::exec(const std::string& sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -341,8 +376,9 @@ ResultsDb ResultsDb::open_once(const std::filesystem::path& path, bool create) {
     has_runs = s.step();
   }
   if (!has_runs) db.fail("an SQLite database, but not an archbench results database (no 'runs' table)");
-  if (version != kSchemaVersion)
-    db.fail(fmt::format("results schema version {}; this archbench reads version {}", version, kSchemaVersion));
+  if (version < 1 || version > kSchemaVersion)
+    db.fail(fmt::format("results schema version {}; this archbench reads versions 1 to {}", version, kSchemaVersion));
+  if (version < kSchemaVersion) db.upgrade(version);
   db.exec("PRAGMA foreign_keys = ON");
   return db;
 }
@@ -367,12 +403,12 @@ void ResultsDb::finish_run(int64_t run_id, const std::string& finished_at) {
 
 void ResultsDb::insert_case(CaseRecord& c) {
   nlohmann::json samples = c.samples_ms;
-  Statement s(db_, fmt::format("INSERT INTO cases({}) VALUES ({})", kCaseColumns, placeholders(37)), path_);
+  Statement s(db_, fmt::format("INSERT INTO cases({}) VALUES ({})", kCaseColumns, placeholders(38)), path_);
   s.bind_all(c.run_id, c.key, c.position, c.network, c.spec, c.spec_hash, c.input.n, c.input.c, c.input.h, c.input.w,
              c.input.n, c.target, c.threads, c.schedule, c.repetitions, c.status, c.error, c.kernel_set, c.started_at,
              c.seconds, c.median_ms, c.mean_ms, c.stddev_ms, c.min_ms, c.max_ms, c.cv, samples.dump(), c.params, c.macs,
              c.flops, c.peak_activation_bytes, c.arena_bytes, c.max_rss_bytes, c.rf_h, c.rf_w, c.peak_gflops,
-             c.peak_gbps);
+             c.peak_gbps, c.scratch_bytes);
   s.step();
   c.id = sqlite3_last_insert_rowid(db_);
   Statement l(db_, fmt::format("INSERT INTO case_layers VALUES ({})", placeholders(17)), path_);
@@ -383,11 +419,11 @@ void ResultsDb::insert_case(CaseRecord& c) {
     l.step();
     l.reset();
   }
-  Statement k(db_, fmt::format("INSERT INTO case_kernels VALUES ({})", placeholders(10)), path_);
+  Statement k(db_, fmt::format("INSERT INTO case_kernels VALUES ({})", placeholders(11)), path_);
   for (size_t i = 0; i < c.kernels.size(); ++i) {
     const KernelRecord& r = c.kernels[i];
     k.bind_all(c.id, static_cast<int64_t>(i), r.name, r.op, r.kernel, r.median_ms, r.flops, r.bytes_moved, r.gflops,
-               r.percent_of_peak);
+               r.percent_of_peak, r.schedule);
     k.step();
     k.reset();
   }
@@ -441,7 +477,8 @@ std::vector<CaseRecord> ResultsDb::read_cases(const std::vector<int64_t>& run_id
     l.reset();
     k.bind(1, c.id);
     while (k.step())
-      c.kernels.push_back({k.text(2), k.text(3), k.text(4), k.f64(5), k.i64(6), k.i64(7), k.f64(8), k.f64(9)});
+      c.kernels.push_back(
+          {k.text(2), k.text(3), k.text(4), k.text(10), k.f64(5), k.i64(6), k.i64(7), k.f64(8), k.f64(9)});
     k.reset();
   }
   return cases;

@@ -18,7 +18,7 @@ struct sqlite3;
 
 namespace archbench {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // A database that cannot be opened, has a foreign schema, or fails a statement.
 class DatabaseError : public std::runtime_error {
@@ -58,6 +58,7 @@ struct LayerRecord {
 // One kernel call of the runtime (a fused group is named by its last layer).
 struct KernelRecord {
   std::string name, op, kernel;
+  std::string schedule;  // a conv's schedule that ran ("direct", "framed"); '' for other kernels
   double median_ms = 0;
   int64_t flops = 0, bytes_moved = 0;
   double gflops = 0, percent_of_peak = 0;
@@ -77,6 +78,7 @@ struct CaseRecord {
   double median_ms = 0, mean_ms = 0, stddev_ms = 0, min_ms = 0, max_ms = 0, cv = 0;
   std::vector<double> samples_ms;  // every timed repetition
   int64_t params = 0, macs = 0, flops = 0, peak_activation_bytes = 0, arena_bytes = 0, max_rss_bytes = 0;
+  std::optional<int64_t> scratch_bytes;   // conv scratch outside the arena; unknown in a version-1 file
   double rf_h = 0, rf_w = 0;              // receptive field of the final feature layer
   double peak_gflops = 0, peak_gbps = 0;  // the peak percentages were computed against
   std::vector<LayerRecord> layers;
@@ -87,7 +89,8 @@ class ResultsDb {
  public:
   // Opens (creating with `create`) a database; WAL journal, waits up to 60 s for another
   // writer. Throws DatabaseError "PATH: REASON" for a missing file without `create`, an
-  // unwritable location, a file that is not SQLite, or a schema version it does not know.
+  // unwritable location, a file that is not SQLite, or a schema version it does not know. A
+  // file of an older version is upgraded in place (its new columns empty for the cases it has).
   static ResultsDb open(const std::filesystem::path& path, bool create);
   ResultsDb(ResultsDb&&) noexcept;
   ~ResultsDb();
@@ -115,6 +118,7 @@ class ResultsDb {
   explicit ResultsDb(std::filesystem::path path);
   static ResultsDb open_once(const std::filesystem::path& path, bool create);
   void exec(const std::string& sql);
+  void upgrade(int64_t from);  // an older schema version's file to kSchemaVersion, in place
   [[noreturn]] void fail(const std::string& what) const;
   void insert_case(CaseRecord& c);
   std::filesystem::path path_;

@@ -284,7 +284,7 @@ Table ab_table(const ReportData& d) {
 
 // Kernel calls of B against A's by name, the largest absolute differences first.
 Table ab_layers_table(const AbRow& row, size_t limit) {
-  Table t{{"layer", "kernel", "A ms", "B ms", "speedup of B"}, {false, false, true, true, true}, {}};
+  Table t{{"layer", "kernel", "schedule", "A ms", "B ms", "speedup of B"}, {false, false, false, true, true, true}, {}};
   std::map<std::string, const KernelRecord*> in_b;
   for (const KernelRecord& k : row.b->kernels) in_b[k.name] = &k;
   std::vector<std::pair<const KernelRecord*, const KernelRecord*>> pairs;
@@ -295,7 +295,11 @@ Table ab_layers_table(const AbRow& row, size_t limit) {
   });
   for (size_t i = 0; i < pairs.size() && i < limit; ++i) {
     const auto& [ka, kb] = pairs[i];
-    t.rows.push_back({ka->name, ka->kernel == kb->kernel ? ka->kernel : ka->kernel + " / " + kb->kernel,
+    auto both = [](const std::string& a, const std::string& b) {
+      if (a.empty() && b.empty()) return std::string("-");
+      return a == b ? a : (a.empty() ? "-" : a) + " / " + (b.empty() ? "-" : b);
+    };
+    t.rows.push_back({ka->name, both(ka->kernel, kb->kernel), both(ka->schedule, kb->schedule),
                       fmt::format("{:.3f}", ka->median_ms), fmt::format("{:.3f}", kb->median_ms),
                       kb->median_ms > 0 ? fmt::format("{:.2f}x", ka->median_ms / kb->median_ms) : "-"});
   }
@@ -397,6 +401,7 @@ nlohmann::ordered_json case_json(const CaseRecord& c) {
     kernels.push_back({{"name", k.name},
                        {"op", k.op},
                        {"kernel", k.kernel},
+                       {"schedule", k.schedule.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(k.schedule)},
                        {"median_ms", k.median_ms},
                        {"flops", k.flops},
                        {"bytes_moved", k.bytes_moved},
@@ -445,6 +450,7 @@ nlohmann::ordered_json case_json(const CaseRecord& c) {
           {"memory",
            {{"peak_activation_bytes", c.peak_activation_bytes},
             {"arena_bytes", c.arena_bytes},
+            {"scratch_bytes", c.scratch_bytes ? nlohmann::ordered_json(*c.scratch_bytes) : nlohmann::ordered_json()},
             {"max_rss_bytes", c.max_rss_bytes}}},
           {"receptive_field", {c.rf_h, c.rf_w}},
           {"peak", {{"gflops", c.peak_gflops}, {"gbps", c.peak_gbps}}},
@@ -477,6 +483,7 @@ std::string cases_csv(const ReportData& d) {
            "gflops",
            "peak_activation_bytes",
            "arena_bytes",
+           "scratch_bytes",
            "max_rss_bytes",
            "rf_h",
            "rf_w",
@@ -485,7 +492,7 @@ std::string cases_csv(const ReportData& d) {
            "kernel_set",
            "started_at",
            "seconds"},
-          std::vector<bool>(32, false),
+          std::vector<bool>(33, false),
           {}};
   for (const CaseRecord& c : d.cases) {
     auto num = [](double v) { return fmt::format("{:.6g}", v); };
@@ -513,6 +520,7 @@ std::string cases_csv(const ReportData& d) {
                       num(achieved_gflops(c)),
                       std::to_string(c.peak_activation_bytes),
                       std::to_string(c.arena_bytes),
+                      c.scratch_bytes ? std::to_string(*c.scratch_bytes) : "",
                       std::to_string(c.max_rss_bytes),
                       num(c.rf_h),
                       num(c.rf_w),

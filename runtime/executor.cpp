@@ -76,7 +76,7 @@ struct Executor::Impl {
   // channel offset) cannot be kernel arguments; their view is a buffer of their own, and the
   // steps writing them copy it into the arena view kept here (by physical layer).
   std::map<int, k::Buffer> published;
-  std::vector<int> physical;     // per layer: the layer whose view holds its data (views alias)
+  std::vector<int> physical;  // per layer: the layer whose view holds its data (views alias)
   std::vector<std::vector<int>> users;
   k::ConvSchedule conv_schedule_ = k::kDefaultConvSchedule;
   k::DepthwiseSchedule depthwise_schedule_ = k::DepthwiseSchedule::Default;
@@ -91,6 +91,8 @@ struct Executor::Impl {
   std::vector<Choice> choices;  // parallel to steps
   bool has_run = false;
   Executor::Transfers transfers;
+  // Shared by every conv step: the steps run one at a time.
+  std::shared_ptr<k::ConvScratch> conv_scratch = std::make_shared<k::ConvScratch>();
 
   // The arena's alignment: 64 bytes on the cpu set; a GPU set's base address alignment (so an
   // OpenCL sub-buffer may start at every buffer of the plan).
@@ -238,6 +240,7 @@ struct Executor::Impl {
     }
     auto prepared = std::make_shared<k::PreparedConv>(
         k::prepare_conv(attrs, *weight(w, conv, "weight"), attrs.bias ? weight(w, conv, "bias") : nullptr, bn));
+    prepared->scratch = conv_scratch;
     int skip = -1;
     // conv + add + relu: the add's other input is computed already (it runs earlier).
     // Only a skip computed before the conv: running the conv later (at the add's place) would
@@ -564,5 +567,6 @@ const MemoryPlan& Executor::memory_plan() const { return impl_->plan; }
 const Executor::Transfers& Executor::last_transfers() const { return impl_->transfers; }
 KernelSet Executor::target() const { return impl_->options.target; }
 int64_t Executor::arena_bytes() const { return impl_->plan.arena_bytes; }
+int64_t Executor::scratch_bytes() const { return impl_->conv_scratch->bytes(); }
 
 }  // namespace archbench

@@ -121,6 +121,9 @@ class Executor {
   KernelSet target() const;
   const MemoryPlan& memory_plan() const;
   int64_t arena_bytes() const;  // the bytes allocated for activations
+  // The bytes of conv scratch the runs so far allocated (a zero-bordered input copy, a
+  // whole-tile output: kernels.h, ConvScratch), outside the arena; the largest call's needs.
+  int64_t scratch_bytes() const;
 
  private:
   struct Impl;

@@ -411,18 +411,29 @@ const std::vector<Buffer>& winograd_filters(const PreparedConv& p, int m) {
   return made;
 }
 
-// A PreparedConv's scratch buffer, (re)allocated at these (c, x, y, n) extents unless it has
-// them already.
-Buffer& sized(Buffer& scratch, const std::array<int, 4>& extents) {
-  bool same = scratch.dimensions() == 4;
-  for (int d = 0; d < 4 && same; ++d) same = scratch.dim(d).extent() == extents[static_cast<size_t>(d)];
-  if (!same) scratch = Buffer(extents[0], extents[1], extents[2], extents[3]);
-  return scratch;
+}  // namespace
+
+Buffer ConvScratch::view(Slot slot, const std::array<int, 4>& extents) {
+  int64_t elements = 1;
+  for (int e : extents) elements *= e;
+  Buffer& memory = slots_.at(static_cast<size_t>(slot));
+  if (memory.dimensions() == 0 || memory.number_of_elements() < static_cast<size_t>(elements))
+    memory = Buffer(to_int(elements));
+  return Buffer(memory.data(), extents[0], extents[1], extents[2], extents[3]);
 }
 
+int64_t ConvScratch::bytes() const {
+  int64_t total = 0;
+  for (const Buffer& memory : slots_)
+    if (memory.dimensions() > 0) total += static_cast<int64_t>(memory.size_in_bytes());
+  return total;
+}
+
+namespace {
+
 // `input` as the direct conv variant needs it: every tap of every output pixel inside. The
-// input itself where the window needs no padding; else a copy with zero borders, kept in the
-// PreparedConv for the next call of the same shape.
+// input itself where the window needs no padding; else a copy with zero borders, in the conv
+// scratch.
 Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& output) {
   const Window& w = p.win;
   auto needed = [](int64_t out, int64_t stride, int64_t dil, int64_t k) {
@@ -433,7 +444,7 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   int width = input.dim(1).extent(), height = input.dim(2).extent();
   if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
   int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
-  Buffer& scratch = sized(p.padded_input, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
+  Buffer scratch = p.scratch->view(ConvScratch::PaddedInput, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
   // Zeroes only what the input does not cover (the scratch is dense, channels innermost).
   const int channels = input.dim(0).extent(), cs = input.dim(0).stride();
   const int left = to_int(w.pad_left), top = to_int(w.pad_top);
@@ -720,8 +731,8 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   // simple. They run as a whole tile instead (the filter and bias are zero past the real
   // channels), into a scratch buffer whose first channels are then copied out.
   if (widen_output(p, skip, output, schedule)) {
-    Buffer& wide = sized(p.wide_output,
-                         {kConvChannelTile, output.dim(1).extent(), output.dim(2).extent(), output.dim(3).extent()});
+    Buffer wide = p.scratch->view(ConvScratch::WideOutput, {kConvChannelTile, output.dim(1).extent(),
+                                                            output.dim(2).extent(), output.dim(3).extent()});
     std::string ran = run_conv(p, input, nullptr, wide, act, schedule, depthwise);
     at_origin(output).copy_contents_from(wide.cropped(0, 0, output.dim(0).extent()));
     output.mark_written();
@@ -729,10 +740,11 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   }
   // The CPU variants' edge tiles shift inwards and compute a few outputs twice: a skip input
   // that is the output itself (an in-place add) would be added twice there, so they read a
-  // copy of it, kept in the PreparedConv for the next call.
+  // copy of it (in the conv scratch).
+  Buffer skip_copy;
   if (skip && skip->data() == output.data()) {
-    Buffer& copy = sized(p.skip_copy,
-                         {skip->dim(0).extent(), skip->dim(1).extent(), skip->dim(2).extent(), skip->dim(3).extent()});
+    Buffer& copy = skip_copy = p.scratch->view(ConvScratch::SkipCopy, {skip->dim(0).extent(), skip->dim(1).extent(),
+                                                                       skip->dim(2).extent(), skip->dim(3).extent()});
     copy.set_min({skip->dim(0).min(), skip->dim(1).min(), skip->dim(2).min(), skip->dim(3).min()});
     copy.copy_contents_from(*skip);
     skip = &copy;

@@ -4,7 +4,9 @@
 
 #include <HalideBuffer.h>
 
+#include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -81,6 +83,22 @@ struct BatchNormParams {
   double eps;
 };
 
+// Scratch memory of cpu conv calls, in three slots because one call can use all three at
+// once: the direct variant's zero-bordered copy of its input, an in-place residual add's copy
+// of its skip input, and the whole-tile output of a conv under kConvChannelTile channels. A
+// slot only grows; a call gets a dense (c, x, y, n) view of its start, contents undefined. An
+// executor gives one to all its convs (its steps run one at a time), so the memory is the
+// largest call's, not a sum over layers; a PreparedConv on its own has its own.
+class ConvScratch {
+ public:
+  enum Slot { PaddedInput, SkipCopy, WideOutput, kSlots };
+  Buffer view(Slot slot, const std::array<int, 4>& extents);
+  int64_t bytes() const;  // allocated in all slots
+
+ private:
+  std::array<Buffer, kSlots> slots_;  // 1-D
+};
+
 // A convolution ready to run, the bias with any batch-norm folded in. Dense and grouped:
 // one filter per group, laid out (co % 32, ci, kx, ky, co / 32): a tile of 32 output channels
 // innermost and contiguous, zero-padded to whole tiles plus one (so is the bias). Depthwise
@@ -91,9 +109,7 @@ struct PreparedConv {
   bool depthwise = false;
   std::vector<Buffer> filters;  // per group (one when depthwise)
   std::vector<Buffer> biases;   // per group (one when depthwise)
-  mutable Buffer padded_input;  // scratch of the direct variant: the input with zero borders
-  mutable Buffer skip_copy;     // scratch of an in-place residual add: the skip input's copy
-  mutable Buffer wide_output;   // scratch of a conv with under a channel tile of outputs (run_conv)
+  std::shared_ptr<ConvScratch> scratch = std::make_shared<ConvScratch>();
   // Per Winograd tile size m, the filters transformed for it (per group), made on first use.
   mutable std::map<int, std::vector<Buffer>> winograd_filters;
 };

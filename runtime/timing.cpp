@@ -130,6 +130,7 @@ BenchResult benchmark_network(const Graph& graph, const Weights& weights, const 
     r.layers.push_back(std::move(t));
   }
   r.arena_bytes = exec.arena_bytes();
+  r.scratch_bytes = exec.scratch_bytes();
   r.planned_peak_bytes = a.totals.peak_activation_bytes;
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
@@ -167,6 +168,7 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
           {"peak", {{"gflops", r.peak.gflops}, {"gbps", r.peak.gbps}, {"isa", r.peak.isa}}},
           {"memory",
            {{"arena_bytes", r.arena_bytes},
+            {"scratch_bytes", r.scratch_bytes},
             {"planned_peak_bytes", r.planned_peak_bytes},
             {"max_rss_bytes", r.max_rss_bytes}}}};
 }
@@ -193,9 +195,9 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
       r.target == "cpu" ? fmt::format(" ({} threads)", r.threads) : "", r.latency.median, r.latency.mean,
       r.latency.stddev, 100 * r.latency.cv, r.latency.min, r.latency.max, r.repetitions);
   out +=
-      fmt::format("memory: arena {:.2f} MiB (planned peak {:.2f} MiB), max RSS {:.2f} MiB; ",
+      fmt::format("memory: arena {:.2f} MiB (planned peak {:.2f} MiB), conv scratch {:.2f} MiB, max RSS {:.2f} MiB; ",
                   static_cast<double>(r.arena_bytes) / 1048576.0, static_cast<double>(r.planned_peak_bytes) / 1048576.0,
-                  static_cast<double>(r.max_rss_bytes) / 1048576.0);
+                  static_cast<double>(r.scratch_bytes) / 1048576.0, static_cast<double>(r.max_rss_bytes) / 1048576.0);
   if (r.target == "cpu")
     out += fmt::format("peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n", r.peak.gflops, r.peak.gbps, r.peak.isa);
   else

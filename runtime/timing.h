@@ -45,7 +45,8 @@ struct BenchResult {
   // GPU targets: medians of the input's copy to the device and the outputs' copy back, timed
   // apart from the latency above (which ends with a device synchronisation).
   double upload_ms = 0, download_ms = 0;
-  int64_t arena_bytes = 0, planned_peak_bytes = 0, max_rss_bytes = 0;
+  // arena: activations; scratch: conv scratch outside it (Executor::scratch_bytes).
+  int64_t arena_bytes = 0, scratch_bytes = 0, planned_peak_bytes = 0, max_rss_bytes = 0;
 };
 
 // The cpu kernel set's variant this machine dispatches to: "cpu (x86-64 avx512_skylake)".

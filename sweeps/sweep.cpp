@@ -365,10 +365,11 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
   r.median_ms = b.latency.median, r.mean_ms = b.latency.mean, r.stddev_ms = b.latency.stddev;
   r.min_ms = b.latency.min, r.max_ms = b.latency.max, r.cv = b.latency.cv;
   r.samples_ms = b.samples_ms;
-  r.arena_bytes = b.arena_bytes, r.max_rss_bytes = b.max_rss_bytes;
+  r.arena_bytes = b.arena_bytes, r.scratch_bytes = b.scratch_bytes, r.max_rss_bytes = b.max_rss_bytes;
   r.peak_gflops = peak.gflops, r.peak_gbps = peak.gbps;
   for (const LayerTime& t : b.layers)
-    r.kernels.push_back({t.name, t.op, t.kernel, t.median_ms, t.flops, t.bytes_moved, t.gflops, t.percent_of_peak});
+    r.kernels.push_back(
+        {t.name, t.op, t.kernel, t.schedule, t.median_ms, t.flops, t.bytes_moved, t.gflops, t.percent_of_peak});
 }
 
 SweepSummary run_sweep(const Sweep& sweep, const SweepOptions& options) {

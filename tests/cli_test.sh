@@ -152,7 +152,7 @@ rm -f y2.npy
 check_error "archbench: error: /nonexistent/y.npy: cannot write: No such file or directory" run tiny.yaml --output-file /nonexistent/y.npy
 bench_json="$("$bin" bench tiny.yaml --repetitions 3 --warmup 1 --threads 1 --format json)"
 for key in '"network": "tiny"' '"target": "cpu"' '"threads": 1' '"repetitions": 3' '"median":' '"percent_of_peak":' \
-  '"arena_bytes":' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"' '"schedule": "simple"'; do
+  '"arena_bytes":' '"scratch_bytes": 0,' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"' '"schedule": "simple"'; do
   grep -q "$key" <<<"$bench_json" || fail "bench JSON has $key"
 done
 # The per-layer table names the schedule that ran: direct, forced, needs 32 output channels

@@ -74,6 +74,33 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
+// The convs of an executor share one scratch (kernels.h, ConvScratch): its slots are as large
+// as the largest call's needs, not the sum over layers, and sharing changes no output.
+BOOST_AUTO_TEST_CASE(convs_share_one_scratch_sized_by_the_largest_call) {
+  Graph g = load_text(R"(
+name: scratch
+input: [1, 8, 30, 26]
+layers:
+  - {name: a, op: conv, out: 32, kernel: 3, padding: 1}
+  - {name: b, op: conv, out: 32, kernel: 5, padding: 2}
+  - {name: c, op: conv, out: 16, kernel: 3, padding: 1}
+)");
+  Weights w = init_weights(g, 3);
+  Tensor x = random_tensor(g.input().output, 5);
+  auto want = run_reference(g, w, x);
+  ExecutorOptions o;
+  o.conv_schedule = "direct";
+  Executor e(g, w, o);
+  BOOST_TEST(e.scratch_bytes() == 0);  // nothing before the first run
+  for (int run = 0; run < 2; ++run) {
+    BOOST_TEST(relative_error(e.run(x).at("c"), want.at("c")) <= 1e-4);
+    for (size_t i = 0; i < e.steps().size(); ++i) BOOST_TEST(e.step_schedule_ran(i) == "direct");
+    // Zero-bordered inputs (c, x, y): a 8 x 28 x 32, b 32 x 30 x 34, c 32 x 28 x 32; c's
+    // whole-tile output 32 x 26 x 30. One slot each: the largest input and c's output.
+    BOOST_TEST(e.scratch_bytes() == (32 * 30 * 34 + 32 * 26 * 30) * 4);
+  }
+}
+
 // The cpu default for depthwise convs, from 16 channels: framed at stride 1 and for 5x5 at
 // stride 2; interior for 3x3 at stride 2 on maps of 20x20 outputs or more; else staged up to
 // 64 channels, columns above.

@@ -52,8 +52,9 @@ void fake_measure(const SweepCase& c, CaseRecord& r) {
   for (int i = 0; i < c.repetitions; ++i) r.samples_ms.push_back(base + i);
   r.median_ms = base + (c.repetitions - 1) / 2.0;
   r.params = 1000, r.macs = 2'000'000, r.flops = 4'100'000;
-  r.kernels.push_back({"stem", "relu", "conv+bn+relu", r.median_ms * 0.75, 4'000'000, 10'000, 1, 1});
-  r.kernels.push_back({"pool", "maxpool", "maxpool", r.median_ms * 0.25, 100'000, 5'000, 1, 1});
+  r.scratch_bytes = 4096;
+  r.kernels.push_back({"stem", "relu", "conv+bn+relu", "direct", r.median_ms * 0.75, 4'000'000, 10'000, 1, 1});
+  r.kernels.push_back({"pool", "maxpool", "maxpool", "", r.median_ms * 0.25, 100'000, 5'000, 1, 1});
   r.layers.push_back({"input", "input", c.input, 0, 0, 0, 100, 0, 100, 1, 1, 1});
   r.layers.push_back({"stem", "conv", c.input, 2'000'000, 4'000'000, 1000, 100, 4100, 200, 3, 3, 1});
 }
@@ -200,8 +201,8 @@ BOOST_AUTO_TEST_CASE(schema_and_version) {
   fs::path dir = scratch("schema");
   fs::path db = dir / "r.sqlite";
   { ResultsDb::open(db, true); }
-  BOOST_TEST(query(db, "PRAGMA user_version") == "1");
-  BOOST_TEST(query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == "1");
+  BOOST_TEST(query(db, "PRAGMA user_version") == "2");
+  BOOST_TEST(query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == "2");
   BOOST_TEST(query(db, "PRAGMA journal_mode") == "wal");
   BOOST_TEST(query(db,
                    "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -227,10 +228,46 @@ BOOST_AUTO_TEST_CASE(schema_and_version) {
     sqlite3_close(h);
   }
   BOOST_TEST(error_of(dir / "v9.sqlite", false) ==
-             (dir / "v9.sqlite").string() + ": results schema version 9; this archbench reads version 1");
+             (dir / "v9.sqlite").string() + ": results schema version 9; this archbench reads versions 1 to 2");
   BOOST_TEST(error_of(dir, true) == dir.string() + ": is a directory, not a results database");
   BOOST_TEST(error_of("/nonexistent/dir/r.sqlite", true) ==
              "/nonexistent/dir/r.sqlite: cannot open: unable to open database file");
+}
+
+// A version-1 file (no cases.scratch_bytes, no case_kernels.schedule) is upgraded in place
+// when opened: its cases keep their values, the new columns empty.
+BOOST_AUTO_TEST_CASE(a_version_1_file_is_upgraded_when_opened) {
+  fs::path db = scratch("upgrade") / "r.sqlite";
+  run_sweep(load_sweep(tiny_sweep()), quiet(db));
+  {
+    sqlite3* h = nullptr;
+    sqlite3_open(db.c_str(), &h);
+    BOOST_REQUIRE(sqlite3_exec(h,
+                               "ALTER TABLE cases DROP COLUMN scratch_bytes; ALTER TABLE case_kernels DROP COLUMN "
+                               "schedule; PRAGMA user_version = 1; UPDATE meta SET value = '1' WHERE key = "
+                               "'schema_version'",
+                               nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  BOOST_TEST(query(db, "PRAGMA user_version") == "1");
+  {
+    ResultsDb rdb = ResultsDb::open(db, false);
+    std::vector<CaseRecord> cases = rdb.read_cases({}, true);
+    BOOST_REQUIRE_EQUAL(cases.size(), 9u);
+    BOOST_TEST(!cases[4].scratch_bytes.has_value());
+    BOOST_TEST(cases[4].median_ms == 15.0);
+    BOOST_REQUIRE_EQUAL(cases[4].kernels.size(), 2u);
+    BOOST_TEST(cases[4].kernels[0].kernel == "conv+bn+relu");
+    BOOST_TEST(cases[4].kernels[0].schedule == "");
+  }
+  BOOST_TEST(query(db, "PRAGMA user_version") == "2");
+  BOOST_TEST(query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == "2");
+  // New cases in the upgraded file have the new columns: the second run's 6 ok cases (its 3
+  // cases of the cycle spec fail, with no measurement).
+  run_sweep(load_sweep(tiny_sweep()), quiet(db));
+  BOOST_TEST(query(db, "SELECT count(*) FROM cases WHERE scratch_bytes = 4096") == "6");
+  BOOST_TEST(query(db, "SELECT count(*) FROM case_kernels WHERE schedule = 'direct'") == "6");
+  BOOST_TEST(query(db, "SELECT count(*) FROM cases WHERE scratch_bytes IS NULL") == "12");
 }
 
 BOOST_AUTO_TEST_CASE(failures_are_recorded_and_the_sweep_goes_on) {
@@ -410,7 +447,11 @@ BOOST_AUTO_TEST_CASE(report_files_and_ab_statistics) {
   std::string csv = read_text(o.out_dir / "cases.csv");
   BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 10);  // header + 9 cases
   nlohmann::json j = nlohmann::json::parse(read_text(o.out_dir / "cases.json"));
-  BOOST_TEST(j["schema_version"] == 1);
+  BOOST_TEST(j["schema_version"] == 2);
+  BOOST_TEST(j["cases"][4]["memory"]["scratch_bytes"] == 4096);
+  BOOST_TEST(j["cases"][4]["kernels"][0]["schedule"] == "direct");
+  BOOST_TEST(j["cases"][4]["kernels"][1]["schedule"].is_null());
+  BOOST_TEST(csv.find(",arena_bytes,scratch_bytes,max_rss_bytes,") != std::string::npos);
   BOOST_TEST(j["cases"].size() == 9u);
   BOOST_TEST(j["cases"][4]["latency_ms"]["samples"] == nlohmann::json({14.0, 15.0, 16.0}));
   std::string html = read_text(o.out_dir / "report.html");
