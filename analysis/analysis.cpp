@@ -76,9 +76,36 @@ std::vector<ReceptiveField> receptive_fields(const Graph& g) {
   return rf;
 }
 
+bool flatten_is_view(const Graph& g, int layer) {
+  const Shape& in = g.layers[static_cast<size_t>(g.layers[static_cast<size_t>(layer)].inputs[0])].output;
+  if (in.h == 1 && in.w == 1) return true;
+  auto users = g.consumers();
+  std::vector<int> readers = users[static_cast<size_t>(layer)];
+  while (!readers.empty()) {
+    const Layer& r = g.layers[static_cast<size_t>(readers.back())];
+    readers.pop_back();
+    if (r.op == OpKind::Dropout || r.op == OpKind::Flatten) {
+      const auto& more = users[static_cast<size_t>(&r - g.layers.data())];
+      readers.insert(readers.end(), more.begin(), more.end());
+    } else if (r.op != OpKind::FullyConnected) {
+      return false;
+    }
+  }
+  return true;
+}
+
 MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
   size_t n = g.layers.size();
-  auto users = g.consumers();
+  // Readers of each layer's data: a crop's second input gives only its size (U-Net's skip
+  // crop reads the up-sampled tensor's shape), so it neither extends that tensor's life nor
+  // keeps it from being a concat slice.
+  std::vector<std::vector<int>> users(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = g.layers[i];
+    for (size_t k = 0; k < l.inputs.size(); ++k)
+      if (!(l.op == OpKind::Crop && k == 1) || l.inputs[1] == l.inputs[0])
+        users[static_cast<size_t>(l.inputs[k])].push_back(static_cast<int>(i));
+  }
   std::vector<int> last_use(n);
   std::vector<bool> is_output(n, false);
   for (int o : g.outputs()) is_output[o] = true;
@@ -102,7 +129,7 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = g.layers[i];
     int reuse = -1;
-    if (l.op == OpKind::Flatten || l.op == OpKind::Dropout) {
+    if (l.op == OpKind::Dropout || (l.op == OpKind::Flatten && flatten_is_view(g, static_cast<int>(i)))) {
       reuse = p.buffer_of[l.inputs[0]];
     } else if (is_elementwise(l.op)) {
       // Of the inputs that die here, the one computed last: a runtime that fuses the add into

@@ -32,8 +32,14 @@ struct ReceptiveField {
 // alignment check, so the field stays the local one that networks can be compared by.
 std::vector<ReceptiveField> receptive_fields(const Graph& graph);
 
+// Whether a flatten layer is a view of its input in the runtime's layout (channels innermost,
+// (c, x, y, n)): where its input is 1x1, or every reader (through dropout and flatten views)
+// is an fc layer, which reads its input's layout as it is; else the runtime copies it into
+// NCHW order (channel-major), a buffer of its own.
+bool flatten_is_view(const Graph& graph, int layer);
+
 // Buffers as the runtime allocates them, in execution order, each freed after its last use:
-// - flatten and dropout are views of their input;
+// - dropout and flatten (where flatten_is_view) are views of their input;
 // - an element-wise layer (batch-norm, activations, add, same-shape multiply) writes into an
 //   input that dies there (never the network input; of several, the one computed last);
 // - a buffer read only by one concat is a slice of the concat's output (zero-copy concat),

@@ -16,7 +16,11 @@ namespace k = kernels;
 
 namespace {
 
-bool is_view(OpKind op) { return op == OpKind::Flatten || op == OpKind::Dropout; }
+// Dropout, and flatten where the memory plan makes it a view (analysis.h: flatten_is_view).
+bool is_view(const Graph& g, int layer) {
+  OpKind op = g.layers[static_cast<size_t>(layer)].op;
+  return op == OpKind::Dropout || (op == OpKind::Flatten && flatten_is_view(g, layer));
+}
 
 bool is_activation(OpKind op) {
   return op == OpKind::ReLU || op == OpKind::ReLU6 || op == OpKind::Sigmoid || op == OpKind::Swish ||
@@ -134,7 +138,8 @@ struct Executor::Impl {
     physical.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const Layer& l = graph.layers[i];
-      physical[i] = is_view(l.op) ? physical[static_cast<size_t>(l.inputs[0])] : static_cast<int>(i);
+      physical[i] =
+          is_view(graph, static_cast<int>(i)) ? physical[static_cast<size_t>(l.inputs[0])] : static_cast<int>(i);
     }
     // Channel offset of each layer inside its buffer: producers of a zero-copy concat write at
     // their place in the concat, and so do the in-place layers before them.
@@ -364,7 +369,21 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
   switch (l.op) {
     case OpKind::Flatten:
     case OpKind::Dropout:
-      add_step({i}, "view", [] {});  // aliases its input (physical[])
+      if (is_view(graph, i)) {
+        add_step({i}, "view", [] {});  // aliases its input (physical[])
+        return;
+      }
+      {
+        // A flatten into NCHW order: the (C*H*W, 1, 1, N) output seen as (C, W, H, N) with
+        // the strides of channel-major order, and the input copied into that view.
+        const Shape& s = at(in).output;
+        k::Buffer to = v(i);
+        halide_buffer_t* raw = to.raw_buffer();
+        raw->dim[0] = {0, k::to_int(s.c), k::to_int(s.h * s.w), 0};
+        raw->dim[1] = {0, k::to_int(s.w), 1, 0};
+        raw->dim[2] = {0, k::to_int(s.h), k::to_int(s.w), 0};
+        add_step({i}, "flatten (copy)", [v, in, to]() mutable { to.copy_contents_from(v(in)); });
+      }
       return;
     case OpKind::Concat: {
       // Inputs the memory plan placed in the concat's buffer were written there by their

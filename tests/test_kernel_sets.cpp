@@ -110,6 +110,7 @@ layers:
   - {name: crop, op: crop, size: [5, 6], offset: [1, 2]}
   - {name: drop, op: dropout}
   - {name: flat, op: flatten}
+  - {name: flat_act, op: sigmoid}
   - {name: s2, op: conv, inputs: add_relu, out: 24, kernel: 3, stride: 2, padding: 1}
 )";
 

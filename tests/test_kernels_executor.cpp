@@ -74,6 +74,34 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
+// A flatten whose readers are not fc layers is copied into NCHW order (the reference's); one
+// read by an fc (through a dropout) or of a 1x1 input stays a view.
+BOOST_AUTO_TEST_CASE(flatten_before_other_layers_is_copied_into_nchw_order) {
+  Graph g = load_text(R"(
+name: flatten_readers
+input: [2, 3, 5, 7]
+layers:
+  - {name: c, op: conv, out: 4, kernel: 3, padding: 1}
+  - {name: to_fc, op: flatten}
+  - {name: drop, op: dropout}
+  - {name: fc, op: fc, out: 6}
+  - {name: flat, op: flatten, inputs: c}
+  - {name: flat_relu, op: relu}
+  - {name: c2, op: conv, inputs: c, out: 140, kernel: [5, 7]}
+  - {name: flat2, op: flatten}
+  - {name: sum, op: add, inputs: [flat, flat2]}
+  - {name: cat, op: concat, inputs: [flat_relu, sum, fc]}
+  - {name: prob, op: softmax}
+)");
+  BOOST_TEST(network_error(g) <= 1e-4);
+  Executor e(g, init_weights(g, 1));
+  std::vector<std::string> kernels;
+  for (const Step& s : e.steps()) kernels.push_back(s.kernel);
+  const std::vector<std::string> expected = {
+      "conv", "view", "view", "fc", "flatten (copy)", "relu", "conv", "view", "add", "concat (in place)", "softmax"};
+  BOOST_TEST(kernels == expected, boost::test_tools::per_element());
+}
+
 // The convs of an executor share one scratch (kernels.h, ConvScratch): its slots are as large
 // as the largest call's needs, not the sum over layers, and sharing changes no output.
 BOOST_AUTO_TEST_CASE(convs_share_one_scratch_sized_by_the_largest_call) {

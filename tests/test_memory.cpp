@@ -57,4 +57,54 @@ layers:
   BOOST_TEST(m.peak_bytes == 128 + 384);
 }
 
+// U-Net's expansive stage: crop [skip, up] reads only up's size, so up's one data reader is
+// the concat and it is written straight into it; the skip dies at the crop.
+BOOST_AUTO_TEST_CASE(a_crop_size_reference_is_not_a_read) {
+  Graph g = load_text(R"(
+name: unet_stage
+input: [1, 1, 8, 8]
+layers:
+  - {name: skip, op: conv, out: 2, kernel: 1}
+  - {name: down, op: maxpool, kernel: 2}
+  - {name: up, op: conv_transpose, out: 2, kernel: 2, stride: 2, padding: 1}
+  - {name: crop, op: crop, inputs: [skip, up], center: true}
+  - {name: cat, op: concat, inputs: [crop, up]}
+  - {name: out, op: conv, out: 1, kernel: 1}
+)");
+  MemoryPlan m = plan_memory(g);
+  int skip = g.find("skip"), up = g.find("up"), crop = g.find("crop"), cat = g.find("cat");
+  BOOST_TEST(m.buffer_of[up] == m.buffer_of[cat]);
+  BOOST_TEST(m.buffer_of[crop] == m.buffer_of[cat]);
+  BOOST_TEST(m.last_step[m.buffer_of[skip]] == crop);
+  // Sizes: input 256 B, skip 512, down 128, up and crop 2x6x6 = 288 each, cat 576, out 144.
+  // Steps: input, skip, down, up, crop, cat, out. At up's step: skip, down and the concat
+  // buffer (up's slice in it); at the crop: skip and the concat buffer.
+  std::vector<int64_t> live{256, 768, 640, 1216, 1088, 576, 720};
+  BOOST_TEST(m.live_bytes == live, boost::test_tools::per_element());
+}
+
+// Flatten is a view where the channels-innermost layout already is the flattened order (a 1x1
+// input) or every reader is an fc layer; otherwise it is copied into a buffer of its own.
+BOOST_AUTO_TEST_CASE(flatten_is_a_view_only_where_the_layout_allows) {
+  Graph g = load_text(R"(
+name: flatten_views
+input: [1, 2, 3, 3]
+layers:
+  - {name: to_fc, op: flatten}
+  - {name: drop, op: dropout}
+  - {name: fc, op: fc, out: 4}
+  - {name: to_relu, op: flatten, inputs: input}
+  - {name: relu, op: relu}
+  - {name: pooled, op: global_avgpool, inputs: input}
+  - {name: to_cat, op: flatten}
+  - {name: cat, op: concat, inputs: [to_cat, fc]}
+)");
+  BOOST_TEST(flatten_is_view(g, g.find("to_fc")));     // through dropout to fc
+  BOOST_TEST(!flatten_is_view(g, g.find("to_relu")));  // relu reads (c, x, y) order
+  BOOST_TEST(flatten_is_view(g, g.find("to_cat")));    // 1x1 input
+  MemoryPlan m = plan_memory(g);
+  BOOST_TEST(m.buffer_of[g.find("to_fc")] == m.buffer_of[0]);
+  BOOST_TEST(m.buffer_of[g.find("to_relu")] != m.buffer_of[0]);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
