@@ -1,5 +1,7 @@
 #include "analysis/analysis.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -38,40 +40,54 @@ bool is_elementwise(OpKind op) {
 
 }  // namespace
 
-std::vector<ReceptiveField> receptive_fields(const Graph& g) {
-  std::vector<ReceptiveField> rf(g.layers.size());
-  for (size_t i = 1; i < g.layers.size(); ++i) {
-    const Layer& l = g.layers[i];
-    if (!is_merge(l.op)) {
-      SpatialMap m = spatial_map(g, l);
-      const ReceptiveField& in = rf[l.inputs[0]];
-      rf[i] = {through(in.h, m.h), through(in.w, m.w), true};
-      continue;
-    }
-    std::vector<AxisField> hs, ws;
-    std::vector<const ReceptiveField*> spatial;  // inputs not broadcast from 1x1
+namespace {
+
+// One layer's field from its inputs' (see analysis.h).
+ReceptiveField receptive_field_of(const Graph& g, const Layer& l, const std::vector<ReceptiveField>& rf) {
+  if (!is_merge(l.op)) {
+    SpatialMap m = spatial_map(g, l);
+    const ReceptiveField& in = rf[l.inputs[0]];
+    return {through(in.h, m.h), through(in.w, m.w), true};
+  }
+  std::vector<AxisField> hs, ws;
+  std::vector<const ReceptiveField*> spatial;  // inputs not broadcast from 1x1
+  for (int j : l.inputs) {
+    const Shape& s = g.layers[j].output;
+    bool broadcast = s.h == 1 && s.w == 1 && (l.output.h > 1 || l.output.w > 1);
+    if (broadcast) continue;
+    hs.push_back(rf[j].h);
+    ws.push_back(rf[j].w);
+    spatial.push_back(&rf[j]);
+  }
+  if (spatial.empty()) {  // all 1x1: an ordinary merge of global features
     for (int j : l.inputs) {
-      const Shape& s = g.layers[j].output;
-      bool broadcast = s.h == 1 && s.w == 1 && (l.output.h > 1 || l.output.w > 1);
-      if (broadcast) continue;
       hs.push_back(rf[j].h);
       ws.push_back(rf[j].w);
       spatial.push_back(&rf[j]);
     }
-    if (spatial.empty()) {  // all 1x1: an ordinary merge of global features
-      for (int j : l.inputs) {
-        hs.push_back(rf[j].h);
-        ws.push_back(rf[j].w);
-        spatial.push_back(&rf[j]);
-      }
+  }
+  const ReceptiveField& lead = *spatial.front();
+  ReceptiveField out{hull(hs, lead.h), hull(ws, lead.w), true};
+  for (const ReceptiveField* f : spatial)
+    if (!(f->h.stride == lead.h.stride && f->w.stride == lead.w.stride && f->h.centre() == lead.h.centre() &&
+          f->w.centre() == lead.w.centre()))
+      out.aligned = false;
+  return out;
+}
+
+}  // namespace
+
+std::vector<ReceptiveField> receptive_fields(const Graph& g) {
+  std::vector<ReceptiveField> rf(g.layers.size());
+  for (size_t i = 1; i < g.layers.size(); ++i) {
+    const Layer& l = g.layers[i];
+    try {
+      rf[i] = receptive_field_of(g, l, rf);
+    } catch (const std::overflow_error&) {
+      // Strides multiply along a path (Rational throws rather than wraps): a few huge ones
+      // leave 64 bits behind.
+      throw SpecError(l.loc, l.name, "the receptive field's size, stride or padding overflows 64 bits");
     }
-    const ReceptiveField& lead = *spatial.front();
-    ReceptiveField out{hull(hs, lead.h), hull(ws, lead.w), true};
-    for (const ReceptiveField* f : spatial)
-      if (!(f->h.stride == lead.h.stride && f->w.stride == lead.w.stride && f->h.centre() == lead.h.centre() &&
-            f->w.centre() == lead.w.centre()))
-        out.aligned = false;
-    rf[i] = out;
   }
   return rf;
 }
@@ -252,16 +268,28 @@ NetworkAnalysis analyse(const Graph& g) {
       continue;
     }
     la.cost = layer_cost(g, l);
-    la.bytes_moved = la.activation_bytes + la.cost.params * kBytesPerElement;
-    for (int j : l.inputs) la.bytes_moved += g.layers[j].output.elements() * kBytesPerElement;
+    // Each layer's figures fit in 64 bits (layer_cost checks); their sums may not.
+    auto sum = [&](int64_t x, int64_t y) {
+      int64_t r;
+      if (__builtin_add_overflow(x, y, &r)) throw SpecError(l.loc, l.name, "the network's totals overflow 64 bits");
+      return r;
+    };
+    auto bytes = [&](int64_t elements, const char* whose) {
+      int64_t r;
+      if (__builtin_mul_overflow(elements, kBytesPerElement, &r))
+        throw SpecError(l.loc, l.name, fmt::format("{} weights have more bytes than 64 bits hold", whose));
+      return r;
+    };
+    la.bytes_moved = sum(la.activation_bytes, bytes(la.cost.params, "the layer's"));
+    for (int j : l.inputs) la.bytes_moved = sum(la.bytes_moved, g.layers[j].output.elements() * kBytesPerElement);
     la.intensity = static_cast<double>(la.cost.flops) / static_cast<double>(la.bytes_moved);
-    t.macs += la.cost.macs;
-    t.flops += la.cost.flops;
-    t.params += la.cost.params;
-    t.activation_bytes += la.activation_bytes;
-    moved_total += la.bytes_moved;
+    t.macs = sum(t.macs, la.cost.macs);
+    t.flops = sum(t.flops, la.cost.flops);
+    t.params = sum(t.params, la.cost.params);
+    t.activation_bytes = sum(t.activation_bytes, la.activation_bytes);
+    moved_total = sum(moved_total, la.bytes_moved);
+    t.param_bytes = bytes(t.params, "the network's");
   }
-  t.param_bytes = t.params * kBytesPerElement;
   t.intensity = moved_total ? static_cast<double>(t.flops) / static_cast<double>(moved_total) : 0;
   a.memory = plan_memory(g);
   t.peak_activation_bytes = a.memory.peak_bytes;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "networks/detail/values.h"
@@ -124,6 +125,31 @@ std::string closest_name(const std::string& word, const std::vector<std::string>
 
 namespace archbench {
 
+namespace {
+
+// Config files are small; aliases of aliases could make a few lines stand for billions of nodes.
+constexpr size_t kMaxConfigNodes = 1'000'000;
+
+// Walks the document as its readers will, counting nodes (an alias as often as it is used) and
+// refusing a mapping's repeated key: yaml-cpp keeps both entries and lookups take the first.
+void check_config_node(const YAML::Node& node, const std::string& file, const std::string& what, size_t& visited) {
+  if (++visited > kMaxConfigNodes)
+    throw SpecError(yaml_loc(node, file), "",
+                    fmt::format("the {} expands to more than {} YAML nodes (aliases?)", what, kMaxConfigNodes));
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) check_config_node(item, file, what, visited);
+  } else if (node.IsMap()) {
+    std::set<std::string> keys;
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar() && !keys.insert(kv.first.Scalar()).second)
+        throw SpecError(yaml_loc(kv.first, file), "", fmt::format("duplicate key '{}'", kv.first.Scalar()));
+      check_config_node(kv.second, file, what, visited);
+    }
+  }
+}
+
+}  // namespace
+
 YAML::Node load_yaml_config(const std::filesystem::path& path, const std::string& what, std::string* text) {
   const std::string file = path.string();
   std::ifstream in(path, std::ios::binary);
@@ -131,11 +157,15 @@ YAML::Node load_yaml_config(const std::filesystem::path& path, const std::string
   std::stringstream bytes;
   bytes << in.rdbuf();
   if (text) *text = bytes.str();
+  YAML::Node root;
   try {
-    return YAML::Load(bytes.str());
+    root = YAML::Load(bytes.str());
   } catch (const YAML::ParserException& e) {
     throw SpecError({file, e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg);
   }
+  size_t visited = 0;
+  check_config_node(root, file, what, visited);
+  return root;
 }
 
 SourceLoc yaml_loc(const YAML::Node& node, const std::string& file) {

@@ -5,11 +5,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <fstream>
 #include <queue>
-#include <regex>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "networks/detail/build.h"
 #include "networks/detail/values.h"
@@ -26,38 +28,113 @@ using detail::ValueList;
 namespace {
 
 constexpr size_t kMaxLayers = 1'000'000;  // a spec that expands further is surely a mistake
+// YAML aliases let a few lines stand for billions of nodes (the "billion laughs"); the zoo's
+// largest spec turns about a hundred list items into values.
+constexpr size_t kMaxNodes = 1'000'000;
+// The longest spec file read: a device such as /dev/zero would otherwise be read forever.
+constexpr size_t kMaxSpecBytes = size_t{64} << 20;
 
 SourceLoc loc_of(const YAML::Node& node, const std::string& file) { return yaml_loc(node, file); }
 
 std::string loc_text(const SourceLoc& loc) { return fmt::format("{}:{}:{}", loc.file, loc.line, loc.column); }
 
+// A scalar as messages quote it: a 30,000-digit number is not worth echoing whole.
+std::string quoted_text(const std::string& s) {
+  constexpr size_t kShown = 40;
+  return s.size() <= kShown ? s : fmt::format("{}... ({} characters)", s.substr(0, kShown), s.size());
+}
+
+// The scalar scanners below are written by hand: std::regex matches by recursion, a stack
+// frame or more per character, and a 30,000-character scalar overflows the stack.
+bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool all_digits(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_ascii_digit); }
+
+std::string_view without_sign(std::string_view s) {
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  return s;
+}
+
+// YAML 1.2 core schema int: [-+]?[0-9]+
+bool is_int_text(std::string_view s) { return all_digits(without_sign(s)); }
+
+// YAML 1.2 core schema float, without .inf and .nan: [-+]?([0-9]+[.][0-9]*|[.][0-9]+|[0-9]+)([eE][-+]?[0-9]+)?
+bool is_float_text(std::string_view s) {
+  s = without_sign(s);
+  size_t e = s.find_first_of("eE");
+  if (e != std::string_view::npos && !all_digits(without_sign(s.substr(e + 1)))) return false;
+  std::string_view mantissa = s.substr(0, e);
+  size_t dot = mantissa.find('.');
+  if (dot == std::string_view::npos) return all_digits(mantissa);
+  std::string_view whole = mantissa.substr(0, dot), fraction = mantissa.substr(dot + 1);
+  if (whole.empty() && fraction.empty()) return false;
+  return (whole.empty() || all_digits(whole)) && (fraction.empty() || all_digits(fraction));
+}
+
+// Layer, block and endpoint names: [A-Za-z0-9_][A-Za-z0-9_./-]*
+bool is_name_text(std::string_view s) {
+  auto word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_ascii_digit(c) || c == '_'; };
+  if (s.empty() || !word(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return word(c) || c == '.' || c == '-' || c == '/'; });
+}
+
+// Counts the list items turned into values while one spec loads, aliases as often as they are
+// used. Only lists can multiply (to_value rejects mappings), so scalars are not counted: a
+// spec of a million plain layers stays within the budget.
+struct NodeBudget {
+  size_t used = 0;
+};
+
 // A YAML scalar's type: quoted scalars are strings; plain ones may be ints, numbers, bools.
-Value to_value(const YAML::Node& node, const std::string& file) {
+// `outer` is where the value being converted was written, the place to blame for an alias
+// that expands without end.
+Value to_value(const YAML::Node& node, const std::string& file, NodeBudget& budget, const SourceLoc* outer = nullptr) {
   SourceLoc loc = loc_of(node, file);
+  const SourceLoc& where = outer ? *outer : loc;
   if (!node.IsDefined() || node.IsNull()) return Value{std::monostate{}, loc};
   if (node.IsSequence()) {
     ValueList items;
-    for (const YAML::Node& item : node) items.push_back(to_value(item, file));
+    for (const YAML::Node& item : node) {
+      if (++budget.used > kMaxNodes)
+        throw SpecError(where, "", fmt::format("the spec expands to more than {} YAML nodes (aliases?)", kMaxNodes));
+      items.push_back(to_value(item, file, budget, &where));
+    }
     return Value{std::move(items), loc};
   }
   if (node.IsMap()) throw SpecError(loc, "", "expected a value or a list, got a mapping");
   const std::string& s = node.Scalar();
   if (node.Tag() == "!") return Value{s, loc};
-  static const std::regex int_re("[-+]?[0-9]+"), float_re("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, int_re)) {
+  if (is_int_text(s)) {
     errno = 0;
     long long v = std::strtoll(s.c_str(), nullptr, 10);
-    if (errno == ERANGE) throw SpecError(loc, "", fmt::format("integer {} does not fit in 64 bits", s));
+    if (errno == ERANGE) throw SpecError(loc, "", fmt::format("integer {} does not fit in 64 bits", quoted_text(s)));
     return Value{static_cast<int64_t>(v), loc};
   }
-  if (std::regex_match(s, float_re)) return Value{std::stod(s), loc};
+  if (is_float_text(s)) {
+    errno = 0;
+    double v = std::strtod(s.c_str(), nullptr);
+    // An underflow rounds to zero or a subnormal, as in any YAML reader; an overflow is an error.
+    if (errno == ERANGE && std::isinf(v))
+      throw SpecError(loc, "", fmt::format("number {} is too large for a double", quoted_text(s)));
+    return Value{v, loc};
+  }
   if (s == "true" || s == "True") return Value{true, loc};
   if (s == "false" || s == "False") return Value{false, loc};
   return Value{s, loc};
 }
 
+// A mapping's keys must be distinct: yaml-cpp keeps both entries of a repeated key, and a
+// lookup would silently take the first.
+void check_unique_keys(const YAML::Node& map, const std::string& file, const std::string& layer = "") {
+  std::set<std::string> seen;
+  for (const auto& kv : map)
+    if (kv.first.IsScalar() && !seen.insert(kv.first.Scalar()).second)
+      throw SpecError(loc_of(kv.first, file), layer, fmt::format("duplicate key '{}'", kv.first.Scalar()));
+}
+
 void check_keys(const YAML::Node& map, const std::string& file, const std::vector<std::string>& known,
                 const std::string& what, const std::string& layer = "") {
+  check_unique_keys(map, file, layer);
   for (const auto& kv : map) {
     std::string key = kv.first.Scalar();
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
@@ -67,6 +144,20 @@ void check_keys(const YAML::Node& map, const std::string& file, const std::vecto
                                 hint.empty() ? fmt::format(" (expected one of: {})", fmt::join(known, ", "))
                                              : fmt::format(" (did you mean '{}'?)", hint)));
   }
+}
+
+// A spec file's bytes. Pipes stay readable (`analyze <(generate)`), but reading stops at
+// kMaxSpecBytes, so that a device like /dev/zero gives an error instead of a hang.
+std::string read_spec_text(std::istream& in, const SourceLoc& where) {
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxSpecBytes)
+      throw SpecError(where, "", fmt::format("the file is larger than {} MiB; is it a spec?", kMaxSpecBytes >> 20));
+  }
+  if (in.bad()) throw SpecError(where, "", "cannot read spec");
+  return text;
 }
 
 struct BlockDef {
@@ -128,8 +219,10 @@ class Loader {
     raw_.push_back(RawLayer{"input", "input", {}, {}, loc_of(root["input"], f), false, ""});
     index_["input"] = 0;
     expand_items(root["layers"], f, top, "input", false);
+    // Every consumer of a graph (the memory plan, `run`) needs a layer after the input.
+    if (raw_.size() == 1) throw SpecError(loc_of(root["layers"], f), "", "the spec has no layers");
     read_endpoints(root, f);
-    return finish(g, input);
+    return finish(g, input, loc_of(root["layers"], f));
   }
 
  private:
@@ -163,6 +256,7 @@ class Loader {
       throw SpecError(loc_of(inc, f), "", "include must be a file name or a list of file names");
     for (const YAML::Node& n : items) {
       if (!n.IsScalar()) throw SpecError(loc_of(n, f), "", "include must be a file name or a list of file names");
+      if (n.Scalar().empty()) throw SpecError(loc_of(n, f), "", "include needs a file name, got an empty string");
       std::filesystem::path path = file.parent_path() / n.Scalar();
       std::string key = canonical(path);
       if (std::find(stack_.begin(), stack_.end(), key) != stack_.end()) {
@@ -173,16 +267,22 @@ class Loader {
         throw SpecError(loc_of(n, f), "", fmt::format("include loop: {}{}", chain, path.filename().string()));
       }
       if (included_.count(key)) continue;  // a diamond of includes reads each file once
-      std::ifstream in(path);
-      if (!in)
-        throw SpecError(
-            loc_of(n, f), "",
-            fmt::format("cannot open included file '{}' ({}): {}", n.Scalar(), path.string(), std::strerror(errno)));
-      std::stringstream ss;
-      ss << in.rdbuf();
+      auto cannot_open = [&](const std::string& why) {
+        return SpecError(loc_of(n, f), "",
+                         fmt::format("cannot open included file '{}' ({}): {}", n.Scalar(), path.string(), why));
+      };
+      // Only regular files: a FIFO or /dev/zero would block or be read forever.
+      std::error_code ec;
+      std::filesystem::file_status st = std::filesystem::status(path, ec);
+      if (std::filesystem::is_directory(st)) throw cannot_open("it is a directory");
+      if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+        throw cannot_open("it is not a regular file");
+      std::ifstream in(path, std::ios::binary);
+      if (!in) throw cannot_open(std::strerror(errno));
+      std::string text = read_spec_text(in, {path.string(), 0, 0});
       included_.insert(key);
       std::string pf = path.string();
-      YAML::Node sub = parse(ss.str(), pf);
+      YAML::Node sub = parse(text, pf);
       if (!sub.IsMap()) throw SpecError(loc_of(sub, pf), "", "an included file must be a mapping");
       check_keys(sub, pf, {"name", "description", "reference", "input", "include", "blocks", "layers", "endpoints"},
                  "an included file");
@@ -215,6 +315,7 @@ class Loader {
     YAML::Node blocks = root["blocks"];
     if (!blocks) return;
     if (!blocks.IsMap()) throw SpecError(loc_of(blocks, f), "", "blocks must be a mapping of block name to definition");
+    check_unique_keys(blocks, f);
     for (const auto& kv : blocks) {
       BlockDef b;
       b.name = kv.first.Scalar();
@@ -226,6 +327,7 @@ class Loader {
       if (YAML::Node p = def["params"]) {
         if (!p.IsMap())
           throw SpecError(loc_of(p, f), "", fmt::format("params of block '{}' must be a mapping", b.name));
+        check_unique_keys(p, f);
         for (const auto& pkv : p) b.params.emplace_back(pkv.first.Scalar(), pkv.second);
       }
       if (YAML::Node in = def["inputs"]) {
@@ -252,10 +354,10 @@ class Loader {
     return n.Scalar();
   }
 
-  static Shape read_input(const YAML::Node& root, const std::string& f) {
+  Shape read_input(const YAML::Node& root, const std::string& f) {
     YAML::Node n = root["input"];
     if (!n) throw SpecError(loc_of(root, f), "", "missing 'input' (a list [N, C, H, W])");
-    Value v = to_value(n, f);
+    Value v = to_value(n, f, nodes_);
     if (!v.is_list() || v.as_list().size() != 4)
       throw SpecError(v.loc, "input", fmt::format("input must be [N, C, H, W], got {}", detail::describe(v)));
     int64_t d[4];
@@ -277,7 +379,7 @@ class Loader {
 
   Value eval(const YAML::Node& node, const std::string& f, const Env& env, const std::string& layer) {
     try {
-      return detail::substitute(to_value(node, f), env);
+      return detail::substitute(to_value(node, f, nodes_), env);
     } catch (const SpecError& e) {
       if (!e.layer().empty() || layer.empty()) throw;
       throw SpecError(e.loc(), layer, e.message());
@@ -289,8 +391,7 @@ class Loader {
     if (!(v.is_string() || v.is_int()) || detail::to_text(v).empty())
       throw SpecError(v.loc, "", fmt::format("a name must be a non-empty string, got {}", detail::describe(v)));
     std::string s = detail::to_text(v);
-    static const std::regex name_re("[A-Za-z0-9_][A-Za-z0-9_.\\-/]*");
-    if (!std::regex_match(s, name_re)) throw SpecError(v.loc, s, "a name may hold letters, digits and _ . - / only");
+    if (!is_name_text(s)) throw SpecError(v.loc, s, "a name may hold letters, digits and _ . - / only");
     return s;
   }
 
@@ -370,10 +471,14 @@ class Loader {
                            bool train_only) {
     SourceLoc loc = loc_of(item, f);
     // `when` first: a dropped layer's name may be meaningless.
-    if (YAML::Node w = item["when"]; w && !eval_bool(w, f, scope.env, "when", "")) return "";
+    if (YAML::Node w = item["when"]; w && !eval_bool(w, f, scope.env, "when", "")) {
+      check_unique_keys(item, f);
+      return "";
+    }
     if (!item["name"]) throw SpecError(loc, "", "layer has no 'name'");
     std::string short_name = eval_name(item["name"], f, scope.env);
     std::string name = scope.prefix + short_name;
+    check_unique_keys(item, f, name);
     if (!item["op"]) throw SpecError(loc, name, "layer has no 'op'");
     Value op = eval(item["op"], f, scope.env, name);
     if (!op.is_string() || !detail::op_exists(op.as_string())) {
@@ -434,8 +539,9 @@ class Loader {
     std::map<int64_t, YAML::Node> overrides;
     if (YAML::Node o = item["overrides"]) {
       if (!o.IsMap()) throw SpecError(loc_of(o, f), "", "overrides must map a repeat index to arguments");
+      check_unique_keys(o, f);
       for (const auto& kv : o) {
-        Value idx = to_value(kv.first, f);
+        Value idx = to_value(kv.first, f, nodes_);
         if (!idx.is_int() || idx.as_int() < 0 || idx.as_int() >= count)
           throw SpecError(idx.loc, "",
                           fmt::format("override index must be from 0 to {}, got {}", count - 1, detail::describe(idx)));
@@ -495,6 +601,7 @@ class Loader {
     for (const YAML::Node* source : {&args, &override_args}) {
       if (!source->IsDefined() || source->IsNull()) continue;
       if (!source->IsMap()) throw SpecError(loc_of(*source, f), "", "args must be a mapping of parameter to value");
+      check_unique_keys(*source, f);
       for (const auto& kv : *source) {
         std::string key = kv.first.Scalar();
         bool known =
@@ -528,6 +635,7 @@ class Loader {
     YAML::Node e = root["endpoints"];
     if (!e) return;
     if (!e.IsMap()) throw SpecError(loc_of(e, f), "", "endpoints must map an endpoint name to a layer name");
+    check_unique_keys(e, f);
     for (const auto& kv : e) endpoint_uses_.push_back({kv.first.Scalar(), kv.second.Scalar(), loc_of(kv.second, f)});
   }
 
@@ -551,7 +659,7 @@ class Loader {
         fmt::format("unknown input '{}'{}", in.name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
 
-  Graph finish(Graph g, const Shape& input) {
+  Graph finish(Graph g, const Shape& input, const SourceLoc& layers_loc) {
     size_t n = raw_.size();
     std::vector<std::vector<int>> inputs(n);
     for (size_t i = 0; i < n; ++i)
@@ -575,6 +683,9 @@ class Loader {
                               raw_[inputs[i][k]].name));
     }
 
+    if (std::count(keep.begin(), keep.end(), true) == 1)
+      throw SpecError(layers_loc, "",
+                      "the spec has no layers outside train-only branches (--include-train-only keeps them)");
     std::vector<int> order = topological_order(inputs, keep);
     std::vector<int> position(n, -1);
     for (size_t k = 0; k < order.size(); ++k) position[order[k]] = static_cast<int>(k);
@@ -681,6 +792,7 @@ class Loader {
   };
 
   LoadOptions options_;
+  NodeBudget nodes_;
   std::vector<YAML::Node> docs_;
   std::vector<std::string> stack_;
   std::set<std::string> included_;
@@ -699,12 +811,14 @@ Graph load_spec_text(const std::string& text, const std::filesystem::path& file,
 }
 
 Graph load_spec(const std::filesystem::path& file, const LoadOptions& options) {
-  std::ifstream in(file);
-  if (!in) throw SpecError({file.string(), 0, 0}, "", fmt::format("cannot open spec: {}", std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw SpecError({file.string(), 0, 0}, "", "cannot read spec");
-  return load_spec_text(ss.str(), file, options);
+  SourceLoc where{file.string(), 0, 0};
+  // A directory opens like a file on Linux and fails only at the first read.
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw SpecError(where, "", fmt::format("cannot open spec: {}", std::strerror(EISDIR)));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw SpecError(where, "", fmt::format("cannot open spec: {}", std::strerror(errno)));
+  return load_spec_text(read_spec_text(in, where), file, options);
 }
 
 }  // namespace archbench

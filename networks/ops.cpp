@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 
 #include "networks/detail/build.h"
 
@@ -27,6 +28,11 @@ struct OpInfo {
   std::function<void(AttrReader&, const std::vector<const Layer*>&, Layer&)> build;
 };
 
+// The largest kernel, stride, dilation, padding, output padding, LRN size and adaptive-pool
+// output. No real network comes near it, and it keeps the shape and cost arithmetic in 64 bits:
+// the product of two such values, or of one and an input size, cannot overflow.
+constexpr int64_t kMaxWindow = 2147483647;  // 2^31 - 1
+
 // Raises the error for a computed spatial size that is not positive.
 void require_positive_size(const AttrReader& r, const char* axis, int64_t size, const std::string& how) {
   if (size <= 0) r.fail(fmt::format("output {} would be {} ({})", axis, size, how));
@@ -41,6 +47,8 @@ void read_padding(AttrReader& r, Window& win, const Shape& in, bool allow_same) 
       r.fail_at(x, fmt::format("padding must be an integer, [h, w], [top, left, bottom, right]{}, got {}",
                                allow_same ? ", same or valid" : "", detail::describe(x)));
     if (x.as_int() < 0) r.fail_at(x, fmt::format("padding must be >= 0, got {}", x.as_int()));
+    if (x.as_int() > kMaxWindow)
+      r.fail_at(x, fmt::format("padding must be at most {}, got {}", kMaxWindow, x.as_int()));
     return x.as_int();
   };
   if (v.is_null()) return;
@@ -78,13 +86,13 @@ std::string window_how(const char* axis, int64_t size, const Window& w, bool hei
 void read_window(AttrReader& r, Window& win, bool kernel_required, int64_t default_stride_is_kernel) {
   std::pair<int64_t, int64_t> k = kernel_required && !r.has("kernel")
                                       ? (r.fail("needs 'kernel'"), std::pair<int64_t, int64_t>{})
-                                      : r.pair("kernel", 1, 1);
+                                      : r.pair("kernel", 1, 1, kMaxWindow);
   win.kh = k.first;
   win.kw = k.second;
-  auto s = default_stride_is_kernel ? r.pair("stride", 0, 1) : r.pair("stride", 1, 1);
+  auto s = r.pair("stride", default_stride_is_kernel ? 0 : 1, 1, kMaxWindow);
   win.sh = s.first ? s.first : win.kh;
   win.sw = s.second ? s.second : win.kw;
-  auto d = r.pair("dilation", 1, 1);
+  auto d = r.pair("dilation", 1, 1, kMaxWindow);
   win.dh = d.first;
   win.dw = d.second;
 }
@@ -125,22 +133,26 @@ void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, La
   ConvTransposeAttrs a;
   const Shape& x = in[0]->output;
   read_conv_common(r, x, a, false);
-  auto op = r.pair("output_padding", 0, 0);
+  auto op = r.pair("output_padding", 0, 0, kMaxWindow);
   a.output_pad_h = op.first;
   a.output_pad_w = op.second;
   if (a.output_pad_h >= std::max(a.win.sh, a.win.dh) || a.output_pad_w >= std::max(a.win.sw, a.win.dw))
     r.fail(fmt::format("output_padding {}x{} must be smaller than the stride or the dilation", a.output_pad_h,
                        a.output_pad_w));
-  // out = (in - 1) * stride - pads + dilation * (kernel - 1) + output_padding + 1
-  auto size = [&](int64_t n, int64_t s, int64_t lo, int64_t hi, int64_t k, int64_t d, int64_t extra) {
-    int64_t prod = detail::checked_mul(n - 1, s, r.loc(), r.layer());
-    return prod - lo - hi + d * (k - 1) + extra + 1;
+  // out = (in - 1) * stride - pads + dilation * (kernel - 1) + output_padding + 1. Only the
+  // first product can overflow: the window terms are bounded by kMaxWindow.
+  auto size = [&](const char* axis, int64_t n, int64_t s, int64_t lo, int64_t hi, int64_t k, int64_t d, int64_t extra) {
+    int64_t spread = detail::checked_mul(n - 1, s, r.loc(), r.layer());
+    int64_t out = detail::checked_add(spread, d * (k - 1) + extra + 1 - lo - hi, r.loc(), r.layer());
+    require_positive_size(
+        r, axis, out,
+        fmt::format("input {} {}, kernel {}, stride {}, dilation {}, padding {}+{}, output_padding {}", axis, n, k, s,
+                    d, lo, hi, extra));
+    return out;
   };
   layer.output = {x.n, a.out_channels,
-                  size(x.h, a.win.sh, a.win.pad_top, a.win.pad_bottom, a.win.kh, a.win.dh, a.output_pad_h),
-                  size(x.w, a.win.sw, a.win.pad_left, a.win.pad_right, a.win.kw, a.win.dw, a.output_pad_w)};
-  require_positive_size(r, "height", layer.output.h, "padding larger than the transposed window");
-  require_positive_size(r, "width", layer.output.w, "padding larger than the transposed window");
+                  size("height", x.h, a.win.sh, a.win.pad_top, a.win.pad_bottom, a.win.kh, a.win.dh, a.output_pad_h),
+                  size("width", x.w, a.win.sw, a.win.pad_left, a.win.pad_right, a.win.kw, a.win.dw, a.output_pad_w)};
   layer.attrs = a;
 }
 
@@ -167,7 +179,7 @@ void build_adaptive(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
   r.allow({"output"});
   AdaptivePoolAttrs a;
   if (!r.has("output")) r.fail("op adaptive_avgpool needs 'output' (an integer or [h, w])");
-  auto o = r.pair("output", 1, 1);
+  auto o = r.pair("output", 1, 1, kMaxWindow);
   a.out_h = o.first;
   a.out_w = o.second;
   layer.output = {in[0]->output.n, in[0]->output.c, a.out_h, a.out_w};
@@ -177,7 +189,7 @@ void build_adaptive(AttrReader& r, const std::vector<const Layer*>& in, Layer& l
 void build_lrn(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
   r.allow({"size", "alpha", "beta", "k"});
   LRNAttrs a;
-  a.size = r.integer("size", 5, 1);
+  a.size = r.integer("size", 5, 1, kMaxWindow);
   a.alpha = r.number("alpha", 1e-4);
   a.beta = r.number("beta", 0.75);
   a.k = r.number("k", 1.0);
@@ -273,7 +285,9 @@ void build_crop(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   if (a.center) off = {(x.h - a.size_h) / 2, (x.w - a.size_w) / 2};
   a.off_h = off.first;
   a.off_w = off.second;
-  if (a.off_h < 0 || a.off_w < 0 || a.off_h + a.size_h > x.h || a.off_w + a.size_w > x.w)
+  // Written so that no sum can overflow: offset and size may each be near 2^63.
+  if (a.off_h < 0 || a.off_w < 0 || a.size_h > x.h || a.size_w > x.w || a.off_h > x.h - a.size_h ||
+      a.off_w > x.w - a.size_w)
     r.fail(fmt::format("crop window {}x{} at offset ({}, {}) does not fit the input {}", a.size_h, a.size_w, a.off_h,
                        a.off_w, shape_text(x)));
   layer.output = {x.n, x.c, a.size_h, a.size_w};
@@ -402,6 +416,15 @@ const OpInfo* find_op(const std::string& name) {
   return nullptr;
 }
 
+// Adaptive average pooling: output i of `out` averages input [floor(i*size/out),
+// ceil((i+1)*size/out)) (PyTorch's rule). Closed forms, since `out` may be large. With
+// g = gcd(size, out), i*size mod out runs over the multiples of g below out, and window i is
+// ceil((i*size mod out + size) / out) wide: the widest is ceil((out - g + size) / out), and the
+// sizes sum to size + out - g (the window ends count each input once, plus out - g overlaps).
+int64_t adaptive_windows_total(int64_t size, int64_t out) { return size + out - std::gcd(size, out); }
+
+int64_t adaptive_window_widest(int64_t size, int64_t out) { return (out - std::gcd(size, out) + size + out - 1) / out; }
+
 int64_t elements(const Layer& l, const Shape& s) {
   try {
     return s.elements();
@@ -413,10 +436,14 @@ int64_t elements(const Layer& l, const Shape& s) {
 }  // namespace
 
 int64_t window_output(int64_t size, int64_t pad_lo, int64_t pad_hi, int64_t k_eff, int64_t stride, bool ceil_mode) {
+  // PyTorch's rule, with floor division: a span below zero (the window longer than the padded
+  // input) still gives one output in ceil mode, whose window overruns the input (GoogLeNet's
+  // ceil-mode 3x3 / 2 pools on a 2x2 map); without it, the result is <= 0 and reported.
+  auto floor_div = [](int64_t a, int64_t b) { return a / b - (a % b != 0 && a < 0 ? 1 : 0); };
   int64_t span = size + pad_lo + pad_hi - k_eff;
-  if (span < 0) return span / stride + (span % stride != 0 ? 0 : 1);  // negative: reported as <= 0
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= size + pad_lo) --out;
+  int64_t out = floor_div(ceil_mode ? span + stride - 1 : span, stride) + 1;
+  // The last window must start inside the input or its left padding.
+  if (ceil_mode && out > 0 && (out - 1) * stride >= size + pad_lo) --out;
   return out;
 }
 
@@ -513,14 +540,8 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
       c.flops = elements(l, in);
       break;  // H*W - 1 adds + 1 divide per channel
     case OpKind::AdaptiveAvgPool: {
-      // Output i averages input rows [floor(i*H/O), ceil((i+1)*H/O)): sum the window sizes.
       const auto& a = std::get<AdaptivePoolAttrs>(l.attrs);
-      auto windows = [](int64_t size, int64_t out) {
-        int64_t total = 0;
-        for (int64_t i = 0; i < out; ++i) total += ((i + 1) * size + out - 1) / out - (i * size) / out;
-        return total;
-      };
-      c.flops = mul({in.n, in.c, windows(in.h, a.out_h), windows(in.w, a.out_w)});
+      c.flops = mul({in.n, in.c, adaptive_windows_total(in.h, a.out_h), adaptive_windows_total(in.w, a.out_w)});
       break;
     }
     case OpKind::LRN: {  // size squares + (size-1) adds + scale, offset, pow, divide
@@ -621,10 +642,7 @@ SpatialMap spatial_map(const Graph& g, const Layer& l) {
     case OpKind::AdaptiveAvgPool: {
       const auto& a = std::get<AdaptivePoolAttrs>(l.attrs);
       auto axis = [](int64_t size, int64_t out) {
-        int64_t widest = 1;  // output i averages [floor(i*size/out), ceil((i+1)*size/out))
-        for (int64_t i = 0; i < out; ++i)
-          widest = std::max(widest, ((i + 1) * size + out - 1) / out - (i * size) / out);
-        return AxisMap{Rational(size, out), Rational(0), Rational(widest - 1)};
+        return AxisMap{Rational(size, out), Rational(0), Rational(adaptive_window_widest(size, out) - 1)};
       };
       return {axis(in.h, a.out_h), axis(in.w, a.out_w)};
     }

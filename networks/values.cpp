@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <limits>
 
@@ -77,6 +78,10 @@ int64_t checked_add(int64_t a, int64_t b, const SourceLoc& loc, const std::strin
 //                                          | name '(' args ')' | '(' ternary ')'
 namespace {
 
+// How deep parentheses, `not`, unary `-` and `? :` may nest. Each level is a few frames of
+// this recursive parser; a limit keeps `((((...` written 100,000 deep from exhausting the stack.
+constexpr int kMaxExprDepth = 200;
+
 class ExprParser {
  public:
   ExprParser(const std::string& text, const Env& env, const SourceLoc& loc) : s_(text), env_(env), loc_(loc) {}
@@ -109,6 +114,22 @@ class ExprParser {
   }
   Value make(decltype(Value::v) v) const { return Value{std::move(v), loc_}; }
 
+  // One level of nesting, held while a nested part parses.
+  class Nesting {
+   public:
+    explicit Nesting(ExprParser& p) : p_(p) {
+      // Not via error(): quoting a 100,000-character expression helps no one.
+      if (++p_.depth_ > kMaxExprDepth)
+        throw SpecError(p_.loc_, "", fmt::format("expression nested deeper than {} levels", kMaxExprDepth));
+    }
+    ~Nesting() { --p_.depth_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+
+   private:
+    ExprParser& p_;
+  };
+
   int64_t want_int(const Value& v, const char* op) const {
     if (!v.is_int()) error(fmt::format("'{}' needs integers, got {}", op, describe(v)));
     return v.as_int();
@@ -119,6 +140,7 @@ class ExprParser {
   }
 
   Value ternary() {
+    Nesting nest(*this);
     Value c = logic_or();
     if (!eat("?")) return c;
     Value a = ternary();
@@ -143,7 +165,10 @@ class ExprParser {
     return a;
   }
   Value logic_not() {
-    if (eat("not")) return make(!want_bool(logic_not(), "not"));
+    if (eat("not")) {
+      Nesting nest(*this);
+      return make(!want_bool(logic_not(), "not"));
+    }
     return compare();
   }
   Value compare() {
@@ -241,7 +266,10 @@ class ExprParser {
     }
   }
   Value unary() {
-    if (eat("-")) return arith(make(int64_t{0}), unary(), '-');
+    if (eat("-")) {
+      Nesting nest(*this);
+      return arith(make(int64_t{0}), unary(), '-');
+    }
     Value v = atom();
     while (eat("[")) {  // list indexing: counts[2]
       Value idx = ternary();
@@ -275,10 +303,16 @@ class ExprParser {
       size_t start = pos_;
       while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.')) ++pos_;
       std::string num = s_.substr(start, pos_ - start);
-      if (num.find('.') != std::string::npos) return make(std::stod(num));
+      size_t dot = num.find('.');
+      if (dot != std::string::npos) {
+        if (num.find('.', dot + 1) != std::string::npos) error(fmt::format("malformed number '{}'", num));
+        errno = 0;
+        double v = std::strtod(num.c_str(), nullptr);
+        if (errno == ERANGE && std::isinf(v)) error(fmt::format("number {} is too large for a double", num));
+        return make(v);
+      }
       errno = 0;
-      char* end = nullptr;
-      long long v = std::strtoll(num.c_str(), &end, 10);
+      long long v = std::strtoll(num.c_str(), nullptr, 10);
       if (errno == ERANGE) error(fmt::format("integer {} is out of range", num));
       return make(static_cast<int64_t>(v));
     }
@@ -307,7 +341,8 @@ class ExprParser {
       while (eat(","));
       if (!eat(")")) error("expected ')' after arguments");
     }
-    if ((fn == "min" || fn == "max") && args.size() >= 1) {
+    if ((fn == "min" || fn == "max") && args.empty()) error(fmt::format("{}() needs at least one argument", fn));
+    if (fn == "min" || fn == "max") {
       Value best = args[0];
       for (const Value& a : args) {
         if (!a.is_number()) error(fmt::format("{}() needs numbers, got {}", fn, describe(a)));
@@ -322,6 +357,7 @@ class ExprParser {
   const Env& env_;
   const SourceLoc& loc_;
   size_t pos_ = 0;
+  int depth_ = -1;  // the expression itself is level 0
 };
 
 bool is_identifier(const std::string& s) {
@@ -411,33 +447,36 @@ Value AttrReader::take(const std::string& key) {
   return v;
 }
 
-static int64_t check_min(const AttrReader& r, const Value& v, const std::string& key, int64_t min_value) {
+static int64_t check_range(const AttrReader& r, const Value& v, const std::string& key, int64_t min_value,
+                           int64_t max_value) {
   if (!v.is_int()) r.fail_at(v, fmt::format("{} must be an integer, got {}", key, describe(v)));
   if (v.as_int() < min_value) r.fail_at(v, fmt::format("{} must be >= {}, got {}", key, min_value, v.as_int()));
+  if (v.as_int() > max_value) r.fail_at(v, fmt::format("{} must be at most {}, got {}", key, max_value, v.as_int()));
   return v.as_int();
 }
 
-int64_t AttrReader::integer(const std::string& key, int64_t fallback, int64_t min_value) {
+int64_t AttrReader::integer(const std::string& key, int64_t fallback, int64_t min_value, int64_t max_value) {
   Value v = take(key);
-  return v.is_null() ? fallback : check_min(*this, v, key, min_value);
+  return v.is_null() ? fallback : check_range(*this, v, key, min_value, max_value);
 }
 
-int64_t AttrReader::required_integer(const std::string& key, int64_t min_value) {
+int64_t AttrReader::required_integer(const std::string& key, int64_t min_value, int64_t max_value) {
   Value v = take(key);
   if (v.is_null()) fail(fmt::format("op {} needs '{}'", op_, key));
-  return check_min(*this, v, key, min_value);
+  return check_range(*this, v, key, min_value, max_value);
 }
 
-std::pair<int64_t, int64_t> AttrReader::pair(const std::string& key, int64_t fallback, int64_t min_value) {
+std::pair<int64_t, int64_t> AttrReader::pair(const std::string& key, int64_t fallback, int64_t min_value,
+                                             int64_t max_value) {
   Value v = take(key);
   if (v.is_null()) return {fallback, fallback};
   if (v.is_list()) {
     const ValueList& l = v.as_list();
     if (l.size() != 2) fail_at(v, fmt::format("{} must be an integer or [h, w], got {}", key, describe(v)));
-    return {check_min(*this, l[0], key, min_value), check_min(*this, l[1], key, min_value)};
+    return {check_range(*this, l[0], key, min_value, max_value), check_range(*this, l[1], key, min_value, max_value)};
   }
   if (!v.is_int()) fail_at(v, fmt::format("{} must be an integer or [h, w], got {}", key, describe(v)));
-  int64_t x = check_min(*this, v, key, min_value);
+  int64_t x = check_range(*this, v, key, min_value, max_value);
   return {x, x};
 }
 

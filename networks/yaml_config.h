@@ -12,7 +12,8 @@
 namespace archbench {
 
 // The document of `path`; SpecError "PATH: error: cannot read the WHAT (missing or
-// unreadable)" or "PATH:LINE:COL: error: YAML syntax error: ...". `text` gets the file's bytes.
+// unreadable)", "PATH:LINE:COL: error: YAML syntax error: ...", "...: duplicate key 'K'" or
+// "...: the WHAT expands to more than N YAML nodes (aliases?)". `text` gets the file's bytes.
 YAML::Node load_yaml_config(const std::filesystem::path& path, const std::string& what, std::string* text = nullptr);
 
 // Where `node` was written (line and column 1-based; 0 when yaml-cpp has no mark).

@@ -1,7 +1,9 @@
 // Every file in tests/bad_specs/ must fail to load with exactly the message its first line
 // states ("# expect: ..."; paths relative to the tests folder). Files in bad_specs/parts/ are
 // pieces the others include.
+#include <sys/stat.h>
 #include <boost/test/unit_test.hpp>
+
 #include <fstream>
 
 #include "helpers.h"
@@ -46,6 +48,115 @@ BOOST_AUTO_TEST_CASE(missing_spec_file) {
     std::string got = e.what();
     BOOST_TEST(got == (test_dir() / "bad_specs" / "no_such_spec.yaml").string() +
                           ": error: cannot open spec: No such file or directory");
+  }
+}
+
+namespace {
+
+// The error load_text gives for `text` ("(it loaded)" when none), with the tests folder left
+// out of paths as in the fixtures' messages.
+std::string load_error(const std::string& text) {
+  try {
+    load_text(text);
+  } catch (const SpecError& e) {
+    std::string got = e.what();
+    std::string dir = test_dir().string() + "/";
+    for (size_t p; (p = got.find(dir)) != std::string::npos;) got.erase(p, dir.size());
+    return got;
+  }
+  return "(it loaded)";
+}
+
+// A one-layer spec whose layer line is line 4 of the text.
+std::string one_layer(const std::string& layer) {
+  return "name: t\ninput: [1, 3, 16, 16]\nlayers:\n  - " + layer + "\n";
+}
+
+// "inline.yaml:4:C" where C is the 1-based column of `value` on the layer line.
+std::string at_value(const std::string& layer, const std::string& value) {
+  return "inline.yaml:4:" + std::to_string(layer.find(value) + 5);
+}
+
+}  // namespace
+
+// Scalars of user-chosen size are scanned by hand: the std::regex checks they replace
+// recursed per character and overflowed the stack at about 30,000.
+BOOST_AUTO_TEST_CASE(long_names_and_numbers_do_not_overflow_the_stack) {
+  const std::string long_name(30000, 'a');
+  Graph g = load_text(one_layer("{name: " + long_name + ", op: relu}"));
+  BOOST_TEST(g.layers.back().name == long_name);
+
+  std::string bad_name = long_name + "!";
+  std::string layer = "{name: " + bad_name + ", op: relu}";
+  BOOST_TEST(load_error(one_layer(layer)) == at_value(layer, bad_name) + ": error: layer '" + bad_name +
+                                                 "': a name may hold letters, digits and _ . - / only");
+
+  std::string digits(30000, '7');
+  layer = "{name: c, op: conv, kernel: 1, out: " + digits + "}";
+  BOOST_TEST(load_error(one_layer(layer)) == at_value(layer, digits) + ": error: layer 'c': integer " +
+                                                 std::string(40, '7') +
+                                                 "... (30000 characters) does not fit in 64 bits");
+
+  // A fraction too small for a double rounds to zero, as other YAML readers have it.
+  std::string tiny = "0." + std::string(29998, '0') + "1";
+  g = load_text(one_layer("{name: d, op: dropout, p: " + tiny + "}"));
+  BOOST_TEST(std::get<DropoutAttrs>(g.layers.back().attrs).p == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(deeply_nested_expressions_are_refused) {
+  for (const std::string& nest : {std::string(5000, '('), std::string(100000, '-')}) {
+    std::string expr = "\"${" + nest + "1" + (nest[0] == '(' ? std::string(5000, ')') : "") + "}\"";
+    std::string layer = "{name: c, op: conv, kernel: 1, out: " + expr + "}";
+    BOOST_TEST(load_error(one_layer(layer)) ==
+               at_value(layer, expr) + ": error: layer 'c': expression nested deeper than 200 levels");
+  }
+}
+
+// Aliases of aliases: seven levels of ten make ten million list items from seven lines.
+BOOST_AUTO_TEST_CASE(yaml_alias_bombs_are_refused) {
+  std::string bomb = "[&a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]";
+  for (int level = 1; level <= 7; ++level) {
+    bomb += ", &a" + std::to_string(level) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(level - 1);
+    bomb += "]";
+  }
+  bomb += "]";
+  std::string layer = "{name: c, op: conv, out: 4, kernel: " + bomb + "}";
+  BOOST_TEST(load_error(one_layer(layer)) ==
+             at_value(layer, bomb) + ": error: layer 'c': the spec expands to more than 1000000 YAML nodes (aliases?)");
+}
+
+BOOST_AUTO_TEST_CASE(only_regular_files_are_read) {
+  std::filesystem::path dir = scratch("bad_spec_files");
+  try {
+    load_spec(dir);
+    BOOST_FAIL("loaded a directory");
+  } catch (const SpecError& e) {
+    BOOST_TEST(std::string(e.what()) == dir.string() + ": error: cannot open spec: Is a directory");
+  }
+
+  // A FIFO with no writer would block the include forever.
+  BOOST_TEST_REQUIRE(::mkfifo((dir / "pipe.yaml").c_str(), 0600) == 0);
+  {
+    std::ofstream out(dir / "spec.yaml");
+    out << "name: t\ninput: [1, 3, 16, 16]\ninclude: pipe.yaml\nlayers:\n  - {name: r, op: relu}\n";
+  }
+  try {
+    load_spec(dir / "spec.yaml");
+    BOOST_FAIL("included a FIFO");
+  } catch (const SpecError& e) {
+    BOOST_TEST(std::string(e.what()) == (dir / "spec.yaml").string() + ":3:10: error: cannot open included file " +
+                                            "'pipe.yaml' (" + (dir / "pipe.yaml").string() +
+                                            "): it is not a regular file");
+  }
+
+  // A spec named on the command line may be a pipe (`analyze <(generate)`), so it is read,
+  // but not without end.
+  try {
+    load_spec("/dev/zero");
+    BOOST_FAIL("loaded /dev/zero");
+  } catch (const SpecError& e) {
+    BOOST_TEST(std::string(e.what()) == "/dev/zero: error: the file is larger than 64 MiB; is it a spec?");
   }
 }
 

@@ -73,4 +73,32 @@ BOOST_AUTO_TEST_CASE(errors_name_the_place_and_the_problem) {
              "x.yaml:3:7: error: in expression 'down ? 1': expected ':' in 'cond ? a : b'");
 }
 
+BOOST_AUTO_TEST_CASE(functions_need_arguments_and_numbers_one_point) {
+  BOOST_TEST(error("min()") == "x.yaml:3:7: error: in expression 'min()': min() needs at least one argument");
+  BOOST_TEST(error("max( )") == "x.yaml:3:7: error: in expression 'max( )': max() needs at least one argument");
+  BOOST_TEST(error("mean(1)") ==
+             "x.yaml:3:7: error: in expression 'mean(1)': unknown function 'mean' (known: min, max)");
+  BOOST_TEST(error("1.2.3") == "x.yaml:3:7: error: in expression '1.2.3': malformed number '1.2.3'");
+  BOOST_TEST(eval("max(7)").as_int() == 7);
+}
+
+// The parser recurses once per level; a limit keeps a 100,000-deep expression from exhausting
+// the stack. The message does not quote such an expression back.
+BOOST_AUTO_TEST_CASE(nesting_is_limited_to_200_levels) {
+  auto repeat = [](const std::string& part, int n) {
+    std::string out;
+    for (int k = 0; k < n; ++k) out += part;
+    return out;
+  };
+  const std::string too_deep = "x.yaml:3:7: error: expression nested deeper than 200 levels";
+  BOOST_TEST(eval(repeat("(", 200) + "1" + repeat(")", 200)).as_int() == 1);
+  BOOST_TEST(error(repeat("(", 201) + "1" + repeat(")", 201)) == too_deep);
+  BOOST_TEST(eval(repeat("not ", 200) + "true").as_bool() == true);
+  BOOST_TEST(error(repeat("not ", 100000) + "true") == too_deep);
+  BOOST_TEST(eval(repeat("-", 199) + "1").as_int() == -1);
+  BOOST_TEST(error(repeat("-", 100000) + "1") == too_deep);
+  BOOST_TEST(eval(repeat("true ? ", 200) + "1" + repeat(" : 0", 200)).as_int() == 1);
+  BOOST_TEST(error("counts[" + repeat("(", 200) + "0" + repeat(")", 200) + "]", params()) == too_deep);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

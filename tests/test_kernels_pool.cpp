@@ -98,6 +98,8 @@ BOOST_AUTO_TEST_CASE(maxpool_matches_exactly) {
           {"1x1 spatial, 3x3 pad 1", net("[3, 20, 1, 1]", "{name: p, op: maxpool, kernel: 3, stride: 2, padding: 1}")},
           {"5x5/3 ceil_mode pad 2",
            net("[1, 37, 16, 19]", "{name: p, op: maxpool, kernel: 5, stride: 3, padding: 2, ceil_mode: true}")},
+          {"3x3/2 ceil_mode on 2x3 (the window longer than the input)",
+           net("[2, 20, 2, 3]", "{name: p, op: maxpool, kernel: 3, stride: 2, ceil_mode: true}")},
       },
       0.0);
 }
@@ -131,6 +133,8 @@ BOOST_AUTO_TEST_CASE(avgpool_both_count_include_pad_rules) {
         "{name: p, op: avgpool, kernel: 2, stride: 2, padding: 1, ceil_mode: true");
     add("kernel [3, 2] asymmetric padding", "[2, 37, 9, 8]",
         "{name: p, op: avgpool, kernel: [3, 2], stride: [2, 1], padding: [1, 0, 0, 1]");
+    add("4x4/3 pad 1 ceil_mode on 2x3 (the window longer than the padded input)", "[2, 20, 2, 3]",
+        "{name: p, op: avgpool, kernel: 4, stride: 3, padding: 1, ceil_mode: true");
     add("5x5/3 pad 2 ceil_mode on 17x20 (windows hang past the padded input)", "[1, 20, 17, 20]",
         "{name: p, op: avgpool, kernel: 5, stride: 3, padding: 2, ceil_mode: true");
     add("1x1 spatial, 3x3 pad 1", "[3, 20, 1, 1]", "{name: p, op: avgpool, kernel: 3, stride: 2, padding: 1");

@@ -1,9 +1,11 @@
+#include <fmt/format.h>
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <sstream>
 
 #include "helpers.h"
 #include "networks/ops.h"
+#include "networks/yaml_config.h"
 
 using namespace archbench;
 using namespace archbench::test;
@@ -209,6 +211,105 @@ BOOST_AUTO_TEST_CASE(the_documented_example_loads) {
       BOOST_TEST(g.find("stage2.0.skip") > 0);
       BOOST_TEST(g.find("stage2.1.skip") == -1);
     }
+  }
+}
+
+// Plain scalars take YAML 1.2's core types (scanned by hand, see loader.cpp); the error for a
+// kernel that is not an integer says which type the scalar took.
+BOOST_AUTO_TEST_CASE(plain_scalars_take_yaml_core_types) {
+  auto kernel = [](const std::string& text) -> std::string {
+    try {
+      Graph g =
+          load_text("name: n\ninput: [1, 3, 8, 8]\nlayers:\n  - {name: c, op: conv, out: 2, kernel: " + text + "}\n");
+      return "integer " + std::to_string(std::get<ConvAttrs>(layer(g, "c").attrs).win.kh);
+    } catch (const SpecError& e) {
+      std::string what = e.what();
+      return what.substr(what.find(", got ") + 6);
+    }
+  };
+  BOOST_TEST(kernel("3") == "integer 3");
+  BOOST_TEST(kernel("+3") == "integer 3");
+  BOOST_TEST(kernel("1.5") == "number 1.5");
+  BOOST_TEST(kernel("3.") == "number 3");
+  BOOST_TEST(kernel(".5") == "number 0.5");
+  BOOST_TEST(kernel("1e1") == "number 10");
+  BOOST_TEST(kernel("-2.5E-1") == "number -0.25");
+  BOOST_TEST(kernel("'3'") == "string '3'");
+  BOOST_TEST(kernel("1.2.3") == "string '1.2.3'");
+  BOOST_TEST(kernel("1e") == "string '1e'");
+  BOOST_TEST(kernel("e5") == "string 'e5'");
+  BOOST_TEST(kernel("+-1") == "string '+-1'");
+  BOOST_TEST(kernel(".") == "string '.'");
+  BOOST_TEST(kernel("true") == "boolean true");
+}
+
+// yaml-cpp keeps both entries of a repeated key and lookups take the first, so every mapping
+// of a spec refuses them, at the second one.
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_in_every_mapping) {
+  const std::string head = "name: n\ninput: [1, 3, 8, 8]\n";
+  const std::string block = "blocks:\n  b:\n    params: {c: 2}\n    layers:\n      - {name: r, op: relu}\n";
+  auto error = [](const std::string& text) -> std::string {
+    try {
+      load_text(text);
+    } catch (const SpecError& e) {
+      return e.what();
+    }
+    return "(it loaded)";
+  };
+  std::string prefix = (test_dir() / "inline.yaml").string();
+  BOOST_TEST(error(head + "blocks:\n  b: {layers: [{name: r, op: relu}]}\n  b: {layers: [{name: s, op: relu}]}\n" +
+                   "layers:\n  - {block: b}\n") == prefix + ":5:3: error: duplicate key 'b'");
+  BOOST_TEST(error(head + "blocks:\n  b:\n    params: {c: 2, c: 3}\n    layers: [{name: r, op: relu}]\n" +
+                   "layers:\n  - {block: b}\n") == prefix + ":5:20: error: duplicate key 'c'");
+  BOOST_TEST(error(head + block + "layers:\n  - {block: b, args: {c: 1, c: 2}}\n") ==
+             prefix + ":9:29: error: duplicate key 'c'");
+  BOOST_TEST(error(head + block + "layers:\n  - {block: b, name: u, name: v}\n") ==
+             prefix + ":9:25: error: duplicate key 'name'");
+  BOOST_TEST(error(head + block + "layers:\n  - {block: b, repeat: 2, overrides: {1: {c: 1}, 1: {c: 2}}}\n") ==
+             prefix + ":9:50: error: duplicate key '1'");
+  BOOST_TEST(error(head + "layers:\n  - {name: r, op: relu}\nendpoints: {e: r, e: input}\n") ==
+             prefix + ":5:19: error: duplicate key 'e'");
+  BOOST_TEST(error(head + "layers:\n  - {name: r, op: relu, when: false, when: true}\n  - {name: s, op: relu}\n") ==
+             prefix + ":4:38: error: duplicate key 'when'");
+}
+
+// Sweep files and tuned databases share load_yaml_config, and with it the same two checks.
+BOOST_AUTO_TEST_CASE(config_files_refuse_duplicate_keys_and_alias_bombs) {
+  std::filesystem::path dir = scratch("yaml_config");
+  auto error = [&](const std::string& text) -> std::string {
+    {
+      std::ofstream out(dir / "config.yaml");
+      out << text;
+    }
+    try {
+      load_yaml_config(dir / "config.yaml", "sweep file");
+    } catch (const SpecError& e) {
+      std::string what = e.what();
+      return what.substr(what.find(':') + 1);
+    }
+    return "(it loaded)";
+  };
+  BOOST_TEST(error("name: a\nthreads: [1, 2]\nname: b\n") == "3:1: error: duplicate key 'name'");
+  BOOST_TEST(error("cases:\n  - {threads: 1, threads: 2}\n") == "2:18: error: duplicate key 'threads'");
+  std::string bomb = "a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n";
+  for (int level = 1; level <= 7; ++level) {
+    bomb += fmt::format("a{0}: &a{0} [*a{1}", level, level - 1);
+    for (int k = 1; k < 10; ++k) bomb += fmt::format(", *a{}", level - 1);
+    bomb += "]\n";
+  }
+  std::string got = error(bomb);
+  BOOST_TEST(got.ends_with(": error: the sweep file expands to more than 1000000 YAML nodes (aliases?)"));
+  BOOST_TEST(error("name: a\nshared: &s {x: 1}\nuse: *s\n") == "(it loaded)");
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_needs_a_layer) {
+  const std::string head = "name: n\ninput: [1, 3, 8, 8]\n";
+  std::string prefix = (test_dir() / "inline.yaml").string();
+  for (const std::string& layers :
+       {std::string("layers: []\n"), std::string("layers:\n  - {name: r, op: relu, when: false}\n")}) {
+    BOOST_CHECK_EXCEPTION(load_text(head + layers), SpecError, [&](const SpecError& e) {
+      return std::string(e.what()) == prefix + (layers[8] == '[' ? ":3:9" : ":4:3") + ": error: the spec has no layers";
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 // Shape rules and cost formulas of single ops, on awkward sizes, against hand-computed values.
+#include <fmt/format.h>
 #include <boost/test/unit_test.hpp>
 
 #include "helpers.h"
@@ -58,6 +59,17 @@ BOOST_AUTO_TEST_CASE(pooling_ceil_mode_drops_windows_starting_in_padding) {
   BOOST_TEST((layer(g, "avg").output == Shape{1, 2, 56, 2}));
   BOOST_TEST(cost(g, "floor").flops == 2 * 55 * 2 * 5);  // 3*2-1 comparisons per output
   BOOST_TEST(cost(g, "avg").flops == 2 * 56 * 2 * 4);
+  // A window longer than the (padded) input: PyTorch's floor((span + stride - 1) / stride) + 1
+  // with span = 2 - 3 = -1 gives one output in ceil mode, none without (GoogLeNet at 17x17
+  // reaches its ceil-mode 3x3 / 2 pools with 2x2 maps).
+  BOOST_TEST(window_output(2, 0, 0, 3, 2, true) == 1);
+  BOOST_TEST(window_output(2, 0, 0, 3, 2, false) == 0);
+  BOOST_TEST(window_output(1, 0, 0, 5, 2, true) == -1);  // span -4: floor(-3 / 2) + 1, reported as an error
+  BOOST_TEST(window_output(2, 1, 1, 5, 3, true) == 1);
+  LoadOptions at17;
+  at17.input = Shape{1, 3, 17, 17};
+  Graph small = load_spec(zoo_dir() / "googlenet.yaml", at17);
+  BOOST_TEST((small.layers.back().output == Shape{1, 1000, 1, 1}));
 }
 
 BOOST_AUTO_TEST_CASE(transposed_conv_shape_and_cost) {
@@ -107,6 +119,45 @@ BOOST_AUTO_TEST_CASE(fc_flattens_and_small_ops_cost) {
   BOOST_TEST(cost(g, "ad").flops == 2 * 4 * 4 * 3);
   BOOST_TEST((layer(g, "flat").output == Shape{2, 36, 1, 1}));
   BOOST_TEST(cost(g, "sm").flops == 5 * 20);
+}
+
+// The cost and the widest window are closed forms (an output of 10^9 columns must not loop);
+// here they meet PyTorch's definition, window i = [floor(i*in/out), ceil((i+1)*in/out)), for
+// outputs smaller and larger than the input.
+BOOST_AUTO_TEST_CASE(adaptive_pool_cost_and_window_follow_the_definition) {
+  for (int64_t in = 1; in <= 13; ++in)
+    for (int64_t out = 1; out <= 17; ++out) {
+      BOOST_TEST_CONTEXT("input " << in << ", output " << out) {
+        int64_t total = 0, widest = 0;
+        for (int64_t i = 0; i < out; ++i) {
+          int64_t size = ((i + 1) * in + out - 1) / out - (i * in) / out;
+          total += size;
+          widest = std::max(widest, size);
+        }
+        Graph g = one(fmt::format("[1, 2, {}, 1]", in),
+                      fmt::format("  - {{name: ad, op: adaptive_avgpool, output: [{}, 1]}}\n", out));
+        BOOST_TEST(cost(g, "ad").flops == 2 * total);
+        BOOST_TEST(spatial_map(g, layer(g, "ad")).h.span == Rational(widest - 1));
+      }
+    }
+}
+
+// Kernel, stride, dilation and padding are bounded so that no shape or cost formula can wrap
+// around 64 bits; the largest allowed still gives exact answers.
+BOOST_AUTO_TEST_CASE(window_attributes_are_bounded_and_exact_at_the_bound) {
+  Graph g = one("[1, 1, 4294967296, 1]",
+                "  - {name: p, op: maxpool, kernel: [2147483647, 1], stride: 2147483647, padding: 0}\n");
+  BOOST_TEST((layer(g, "p").output == Shape{1, 1, 2, 1}));  // (2^32 - (2^31 - 1)) / (2^31 - 1) + 1
+  BOOST_TEST(cost(g, "p").flops == int64_t{2} * (2147483647 - 1));
+  g = one(
+      "[1, 1, 1, 1]",
+      "  - {name: t, op: conv_transpose, out: 1, kernel: [2147483647, 1], dilation: [1073741824, 1], bias: false}\n");
+  BOOST_TEST((layer(g, "t").output == Shape{1, 1, int64_t{1073741824} * 2147483646 + 1, 1}));
+  BOOST_CHECK_EXCEPTION(one("[1, 1, 8, 8]", "  - {name: p, op: avgpool, kernel: 2, stride: [1, 2147483648]}\n"),
+                        SpecError, [](const SpecError& e) {
+                          return std::string(e.what()).ends_with(
+                              "inline.yaml:4:51: error: layer 'p': stride must be at most 2147483647, got 2147483648");
+                        });
 }
 
 BOOST_AUTO_TEST_CASE(known_ops_are_documented) {

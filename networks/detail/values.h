@@ -55,14 +55,18 @@ Value substitute(const Value& scalar, const Env& env);
 // does not take, suggesting the nearest known name.
 class AttrReader {
  public:
+  static constexpr int64_t kNoLimit = INT64_MAX;
+
   AttrReader(std::map<std::string, Value> attrs, SourceLoc layer_loc, std::string layer, std::string op);
 
   bool has(const std::string& key) const { return attrs_.count(key) != 0; }
   const Value* peek(const std::string& key) const;
-  int64_t integer(const std::string& key, int64_t fallback, int64_t min_value);
-  int64_t required_integer(const std::string& key, int64_t min_value);
+  // Integers from min_value to max_value; "KEY must be at most MAX" above it.
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min_value, int64_t max_value = kNoLimit);
+  int64_t required_integer(const std::string& key, int64_t min_value, int64_t max_value = kNoLimit);
   // An int (both axes) or [h, w].
-  std::pair<int64_t, int64_t> pair(const std::string& key, int64_t fallback, int64_t min_value);
+  std::pair<int64_t, int64_t> pair(const std::string& key, int64_t fallback, int64_t min_value,
+                                   int64_t max_value = kNoLimit);
   double number(const std::string& key, double fallback);
   bool boolean(const std::string& key, bool fallback);
   std::string choice(const std::string& key, const std::vector<std::string>& allowed, const std::string& fallback);
