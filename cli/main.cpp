@@ -4,12 +4,16 @@
 
 #include <fmt/ranges.h>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <optional>
 
 #include "analysis/analysis.h"
 #include "common/atomic_file.h"
+#include "common/limits.h"
+#include "common/memory.h"
 #include "networks/networks.h"
 #include "reports/reports.h"
 #include "reports/results_db.h"
@@ -31,6 +35,16 @@ struct AnalyzeArgs {
   bool zoo = false, include_train_only = false;
 };
 
+// A spec argument the file system cannot even look up (a name too long, a loop of links) is
+// reported as such, shortened, before resolve_spec() would throw a raw filesystem_error.
+std::filesystem::path spec_path(const std::string& arg) {
+  std::error_code ec;
+  (void)std::filesystem::status(arg, ec);  // a missing file is no error here: resolve_spec says what it is
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
+    throw RuntimeError(fmt::format("cannot read {}: {}", shown_path(arg), ec.message()));
+  return resolve_spec(arg);
+}
+
 void emit(const std::string& text, const std::string& out) {
   if (out.empty() || out == "-")
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -51,13 +65,13 @@ int analyze(const AnalyzeArgs& args, bool compare) {
   }
   if (specs.empty()) throw std::invalid_argument("analyze needs a spec (a file or a zoo name) or --zoo");
   if (specs.size() == 1 && !compare && !args.zoo) {
-    Graph g = load_spec(resolve_spec(specs[0]), options);
+    Graph g = load_spec(spec_path(specs[0]), options);
     emit(render_analysis(g, analyse(g), format), args.out);
     return 0;
   }
   std::vector<AnalysedNetwork> nets;
   for (const std::string& s : specs) {
-    Graph g = load_spec(resolve_spec(s), options);
+    Graph g = load_spec(spec_path(s), options);
     NetworkAnalysis a = analyse(g);
     nets.push_back({std::move(g), std::move(a)});
   }
@@ -68,19 +82,39 @@ int analyze(const AnalyzeArgs& args, bool compare) {
 struct RunArgs {
   std::string spec, input, weights, input_file, output_file, format = "table", out, tuned_db, target = "cpu";
   double budget_seconds = 600;
-  int rounds = 3;
+  int64_t rounds = 3;
   ExecutorOptions executor;
   std::vector<std::string> layer_schedules;  // LAYER=SCHEDULE, parsed into executor
   uint64_t seed = 0;
   bool reference = false, include_train_only = false, per_layer = false;
-  int repetitions = 10, warmup = 2;
+  int64_t repetitions = 10, warmup = 2;
 };
 
 Graph load_for_run(const RunArgs& r) {
   LoadOptions options;
   options.include_train_only = r.include_train_only;
   if (!r.input.empty()) options.input = parse_shape(r.input);
-  return load_spec(resolve_spec(r.spec), options);
+  return load_spec(spec_path(r.spec), options);
+}
+
+// Refuses a network whose tensors cannot fit in this machine's memory, before any of them is
+// allocated: the input, the weights (as loaded and as prepared) and the activations (the
+// reference executor keeps every layer's output; the Halide executor one arena, on the host
+// for the cpu target only).
+void check_memory(const Graph& g, bool reference, const std::string& target) {
+  const NetworkAnalysis a = analyse(g);
+  const int64_t activations = reference ? a.totals.activation_bytes : target == "cpu" ? a.totals.arena_bytes : 0;
+  const int64_t weights = 2 * a.totals.param_bytes;
+  const int64_t need = a.totals.input_bytes + activations + weights;
+  const int64_t have = available_memory_bytes();
+  if (have <= 0 || need <= have) return;
+  const Shape& in = g.input().output;
+  throw RuntimeError(fmt::format(
+      "cannot allocate {} for {} at {}x{}x{}x{}: the input {}, {} {}, the weights {} (as loaded and as prepared); "
+      "{} of memory available",
+      bytes_text(need), g.name, in.n, in.c, in.h, in.w, bytes_text(a.totals.input_bytes),
+      reference ? "every layer's output" : "the activation arena", bytes_text(activations), bytes_text(weights),
+      bytes_text(have)));
 }
 
 // The executor's options from the command line. With --schedule tuned, `tuned` receives the
@@ -115,6 +149,7 @@ Weights weights_for_run(const Graph& g, const RunArgs& r) {
 // `archbench run`: one inference, through the Halide kernels or the reference executor.
 int run(const RunArgs& r) {
   Graph g = load_for_run(r);
+  check_memory(g, r.reference, r.target);
   Weights w = weights_for_run(g, r);
   Tensor x = r.input_file.empty() ? default_input(g.input().output) : read_input(r.input_file, g.input().output);
   auto t0 = std::chrono::steady_clock::now();
@@ -143,14 +178,15 @@ int run(const RunArgs& r) {
 int bench(const RunArgs& r) {
   Format format = parse_format(r.format);
   Graph g = load_for_run(r);
+  check_memory(g, false, r.target);
   Weights w = weights_for_run(g, r);
   BenchOptions o;
   std::optional<TunedChoice> tuned;
   o.executor = executor_options(r, tuned);
-  o.repetitions = r.repetitions;
-  o.warmup = r.warmup;
+  o.repetitions = static_cast<int>(r.repetitions);  // (range-checked in main)
+  o.warmup = static_cast<int>(r.warmup);
   BenchResult result =
-      benchmark_network(g, w, o, r.target == "cpu" ? measure_peak(r.executor.threads) : MachinePeak{});
+      benchmark_network(g, w, o, r.target == "cpu" ? measure_peak(peak_threads(r.executor.threads)) : MachinePeak{});
   tuned_note(tuned);
   if (tuned) result.conv_schedule = "tuned";
   emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
@@ -160,12 +196,13 @@ int bench(const RunArgs& r) {
 // `archbench tune`: every distinct layer signature's schedules timed, the winners kept.
 int tune(const RunArgs& r) {
   Graph g = load_for_run(r);
+  check_memory(g, false, r.target);
   Weights w = weights_for_run(g, r);
   TuneOptions o;
   o.target = parse_kernel_set(r.target);
   o.threads = r.executor.threads;
   o.budget_seconds = r.budget_seconds;
-  o.rounds = r.rounds;
+  o.rounds = static_cast<int>(r.rounds);
   o.db = r.tuned_db.empty() ? default_tuned_file(this_target(o.target, o.threads)) : std::filesystem::path(r.tuned_db);
   TuneSummary t = tune_network(g, w, o);
   fmt::print(
@@ -200,7 +237,9 @@ int targets() {
 }
 
 int peak(const RunArgs& r) {
-  MachinePeak p = measure_peak(r.executor.threads);
+  MachinePeak p = measure_peak(peak_threads(r.executor.threads));
+  if (r.executor.threads > p.threads)
+    fmt::print(stderr, "peak: measured with {} threads, one per core (more cannot compute faster)\n", p.threads);
   if (parse_format(r.format) == Format::Json)
     emit(
         nlohmann::ordered_json{{"gflops", p.gflops}, {"gbps", p.gbps}, {"threads", p.threads}, {"isa", p.isa}}.dump(2) +
@@ -269,6 +308,23 @@ int report(const SweepArgs& a) {
   return 0;
 }
 
+// A value the command line gives that is out of range for its flag.
+class CommandLineError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+void check_range(const std::string& flag, int64_t value, int64_t lo, int64_t hi, const std::string& meaning = "") {
+  if (value < lo || value > hi)
+    throw CommandLineError(fmt::format("{} {}: must be {} to {}{}", flag, value, lo, hi, meaning));
+}
+
+// What a command writes: its --format must be one of these.
+void check_format(const std::string& command, const std::string& format, const std::vector<std::string>& known) {
+  if (std::find(known.begin(), known.end(), format) == known.end())
+    throw CommandLineError(fmt::format("--format '{}': {} writes {}", format, command, fmt::join(known, " or ")));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,30 +332,40 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("archbench 0.1.0"));
 
+  // Options naming a file or folder: given empty, each would quietly mean something else (stdout,
+  // the default database, SQLite's temporary one), so an empty one is an error.
+  std::vector<std::pair<CLI::Option*, std::string>> paths;
+  auto path = [&](CLI::Option* o, const std::string& name) {
+    paths.emplace_back(o, name);
+    return o;
+  };
+
   AnalyzeArgs a;
   auto add_common = [&](CLI::App* cmd) {
     cmd->add_option("--input", a.input, "input shape N,C,H,W (overrides the spec's)");
     cmd->add_flag("--include-train-only", a.include_train_only, "keep branches marked train_only");
     cmd->add_option("--format", a.format, "table | json | csv | markdown")->capture_default_str();
-    cmd->add_option("-o,--out", a.out, "write to this file (whole or not at all) instead of stdout");
+    path(cmd->add_option("-o,--out", a.out, "write to this file (whole or not at all) instead of stdout"), "-o");
   };
   CLI::App* analyze_cmd =
       app.add_subcommand("analyze", "per-layer shapes, MACs/FLOPs, params, memory, receptive field");
-  analyze_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)");
+  path(analyze_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)"), "SPEC");
   analyze_cmd->add_flag("--zoo", a.zoo, "analyse every zoo network and print one row each");
   add_common(analyze_cmd);
   CLI::App* compare_cmd = app.add_subcommand("compare", "one row per network, side by side (default: the zoo)");
-  compare_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)");
+  path(compare_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)"), "SPEC");
   add_common(compare_cmd);
   CLI::App* zoo_cmd = app.add_subcommand("zoo", "list the zoo's networks");
 
   RunArgs ra;
   auto add_run_common = [&](CLI::App* cmd) {
-    cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required();
+    path(cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required(), "SPEC");
     cmd->add_option("--input", ra.input, "input shape N,C,H,W (overrides the spec's)");
-    cmd->add_option("--weights", ra.weights, "weights in PyTorch layouts (.safetensors), keyed by layer name");
+    path(cmd->add_option("--weights", ra.weights, "weights in PyTorch layouts (.safetensors), keyed by layer name"),
+         "--weights");
     cmd->add_option("--seed", ra.seed, "seed of the deterministic He-initialised weights")->capture_default_str();
-    cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores)")->capture_default_str();
+    cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores, at most 256)")
+        ->capture_default_str();
     cmd->add_option("--target", ra.target, "kernel set: cpu | cuda | opencl (archbench targets lists them)")
         ->capture_default_str();
     cmd->add_option(
@@ -311,8 +377,9 @@ int main(int argc, char** argv) {
           names.push_back("tuned");
           return names;
         }()));
-    cmd->add_option("--tuned-db", ra.tuned_db,
-                    "with --schedule tuned: a tuned database (file or folder; default: configs/tuned/)");
+    path(cmd->add_option("--tuned-db", ra.tuned_db,
+                         "with --schedule tuned: a tuned database (file or folder; default: configs/tuned/)"),
+         "--tuned-db");
     cmd->add_option("--depthwise-schedule", ra.executor.depthwise_schedule, "depthwise conv schedule")
         ->capture_default_str()
         ->check(CLI::IsMember(depthwise_schedule_names()));
@@ -322,55 +389,98 @@ int main(int argc, char** argv) {
   };
   CLI::App* run_cmd = app.add_subcommand("run", "run one inference through the Halide kernels (or the reference)");
   add_run_common(run_cmd);
-  run_cmd->add_option("--input-file", ra.input_file, "input tensor (.npy, float32, N,C,H,W)");
-  run_cmd->add_option("--output-file", ra.output_file, "write the output tensor here (.npy)");
+  path(run_cmd->add_option("--input-file", ra.input_file, "input tensor (.npy, float32, N,C,H,W)"), "--input-file");
+  path(run_cmd->add_option("--output-file", ra.output_file, "write the output tensor here (.npy)"), "--output-file");
   run_cmd->add_flag("--reference", ra.reference, "use the naive reference executor");
   CLI::App* bench_cmd = app.add_subcommand("bench", "latency per layer and end to end (Google Benchmark)");
   add_run_common(bench_cmd);
   bench_cmd->add_flag("--per-layer", ra.per_layer, "print each kernel call's median time");
-  bench_cmd->add_option("--repetitions", ra.repetitions, "timed runs")->capture_default_str();
-  bench_cmd->add_option("--warmup", ra.warmup, "untimed runs first")->capture_default_str();
+  bench_cmd->add_option("--repetitions", ra.repetitions, "timed runs (1 to 1000000)")->capture_default_str();
+  bench_cmd->add_option("--warmup", ra.warmup, "untimed runs first (0 to 1000000)")->capture_default_str();
   bench_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
-  bench_cmd->add_option("-o,--out", ra.out, "write to this file (whole or not at all)");
+  path(bench_cmd->add_option("-o,--out", ra.out, "write to this file (whole or not at all)"), "-o");
   CLI::App* tune_cmd = app.add_subcommand("tune", "find each layer signature's fastest schedule on this machine");
-  tune_cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required();
+  path(tune_cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required(), "SPEC");
   tune_cmd->add_option("--input", ra.input, "input shape N,C,H,W (overrides the spec's)");
   tune_cmd->add_option("--target", ra.target, "cpu | cuda | opencl")->capture_default_str();
-  tune_cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores)")->capture_default_str();
-  tune_cmd->add_option("--budget-seconds", ra.budget_seconds, "start no new layer after this")->capture_default_str();
-  tune_cmd->add_option("--rounds", ra.rounds, "alternating rounds of timing per candidate")->capture_default_str();
-  tune_cmd->add_option("--db", ra.tuned_db, "tuned database to update (default: configs/tuned/<cpu model>.yaml)");
+  tune_cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores, at most 256)")
+      ->capture_default_str();
+  tune_cmd->add_option("--budget-seconds", ra.budget_seconds, "start no new layer after this (seconds, > 0)")
+      ->capture_default_str();
+  tune_cmd->add_option("--rounds", ra.rounds, "alternating rounds of timing per candidate (1 to 1000)")
+      ->capture_default_str();
+  path(tune_cmd->add_option("--db", ra.tuned_db, "tuned database to update (default: configs/tuned/<cpu model>.yaml)"),
+       "--db");
   CLI::App* targets_cmd =
       app.add_subcommand("targets", "the kernel sets this build has and whether each can run here (device, memory)");
   CLI::App* peak_cmd = app.add_subcommand("peak", "this machine's fp32 FMA peak and memory bandwidth");
-  peak_cmd->add_option("--threads", ra.executor.threads, "threads (0: all cores)");
+  peak_cmd->add_option("--threads", ra.executor.threads, "threads (0: all cores, at most 256)");
   peak_cmd->add_option("--format", ra.format, "table | json")->capture_default_str();
 
   SweepArgs sa;
   CLI::App* sweep_cmd = app.add_subcommand("sweep", "run a sweep file's cases into a results database");
-  sweep_cmd->add_option("file", sa.file, "sweep file (configs/sweeps/NAME.yaml)")->required();
-  sweep_cmd->add_option("--db", sa.db, "results database (SQLite; created when missing)")->capture_default_str();
+  path(sweep_cmd->add_option("file", sa.file, "sweep file (configs/sweeps/NAME.yaml)")->required(), "SWEEP");
+  path(sweep_cmd->add_option("--db", sa.db, "results database (SQLite; created when missing)")->capture_default_str(),
+       "--db");
   sweep_cmd->add_option("--shard", sa.shard, "I/N: run only the cases whose position % N == I")->capture_default_str();
   sweep_cmd->add_flag("--resume", sa.resume, "continue this sweep's latest run on this host, skipping finished cases");
   sweep_cmd->add_flag("--retry-failed", sa.retry_failed, "with --resume: run failed cases again");
   sweep_cmd->add_flag("--list", sa.list, "print the cases (of this shard) and exit");
   CLI::App* merge_cmd = app.add_subcommand("merge", "combine results databases without duplicates");
-  merge_cmd->add_option("inputs", sa.inputs, "results databases")->required();
-  merge_cmd->add_option("-o,--out", sa.out, "the merged database (may be one of the inputs)")->required();
+  path(merge_cmd->add_option("inputs", sa.inputs, "results databases")->required(), "DATABASE");
+  path(merge_cmd->add_option("-o,--out", sa.out, "the merged database (may be one of the inputs)")->required(), "-o");
   CLI::App* report_cmd = app.add_subcommand("report", "comparison report of a results database");
-  report_cmd->add_option("--db", sa.db, "results database")->capture_default_str();
+  path(report_cmd->add_option("--db", sa.db, "results database")->capture_default_str(), "--db");
   report_cmd->add_option("--run", sa.runs, "only these runs (ids or uuid prefixes; repeatable)");
   report_cmd->add_option("--compare", sa.compare, "A B: an A/B table (each a run id, uuid prefix or FIELD=VALUE,...)")
       ->expected(2);
-  report_cmd->add_option("-o,--out", sa.out, "folder for report.md, report.html, cases.csv, cases.json, charts/");
+  path(report_cmd->add_option("-o,--out", sa.out, "folder for report.md, report.html, cases.csv, cases.json, charts/"),
+       "-o");
   report_cmd->add_flag("--list-runs", sa.list, "print the database's runs and exit");
 
+  // Every error exits with status 1, the command line's too (CLI11's own codes are 100 and up);
+  // --help and --version print and exit 0.
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "archbench: error: {}\n", e.what());
+    return 1;
   }
+  // What the command was doing, for the message when memory runs out.
+  std::string doing = "starting";
   try {
+    // The values CLI11 parsed, checked before any work (the peak measurement alone takes
+    // seconds): paths not empty, counts in range, a format the command writes.
+    for (const auto& [option, name] : paths)
+      for (const std::string& value : option->results())
+        if (value.empty()) throw CommandLineError(name + ": empty path");
+    const std::string threads_meaning =
+        fmt::format(" (0: all cores; {}: the size of Halide's thread pool)", kMaxThreads);
+    if (*run_cmd || *bench_cmd || *tune_cmd || *peak_cmd)
+      check_range("--threads", ra.executor.threads, 0, kMaxThreads, threads_meaning);
+    if (*bench_cmd) {
+      check_range("--repetitions", ra.repetitions, 1, kMaxRepetitions);
+      check_range("--warmup", ra.warmup, 0, kMaxWarmup);
+      check_format("bench", ra.format, {"table", "json"});
+    }
+    if (*peak_cmd) check_format("peak", ra.format, {"table", "json"});
+    if (*tune_cmd) {
+      check_range("--rounds", ra.rounds, 1, kMaxTuneRounds);
+      if (!std::isfinite(ra.budget_seconds) || ra.budget_seconds <= 0)
+        throw CommandLineError(
+            fmt::format("--budget-seconds {}: must be a positive number of seconds", ra.budget_seconds));
+    }
+    const std::string& spec = ra.spec;
+    if (*analyze_cmd || *compare_cmd) doing = "analysing the networks";
+    if (*run_cmd) doing = fmt::format("running {}", shown_path(spec));
+    if (*bench_cmd) doing = fmt::format("benchmarking {}", shown_path(spec));
+    if (*tune_cmd) doing = fmt::format("tuning {}", shown_path(spec));
+    if (*peak_cmd) doing = "measuring the peak";
+    if (*sweep_cmd) doing = fmt::format("running the sweep {}", shown_path(sa.file));
+    if (*merge_cmd) doing = "merging the databases";
+    if (*report_cmd) doing = "writing the report";
+
     if (*analyze_cmd) return analyze(a, false);
     if (*compare_cmd) return analyze(a, true);
     if (*run_cmd) return run(ra);
@@ -387,6 +497,18 @@ int main(int argc, char** argv) {
     }
   } catch (const RuntimeError& e) {
     fmt::print(stderr, "archbench: error: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "archbench: error: out of memory while {}\n", doing);
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the file system refused outright (a name too long, a loop of links): the path,
+    // shortened, and why; not the library's message echoing every character.
+    if (e.path1().empty())
+      fmt::print(stderr, "archbench: error: {}\n", e.code().message());
+    else
+      fmt::print(stderr, "archbench: error: cannot access {}: {}\n", shown_path(e.path1().string()),
+                 e.code().message());
     return 1;
   } catch (const SpecError& e) {
     fmt::print(stderr, "{}\n", e.what());

@@ -188,7 +188,28 @@ RunRecord run_from(const Statement& s) {  // columns: id, then kRunColumns
   return r;
 }
 
-CaseRecord case_from(const Statement& s) {  // columns: id, then kCaseColumns
+// A case's samples_ms column: a JSON array of numbers (what insert_case writes); anything
+// else is a damaged database, named with the case.
+std::vector<double> samples_from(const std::string& text, int64_t case_id, const std::filesystem::path& path) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);  // no exceptions: discarded on error
+  bool ok = j.is_array();
+  std::vector<double> out;
+  if (ok)
+    for (const auto& v : j) {
+      if (!v.is_number()) {
+        ok = false;
+        break;
+      }
+      out.push_back(v.get<double>());
+    }
+  if (!ok)
+    throw DatabaseError(
+        fmt::format("{}: samples_ms of case {} is not a JSON array of numbers (a damaged results database)",
+                    path.string(), case_id));
+  return out;
+}
+
+CaseRecord case_from(const Statement& s, const std::filesystem::path& path) {  // columns: id, then kCaseColumns
   CaseRecord c;
   c.id = s.i64(0), c.run_id = s.i64(1), c.key = s.text(2), c.position = s.i32(3);
   c.network = s.text(4), c.spec = s.text(5), c.spec_hash = s.text(6);
@@ -198,7 +219,7 @@ CaseRecord case_from(const Statement& s) {  // columns: id, then kCaseColumns
   c.seconds = s.f64(20);
   c.median_ms = s.f64(21), c.mean_ms = s.f64(22), c.stddev_ms = s.f64(23), c.min_ms = s.f64(24);
   c.max_ms = s.f64(25), c.cv = s.f64(26);
-  for (const auto& v : nlohmann::json::parse(s.text(27))) c.samples_ms.push_back(v.get<double>());
+  c.samples_ms = samples_from(s.text(27), c.id, path);
   c.params = s.i64(28), c.macs = s.i64(29), c.flops = s.i64(30), c.peak_activation_bytes = s.i64(31);
   c.arena_bytes = s.i64(32), c.max_rss_bytes = s.i64(33), c.rf_h = s.f64(34), c.rf_w = s.f64(35);
   c.peak_gflops = s.f64(36), c.peak_gbps = s.f64(37), c.scratch_bytes = s.optional_i64(38);
@@ -370,14 +391,22 @@ ResultsDb ResultsDb::open_once(const std::filesystem::path& path, bool create) {
   Statement v(db.db_, "PRAGMA user_version", path);
   v.step();
   int64_t version = v.i64(0);
-  bool has_runs = false;
-  {
-    Statement s(db.db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'", path);
-    has_runs = s.step();
-  }
-  if (!has_runs) db.fail("an SQLite database, but not an archbench results database (no 'runs' table)");
+  // Every table the schema has: one missing would fail only when first written (a sweep would
+  // run its first case, then fail, leaving an unfinished run behind).
+  auto has_table = [&](const char* name) {
+    Statement s(db.db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", path);
+    s.bind(1, std::string(name));
+    return s.step();
+  };
+  if (!has_table("runs")) db.fail("an SQLite database, but not an archbench results database (no 'runs' table)");
   if (version < 1 || version > kSchemaVersion)
     db.fail(fmt::format("results schema version {}; this archbench reads versions 1 to {}", version, kSchemaVersion));
+  for (const char* table : {"meta", "cases", "case_layers", "case_kernels"})
+    if (!has_table(table))
+      db.fail(
+          fmt::format("a damaged results database: it has no '{}' table (every results database has meta, "
+                      "runs, cases, case_layers and case_kernels)",
+                      table));
   if (version < kSchemaVersion) db.upgrade(version);
   db.exec("PRAGMA foreign_keys = ON");
   return db;
@@ -455,7 +484,7 @@ std::vector<CaseRecord> ResultsDb::read_cases(const std::vector<int64_t>& run_id
   if (!where.empty()) where += ")";
   std::vector<CaseRecord> cases;
   Statement s(db_, fmt::format("SELECT id, {} FROM cases{} ORDER BY run_id, position, id", kCaseColumns, where), path_);
-  while (s.step()) cases.push_back(case_from(s));
+  while (s.step()) cases.push_back(case_from(s, path_));
   if (!with_details) return cases;
   Statement l(db_, "SELECT * FROM case_layers WHERE case_id = ? ORDER BY idx", path_);
   Statement k(db_, "SELECT * FROM case_kernels WHERE case_id = ? ORDER BY idx", path_);
@@ -565,10 +594,20 @@ MergeSummary merge_databases(const std::vector<std::filesystem::path>& inputs, c
       }
     }
     fs::rename(tmp, out);
-  } catch (...) {
+  } catch (const std::exception& e) {
     std::error_code ec;
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp.string() + suffix, ec);
-    throw;
+    // The temporary database is ours, not the user's: its errors name the output it stands for.
+    std::string why;
+    if (const auto* f = dynamic_cast<const fs::filesystem_error*>(&e))
+      why = tmp.string() + ": cannot write: " + f->code().message();
+    else if (dynamic_cast<const DatabaseError*>(&e))
+      why = e.what();
+    else
+      throw;
+    for (size_t at; (at = why.find(tmp.string())) != std::string::npos;)
+      why.replace(at, tmp.string().size(), out.string());
+    throw DatabaseError(why);
   }
   ResultsDb merged = ResultsDb::open(out, false);
   m.runs = merged.read_runs().size();

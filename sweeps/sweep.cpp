@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include "analysis/analysis.h"
 #include "common/hash.h"
+#include "common/limits.h"
 #include "common/progress.h"
 #include "common/version.h"
 #include "networks/yaml_config.h"
@@ -49,18 +51,31 @@ std::string scalar(const YAML::Node& node, const std::string& file, const std::s
   return node.Scalar();
 }
 
-int64_t integer(const YAML::Node& node, const std::string& file, const std::string& what, int64_t min) {
+// An integer in [min, max]; one past 64 bits is out of range too, not a non-integer.
+int64_t integer(const YAML::Node& node, const std::string& file, const std::string& what, int64_t min,
+                int64_t max = std::numeric_limits<int64_t>::max()) {
   std::string s = scalar(node, file, what);
   size_t used = 0;
   int64_t v = 0;
+  bool too_far = false;
   try {
     v = std::stoll(s, &used);
+  } catch (const std::out_of_range&) {
+    too_far = true, used = s.size();
   } catch (const std::exception&) {
     used = 0;
   }
   if (used == 0 || used != s.size()) fail(node, file, fmt::format("{} must be an integer, got '{}'", what, s));
+  if (too_far && s.find('-') != std::string::npos)
+    fail(node, file, fmt::format("{} must be at least {}, got {}", what, min, s));
+  if (too_far || v > max) fail(node, file, fmt::format("{} must be at most {}, got {}", what, max, s));
   if (v < min) fail(node, file, fmt::format("{} must be at least {}, got {}", what, min, v));
   return v;
+}
+
+// Thread counts, in `threads:` and in exclude rules: 0 (all cores) up to Halide's pool size.
+int threads_of(const YAML::Node& node, const std::string& file) {
+  return static_cast<int>(integer(node, file, "threads (0: all cores)", 0, kMaxThreads));
 }
 
 // A list, or one value standing for a list of one.
@@ -117,7 +132,7 @@ bool excluded(const SweepCase& c, const std::vector<Rule>& rules, const std::str
       else if (key == "target")
         all = all && value.Scalar() == c.target;
       else if (key == "threads")
-        all = all && integer(value, file, "threads", 0) == c.threads;
+        all = all && threads_of(value, file) == c.threads;
       else if (key == "schedule")
         all = all && value.Scalar() == c.schedule;
     }
@@ -137,6 +152,12 @@ std::string SweepCase::label() const { return case_label(network, input, target,
 
 Sweep load_sweep(const std::filesystem::path& path) {
   const std::string file = path.string();
+  // A folder, or a name the file system refuses (too long), is said as such; the name shortened.
+  std::error_code ec;
+  std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
+    throw SpecError({shown_path(file), 0, 0}, "", "cannot read the sweep file: " + ec.message());
+  if (std::filesystem::is_directory(st)) throw SpecError({file, 0, 0}, "", "is a directory, not a sweep file");
   std::string text;
   YAML::Node root = load_yaml_config(path, "sweep file", &text);
   if (!root.IsMap())
@@ -192,7 +213,10 @@ Sweep load_sweep(const std::filesystem::path& path) {
     std::filesystem::path spec = name;
     if (spec.is_relative() && spec.extension() == ".yaml") spec = path.parent_path() / spec;  // beside the sweep
     bool is_file = spec.extension() == ".yaml";
-    if (is_file ? !std::filesystem::exists(spec) : !std::filesystem::exists(zoo_dir() / (name + ".yaml")))
+    std::error_code spec_ec;
+    bool found = std::filesystem::exists(is_file ? spec : zoo_dir() / (name + ".yaml"), spec_ec);
+    if (spec_ec) fail(n, file, fmt::format("cannot read the spec '{}': {}", shown_path(name), spec_ec.message()));
+    if (!found)
       fail(n, file,
            is_file ? fmt::format("no such spec file '{}'", spec.string())
                    : fmt::format("unknown network '{}'{}: not in the zoo ({}), and not a .yaml file", name,
@@ -210,8 +234,7 @@ Sweep load_sweep(const std::filesystem::path& path) {
   std::vector<int> threads{0};
   if (root["threads"]) {
     threads.clear();
-    for (const YAML::Node& n : items(root["threads"]))
-      threads.push_back(static_cast<int>(integer(n, file, "threads (0: all cores)", 0)));
+    for (const YAML::Node& n : items(root["threads"])) threads.push_back(threads_of(n, file));
   }
   std::vector<std::string> schedules{"default"};
   if (root["schedules"]) {
@@ -228,8 +251,9 @@ Sweep load_sweep(const std::filesystem::path& path) {
     }
   }
   int repetitions = 5, warmup = 1;
-  if (root["repetitions"]) repetitions = static_cast<int>(integer(root["repetitions"], file, "repetitions", 1));
-  if (root["warmup"]) warmup = static_cast<int>(integer(root["warmup"], file, "warmup", 0));
+  if (root["repetitions"])
+    repetitions = static_cast<int>(integer(root["repetitions"], file, "repetitions", 1, kMaxRepetitions));
+  if (root["warmup"]) warmup = static_cast<int>(integer(root["warmup"], file, "warmup", 0, kMaxWarmup));
   if (networks.empty()) fail(root["networks"], file, "networks is empty");
   if (targets.empty()) fail(root["targets"], file, "targets is empty");
   if (threads.empty()) fail(root["threads"], file, "threads is empty");
@@ -250,7 +274,7 @@ Sweep load_sweep(const std::filesystem::path& path) {
         if (key == "input")
           (void)shape_of(kv.second, file);
         else if (key == "threads")
-          (void)integer(kv.second, file, "threads", 0);
+          (void)threads_of(kv.second, file);
         else
           (void)scalar(kv.second, file, key);
         rule.fields[key] = kv.second;
@@ -310,7 +334,7 @@ const MachinePeak& peak_for(int threads) {
   static std::map<int, MachinePeak> cache;
   std::lock_guard<std::mutex> lock(m);
   auto it = cache.find(threads);
-  if (it == cache.end()) it = cache.emplace(threads, measure_peak(threads, 0.25, 3)).first;
+  if (it == cache.end()) it = cache.emplace(threads, measure_peak(peak_threads(threads), 0.25, 3)).first;
   return it->second;
 }
 

@@ -160,6 +160,78 @@ done
 "$bin" bench tiny.yaml --repetitions 2 --warmup 0 --threads 1 --per-layer --schedule direct |
   grep -q "^c  *conv  *simple  " || fail "bench --per-layer names the schedule that ran"
 "$bin" peak --threads 1 --format json | grep -q '"gflops": [1-9]' || fail "peak JSON reports GFLOP/s"
+
+# Counts out of range are refused before any work, naming the flag (Halide aborts on a
+# negative thread count; Google Benchmark on zero repetitions).
+threads_range="must be 0 to 256 (0: all cores; 256: the size of Halide's thread pool)"
+check_error "archbench: error: --threads -1: $threads_range" run tiny.yaml --threads -1
+check_error "archbench: error: --threads 100000: $threads_range" bench tiny.yaml --threads 100000
+check_error "archbench: error: --threads 257: $threads_range" tune tiny.yaml --threads 257 --db t.yaml
+check_error "archbench: error: --threads -1: $threads_range" peak --threads -1
+check_error "archbench: error: --repetitions 0: must be 1 to 1000000" bench tiny.yaml --repetitions 0
+check_error "archbench: error: --repetitions 3000000000: must be 1 to 1000000" bench tiny.yaml --repetitions 3000000000
+check_error "archbench: error: --warmup -1: must be 0 to 1000000" bench tiny.yaml --warmup -1
+check_error "archbench: error: --rounds 0: must be 1 to 1000" tune tiny.yaml --rounds 0 --db t.yaml
+check_error "archbench: error: --rounds -1: must be 1 to 1000" tune tiny.yaml --rounds -1 --db t.yaml
+check_error "archbench: error: --budget-seconds nan: must be a positive number of seconds" tune tiny.yaml --budget-seconds nan --db t.yaml
+check_error "archbench: error: --budget-seconds -1: must be a positive number of seconds" tune tiny.yaml --budget-seconds -1 --db t.yaml
+[ -e t.yaml ] && fail "a refused tune wrote its database"
+# A format the command does not write, refused before measuring anything.
+check_error "archbench: error: --format 'bogus': peak writes table or json" peak --format bogus
+check_error "archbench: error: --format 'csv': bench writes table or json" bench tiny.yaml --format csv
+# Empty paths would mean stdout, the default tuned database or a temporary SQLite database.
+check_error "archbench: error: -o: empty path" analyze tiny.yaml -o ""
+check_error "archbench: error: --db: empty path" tune tiny.yaml --db ""
+check_error "archbench: error: --output-file: empty path" run tiny.yaml --output-file ""
+check_error "archbench: error: --tuned-db: empty path" run tiny.yaml --schedule tuned --tuned-db ""
+# tune's database is one file.
+mkdir -p tuned_dir
+check_error "archbench: error: tuned_dir/: is a directory; the tuned database tune writes is one YAML file (e.g. tuned_dir/tuned.yaml)" \
+  tune tiny.yaml --db tuned_dir/
+# Command-line errors exit 1 like every other error; --help and --version exit 0.
+check_error "archbench: error: The following argument was not expected: --bogus" run tiny.yaml --bogus
+check_error "archbench: error: Could not convert: --threads = x" run tiny.yaml --threads x
+check_error "archbench: error: A subcommand is required"
+"$bin" run --help >/dev/null || fail "--help exits 0"
+"$bin" --version >/dev/null || fail "--version exits 0"
+# A network that cannot fit is refused before its tensors are allocated.
+for reference in "" --reference; do
+  got="$("$bin" run tiny.yaml --input 1,1,100000000,100000000 $reference 2>&1)"
+  expect_eq "$?" 1 "exit code of a network too large ($reference)"
+  [ -n "$reference" ] && what="every layer's output 71.1 PiB" total=106.6 || what="the activation arena 106.6 PiB" total=142.1
+  grep -q "^archbench: error: cannot allocate $total PiB for tiny at 1x1x100000000x100000000: the input 35.5 PiB, $what, the weights 32 bytes (as loaded and as prepared); [0-9.]* [KMGT]iB of memory available$" <<<"$got" ||
+    fail "message of a network too large ($reference): $got"
+done
+# Memory that runs out anyway (here under a limit on address space) is said as such, with
+# what was being done. (AddressSanitizer reserves far more address space than any limit.)
+if ! ldd "$bin" | grep -q libasan; then
+  expect_eq "$( (ulimit -v 1500000 && "$bin" run tiny.yaml --reference --input 1,1,20000,20000) 2>&1; echo "rc=$?")" \
+    "archbench: error: out of memory while running tiny.yaml
+rc=1" "out of memory"
+fi
+# A name too long for the file system: said so, shortened.
+long="$(printf 'n%.0s' $(seq 300))"
+check_error "archbench: error: cannot read ${long:0:60}... (305 characters): File name too long" analyze "$long.yaml"
+
+# Output files: a link is followed (its target replaced, the link kept); a character device
+# or FIFO is written straight to (never replaced); other kinds are refused.
+echo old >target.json
+ln -s target.json link.json
+"$bin" analyze tiny.yaml --format json -o link.json || fail "-o through a link"
+[ -L link.json ] || fail "the link was replaced"
+grep -q '"network": "tiny"' target.json || fail "the link's target written"
+"$bin" analyze tiny.yaml -o /dev/null || fail "-o /dev/null"
+[ -c /dev/null ] || fail "/dev/null is no longer a character device"
+check_error "archbench: error: /dev/full: cannot write: No space left on device" analyze tiny.yaml -o /dev/full
+[ -c /dev/full ] || fail "/dev/full is no longer a character device"
+expect_eq "$("$bin" analyze tiny.yaml --format json -o /dev/stdout | grep -c '"network": "tiny"')" 1 "-o /dev/stdout"
+mkfifo fifo
+check_error "archbench: error: fifo: cannot write: a FIFO that no process is reading" analyze tiny.yaml -o fifo
+[ -p fifo ] || fail "the FIFO was replaced"
+mkdir -p outdir
+check_error "archbench: error: outdir: cannot write: is a directory" analyze tiny.yaml -o outdir
+check_error "archbench: error: newdir/: cannot write: names a folder (it ends in '/'), not a file" analyze tiny.yaml -o newdir/
+ls -A | grep -q '^\.' && fail "temporary file left behind: $(ls -A | grep '^\.')"
 cd - >/dev/null || exit 1
 
 # --- tune, --schedule tuned ------------------------------------------------------------------

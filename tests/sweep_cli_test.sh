@@ -99,6 +99,39 @@ expect_eq "$("$bin" sweep "$tiny" --db "$work/text.sqlite" 2>&1; echo "rc=$?")" 
   "archbench: error: $work/text.sqlite: not a results database (file is not a database)
 rc=1" "database path holding another file"
 expect_eq "$(cat "$work/text.sqlite")" "not sqlite" "that file untouched"
+# An empty --db would be SQLite's temporary database: the results thrown away.
+expect_eq "$("$bin" sweep "$tiny" --db "" 2>&1; echo "rc=$?")" "archbench: error: --db: empty path
+rc=1" "empty --db"
+expect_eq "$("$bin" merge "$work/p0.sqlite" -o "" 2>&1; echo "rc=$?")" "archbench: error: -o: empty path
+rc=1" "empty merge -o"
+expect_eq "$("$bin" sweep "$work" 2>&1; echo "rc=$?")" "$work: error: is a directory, not a sweep file
+rc=1" "a folder as the sweep file"
+long="$(printf 's%.0s' $(seq 300))"
+expect_eq "$("$bin" sweep "$long.yaml" 2>&1; echo "rc=$?")" "${long:0:60}... (305 characters): error: cannot read the sweep file: File name too long
+rc=1" "a sweep file name too long"
+# A database missing one of its tables is refused when opened, before any case runs.
+cp "$work/p0.sqlite" "$work/nokernels.sqlite"
+q "$work/nokernels.sqlite" "DROP TABLE case_kernels"
+runs_before="$(q "$work/nokernels.sqlite" "SELECT count(*) FROM runs")"
+expect_eq "$("$bin" sweep "$tiny" --db "$work/nokernels.sqlite" 2>&1; echo "rc=$?")" \
+  "archbench: error: $work/nokernels.sqlite: a damaged results database: it has no 'case_kernels' table (every results database has meta, runs, cases, case_layers and case_kernels)
+rc=1" "a database without case_kernels"
+expect_eq "$(q "$work/nokernels.sqlite" "SELECT count(*) FROM runs")" "$runs_before" "no run added to it"
+# Damaged samples are named by database, case and column, not by the JSON parser.
+cp "$work/p0.sqlite" "$work/badjson.sqlite"
+q "$work/badjson.sqlite" "UPDATE cases SET samples_ms = '[1, 2' WHERE id = 2"
+expect_eq "$("$bin" report --db "$work/badjson.sqlite" -o "$work/r4" 2>&1; echo "rc=$?")" \
+  "archbench: error: $work/badjson.sqlite: samples_ms of case 2 is not a JSON array of numbers (a damaged results database)
+rc=1" "report of a damaged database"
+[ -e "$work/r4" ] && fail "failed report left a folder"
+expect_eq "$("$bin" merge "$work/p1.sqlite" "$work/badjson.sqlite" -o "$work/m2.sqlite" 2>&1; echo "rc=$?")" \
+  "archbench: error: $work/badjson.sqlite: samples_ms of case 2 is not a JSON array of numbers (a damaged results database)
+rc=1" "merge of a damaged database"
+[ -e "$work/m2.sqlite" ] && fail "failed merge left an output"
+# merge's error names its output, not the temporary database beside it.
+expect_eq "$("$bin" merge "$work/p0.sqlite" -o /proc/archbench-merge.sqlite 2>&1; echo "rc=$?")" \
+  "archbench: error: /proc/archbench-merge.sqlite: cannot open: unable to open database file
+rc=1" "merge into an unwritable place"
 
 # --- report -----------------------------------------------------------------------------------
 out="$("$bin" report --db "$work/a.sqlite" -o "$work/report")"

@@ -160,12 +160,29 @@ BOOST_AUTO_TEST_CASE(bad_sweep_files_name_line_and_column) {
       {"overflow_shape", "bad_sweeps/overflow_shape.yaml:3:10: error: input shape overflows 64-bit element counts"},
       {"missing_spec", "bad_sweeps/missing_spec.yaml:2:12: error: no such spec file 'bad_sweeps/missing.yaml'"},
       {"no_name", "bad_sweeps/no_name.yaml:1:1: error: the sweep has no 'name'"},
+      // Counts beyond what Halide's thread pool or Google Benchmark take, not wrapped or ignored.
+      {"too_many_threads",
+       "bad_sweeps/too_many_threads.yaml:5:14: error: threads (0: all cores) must be at most 256, got 500"},
+      {"wrapping_threads",
+       "bad_sweeps/wrapping_threads.yaml:5:11: error: threads (0: all cores) must be at most 256, got 4294967297"},
+      {"exclude_too_many_threads",
+       "bad_sweeps/exclude_too_many_threads.yaml:6:15: error: threads (0: all cores) must be at most 256, got 1000"},
+      {"huge_repetitions",
+       "bad_sweeps/huge_repetitions.yaml:5:14: error: repetitions must be at most 1000000, got 3000000000"},
+      {"huge_warmup",
+       "bad_sweeps/huge_warmup.yaml:5:9: error: warmup must be at most 1000000, got 9223372036854775807"},
+      {"warmup_past_64_bits",
+       "bad_sweeps/warmup_past_64_bits.yaml:5:9: error: warmup must be at most 1000000, got 99999999999999999999"},
   };
   for (const auto& [name, message] : expected) {
     BOOST_TEST_CONTEXT(name) { BOOST_TEST(sweep_error(test::test_dir() / "bad_sweeps" / (name + ".yaml")) == message); }
   }
   BOOST_TEST(sweep_error(test::test_dir() / "bad_sweeps/none.yaml") ==
              "bad_sweeps/none.yaml: error: cannot read the sweep file (missing or unreadable)");
+  BOOST_TEST(sweep_error(test::test_dir() / "bad_sweeps") == "bad_sweeps: error: is a directory, not a sweep file");
+  const std::string long_name(300, 'x');
+  BOOST_TEST(sweep_error(long_name + ".yaml") ==
+             long_name.substr(0, 60) + "... (305 characters): error: cannot read the sweep file: File name too long");
 }
 
 BOOST_AUTO_TEST_CASE(shards_partition_the_product) {
@@ -229,6 +246,20 @@ BOOST_AUTO_TEST_CASE(schema_and_version) {
   }
   BOOST_TEST(error_of(dir / "v9.sqlite", false) ==
              (dir / "v9.sqlite").string() + ": results schema version 9; this archbench reads versions 1 to 2");
+  // A results database missing a table fails when opened, not at its first write.
+  {
+    sqlite3* h = nullptr;
+    sqlite3_open((dir / "nokernels.sqlite").c_str(), &h);
+    sqlite3_exec(h,
+                 "CREATE TABLE meta(x); CREATE TABLE runs(x); CREATE TABLE cases(x); CREATE TABLE case_layers(x);"
+                 "PRAGMA user_version = 2;",
+                 nullptr, nullptr, nullptr);
+    sqlite3_close(h);
+  }
+  BOOST_TEST(error_of(dir / "nokernels.sqlite", true) ==
+             (dir / "nokernels.sqlite").string() +
+                 ": a damaged results database: it has no 'case_kernels' table (every results database has meta, "
+                 "runs, cases, case_layers and case_kernels)");
   BOOST_TEST(error_of(dir, true) == dir.string() + ": is a directory, not a results database");
   BOOST_TEST(error_of("/nonexistent/dir/r.sqlite", true) ==
              "/nonexistent/dir/r.sqlite: cannot open: unable to open database file");
@@ -372,6 +403,41 @@ BOOST_AUTO_TEST_CASE(shards_merged_equal_the_whole_sweep) {
   // Details travel with the cases.
   BOOST_TEST(query(dir / "all.sqlite", "SELECT count(*) FROM case_kernels") ==
              query(dir / "whole.sqlite", "SELECT count(*) FROM case_kernels"));
+}
+
+// A damaged samples column is named by database, case and column; merge's errors name its
+// output, not the temporary database it builds beside it.
+BOOST_AUTO_TEST_CASE(damaged_databases_and_merge_errors_name_what_the_user_gave) {
+  fs::path dir = scratch("damaged");
+  fs::path db = dir / "r.sqlite";
+  run_sweep(load_sweep(tiny_sweep()), quiet(db));
+  {
+    sqlite3* h = nullptr;
+    sqlite3_open(db.c_str(), &h);
+    sqlite3_exec(h, "UPDATE cases SET samples_ms = '[1, \"x\"]' WHERE id = 3", nullptr, nullptr, nullptr);
+    sqlite3_close(h);
+  }
+  const std::string damaged =
+      db.string() + ": samples_ms of case 3 is not a JSON array of numbers (a damaged results database)";
+  try {
+    ResultsDb::open(db, false).read_cases({}, false);
+    BOOST_ERROR("a damaged samples column was read");
+  } catch (const DatabaseError& e) {
+    BOOST_TEST(e.what() == damaged);
+  }
+  try {
+    merge_databases({db}, dir / "merged.sqlite");
+    BOOST_ERROR("a damaged database was merged");
+  } catch (const DatabaseError& e) {
+    BOOST_TEST(e.what() == damaged);
+  }
+  BOOST_TEST(!fs::exists(dir / "merged.sqlite"));
+  try {
+    merge_databases({db}, "/proc/merged.sqlite");
+    BOOST_ERROR("merged into /proc");
+  } catch (const DatabaseError& e) {
+    BOOST_TEST(e.what() == std::string("/proc/merged.sqlite: cannot open: unable to open database file"));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_real_case_through_the_runtime) {

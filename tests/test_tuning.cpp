@@ -281,6 +281,28 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   BOOST_TEST(db_error(head + "      - schedule: direct\n") == "db.yaml:8:9: error: a layer entry has no 'signature'");
   BOOST_TEST(db_error("version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: two\n") ==
              "db.yaml:6:14: error: threads must be a positive integer, got 'two'");
+  // Timings and failures are of the family's schedules too.
+  const std::string conv_schedules =
+      "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, "
+      "direct-p7-r4, direct-c64-p4, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, "
+      "winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018";
+  BOOST_TEST(db_error(head + sig + "        schedule: direct\n        ms: {direct: 1, bogus: 2}\n") ==
+             "db.yaml:10:25: error: unknown conv schedule 'bogus' in 'ms' (one of: " + conv_schedules + ")");
+  BOOST_TEST(db_error(head + sig + "        schedule: direct\n        failed:\n          drect: oops\n") ==
+             "db.yaml:11:11: error: unknown conv schedule 'drect' in 'failed' (did you mean 'direct'?) (one of: " +
+                 conv_schedules + ")");
+  // A signature's window numbers: groups, extents and strides of at least 1, within 32 bits.
+  for (const std::string bad : {"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g0",
+                                "conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g99999999999999999999",
+                                "conv in 1x8x8x8 out 1x8x8x8 k3x3 s0x1 d1x1 p1,1,1,1 g1",
+                                "conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p-1,1,1,1 g1",
+                                "conv in 1x8x8x8 out 1x0x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1",
+                                "conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1 g1",
+                                "conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1 extra"})
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(db_error(head + "      - signature: \"" + bad + "\"\n        schedule: direct\n") ==
+                 "db.yaml:8:20: error: '" + bad + "' is not a layer signature (archbench tune writes them)");
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -83,19 +85,52 @@ struct Parsed {
   bool ok = false;
 };
 
+// One number of a signature: digits only, within [min, max] (so that "g0" or a count past
+// 64 bits is not a signature, rather than a wrapped or zero figure).
+bool number(const std::string& text, int64_t min, int64_t max, int64_t& out) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size() && out >= min && out <= max;
+}
+
+// Numbers separated by `sep`, `count` of them, after `prefix` ("k3x3": prefix "k", sep 'x').
+bool numbers(const std::string& word, const std::string& prefix, char sep, size_t count, int64_t min,
+             std::vector<int64_t>& out) {
+  if (word.rfind(prefix, 0) != 0) return false;
+  out.clear();
+  std::string rest = word.substr(prefix.size());
+  for (size_t start = 0;;) {
+    size_t end = rest.find(sep, start);
+    int64_t v = 0;
+    if (!number(rest.substr(start, end == std::string::npos ? std::string::npos : end - start), min,
+                std::numeric_limits<int32_t>::max(), v))
+      return false;
+    out.push_back(v);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out.size() == count;
+}
+
+// step_signature()'s form: "KERNEL in NxCxHxW out NxCxHxW kHxW sHxW dHxW pT,L,B,R gG", every
+// extent, stride, dilation and group count at least 1 and padding at least 0.
 Parsed parse_signature(const std::string& sig) {
   Parsed p;
   std::istringstream in(sig);
-  std::string word, shape_in, shape_out;
-  in >> p.kernel >> word >> shape_in >> word >> shape_out;
-  std::getline(in, p.window);
-  long long a[4], b[4];
-  if (std::sscanf(shape_in.c_str(), "%lldx%lldx%lldx%lld", &a[0], &a[1], &a[2], &a[3]) != 4 ||
-      std::sscanf(shape_out.c_str(), "%lldx%lldx%lldx%lld", &b[0], &b[1], &b[2], &b[3]) != 4)
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  if (words.size() != 10 || words[1] != "in" || words[3] != "out") return p;
+  std::vector<int64_t> a, b, v;
+  if (!numbers(words[2], "", 'x', 4, 1, a) || !numbers(words[4], "", 'x', 4, 1, b) ||
+      !numbers(words[5], "k", 'x', 2, 1, v) || !numbers(words[6], "s", 'x', 2, 1, v) ||
+      !numbers(words[7], "d", 'x', 2, 1, v) || !numbers(words[8], "p", ',', 4, 0, v) ||
+      !numbers(words[9], "g", ',', 1, 1, v))
     return p;
+  p.kernel = words[0];
+  p.window = " " + words[5] + " " + words[6] + " " + words[7] + " " + words[8] + " " + words[9];
   p.n = static_cast<double>(a[0]), p.cin = static_cast<double>(a[1]), p.cout = static_cast<double>(b[1]);
-  p.pixels = static_cast<double>(b[2] * b[3]);
-  p.ok = p.n > 0 && p.cin > 0 && p.cout > 0 && p.pixels > 0;
+  p.pixels = static_cast<double>(b[2]) * static_cast<double>(b[3]);
+  p.ok = true;
   return p;
 }
 
@@ -182,9 +217,21 @@ TunedDb read_tuned_db(const std::filesystem::path& path) {
           fail(l["schedule"], file,
                fmt::format("unknown {} schedule '{}' (one of: {})", family, e.schedule, fmt::join(known, ", ")));
         if (target.find(e.signature)) fail(l["signature"], file, "this signature is listed twice for the target");
+        // A timing or failure is of one of the family's schedules, like the winner.
+        auto known_schedule = [&](const YAML::Node& key, const char* where) {
+          const std::string name = key.Scalar();
+          if (std::find(known.begin(), known.end(), name) == known.end())
+            fail(key, file,
+                 fmt::format("unknown {} schedule '{}' in '{}'{} (one of: {})", family, name, where,
+                             closest_name(name, known).empty()
+                                 ? ""
+                                 : fmt::format(" (did you mean '{}'?)", closest_name(name, known)),
+                             fmt::join(known, ", ")));
+        };
         if (YAML::Node ms = l["ms"]) {
           if (!ms.IsMap()) fail(ms, file, "'ms' must map schedules to milliseconds");
           for (const auto& kv : ms) {
+            known_schedule(kv.first, "ms");
             double v = 0;
             try {
               size_t used = 0;
@@ -200,7 +247,10 @@ TunedDb read_tuned_db(const std::filesystem::path& path) {
         }
         if (YAML::Node f = l["failed"]) {
           if (!f.IsMap()) fail(f, file, "'failed' must map schedules to their errors");
-          for (const auto& kv : f) e.failed[kv.first.Scalar()] = kv.second.Scalar();
+          for (const auto& kv : f) {
+            known_schedule(kv.first, "failed");
+            e.failed[kv.first.Scalar()] = kv.second.Scalar();
+          }
         }
         target.entries.push_back(std::move(e));
       }

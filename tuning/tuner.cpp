@@ -105,6 +105,12 @@ std::string pick_winner(const std::map<std::string, double>& median_ms, const st
 }
 
 TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options) {
+  // The database is one file, written after each signature: a folder would fail only then,
+  // after the first signature's timing.
+  std::error_code ec;
+  if (!options.db.empty() && std::filesystem::is_directory(options.db, ec))
+    throw RuntimeError(fmt::format("{}: is a directory; the tuned database tune writes is one YAML file (e.g. {})",
+                                   options.db.string(), (options.db / "tuned.yaml").string()));
   double start = now_seconds();
   ExecutorOptions eo;
   eo.target = options.target;
