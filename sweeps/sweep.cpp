@@ -17,6 +17,7 @@
 #include "analysis/analysis.h"
 #include "common/hash.h"
 #include "common/limits.h"
+#include "common/memory.h"
 #include "common/progress.h"
 #include "common/version.h"
 #include "networks/yaml_config.h"
@@ -338,13 +339,6 @@ const MachinePeak& peak_for(int threads) {
   return it->second;
 }
 
-int64_t available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("MemAvailable:", 0) == 0) return std::stoll(line.substr(13)) * 1024;
-  return 0;
-}
-
 }  // namespace
 
 void measure_case(const SweepCase& c, CaseRecord& r) {
@@ -367,7 +361,7 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
   // Refuse what would not fit rather than be killed by the kernel's OOM killer mid-sweep:
   // the arena, the weights twice (as given and prepared) and the input and output copies.
   int64_t need = a.totals.arena_bytes + 2 * a.totals.param_bytes + 2 * a.totals.input_bytes;
-  int64_t have = available_memory_bytes();
+  int64_t have = available_memory_bytes(false);
   if (have > 0 && need > have * 9 / 10)
     throw RuntimeError(
         fmt::format("out of memory: needs about {:.2f} GiB (activation arena {:.2f} GiB), {:.2f} GiB "

@@ -53,20 +53,6 @@ BOOST_AUTO_TEST_CASE(missing_spec_file) {
 
 namespace {
 
-// The error load_text gives for `text` ("(it loaded)" when none), with the tests folder left
-// out of paths as in the fixtures' messages.
-std::string load_error(const std::string& text) {
-  try {
-    load_text(text);
-  } catch (const SpecError& e) {
-    std::string got = e.what();
-    std::string dir = test_dir().string() + "/";
-    for (size_t p; (p = got.find(dir)) != std::string::npos;) got.erase(p, dir.size());
-    return got;
-  }
-  return "(it loaded)";
-}
-
 // A one-layer spec whose layer line is line 4 of the text.
 std::string one_layer(const std::string& layer) {
   return "name: t\ninput: [1, 3, 16, 16]\nlayers:\n  - " + layer + "\n";
@@ -88,14 +74,13 @@ BOOST_AUTO_TEST_CASE(long_names_and_numbers_do_not_overflow_the_stack) {
 
   std::string bad_name = long_name + "!";
   std::string layer = "{name: " + bad_name + ", op: relu}";
-  BOOST_TEST(load_error(one_layer(layer)) == at_value(layer, bad_name) + ": error: layer '" + bad_name +
-                                                 "': a name may hold letters, digits and _ . - / only");
+  BOOST_TEST(error_of(one_layer(layer)) == at_value(layer, bad_name) + ": error: layer '" + bad_name +
+                                               "': a name may hold letters, digits and _ . - / only");
 
   std::string digits(30000, '7');
   layer = "{name: c, op: conv, kernel: 1, out: " + digits + "}";
-  BOOST_TEST(load_error(one_layer(layer)) == at_value(layer, digits) + ": error: layer 'c': integer " +
-                                                 std::string(40, '7') +
-                                                 "... (30000 characters) does not fit in 64 bits");
+  BOOST_TEST(error_of(one_layer(layer)) == at_value(layer, digits) + ": error: layer 'c': integer " +
+                                               std::string(40, '7') + "... (30000 characters) does not fit in 64 bits");
 
   // A fraction too small for a double rounds to zero, as other YAML readers have it.
   std::string tiny = "0." + std::string(29998, '0') + "1";
@@ -107,7 +92,7 @@ BOOST_AUTO_TEST_CASE(deeply_nested_expressions_are_refused) {
   for (const std::string& nest : {std::string(5000, '('), std::string(100000, '-')}) {
     std::string expr = "\"${" + nest + "1" + (nest[0] == '(' ? std::string(5000, ')') : "") + "}\"";
     std::string layer = "{name: c, op: conv, kernel: 1, out: " + expr + "}";
-    BOOST_TEST(load_error(one_layer(layer)) ==
+    BOOST_TEST(error_of(one_layer(layer)) ==
                at_value(layer, expr) + ": error: layer 'c': expression nested deeper than 200 levels");
   }
 }
@@ -122,7 +107,7 @@ BOOST_AUTO_TEST_CASE(yaml_alias_bombs_are_refused) {
   }
   bomb += "]";
   std::string layer = "{name: c, op: conv, out: 4, kernel: " + bomb + "}";
-  BOOST_TEST(load_error(one_layer(layer)) ==
+  BOOST_TEST(error_of(one_layer(layer)) ==
              at_value(layer, bomb) + ": error: layer 'c': the spec expands to more than 1000000 YAML nodes (aliases?)");
 }
 
