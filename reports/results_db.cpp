@@ -578,6 +578,8 @@ MergeSummary merge_databases(const std::vector<std::filesystem::path>& inputs, c
     if (fs::exists(in, ec) && fs::exists(out, ec) && fs::equivalent(in, out, ec)) out_is_input = true;
     ResultsDb::open(in, false);  // each input is a results database of this schema, or an error now
   }
+  if (fs::is_directory(out))
+    throw DatabaseError(fmt::format("{}: is a directory; merge writes one results database file", out.string()));
   if (fs::exists(out) && !out_is_input)
     throw DatabaseError(
         fmt::format("{}: exists; name it among the inputs to merge into it, or remove it", out.string()));

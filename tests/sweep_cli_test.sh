@@ -74,6 +74,10 @@ expect_eq "$out" "merged 2 databases into $work/all.sqlite: 3 runs, 9 cases (0 n
 expect_eq "$("$bin" merge "$work/p0.sqlite" -o "$work/a.sqlite" 2>&1; echo "rc=$?")" \
   "archbench: error: $work/a.sqlite: exists; name it among the inputs to merge into it, or remove it
 rc=1" "merge onto an existing database"
+mkdir -p "$work/outdir"
+expect_eq "$("$bin" merge "$work/p0.sqlite" -o "$work/outdir" 2>&1; echo "rc=$?")" \
+  "archbench: error: $work/outdir: is a directory; merge writes one results database file
+rc=1" "merge onto a directory"
 expect_eq "$("$bin" merge "$work/none.sqlite" -o "$work/m.sqlite" 2>&1; echo "rc=$?")" \
   "archbench: error: $work/none.sqlite: no such results database
 rc=1" "merge of a missing database"
