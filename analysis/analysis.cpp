@@ -110,6 +110,60 @@ bool flatten_is_view(const Graph& g, int layer) {
   return true;
 }
 
+namespace {
+
+// Places a plan's buffers in one arena: each at the lowest aligned offset that does not overlap
+// a buffer placed before it and live at the same time, in three orders, keeping the smallest
+// arena: largest first (hannk's plan); in order of the steps with the most live bytes, each
+// step's buffers largest first ("greedy by breadth", TFLite's); and in order of first write
+// (a stack's order). None is best everywhere: U-Net's copied concats fit best by breadth.
+void place_buffers(MemoryPlan& p, int64_t alignment) {
+  const int64_t align = std::max<int64_t>(alignment, 1);
+  const size_t nb = p.buffer_bytes.size();
+  std::vector<int> by_size, by_breadth, by_start;
+  for (size_t b = 0; b < nb; ++b)
+    if (p.buffer_bytes[b] > 0) by_size.push_back(static_cast<int>(b));
+  std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) { return p.buffer_bytes[a] > p.buffer_bytes[b]; });
+  by_start = by_size;
+  std::stable_sort(by_start.begin(), by_start.end(), [&](int a, int b) { return p.first_step[a] < p.first_step[b]; });
+  std::vector<int> steps(p.live_bytes.size());
+  std::iota(steps.begin(), steps.end(), 0);
+  std::stable_sort(steps.begin(), steps.end(), [&](int a, int b) { return p.live_bytes[a] > p.live_bytes[b]; });
+  std::vector<bool> taken(nb, false);
+  for (int s : steps)
+    for (int b : by_size)
+      if (!taken[b] && p.first_step[b] <= s && s <= p.last_step[b]) taken[b] = true, by_breadth.push_back(b);
+
+  std::vector<int64_t> best_offset;
+  int64_t best = -1;
+  for (const std::vector<int>* order : {&by_size, &by_breadth, &by_start}) {
+    std::vector<int64_t> offset(nb, 0);
+    int64_t arena = 0;
+    std::vector<int> placed;
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int b : *order) {
+      busy.clear();
+      for (int q : placed)
+        if (p.first_step[q] <= p.last_step[b] && p.first_step[b] <= p.last_step[q])
+          busy.emplace_back(offset[q], offset[q] + p.buffer_bytes[q]);
+      std::sort(busy.begin(), busy.end());
+      int64_t at = 0;
+      for (const auto& [lo, hi] : busy) {
+        if (at + p.buffer_bytes[b] <= lo) break;
+        at = std::max(at, (hi + align - 1) / align * align);
+      }
+      offset[b] = at;
+      arena = std::max(arena, at + p.buffer_bytes[b]);
+      placed.push_back(b);
+    }
+    if (best < 0 || arena < best) best = arena, best_offset = std::move(offset);
+  }
+  p.offset = best_offset.empty() ? std::vector<int64_t>(nb, 0) : std::move(best_offset);
+  p.arena_bytes = std::max<int64_t>(best, 0);
+}
+
+}  // namespace
+
 MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
   size_t n = g.layers.size();
   // Readers of each layer's data: a crop's second input gives only its size (U-Net's skip
@@ -179,10 +233,9 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
   }
   for (int o : g.outputs()) p.last_step[p.buffer_of[o]] = static_cast<int>(n) - 1;
 
-  // Zero-copy concat: a buffer whose only outside reader is one concat (and which is neither
-  // the input nor an output) is a slice of that concat's buffer.
-  std::vector<int> parent(nb);
-  std::iota(parent.begin(), parent.end(), 0);
+  // Zero-copy concat candidates: a buffer whose only outside reader is one concat (and which
+  // is neither the input nor an output) can be a slice of that concat's buffer.
+  std::vector<std::pair<int, int>> slices;  // (buffer, the concat's buffer)
   for (size_t i = 0; i < n; ++i) {
     if (g.layers[i].op != OpKind::Concat) continue;
     for (int j : g.layers[i].inputs) {
@@ -195,59 +248,80 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
           if (p.buffer_of[u] != b && u != static_cast<int>(i)) only_concat = false;
       }
       if (!only_concat || std::count(g.layers[i].inputs.begin(), g.layers[i].inputs.end(), j) > 1) continue;
-      parent[b] = p.buffer_of[i];
+      slices.emplace_back(b, p.buffer_of[i]);
     }
   }
-  auto root = [&](int b) {
-    while (parent[b] != b) b = parent[b];
-    return b;
+  // The plan with the chosen slices: a slice holds no bytes, and the concat's buffer lives from
+  // its first slice's producer to its own last reader.
+  const MemoryPlan base = p;
+  auto with_slices = [&](const std::vector<bool>& use) {
+    MemoryPlan q = base;
+    std::vector<int> parent(nb);
+    std::iota(parent.begin(), parent.end(), 0);
+    for (size_t c = 0; c < slices.size(); ++c)
+      if (use[c]) parent[slices[c].first] = slices[c].second;
+    auto root = [&](int b) {
+      while (parent[b] != b) b = parent[b];
+      return b;
+    };
+    for (size_t b = 0; b < nb; ++b) {
+      int r = root(static_cast<int>(b));
+      if (r == static_cast<int>(b)) continue;
+      q.first_step[r] = std::min(q.first_step[r], q.first_step[b]);
+      q.last_step[r] = std::max(q.last_step[r], q.last_step[b]);
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      int r = root(static_cast<int>(b));
+      if (r != static_cast<int>(b)) {
+        q.buffer_bytes[b] = 0;
+        q.first_step[b] = q.first_step[r];
+        q.last_step[b] = q.last_step[r];
+      }
+    }
+    for (size_t i = 0; i < n; ++i) q.buffer_of[i] = root(q.buffer_of[i]);
+    std::vector<int64_t> change(n + 1, 0);
+    for (size_t b = 0; b < nb; ++b) {
+      change[static_cast<size_t>(q.first_step[b])] += q.buffer_bytes[b];
+      change[static_cast<size_t>(q.last_step[b]) + 1] -= q.buffer_bytes[b];
+    }
+    q.live_bytes.assign(n, 0);
+    int64_t live = 0;
+    for (size_t s = 0; s < n; ++s) {
+      q.live_bytes[s] = live += change[s];
+      if (live > q.peak_bytes) q.peak_bytes = live, q.peak_step = static_cast<int>(s);
+    }
+    place_buffers(q, alignment);
+    return q;
   };
-  for (size_t b = 0; b < nb; ++b) {
-    int r = root(static_cast<int>(b));
-    if (r == static_cast<int>(b)) continue;
-    p.first_step[r] = std::min(p.first_step[r], p.first_step[b]);
-    p.last_step[r] = std::max(p.last_step[r], p.last_step[b]);
-  }
-  for (size_t b = 0; b < nb; ++b) {
-    int r = root(static_cast<int>(b));
-    if (r != static_cast<int>(b)) {  // slices hold no bytes of their own
-      p.buffer_bytes[b] = 0;
-      p.first_step[b] = p.first_step[r];
-      p.last_step[b] = p.last_step[r];
+  // Every slice saves a copy, but makes the whole concat buffer live from the slice's producer
+  // on, alongside what that producer reads: U-Net's decoder stages would hold the concat, the
+  // wide skip tensor and the up-convolution's input at once. So slices whose copies shrink the
+  // arena (what is allocated; a lower peak alone is not worth a copy) are dropped: a concat's
+  // all together (one alone may not help: U-Net's crop slice without the up-convolution's
+  // only moves the concat's start), or one alone; again while a drop shrinks it.
+  std::vector<bool> use(slices.size(), true);
+  p = with_slices(use);
+  auto try_drop = [&](const std::vector<size_t>& which) {
+    std::vector<bool> fewer = use;
+    bool any = false;
+    for (size_t c : which) any |= fewer[c], fewer[c] = false;
+    if (!any) return false;
+    MemoryPlan q = with_slices(fewer);
+    if (q.arena_bytes >= p.arena_bytes) return false;
+    p = std::move(q);
+    use = std::move(fewer);
+    return true;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t c = 0; c < slices.size(); ++c) {
+      std::vector<size_t> same_concat;
+      for (size_t d = c; d < slices.size() && slices[d].second == slices[c].second; ++d) same_concat.push_back(d);
+      if (c == 0 || slices[c - 1].second != slices[c].second) changed |= try_drop(same_concat);
+      changed |= try_drop({c});
     }
   }
-  for (size_t i = 0; i < n; ++i) p.buffer_of[i] = root(p.buffer_of[i]);
 
-  p.live_bytes.assign(n, 0);
-  for (size_t b = 0; b < nb; ++b)
-    for (int s = p.first_step[b]; s <= p.last_step[b]; ++s) p.live_bytes[s] += p.buffer_bytes[b];
-  for (size_t s = 0; s < n; ++s)
-    if (p.live_bytes[s] > p.peak_bytes) p.peak_bytes = p.live_bytes[s], p.peak_step = static_cast<int>(s);
-
-  // Arena placement, largest buffer first, each at the lowest aligned offset that does not
-  // overlap a placed buffer live at the same time (hannk's greedy plan).
-  const int64_t kAlign = std::max<int64_t>(alignment, 1);
-  std::vector<int> by_size(nb);
-  std::iota(by_size.begin(), by_size.end(), 0);
-  std::stable_sort(by_size.begin(), by_size.end(), [&](int a, int b) { return p.buffer_bytes[a] > p.buffer_bytes[b]; });
-  p.offset.assign(nb, 0);
-  std::vector<int> placed;
-  for (int b : by_size) {
-    if (p.buffer_bytes[b] == 0) continue;
-    std::vector<std::pair<int64_t, int64_t>> busy;
-    for (int q : placed)
-      if (p.first_step[q] <= p.last_step[b] && p.first_step[b] <= p.last_step[q])
-        busy.emplace_back(p.offset[q], p.offset[q] + p.buffer_bytes[q]);
-    std::sort(busy.begin(), busy.end());
-    int64_t at = 0;
-    for (const auto& [lo, hi] : busy) {
-      if (at + p.buffer_bytes[b] <= lo) break;
-      at = std::max(at, (hi + kAlign - 1) / kAlign * kAlign);
-    }
-    p.offset[b] = at;
-    p.arena_bytes = std::max(p.arena_bytes, at + p.buffer_bytes[b]);
-    placed.push_back(b);
-  }
   return p;
 }
 

@@ -43,7 +43,8 @@ bool flatten_is_view(const Graph& graph, int layer);
 // - an element-wise layer (batch-norm, activations, add, same-shape multiply) writes into an
 //   input that dies there (never the network input; of several, the one computed last);
 // - a buffer read only by one concat is a slice of the concat's output (zero-copy concat),
-//   live from its producer's step.
+//   which is then live from that producer's step, unless copying it into the concat lowers
+//   the peak (slices dropped one at a time while one does: U-Net's decoder stages).
 struct MemoryPlan {
   std::vector<int> buffer_of;              // per layer: the buffer its output lives in
   std::vector<int64_t> buffer_bytes;       // per buffer

@@ -13,7 +13,6 @@
 #include "analysis/analysis.h"
 #include "common/atomic_file.h"
 #include "common/limits.h"
-#include "common/memory.h"
 #include "networks/networks.h"
 #include "reports/reports.h"
 #include "reports/results_db.h"
@@ -97,26 +96,6 @@ Graph load_for_run(const RunArgs& r) {
   return load_spec(spec_path(r.spec), options);
 }
 
-// Refuses a network whose tensors cannot fit in this machine's memory, before any of them is
-// allocated: the input, the weights (as loaded and as prepared) and the activations (the
-// reference executor keeps every layer's output; the Halide executor one arena, on the host
-// for the cpu target only).
-void check_memory(const Graph& g, bool reference, const std::string& target) {
-  const NetworkAnalysis a = analyse(g);
-  const int64_t activations = reference ? a.totals.activation_bytes : target == "cpu" ? a.totals.arena_bytes : 0;
-  const int64_t weights = 2 * a.totals.param_bytes;
-  const int64_t need = a.totals.input_bytes + activations + weights;
-  const int64_t have = available_memory_bytes();
-  if (have <= 0 || need <= have) return;
-  const Shape& in = g.input().output;
-  throw RuntimeError(fmt::format(
-      "cannot allocate {} for {} at {}x{}x{}x{}: the input {}, {} {}, the weights {} (as loaded and as prepared); "
-      "{} of memory available",
-      bytes_text(need), g.name, in.n, in.c, in.h, in.w, bytes_text(a.totals.input_bytes),
-      reference ? "every layer's output" : "the activation arena", bytes_text(activations), bytes_text(weights),
-      bytes_text(have)));
-}
-
 // The executor's options from the command line. With --schedule tuned, `tuned` receives the
 // tuned database's choices (reported with tuned_note once the executor exists).
 ExecutorOptions executor_options(const RunArgs& r, std::optional<TunedChoice>& tuned) {
@@ -149,7 +128,7 @@ Weights weights_for_run(const Graph& g, const RunArgs& r) {
 // `archbench run`: one inference, through the Halide kernels or the reference executor.
 int run(const RunArgs& r) {
   Graph g = load_for_run(r);
-  check_memory(g, r.reference, r.target);
+  check_memory(g, r.reference ? MemoryUse::Reference : MemoryUse::Run, parse_kernel_set(r.target));
   Weights w = weights_for_run(g, r);
   Tensor x = r.input_file.empty() ? default_input(g.input().output) : read_input(r.input_file, g.input().output);
   auto t0 = std::chrono::steady_clock::now();
@@ -158,7 +137,7 @@ int run(const RunArgs& r) {
     outputs = run_reference(g, w, x);
   } else {
     std::optional<TunedChoice> tuned;
-    Executor e(g, w, executor_options(r, tuned));
+    Executor e(g, std::move(w), executor_options(r, tuned));
     tuned_note(tuned);
     outputs = e.run(x);
   }
@@ -178,15 +157,15 @@ int run(const RunArgs& r) {
 int bench(const RunArgs& r) {
   Format format = parse_format(r.format);
   Graph g = load_for_run(r);
-  check_memory(g, false, r.target);
+  check_memory(g, MemoryUse::Timed, parse_kernel_set(r.target));
   Weights w = weights_for_run(g, r);
   BenchOptions o;
   std::optional<TunedChoice> tuned;
   o.executor = executor_options(r, tuned);
   o.repetitions = static_cast<int>(r.repetitions);  // (range-checked in main)
   o.warmup = static_cast<int>(r.warmup);
-  BenchResult result =
-      benchmark_network(g, w, o, r.target == "cpu" ? measure_peak(peak_threads(r.executor.threads)) : MachinePeak{});
+  BenchResult result = benchmark_network(
+      g, std::move(w), o, r.target == "cpu" ? measure_peak(peak_threads(r.executor.threads)) : MachinePeak{});
   tuned_note(tuned);
   if (tuned) result.conv_schedule = "tuned";
   emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
@@ -196,7 +175,7 @@ int bench(const RunArgs& r) {
 // `archbench tune`: every distinct layer signature's schedules timed, the winners kept.
 int tune(const RunArgs& r) {
   Graph g = load_for_run(r);
-  check_memory(g, false, r.target);
+  check_memory(g, MemoryUse::Timed, parse_kernel_set(r.target));
   Weights w = weights_for_run(g, r);
   TuneOptions o;
   o.target = parse_kernel_set(r.target);
@@ -204,7 +183,7 @@ int tune(const RunArgs& r) {
   o.budget_seconds = r.budget_seconds;
   o.rounds = static_cast<int>(r.rounds);
   o.db = r.tuned_db.empty() ? default_tuned_file(this_target(o.target, o.threads)) : std::filesystem::path(r.tuned_db);
-  TuneSummary t = tune_network(g, w, o);
+  TuneSummary t = tune_network(g, std::move(w), o);
   fmt::print(
       "{}: {} layer signatures, {} tuned now, {} already in {}{} ({:.1f} s)\n", g.name, t.signatures, t.tuned,
       t.already, o.db.string(),

@@ -21,6 +21,15 @@ inline int64_t available_memory_bytes(bool count_swap = true) {
   return kib * 1024;
 }
 
+// Starts the process's resident-set high-water mark (VmHWM, getrusage's ru_maxrss) afresh
+// from its present size (Linux: "5" written to /proc/self/clear_refs), so that a later
+// reading covers what ran since and not an earlier, larger, transient allocation (bench's
+// peak measurement, a sweep's previous case). False where the system does not allow it.
+inline bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  return static_cast<bool>(out << "5" << std::flush);
+}
+
 // "896 bytes", "3.2 MiB", "111.8 PiB".
 inline std::string bytes_text(int64_t bytes) {
   if (bytes < 1024) return fmt::format("{} bytes", bytes);

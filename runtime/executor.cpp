@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 
+#include "common/memory.h"
 #include "runtime/kernels.h"
 #include "runtime/kernels_misc.h"
 #include "runtime/kernels_pool.h"
@@ -106,7 +109,8 @@ struct Executor::Impl {
     return s.usable ? std::max<int64_t>(64, s.base_alignment) : 64;
   }
 
-  Impl(const Graph& g, const Weights& weights, const ExecutorOptions& o)
+  // `consume`: the caller's weights (the same map), each step's tensors freed once prepared.
+  Impl(const Graph& g, const Weights& weights, Weights* consume, const ExecutorOptions& o)
       : graph(g), options(o), plan(plan_memory(g, arena_alignment(o.target))) {
     if (o.target != KernelSet::Cpu) {
       KernelSetStatus status = probe_kernel_set(o.target);
@@ -123,7 +127,7 @@ struct Executor::Impl {
     users = graph.consumers();
     check_weights(graph, weights, "weights");
     place_activations();
-    plan_steps(weights);
+    plan_steps(weights, consume);
     if (o.schedule_for)
       for (size_t s = 0; s < steps.size(); ++s)
         if (!steps[s].family.empty())
@@ -301,18 +305,27 @@ struct Executor::Impl {
     choices[s].depthwise = depthwise;
   }
 
-  void plan_steps(const Weights& w) {
+  void plan_steps(const Weights& w, Weights* consume) {
     done_.assign(graph.layers.size(), false);
     done_[0] = true;
     for (size_t idx = 1; idx < graph.layers.size(); ++idx) {
       int i = static_cast<int>(idx);
       if (done_[idx]) continue;
       done_[idx] = true;
+      size_t first = steps.size();
       if (at(i).op == OpKind::Conv)
         plan_conv(i, w);
       else
         plan_single(i, w);
+      // Every kernel copies what it needs: the step's own tensors can go now, so the process
+      // holds both forms of at most one step's weights at a time.
+      if (consume)
+        for (size_t s = first; s < steps.size(); ++s)
+          for (int l : steps[s].layers)
+            for (const char* what : {"weight", "bias", "running_mean", "running_var"})
+              consume->erase(at(l).name + "." + what);
     }
+    if (consume) consume->clear();  // and what the graph does not use (num_batches_tracked, ...)
   }
   std::vector<bool> done_;  // layers already covered by a step
 
@@ -400,8 +413,8 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       add_step({i}, copies.empty() ? "concat (in place)" : "concat (copy)", [v, i, copies, arena_view] {
         if (arena_view) v(i).copy_contents_from(*arena_view);
         for (const auto& [j, off] : copies) {
-          k::Buffer dst = k::at_origin(v(i).cropped(0, k::to_int(off), v(j).dim(0).extent()));
-          dst.copy_contents_from(k::at_origin(v(j)));
+          k::Buffer dst = v(i).cropped(0, k::to_int(off), v(j).dim(0).extent());
+          k::run_copy(v(j), dst);
         }
       });
       return;
@@ -525,8 +538,37 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
   throw RuntimeError(fmt::format("layer '{}': no Halide kernel for op {}", l.name, op_name(l.op)));
 }
 
+void check_memory(const Graph& g, MemoryUse use, KernelSet target) {
+  const NetworkAnalysis a = analyse(g);
+  const bool reference = use == MemoryUse::Reference;
+  const int64_t activations = reference                  ? a.totals.activation_bytes
+                              : target == KernelSet::Cpu ? a.totals.arena_bytes
+                                                         : 0;
+  int64_t largest = 0;
+  for (const LayerAnalysis& l : a.layers) largest = std::max(largest, l.cost.params * kBytesPerElement);
+  const int64_t weights = a.totals.param_bytes + (reference ? 0 : largest);
+  int64_t need = 0;  // each term fits 64 bits (analyse checks); their sum may not
+  for (int64_t term : {a.totals.input_bytes, activations, weights})
+    if (__builtin_add_overflow(need, term, &need)) need = std::numeric_limits<int64_t>::max();
+  const bool timed = use == MemoryUse::Timed;
+  int64_t have = available_memory_bytes(!timed);
+  if (timed) have = have / 10 * 9;
+  if (have <= 0 || need <= have) return;
+  const Shape& in = g.input().output;
+  throw RuntimeError(fmt::format(
+      "cannot allocate {} for {} at {}x{}x{}x{}: the input {}, {} {}, the weights {}{}; {} of memory available{}",
+      bytes_text(need), g.name, in.n, in.c, in.h, in.w, bytes_text(a.totals.input_bytes),
+      reference ? "every layer's output" : "the activation arena", bytes_text(activations), bytes_text(weights),
+      reference ? "" : " (with the largest layer's twice, as loaded and as prepared)", bytes_text(have),
+      timed ? " to a timed run (90 % of it, swap left out)" : ""));
+}
+
 Executor::Executor(const Graph& graph, const Weights& weights, const ExecutorOptions& options)
-    : impl_(std::make_unique<Impl>(graph, weights, options)) {}
+    : impl_(std::make_unique<Impl>(graph, weights, nullptr, options)) {}
+Executor::Executor(const Graph& graph, Weights&& weights, const ExecutorOptions& options) {
+  Weights owned = std::move(weights);  // freed step by step, and wholly if preparation throws
+  impl_ = std::make_unique<Impl>(graph, owned, &owned, options);
+}
 Executor::~Executor() = default;
 std::map<std::string, Tensor> Executor::run(const Tensor& input) { return impl_->run(input, nullptr); }
 std::map<std::string, Tensor> Executor::run(const Tensor& input, std::vector<double>& step_seconds) {

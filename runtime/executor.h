@@ -51,6 +51,18 @@ struct KernelSetStatus {
 };
 KernelSetStatus probe_kernel_set(KernelSet set);
 
+// Refuses, before anything is allocated, a network whose input, weights and activations
+// cannot fit in this machine's memory: RuntimeError "cannot allocate 142.1 PiB for tiny at
+// 1x1x100000000x100000000: the input 35.5 PiB, ...; 21.3 GiB of memory available".
+// - Reference: every layer's output is kept, and the weights once.
+// - Run: the activation arena on the cpu set (a GPU set's is on the device), and the weights
+//   plus the largest layer's twice (an executor given its weights with std::move prepares
+//   them layer by layer); swap counts as memory.
+// - Timed (bench, tune, sweep): as Run, within 90 % of the memory available without swap:
+//   a timing that swaps is wrong.
+enum class MemoryUse { Reference, Run, Timed };
+void check_memory(const Graph& graph, MemoryUse use, KernelSet target);
+
 struct ExecutorOptions {
   KernelSet target = KernelSet::Cpu;
   int threads = 0;  // kernel threads; 0: all cores
@@ -90,6 +102,10 @@ class Executor {
   // Prepares every kernel's weights (batch-norm folded, re-laid out). Throws RuntimeError on
   // weights that do not fit the graph.
   Executor(const Graph& graph, const Weights& weights, const ExecutorOptions& options = {});
+  // Same, consuming `weights`: each layer's tensors are freed as soon as its step is prepared,
+  // so the process never holds both forms of the whole network's weights (VGG16: 528 MiB of
+  // them). `weights` is moved from.
+  Executor(const Graph& graph, Weights&& weights, const ExecutorOptions& options = {});
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;

@@ -76,12 +76,12 @@ void run_pool(const PoolAttrs& a, bool max, const Buffer& input, Buffer& output)
       window_output(input.dim(2).extent(), w.pad_top, w.pad_bottom, w.dh * (w.kh - 1) + 1, w.sh, a.ceil_mode), name);
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
-  int result =
-      max ? ARCHBENCH_KERNEL(maxpool)(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh), to_int(w.dw),
-                              to_int(w.dh), to_int(w.pad_left), to_int(w.pad_top), out.raw_buffer())
-          : ARCHBENCH_KERNEL(avgpool)(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh),
-                              to_int(w.pad_left), to_int(w.pad_top), to_int(w.pad_right), to_int(w.pad_bottom),
-                              a.count_include_pad, out.raw_buffer());
+  int result = max ? ARCHBENCH_KERNEL(maxpool)(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh),
+                                               to_int(w.dw), to_int(w.dh), to_int(w.pad_left), to_int(w.pad_top),
+                                               out.raw_buffer())
+                   : ARCHBENCH_KERNEL(avgpool)(in.raw_buffer(), to_int(w.kw), to_int(w.kh), to_int(w.sw), to_int(w.sh),
+                                               to_int(w.pad_left), to_int(w.pad_top), to_int(w.pad_right),
+                                               to_int(w.pad_bottom), a.count_include_pad, out.raw_buffer());
   check(result, name);
   output.mark_written();
 }
@@ -110,12 +110,12 @@ void run_upsample(const UpsampleAttrs& a, const Buffer& input, Buffer& output) {
   Buffer in = at_origin(input), out = at_origin(output);
   if (a.mode == UpsampleMode::Nearest) {
     check(ARCHBENCH_KERNEL(upsample_nearest)(in.raw_buffer(), nearest_scale(in_w, out_w, a.scale_w),
-                                     nearest_scale(in_h, out_h, a.scale_h), false, out.raw_buffer()),
+                                             nearest_scale(in_h, out_h, a.scale_h), false, out.raw_buffer()),
           "upsample_nearest");
   } else {
     check(ARCHBENCH_KERNEL(upsample_bilinear)(in.raw_buffer(), bilinear_scale(in_w, out_w, a.align_corners, a.scale_w),
-                                      bilinear_scale(in_h, out_h, a.align_corners, a.scale_h), a.align_corners,
-                                      out.raw_buffer()),
+                                              bilinear_scale(in_h, out_h, a.align_corners, a.scale_h), a.align_corners,
+                                              out.raw_buffer()),
           "upsample_bilinear");
   }
   output.mark_written();
@@ -146,6 +146,22 @@ void run_crop(const CropAttrs& a, const Buffer& input, Buffer& output) {
   require_extent(output, 1, a.size_w, "crop");
   require_extent(output, 2, a.size_h, "crop");
   copy_with_border(input, output, to_int(-a.off_w), to_int(-a.off_h), 0.0f, "crop");
+}
+
+// Below this many elements one thread copies faster than the thread pool starts (DenseNet's
+// 7x7 concats: 16 copies 0.14 ms on one thread, 0.26 ms on the pool).
+constexpr int64_t kParallelCopyElements = int64_t{1} << 16;
+
+void run_copy(const Buffer& input, Buffer& output) {
+  Buffer in = at_origin(input), out = at_origin(output);
+  for (int d = 0; d < 4; ++d)
+    if (in.dim(d).extent() != out.dim(d).extent()) throw RuntimeError("copy: the tensors differ in shape");
+  const int64_t elements =
+      static_cast<int64_t>(out.dim(0).extent()) * out.dim(1).extent() * out.dim(2).extent() * out.dim(3).extent();
+  if (current_kernel_set() == KernelSet::Cpu && elements >= kParallelCopyElements)
+    copy_with_border(in, out, 0, 0, 0.0f, "copy");
+  else
+    out.copy_contents_from(in);
 }
 
 }  // namespace archbench::kernels

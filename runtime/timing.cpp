@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "analysis/analysis.h"
+#include "common/memory.h"
 #include "runtime/executor.h"
 
 namespace archbench {
@@ -40,9 +41,10 @@ double median(std::vector<double> v) {
 
 std::string cpu_kernel_set() { return fmt::format("cpu ({})", cpu_isa_target(cpu_isa())); }
 
-BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
+BenchResult benchmark_network(const Graph& graph, Weights weights, const BenchOptions& options,
                               const MachinePeak& peak) {
-  Executor exec(graph, weights, options.executor);
+  reset_peak_rss();  // max RSS: this network's, from its loaded weights on
+  Executor exec(graph, std::move(weights), options.executor);
   Tensor input = default_input(graph.input().output);
 
   std::vector<double> step_seconds;

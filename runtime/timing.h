@@ -53,7 +53,9 @@ struct BenchResult {
 std::string cpu_kernel_set();
 
 // Runs `options.warmup` untimed and `options.repetitions` timed inferences of one input.
-BenchResult benchmark_network(const Graph& graph, const Weights& weights, const BenchOptions& options,
+// `weights` are consumed as they are prepared (pass them with std::move where the caller is
+// done with them: the process then never holds the whole network's weights twice).
+BenchResult benchmark_network(const Graph& graph, Weights weights, const BenchOptions& options,
                               const MachinePeak& peak);
 
 // The `archbench bench --format json` contract (README).

@@ -17,7 +17,6 @@
 #include "analysis/analysis.h"
 #include "common/hash.h"
 #include "common/limits.h"
-#include "common/memory.h"
 #include "common/progress.h"
 #include "common/version.h"
 #include "networks/yaml_config.h"
@@ -358,16 +357,8 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
                         la.activation_bytes, la.bytes_moved, a.memory.live_bytes[i], la.rf.h.size.to_double(),
                         la.rf.w.size.to_double(), la.rf.h.stride.to_double()});
   }
-  // Refuse what would not fit rather than be killed by the kernel's OOM killer mid-sweep:
-  // the arena, the weights twice (as given and prepared) and the input and output copies.
-  int64_t need = a.totals.arena_bytes + 2 * a.totals.param_bytes + 2 * a.totals.input_bytes;
-  int64_t have = available_memory_bytes(false);
-  if (have > 0 && need > have * 9 / 10)
-    throw RuntimeError(
-        fmt::format("out of memory: needs about {:.2f} GiB (activation arena {:.2f} GiB), {:.2f} GiB "
-                    "available",
-                    static_cast<double>(need) / 1073741824.0, static_cast<double>(a.totals.arena_bytes) / 1073741824.0,
-                    static_cast<double>(have) / 1073741824.0));
+  // Refused rather than killed by the kernel's OOM killer mid-sweep.
+  check_memory(g, MemoryUse::Timed, target);
   Weights w = init_weights(g, 0);
   BenchOptions o;
   o.executor.target = target;
@@ -378,7 +369,7 @@ void measure_case(const SweepCase& c, CaseRecord& r) {
   o.warmup = c.warmup;
   // A GPU case has no CPU peak to compare with (its kernels' % of peak stays 0).
   const MachinePeak peak = target == KernelSet::Cpu ? peak_for(c.threads) : MachinePeak{};
-  BenchResult b = benchmark_network(g, w, o, peak);
+  BenchResult b = benchmark_network(g, std::move(w), o, peak);
   r.kernel_set = b.kernel_set;
   r.median_ms = b.latency.median, r.mean_ms = b.latency.mean, r.stddev_ms = b.latency.stddev;
   r.min_ms = b.latency.min, r.max_ms = b.latency.max, r.cv = b.latency.cv;

@@ -155,6 +155,12 @@ for key in '"network": "tiny"' '"target": "cpu"' '"threads": 1' '"repetitions": 
   '"arena_bytes":' '"scratch_bytes": 0,' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"' '"schedule": "simple"'; do
   grep -q "$key" <<<"$bench_json" || fail "bench JSON has $key"
 done
+# Max RSS starts afresh after the peak measurement, whose three 64 MiB buffers it held before
+# (tiny itself needs a few MiB; AddressSanitizer's shadow memory would be counted too).
+if ! ldd "$bin" | grep -q libasan; then
+  rss="$(sed -n 's/.*"max_rss_bytes": \([0-9]*\).*/\1/p' <<<"$bench_json")"
+  [ -n "$rss" ] && [ "$rss" -lt $((64 << 20)) ] || fail "bench max RSS leaves the peak measurement out: $rss bytes"
+fi
 # The per-layer table names the schedule that ran: direct, forced, needs 32 output channels
 # and 7 pixels, so tiny's conv runs the fallback, simple.
 "$bin" bench tiny.yaml --repetitions 2 --warmup 0 --threads 1 --per-layer --schedule direct |
@@ -198,10 +204,16 @@ check_error "archbench: error: A subcommand is required"
 for reference in "" --reference; do
   got="$("$bin" run tiny.yaml --input 1,1,100000000,100000000 $reference 2>&1)"
   expect_eq "$?" 1 "exit code of a network too large ($reference)"
-  [ -n "$reference" ] && what="every layer's output 71.1 PiB" total=106.6 || what="the activation arena 106.6 PiB" total=142.1
-  grep -q "^archbench: error: cannot allocate $total PiB for tiny at 1x1x100000000x100000000: the input 35.5 PiB, $what, the weights 32 bytes (as loaded and as prepared); [0-9.]* [KMGT]iB of memory available$" <<<"$got" ||
+  [ -n "$reference" ] && what="every layer's output 71.1 PiB, the weights 16 bytes" total=106.6 ||
+    what="the activation arena 106.6 PiB, the weights 32 bytes (with the largest layer's twice, as loaded and as prepared)" total=142.1
+  grep -q "^archbench: error: cannot allocate $total PiB for tiny at 1x1x100000000x100000000: the input 35.5 PiB, $what; [0-9.]* [KMGT]iB of memory available$" <<<"$got" ||
     fail "message of a network too large ($reference): $got"
 done
+# A timed run counts no swap and keeps a tenth free: a timing that swaps would be wrong.
+got="$("$bin" bench tiny.yaml --input 1,1,100000000,100000000 2>&1)"
+expect_eq "$?" 1 "exit code of bench on a network too large"
+grep -q "^archbench: error: cannot allocate 142.1 PiB for tiny .*; [0-9.]* [KMGT]iB of memory available to a timed run (90 % of it, swap left out)$" <<<"$got" ||
+  fail "message of bench on a network too large: $got"
 # Memory that runs out anyway (here under a limit on address space) is said as such, with
 # what was being done. (AddressSanitizer reserves far more address space than any limit.)
 if ! ldd "$bin" | grep -q libasan; then

@@ -174,6 +174,65 @@ layers:
   BOOST_TEST(e.steps()[2].kernel == "concat (copy)");
 }
 
+// U-Net's expansive stage, where the memory plan copies into the concat (a lower peak than
+// writing both inputs straight into it: test_memory.cpp).
+BOOST_AUTO_TEST_CASE(a_concat_the_plan_copies_into_matches_the_reference) {
+  Graph g = load_text(R"(
+name: unet_stage
+input: [2, 3, 24, 26]
+layers:
+  - {name: skip, op: conv, out: 8, kernel: 1}
+  - {name: down, op: maxpool, kernel: 2}
+  - {name: mid, op: conv, out: 32, kernel: 1}
+  - {name: up, op: conv_transpose, out: 5, kernel: 2, stride: 2, padding: 1}
+  - {name: crop, op: crop, inputs: [skip, up], center: true}
+  - {name: cat, op: concat, inputs: [crop, up]}
+  - {name: out, op: conv, out: 3, kernel: 3}
+)");
+  BOOST_TEST(network_error(g) <= 1e-4);
+  Executor e(g, init_weights(g, 1));
+  BOOST_TEST(e.steps()[5].kernel == "concat (copy)");
+}
+
+// A copy from 64K elements runs the parallel pad kernel (below it, Halide's buffer copy): into
+// a channel offset, from an odd-sized tensor, at batch 2.
+BOOST_AUTO_TEST_CASE(a_large_concat_copy_matches_the_reference) {
+  Graph g = load_text(R"(
+name: big_copy
+input: [2, 3, 67, 61]
+layers:
+  - {name: a, op: conv, out: 9, kernel: 3, padding: 1}
+  - {name: b, op: conv, inputs: input, out: 5, kernel: 1}
+  - {name: cat, op: concat, inputs: [b, a]}
+  - {name: c, op: conv, inputs: a, out: 4, kernel: 1}
+  - {name: d, op: conv, inputs: cat, out: 3, kernel: 1}
+)");
+  BOOST_TEST(2 * 9 * 67 * 61 >= 1 << 16);
+  BOOST_TEST(network_error(g) <= 1e-4);
+  Executor e(g, init_weights(g, 1));
+  BOOST_TEST(e.steps()[2].kernel == "concat (copy)");
+}
+
+// Given its weights with std::move, the executor frees them as it prepares each step; what it
+// computes is the same.
+BOOST_AUTO_TEST_CASE(an_executor_consumes_weights_moved_into_it) {
+  Graph g = load_text(kBlocks);
+  Weights w = init_weights(g, 3);
+  w["unused.num_batches_tracked"] = Tensor(std::vector<int64_t>{1});  // a key the graph does not use
+  Tensor x = random_tensor(g.input().output, 5);
+  auto want = run_reference(g, w, x);
+  Executor e(g, std::move(w), {});
+  BOOST_TEST(w.empty());  // NOLINT(bugprone-use-after-move): moved from, and emptied
+  auto got = e.run(x);
+  for (const auto& [name, ref] : want) BOOST_TEST(relative_error(got.at(name), ref) <= 1e-4);
+  // Weights that do not fit the graph are refused, naming the key.
+  Weights bad = init_weights(g, 3);
+  bad.erase("stem.weight");
+  BOOST_CHECK_EXCEPTION(Executor(g, std::move(bad), {}), RuntimeError, [](const RuntimeError& err) {
+    return std::string(err.what()).find("stem.weight") != std::string::npos;
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_shortcut_written_after_the_main_path_is_not_fused_early) {
   // ResNet's projection shortcut comes after bn2 in the spec: fusing the add into conv2 would
   // need conv2 to run after the shortcut, past the memory plan's lifetime of its input. The

@@ -104,7 +104,7 @@ std::string pick_winner(const std::map<std::string, double>& median_ms, const st
   return "";
 }
 
-TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options) {
+TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions& options) {
   // The database is one file, written after each signature: a folder would fail only then,
   // after the first signature's timing.
   std::error_code ec;
@@ -115,7 +115,7 @@ TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneO
   ExecutorOptions eo;
   eo.target = options.target;
   eo.threads = options.threads;
-  Executor exec(graph, weights, eo);
+  Executor exec(graph, std::move(weights), eo);
   const Tensor input = default_input(graph.input().output);
   // Fills the arena every step reads; the outputs a winner must reproduce.
   const std::map<std::string, Tensor> want = exec.run(input);

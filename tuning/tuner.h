@@ -59,7 +59,8 @@ struct TuneSummary {
 // Throws on a bad network or weights; a candidate that throws, or that wins but changes the
 // network's outputs by more than kTunedTolerance, is recorded in the entry's `failed` and
 // skipped; one whose preconditions do not hold for the step is left out.
-TuneSummary tune_network(const Graph& graph, const Weights& weights, const TuneOptions& options);
+// `weights` are consumed as they are prepared, like benchmark_network's.
+TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions& options);
 
 // For --schedule tuned: the schedule_for hook of ExecutorOptions backed by a target's entries
 // (with prediction), counting what it found for the note run/bench/sweep print.
