@@ -445,30 +445,8 @@ Buffer padded_input(const PreparedConv& p, const Buffer& input, const Buffer& ou
   if (w.pad_left == 0 && w.pad_top == 0 && need_w <= width && need_h <= height) return input;
   int pw = to_int(std::max(need_w, w.pad_left + width)), ph = to_int(std::max(need_h, w.pad_top + height));
   Buffer scratch = p.scratch->view(ConvScratch::PaddedInput, {input.dim(0).extent(), pw, ph, input.dim(3).extent()});
-  // Zeroes only what the input does not cover (the scratch is dense, channels innermost).
-  const int channels = input.dim(0).extent(), cs = input.dim(0).stride();
-  const int left = to_int(w.pad_left), top = to_int(w.pad_top);
-  for (int n = 0; n < input.dim(3).extent(); ++n)
-    for (int y = 0; y < ph; ++y) {
-      float* row = &scratch(0, 0, y, n);
-      if (y < top || y >= top + height) {
-        std::fill_n(row, static_cast<size_t>(pw) * channels, 0.0f);
-        continue;
-      }
-      std::fill_n(row, static_cast<size_t>(left) * channels, 0.0f);
-      std::fill_n(row + static_cast<size_t>(left + width) * channels, static_cast<size_t>(pw - left - width) * channels,
-                  0.0f);
-      for (int x = 0; x < width; ++x) {
-        const float* from =
-            &input(input.dim(0).min(), input.dim(1).min() + x, input.dim(2).min() + y - top, input.dim(3).min() + n);
-        float* to = row + static_cast<size_t>(left + x) * channels;
-        if (cs == 1)
-          std::copy_n(from, channels, to);
-        else
-          for (int c = 0; c < channels; ++c) to[c] = from[c * cs];
-      }
-    }
-  scratch.host_written();
+  // The pad kernel: vectorised, on all threads.
+  copy_with_border(input, scratch, to_int(w.pad_left), to_int(w.pad_top), 0.0f, "conv (zero-padded input)");
   return scratch;
 }
 
@@ -734,7 +712,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     Buffer wide = p.scratch->view(ConvScratch::WideOutput, {kConvChannelTile, output.dim(1).extent(),
                                                             output.dim(2).extent(), output.dim(3).extent()});
     std::string ran = run_conv(p, input, nullptr, wide, act, schedule, depthwise);
-    at_origin(output).copy_contents_from(wide.cropped(0, 0, output.dim(0).extent()));
+    run_copy(wide.cropped(0, 0, output.dim(0).extent()), output);
     output.mark_written();
     return ran;
   }
@@ -746,7 +724,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
     Buffer& copy = skip_copy = p.scratch->view(ConvScratch::SkipCopy, {skip->dim(0).extent(), skip->dim(1).extent(),
                                                                        skip->dim(2).extent(), skip->dim(3).extent()});
     copy.set_min({skip->dim(0).min(), skip->dim(1).min(), skip->dim(2).min(), skip->dim(3).min()});
-    copy.copy_contents_from(*skip);
+    run_copy(*skip, copy);
     skip = &copy;
   }
   // Dilated convs with wide padding (DeepLab's ASPP) read zeros for many taps: split the

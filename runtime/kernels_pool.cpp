@@ -51,15 +51,14 @@ float bilinear_scale(int in, int out, bool align_corners, double factor) {
   return factor > 0 ? static_cast<float>(1.0 / factor) : static_cast<float>(in) / static_cast<float>(out);
 }
 
-// The pad kernel: out(x, y) = in(x - left, y - top) inside the input, else value.
+}  // namespace
+
 void copy_with_border(const Buffer& input, Buffer& output, int left, int top, float value, const char* name) {
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
   check(ARCHBENCH_KERNEL(pad)(in.raw_buffer(), left, top, value, out.raw_buffer()), name);
   output.mark_written();
 }
-
-}  // namespace
 
 void run_pool(const PoolAttrs& a, bool max, const Buffer& input, Buffer& output) {
   const char* name = max ? "maxpool" : "avgpool";

@@ -40,11 +40,4 @@ Buffer crop_view(const CropAttrs& attrs, const Buffer& in);
 // callers that need the crop in its own buffer.
 void run_crop(const CropAttrs& attrs, const Buffer& in, Buffer& out);
 
-// `in` copied into `out` of the same extents (both at any origin, `out` typically a channel
-// range of a concat): on the cpu set, from 64K elements, the pad kernel, which runs on all
-// threads (Halide's buffer copy runs on one: 9.5 ms for U-Net's last concat on 2 cores, 5.9
-// ms on the pool); else, and on a GPU set, Halide's buffer copy (which takes views at any
-// offset).
-void run_copy(const Buffer& in, Buffer& out);
-
 }  // namespace archbench::kernels
