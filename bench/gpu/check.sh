@@ -12,8 +12,9 @@
 #      BUDGET_S seconds (default 420), so a device session's time limit cuts the least
 #      important step; every result is a file under the output folder as soon as it exists.
 # Writes its results under ${OUT:-gpu-check}/ and prints a summary table. Runs from
-# BUILD/gpu-bundle/ when bench/gpu/bundle.sh made one (executables + their shared libraries,
-# for a machine without this project's Debian packages), else from BUILD/.
+# BUILD/gpu-bundle/bundle.tar.gz, unpacked into a temporary folder, when bench/gpu/bundle.sh
+# made one (executables + their shared libraries, for a machine without this project's
+# Debian packages), else from BUILD/.
 # usage: bench/gpu/check.sh [BUILD_DIR]   (default: build)
 # A dry run of the script itself elsewhere: TARGET=opencl NETS="alexnet@64" BATCHES=1 (PoCL);
 # SCHEDULES="gpu-tiled" narrows step 3.
@@ -26,10 +27,13 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build}
 out=${OUT:-$here/gpu-check}
 mkdir -p "$out"
-if [ -d "$build/gpu-bundle" ]; then
-  ab="$build/gpu-bundle/archbench"
-  tests="$build/gpu-bundle/archbench_kernel_set_tests"
-  export LD_LIBRARY_PATH="$build/gpu-bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if [ -f "$build/gpu-bundle/bundle.tar.gz" ]; then
+  bundle=$(mktemp -d)
+  trap 'rm -rf "$bundle"' EXIT
+  tar -C "$bundle" -xzf "$build/gpu-bundle/bundle.tar.gz" || { echo "check: cannot unpack the bundle" >&2; exit 1; }
+  ab="$bundle/archbench"
+  tests="$bundle/archbench_kernel_set_tests"
+  export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 else
   ab="$build/archbench"
   tests="$build/tests/archbench_kernel_set_tests"
