@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 
 #include "common/memory.h"
@@ -18,6 +19,14 @@ namespace archbench {
 namespace k = kernels;
 
 namespace {
+
+// A GPU set's status where it can run here; else RuntimeError "target cuda cannot run here: ...".
+KernelSetStatus usable_here(KernelSet set) {
+  KernelSetStatus status = probe_kernel_set(set);
+  if (!status.usable)
+    throw RuntimeError(fmt::format("target {} cannot run here: {}", kernel_set_name(set), status.reason));
+  return status;
+}
 
 // Dropout, and flatten where the memory plan makes it a view (analysis.h: flatten_is_view).
 bool is_view(const Graph& g, int layer) {
@@ -112,11 +121,7 @@ struct Executor::Impl {
   // `consume`: the caller's weights (the same map), each step's tensors freed once prepared.
   Impl(const Graph& g, const Weights& weights, Weights* consume, const ExecutorOptions& o)
       : graph(g), options(o), plan(plan_memory(g, arena_alignment(o.target))) {
-    if (o.target != KernelSet::Cpu) {
-      KernelSetStatus status = probe_kernel_set(o.target);
-      if (!status.usable)
-        throw RuntimeError(fmt::format("target {} cannot run here: {}", kernel_set_name(o.target), status.reason));
-    }
+    if (o.target != KernelSet::Cpu) usable_here(o.target);
     k::KernelSetScope scope(o.target);  // weights are prepared (and uploaded) for it
     for (const auto& [layer, schedule] : o.layer_schedules)
       if (int i = g.find(layer); i < 0 || g.layers[static_cast<size_t>(i)].op != OpKind::Conv)
@@ -541,20 +546,33 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
 void check_memory(const Graph& g, MemoryUse use, KernelSet target) {
   const NetworkAnalysis a = analyse(g);
   const bool reference = use == MemoryUse::Reference;
-  const int64_t activations = reference                  ? a.totals.activation_bytes
-                              : target == KernelSet::Cpu ? a.totals.arena_bytes
-                                                         : 0;
+  const int64_t activations = reference ? a.totals.activation_bytes : a.totals.arena_bytes;
   int64_t largest = 0;
   for (const LayerAnalysis& l : a.layers) largest = std::max(largest, l.cost.params * kBytesPerElement);
   const int64_t weights = a.totals.param_bytes + (reference ? 0 : largest);
-  int64_t need = 0;  // each term fits 64 bits (analyse checks); their sum may not
-  for (int64_t term : {a.totals.input_bytes, activations, weights})
-    if (__builtin_add_overflow(need, term, &need)) need = std::numeric_limits<int64_t>::max();
+  auto total = [](std::initializer_list<int64_t> terms) {
+    int64_t sum = 0;  // each term fits 64 bits (analyse checks); their sum may not
+    for (int64_t term : terms)
+      if (__builtin_add_overflow(sum, term, &sum)) return std::numeric_limits<int64_t>::max();
+    return sum;
+  };
+  const Shape& in = g.input().output;
+  // A GPU set holds the arena and the prepared weights on the device as well.
+  if (!reference && target != KernelSet::Cpu) {
+    const KernelSetStatus device = usable_here(target);  // that first, where it cannot run
+    const int64_t on_device = total({a.totals.arena_bytes, a.totals.param_bytes});
+    if (device.memory_bytes > 0 && on_device > device.memory_bytes)
+      throw RuntimeError(fmt::format(
+          "cannot allocate {} for {} at {}x{}x{}x{} on the {} device ({}): the activation arena {}, the weights {}; "
+          "the device has {}",
+          bytes_text(on_device), g.name, in.n, in.c, in.h, in.w, kernel_set_name(target), device.device,
+          bytes_text(a.totals.arena_bytes), bytes_text(a.totals.param_bytes), bytes_text(device.memory_bytes)));
+  }
+  const int64_t need = total({a.totals.input_bytes, activations, weights});
   const bool timed = use == MemoryUse::Timed;
   int64_t have = available_memory_bytes(!timed);
   if (timed) have = have / 10 * 9;
   if (have <= 0 || need <= have) return;
-  const Shape& in = g.input().output;
   throw RuntimeError(fmt::format(
       "cannot allocate {} for {} at {}x{}x{}x{}: the input {}, {} {}, the weights {}{}; {} of memory available{}",
       bytes_text(need), g.name, in.n, in.c, in.h, in.w, bytes_text(a.totals.input_bytes),

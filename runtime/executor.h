@@ -55,9 +55,10 @@ KernelSetStatus probe_kernel_set(KernelSet set);
 // cannot fit in this machine's memory: RuntimeError "cannot allocate 142.1 PiB for tiny at
 // 1x1x100000000x100000000: the input 35.5 PiB, ...; 21.3 GiB of memory available".
 // - Reference: every layer's output is kept, and the weights once.
-// - Run: the activation arena on the cpu set (a GPU set's is on the device), and the weights
-//   plus the largest layer's twice (an executor given its weights with std::move prepares
-//   them layer by layer); swap counts as memory.
+// - Run: the activation arena, and the weights plus the largest layer's twice (an executor
+//   given its weights with std::move prepares them layer by layer); swap counts as memory.
+//   On a GPU set, first the device's memory against the arena and the weights, which it
+//   holds as well: "cannot allocate ... on the opencl device (NAME): ...; the device has M".
 // - Timed (bench, tune, sweep): as Run, within 90 % of the memory available without swap:
 //   a timing that swaps is wrong.
 enum class MemoryUse { Reference, Run, Timed };

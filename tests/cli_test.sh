@@ -209,6 +209,17 @@ for reference in "" --reference; do
   grep -q "^archbench: error: cannot allocate $total PiB for tiny at 1x1x100000000x100000000: the input 35.5 PiB, $what; [0-9.]* [KMGT]iB of memory available$" <<<"$got" ||
     fail "message of a network too large ($reference): $got"
 done
+# On a GPU set the device's memory is checked first: it holds the arena and the weights too.
+# (PoCL's device, in CI; a 30000-channel conv on a 1000x1000 map needs 112 GiB of it.)
+printf 'name: wide\ninput: [1, 1, 1000, 1000]\nlayers:\n  - {name: c, op: conv, out: 30000, kernel: 1}\n' >wide.yaml
+if "$bin" targets | grep -q "^opencl .*runs here"; then
+  got="$("$bin" run wide.yaml --target opencl 2>&1)"
+  expect_eq "$?" 1 "exit code of a network too large for the device"
+  grep -q "^archbench: error: cannot allocate 111.8 GiB for wide at 1x1x1000x1000 on the opencl device (.*): the activation arena 111.8 GiB, the weights 234.4 KiB; the device has [0-9.]* [KMGT]iB$" <<<"$got" ||
+    fail "message of a network too large for the device: $got"
+else
+  echo "cli_test: skipped the device memory check: the opencl kernel set cannot run here"
+fi
 # A timed run counts no swap and keeps a tenth free: a timing that swaps would be wrong.
 got="$("$bin" bench tiny.yaml --input 1,1,100000000,100000000 2>&1)"
 expect_eq "$?" 1 "exit code of bench on a network too large"
@@ -266,6 +277,9 @@ cuda_reason="$("$bin" targets | sed -n 's/^cuda .*cannot run here: //p')"
 if [ -n "$cuda_reason" ]; then
   check_error "archbench: error: target cuda cannot run here: $cuda_reason" tune "$tiny_net" --target cuda
   check_error "archbench: error: target cuda cannot run here: $cuda_reason" run "$tiny_net" --target cuda
+  # Said before any memory check: a network too large for this host's memory is still refused
+  # for the reason that comes first.
+  check_error "archbench: error: target cuda cannot run here: $cuda_reason" bench "$work/wide.yaml" --target cuda
 fi
 check_error "archbench: error: unknown target 'vulkan' (one of: cpu, cuda, opencl)" run "$tiny_net" --target vulkan
 printf 'version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 0\n' >"$work/bad_tuned.yaml"
