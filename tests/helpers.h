@@ -97,6 +97,30 @@ inline double relative_error(const Tensor& got, const Tensor& want) {
   return err / scale;
 }
 
+// Where a memory plan's arena is wrong: two buffers live at the same step that overlap in
+// the arena, a buffer past the arena's end, or a live step's bytes off; "" where none is.
+inline std::string placement_error(const MemoryPlan& m) {
+  const size_t nb = m.buffer_bytes.size();
+  for (size_t a = 0; a < nb; ++a) {
+    if (m.buffer_bytes[a] == 0) continue;
+    if (m.offset[a] < 0 || m.offset[a] + m.buffer_bytes[a] > m.arena_bytes)
+      return "buffer " + std::to_string(a) + " lies outside the arena";
+    for (size_t b = a + 1; b < nb; ++b)
+      if (m.buffer_bytes[b] > 0 && m.first_step[a] <= m.last_step[b] && m.first_step[b] <= m.last_step[a] &&
+          m.offset[a] < m.offset[b] + m.buffer_bytes[b] && m.offset[b] < m.offset[a] + m.buffer_bytes[a])
+        return "buffers " + std::to_string(a) + " and " + std::to_string(b) + " are live together and overlap";
+  }
+  int64_t peak = 0;
+  for (size_t s = 0; s < m.live_bytes.size(); ++s) {
+    int64_t live = 0;
+    for (size_t b = 0; b < nb; ++b)
+      if (m.first_step[b] <= static_cast<int>(s) && static_cast<int>(s) <= m.last_step[b]) live += m.buffer_bytes[b];
+    if (live != m.live_bytes[s]) return "step " + std::to_string(s) + "'s live bytes are off";
+    peak = std::max(peak, live);
+  }
+  return peak == m.peak_bytes ? "" : "the peak is off";
+}
+
 inline const Layer& layer(const Graph& g, const std::string& name) {
   int i = g.find(name);
   if (i < 0) throw std::runtime_error("no layer " + name);

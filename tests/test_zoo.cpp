@@ -92,6 +92,7 @@ BOOST_AUTO_TEST_CASE(every_zoo_spec_loads_and_renders) {
         NetworkAnalysis a = analyse(g);
         BOOST_TEST(a.totals.macs > 0);
         BOOST_TEST(a.totals.peak_activation_bytes <= a.totals.arena_bytes);
+        BOOST_TEST(placement_error(a.memory) == "");
         BOOST_TEST(analysis_json(g, a)["layers"].size() == g.layers.size() - 1);
       }
     }
