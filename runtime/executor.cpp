@@ -326,9 +326,12 @@ struct Executor::Impl {
       // holds both forms of at most one step's weights at a time.
       if (consume)
         for (size_t s = first; s < steps.size(); ++s)
-          for (int l : steps[s].layers)
-            for (const char* what : {"weight", "bias", "running_mean", "running_var"})
-              consume->erase(at(l).name + "." + what);
+          for (int l : steps[s].layers) {
+            // The layer's "<layer>.<param>" keys (not a layer "<layer>.x"'s "<layer>.x.weight").
+            const std::string prefix = at(l).name + ".";
+            for (auto it = consume->lower_bound(prefix); it != consume->end() && it->first.starts_with(prefix);)
+              it = it->first.find('.', prefix.size()) == std::string::npos ? consume->erase(it) : std::next(it);
+          }
     }
     if (consume) consume->clear();  // and what the graph does not use (num_batches_tracked, ...)
   }

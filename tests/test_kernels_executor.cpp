@@ -20,7 +20,7 @@ double network_error(const Graph& g, const std::string& schedule = "default",
   ExecutorOptions o;
   o.conv_schedule = schedule;
   o.depthwise_schedule = depthwise_schedule;
-  Executor e(g, w, o);
+  Executor e(g, Weights(w), o);  // a copy it consumes, as the CLI's executors do
   auto got = e.run(x);
   BOOST_TEST_REQUIRE(got.size() == want.size());
   double worst = 0;
