@@ -91,7 +91,7 @@ struct BatchNormParams {
 // largest call's, not a sum over layers; a PreparedConv on its own has its own.
 class ConvScratch {
  public:
-  enum Slot { PaddedInput, SkipCopy, WideOutput, kSlots };
+  enum Slot { PaddedInput, SkipCopy, WideOutput, PartialSum, PartialTerm, kSlots };
   Buffer view(Slot slot, const std::array<int, 4>& extents);
   int64_t bytes() const;  // allocated in all slots
 
@@ -112,6 +112,10 @@ struct PreparedConv {
   std::shared_ptr<ConvScratch> scratch = std::make_shared<ConvScratch>();
   // Per Winograd tile size m, the filters transformed for it (per group), made on first use.
   mutable std::map<int, std::vector<Buffer>> winograd_filters;
+  // On the cpu set, a conv whose filter slice for one output channel tile outgrows L2 runs as
+  // partial convs over ranges of input channels, summed (kernels.cpp, run_reduction_parts):
+  // views of this filter, made on first use (the first part has the bias, the others zeros).
+  mutable std::vector<PreparedConv> reduction_parts;
 };
 
 // weight: PyTorch [Cout, Cin/groups, kh, kw]; bias may be null.

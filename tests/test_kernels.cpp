@@ -22,7 +22,7 @@ namespace {
 // outside them makes the error infinite.
 double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaultConvSchedule, bool in_place = false,
                   std::string* ran = nullptr, k::DepthwiseSchedule depthwise = k::DepthwiseSchedule::Default,
-                  bool channel_view = false) {
+                  bool channel_view = false, size_t* reduction_parts = nullptr) {
   Graph g = load_text(spec);
   Weights w = init_weights(g, 7);
   Tensor x = random_tensor(g.input().output, 11);
@@ -56,6 +56,7 @@ double conv_error(const std::string& spec, k::ConvSchedule schedule = k::kDefaul
     std::string name = k::run_conv(p, in, skip ? &*skip : nullptr, out, act, schedule, depthwise);
     if (ran) *ran = name;
   }
+  if (reduction_parts) *reduction_parts = p.reduction_parts.size();
   bool kept = true;
   wide.for_each_element([&](int c, int px, int py, int n) {
     kept = kept && ((c >= offset && c < offset + channels) || wide(c, px, py, n) == 5.0f);
@@ -119,6 +120,53 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.what) { BOOST_TEST(conv_error(c.spec) <= 1e-4); }
+  }
+}
+
+// A filter slice of one output channel tile past 1 MiB (32 x Cin x kh x kw floats: FCN's head,
+// 2048 channels x 3x3) runs as partial convs over input-channel ranges of at most 640 KiB,
+// summed: two, three parts; bias and batch-norm shift once; the relu and the residual add on
+// the last part, also with the add written over its skip; in a channel view. Swish (no fused
+// add) and a slice that fits run whole.
+BOOST_AUTO_TEST_CASE(long_reductions_run_as_summed_parts) {
+  struct Case {
+    const char* what;
+    std::string spec;
+    bool in_place, channel_view;
+    size_t parts;  // 0: not split
+  };
+  const std::string skip_net =
+      "  - {name: s, op: conv, out: 40, kernel: 1}\n"
+      "  - {name: conv, op: conv, inputs: input, out: 40, kernel: 3, dilation: 2, padding: 2, bias: false}\n"
+      "  - {name: bn, op: batchnorm}\n  - {name: add, op: add, inputs: [bn, s]}\n  - {name: act, op: relu}\n";
+  const Case cases[] = {
+      {"1000 channels + relu",
+       net("[1, 1000, 9, 11]",
+           "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n"
+           "  - {name: act, op: relu}\n"),
+       false, false, 2},
+      {"1500 channels, stride 2, batch 2, + bn",
+       net("[2, 1500, 10, 9]",
+           "  - {name: conv, op: conv, out: 33, kernel: 3, stride: 2, padding: 1, bias: false}\n"
+           "  - {name: bn, op: batchnorm}\n"),
+       false, true, 3},
+      {"1000 channels, dilation 2, + bn + add + relu", net("[1, 1000, 12, 10]", skip_net), false, false, 2},
+      {"the same, written over its skip", net("[1, 1000, 12, 10]", skip_net), true, false, 2},
+      {"1000 channels + swish",
+       net("[1, 1000, 6, 7]",
+           "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n"
+           "  - {name: act, op: swish}\n"),
+       false, false, 0},
+      {"900 channels (1,036,800 bytes a slice)",
+       net("[1, 900, 6, 7]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n"), false, false, 0},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      size_t parts = 99;
+      BOOST_TEST(conv_error(c.spec, k::kDefaultConvSchedule, c.in_place, nullptr, k::DepthwiseSchedule::Default,
+                            c.channel_view, &parts) <= 1e-4);
+      BOOST_TEST(parts == c.parts);
+    }
   }
 }
 
