@@ -716,7 +716,11 @@ int reduction_parts(const PreparedConv& p, Activation act) {
   const int64_t slice =
       int64_t{kConvChannelTile} * p.filters.front().dim(1).extent() * p.win.kh * p.win.kw * int64_t{sizeof(float)};
   if (slice <= kReductionSplitBytes) return 1;
-  return to_int((slice + kReductionPartBytes - 1) / kReductionPartBytes);
+  // At least one input channel a part (a wide filter on few channels), and no empty last part.
+  const int cin = p.filters.front().dim(1).extent();
+  const int wanted = to_int(std::min<int64_t>((slice + kReductionPartBytes - 1) / kReductionPartBytes, cin));
+  const int per_part = (cin + wanted - 1) / wanted;
+  return (cin + per_part - 1) / per_part;
 }
 
 // The conv as `parts` partial convs over input-channel ranges: the first (with the bias) into

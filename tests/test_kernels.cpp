@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(conv_awkward_shapes) {
 
 // A filter slice of one output channel tile past 1 MiB (32 x Cin x kh x kw floats: FCN's head,
 // 2048 channels x 3x3) runs as partial convs over input-channel ranges of at most 640 KiB,
-// summed: two, three parts; bias and batch-norm shift once; the relu and the residual add on
+// summed: two, three parts, at least a channel each; bias and batch-norm shift once; the relu and the residual add on
 // the last part, also with the add written over its skip; in a channel view. Swish (no fused
 // add) and a slice that fits run whole.
 BOOST_AUTO_TEST_CASE(long_reductions_run_as_summed_parts) {
@@ -157,6 +157,9 @@ BOOST_AUTO_TEST_CASE(long_reductions_run_as_summed_parts) {
            "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n"
            "  - {name: act, op: swish}\n"),
        false, false, 0},
+      {"2 channels, a 101x101 filter (2.6 MB a slice): a part per channel",
+       net("[1, 2, 103, 101]", "  - {name: conv, op: conv, out: 32, kernel: 101}\n  - {name: act, op: relu}\n"), false,
+       false, 2},
       {"900 channels (1,036,800 bytes a slice)",
        net("[1, 900, 6, 7]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n"), false, false, 0},
   };
