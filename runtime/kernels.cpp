@@ -713,11 +713,10 @@ constexpr int64_t kReductionPartBytes = int64_t{640} << 10;
 // slices that fit).
 int reduction_parts(const PreparedConv& p, Activation act) {
   if (p.depthwise || p.groups != 1 || (act != Activation::None && act != Activation::ReLU)) return 1;
-  const int64_t slice =
-      int64_t{kConvChannelTile} * p.filters.front().dim(1).extent() * p.win.kh * p.win.kw * int64_t{sizeof(float)};
+  const int cin = p.filters.front().dim(1).extent();
+  const int64_t slice = int64_t{kConvChannelTile} * cin * p.win.kh * p.win.kw * int64_t{sizeof(float)};
   if (slice <= kReductionSplitBytes) return 1;
   // At least one input channel a part (a wide filter on few channels), and no empty last part.
-  const int cin = p.filters.front().dim(1).extent();
   const int wanted = to_int(std::min<int64_t>((slice + kReductionPartBytes - 1) / kReductionPartBytes, cin));
   const int per_part = (cin + wanted - 1) / wanted;
   return (cin + per_part - 1) / per_part;
