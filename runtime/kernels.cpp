@@ -731,18 +731,15 @@ std::string run_reduction_parts(const PreparedConv& p, int parts, const Buffer& 
   const int per_part = (cin + parts - 1) / parts;
   if (p.reduction_parts.size() != static_cast<size_t>(parts)) {
     p.reduction_parts.clear();
+    Buffer zeros(p.biases.front().dim(0).extent());  // the bias of every part after the first
+    fill(zeros, 0.0f);
     for (int k = 0; k < parts; ++k) {
       const int first = k * per_part, count = std::min(per_part, cin - first);
       PreparedConv part;
       part.win = p.win;
       part.scratch = p.scratch;
       part.filters = {at_origin(p.filters.front().cropped(1, first, count))};
-      Buffer bias = p.biases.front();
-      if (k > 0) {
-        bias = Buffer(p.biases.front().dim(0).extent());
-        fill(bias, 0.0f);
-      }
-      part.biases = {bias};
+      part.biases = {k == 0 ? p.biases.front() : zeros};
       p.reduction_parts.push_back(std::move(part));
     }
   }

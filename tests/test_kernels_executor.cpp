@@ -212,7 +212,7 @@ layers:
       BOOST_TEST(e.steps()[c.concat_step].kernel == "concat (copy)");
     }
   }
-  BOOST_TEST(2 * 9 * 67 * 61 >= 1 << 16);  // big_copy's copy of a
+  static_assert(2 * 9 * 67 * 61 >= 1 << 16, "big_copy copies a (2x9x67x61) on the parallel path");
 }
 
 // Given its weights with std::move, the executor frees them as it prepares each step; what it
