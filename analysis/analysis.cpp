@@ -396,4 +396,14 @@ NetworkAnalysis analyse(const Graph& g) {
   return a;
 }
 
+double roofline_bound_ms(int64_t flops, int64_t bytes_moved, double peak_gflops, double peak_gbps) {
+  const double compute = peak_gflops > 0 ? static_cast<double>(flops) / (peak_gflops * 1e9) : 0;
+  const double memory = peak_gbps > 0 ? static_cast<double>(bytes_moved) / (peak_gbps * 1e9) : 0;
+  return std::max(compute, memory) * 1e3;
+}
+
+double percent_of_roofline(double bound_ms, double measured_ms) {
+  return bound_ms > 0 && measured_ms > 0 ? 100.0 * bound_ms / measured_ms : 0;
+}
+
 }  // namespace archbench

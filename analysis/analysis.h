@@ -85,4 +85,14 @@ struct NetworkAnalysis {
 
 NetworkAnalysis analyse(const Graph& graph);
 
+// The roofline lower bound on a kernel call's time (Williams, Waterman & Patterson 2009): it
+// can run no faster than its FLOPs at the compute peak, nor than its bytes moved at the memory
+// bandwidth, so max(flops / peak, bytes / bandwidth), in milliseconds. A peak <= 0 is unknown
+// and bounds nothing (0 when both are).
+double roofline_bound_ms(int64_t flops, int64_t bytes_moved, double peak_gflops, double peak_gbps);
+
+// measured / bound as a percentage ("% of roofline": 100 means the call ran at the bound);
+// 0 where either is unknown.
+double percent_of_roofline(double bound_ms, double measured_ms);
+
 }  // namespace archbench

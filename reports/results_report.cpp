@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "analysis/analysis.h"
 #include "common/atomic_file.h"
 #include "reports/charts.h"
 #include "reports/detail/table.h"
@@ -54,6 +55,21 @@ std::string case_label(const CaseRecord& c) {
 double achieved_gflops(const CaseRecord& c) {
   return c.median_ms > 0 ? static_cast<double>(c.flops) / (c.median_ms * 1e-3) / 1e9 : 0;
 }
+
+// A kernel call's roofline bound under its case's measured peaks (analysis: roofline_bound_ms).
+double bound_ms(const CaseRecord& c, const KernelRecord& k) {
+  return roofline_bound_ms(k.flops, k.bytes_moved, c.peak_gflops, c.peak_gbps);
+}
+
+// The case's kernel calls' bounds summed, and its median latency as a percentage of the way
+// to that sum (0 where no peak was measured: GPU targets).
+double case_bound_ms(const CaseRecord& c) {
+  double sum = 0;
+  for (const KernelRecord& k : c.kernels) sum += bound_ms(c, k);
+  return sum;
+}
+double case_percent_of_roofline(const CaseRecord& c) { return percent_of_roofline(case_bound_ms(c), c.median_ms); }
+std::string percent_text(double p) { return p > 0 ? fmt::format("{:.1f}", p) : "-"; }
 
 std::string slug(const std::string& s) {
   std::string out;
@@ -235,8 +251,8 @@ Table runs_table(const ReportData& d) {
 
 Table architecture_table(const ReportData& d) {
   Table t{{"network", "input", "target", "threads", "schedule", "params (M)", "GMACs", "peak act. MiB", "RF",
-           "median ms", "cv %", "GFLOP/s", "% peak"},
-          {false, false, false, true, false, true, true, true, true, true, true, true, true},
+           "median ms", "cv %", "GFLOP/s", "% peak", "% roofline"},
+          {false, false, false, true, false, true, true, true, true, true, true, true, true, true},
           {}};
   for (const CaseRecord* c : d.table) {
     double gf = achieved_gflops(*c);
@@ -246,7 +262,8 @@ Table architecture_table(const ReportData& d) {
                       fmt::format("{:.3f}", static_cast<double>(c->macs) / 1e9), mib(c->peak_activation_bytes), rf,
                       fmt::format("{:.3f}", c->median_ms), fmt::format("{:.1f}", 100 * c->cv),
                       fmt::format("{:.1f}", gf),
-                      c->peak_gflops > 0 ? fmt::format("{:.1f}", 100 * gf / c->peak_gflops) : "-"});
+                      c->peak_gflops > 0 ? fmt::format("{:.1f}", 100 * gf / c->peak_gflops) : "-",
+                      percent_text(case_percent_of_roofline(*c))});
   }
   return t;
 }
@@ -278,6 +295,26 @@ Table ab_table(const ReportData& d) {
                       both(a.schedule, b.schedule), fmt::format("{:.3f}", row.cmp.median_a),
                       fmt::format("{:.3f}", row.cmp.median_b), fmt::format("{:.3f}x", row.cmp.speedup),
                       fmt::format("{:.3g}", row.cmp.test.p_value), verdict});
+  }
+  return t;
+}
+
+// The case's kernel calls that lose the most time against their roofline bound (median minus
+// bound), at most `limit`: where a network's time goes beyond what the machine needs.
+Table roofline_table(const CaseRecord& c, size_t limit) {
+  Table t{{"layer", "kernel", "schedule", "median ms", "bound ms", "% roofline", "ms above bound"},
+          {false, false, false, true, true, true, true},
+          {}};
+  std::vector<const KernelRecord*> calls;
+  for (const KernelRecord& k : c.kernels)
+    if (bound_ms(c, k) > 0) calls.push_back(&k);
+  auto lost = [&](const KernelRecord* k) { return k->median_ms - bound_ms(c, *k); };
+  std::stable_sort(calls.begin(), calls.end(), [&](const KernelRecord* x, const KernelRecord* y) { return lost(x) > lost(y); });
+  for (size_t i = 0; i < calls.size() && i < limit; ++i) {
+    const KernelRecord& k = *calls[i];
+    t.rows.push_back({k.name, k.kernel, k.schedule.empty() ? "-" : k.schedule, fmt::format("{:.3f}", k.median_ms),
+                      fmt::format("{:.3f}", bound_ms(c, k)),
+                      percent_text(percent_of_roofline(bound_ms(c, k), k.median_ms)), fmt::format("{:.3f}", lost(&k))});
   }
   return t;
 }
@@ -406,7 +443,9 @@ nlohmann::ordered_json case_json(const CaseRecord& c) {
                        {"flops", k.flops},
                        {"bytes_moved", k.bytes_moved},
                        {"gflops", k.gflops},
-                       {"percent_of_peak", k.percent_of_peak}});
+                       {"percent_of_peak", k.percent_of_peak},
+                       {"roofline_bound_ms", bound_ms(c, k)},
+                       {"percent_of_roofline", percent_of_roofline(bound_ms(c, k), k.median_ms)}});
   for (const LayerRecord& l : c.layers)
     layers.push_back({{"name", l.name},
                       {"op", l.op},
@@ -454,6 +493,7 @@ nlohmann::ordered_json case_json(const CaseRecord& c) {
             {"max_rss_bytes", c.max_rss_bytes}}},
           {"receptive_field", {c.rf_h, c.rf_w}},
           {"peak", {{"gflops", c.peak_gflops}, {"gbps", c.peak_gbps}}},
+          {"roofline", {{"bound_ms", case_bound_ms(c)}, {"percent", case_percent_of_roofline(c)}}},
           {"kernels", kernels},
           {"layers", layers}};
 }
@@ -489,10 +529,12 @@ std::string cases_csv(const ReportData& d) {
            "rf_w",
            "peak_gflops",
            "peak_gbps",
+           "roofline_bound_ms",
+           "percent_of_roofline",
            "kernel_set",
            "started_at",
            "seconds"},
-          std::vector<bool>(33, false),
+          std::vector<bool>(35, false),
           {}};
   for (const CaseRecord& c : d.cases) {
     auto num = [](double v) { return fmt::format("{:.6g}", v); };
@@ -526,6 +568,8 @@ std::string cases_csv(const ReportData& d) {
                       num(c.rf_w),
                       num(c.peak_gflops),
                       num(c.peak_gbps),
+                      num(case_bound_ms(c)),
+                      num(case_percent_of_roofline(c)),
                       c.kernel_set,
                       c.started_at,
                       num(c.seconds)});
@@ -568,8 +612,9 @@ const char* kMethod =
     "Latency: median of the timed repetitions after warm-up runs, one inference per repetition, on Google "
     "Benchmark; cv = stddev / mean. GMACs: multiply-accumulates of conv, transposed conv and fully connected layers. "
     "GFLOP/s: the analyzer's FLOPs (2 x MACs + element-wise, pooling and normalisation work) over the median. "
-    "% peak: against the fp32 FMA peak measured on the machine with the case's thread count. Peak act.: the "
-    "analyzer's peak of live activation memory under the runtime's plan. RF: receptive field of the last spatial "
+    "% peak: against the fp32 FMA peak measured on the machine with the case's thread count. % roofline: the sum "
+    "over kernel calls of max(FLOPs / FMA peak, bytes moved / triad bandwidth), the fastest the calls could run, as "
+    "a percentage of the median (100: at the machine's limits). Peak act.: the analyzer's peak of live activation memory under the runtime's plan. RF: receptive field of the last spatial "
     "layer, in input pixels.";
 
 const char* kCss = R"css(
@@ -675,6 +720,13 @@ std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptio
     s.heading(3, case_label(*c));
     std::vector<Chart2> nc = network_charts(*c, id);
     for (const Chart2& chart : nc) s.chart(chart);
+    Table furthest = roofline_table(*c, 10);
+    if (!furthest.rows.empty()) {
+      s.para(fmt::format("The kernel calls furthest from the roofline (the network: {} % of roofline, its calls' "
+                         "bounds summing to {:.3f} ms):",
+                         percent_text(case_percent_of_roofline(*c)), case_bound_ms(*c)));
+      s.table(std::move(furthest));
+    }
     charts.insert(charts.end(), nc.begin(), nc.end());
   }
   if (!d.failed.empty()) {

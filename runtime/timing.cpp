@@ -114,8 +114,7 @@ BenchResult benchmark_network(const Graph& graph, Weights weights, const BenchOp
   for (size_t s = 0; s < exec.steps().size(); ++s) {
     const Step& step = exec.steps()[s];
     const Layer& last = graph.layers[static_cast<size_t>(step.layers.back())];
-    LayerTime t{last.name, op_name(last.op), step.kernel, exec.step_schedule_ran(s), median(per_step[s]) * 1e3, 0, 0, 0,
-                0};
+    LayerTime t{last.name, op_name(last.op), step.kernel, exec.step_schedule_ran(s), median(per_step[s]) * 1e3};
     // A fused step reads its outside inputs and parameters and writes its last output once;
     // the tensors between its layers never reach memory.
     t.bytes_moved = last.output.elements() * kBytesPerElement;
@@ -128,9 +127,13 @@ BenchResult benchmark_network(const Graph& graph, Weights weights, const BenchOp
           t.bytes_moved += graph.layers[static_cast<size_t>(j)].output.elements() * kBytesPerElement;
     }
     if (t.median_ms > 0) t.gflops = static_cast<double>(t.flops) / (t.median_ms * 1e-3) / 1e9;
-    if (peak.gflops > 0) t.percent_of_peak = 100.0 * t.gflops / peak.gflops;
+    if (r.peak.gflops > 0) t.percent_of_peak = 100.0 * t.gflops / r.peak.gflops;
+    t.bound_ms = roofline_bound_ms(t.flops, t.bytes_moved, r.peak.gflops, r.peak.gbps);
+    t.percent_of_roofline = percent_of_roofline(t.bound_ms, t.median_ms);
+    r.bound_ms += t.bound_ms;
     r.layers.push_back(std::move(t));
   }
+  r.percent_of_roofline = percent_of_roofline(r.bound_ms, l.median);
   r.arena_bytes = exec.arena_bytes();
   r.scratch_bytes = exec.scratch_bytes();
   r.planned_peak_bytes = a.totals.peak_activation_bytes;
@@ -149,8 +152,11 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
                       {"schedule", t.schedule.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t.schedule)},
                       {"median_ms", t.median_ms},
                       {"flops", t.flops},
+                      {"bytes_moved", t.bytes_moved},
                       {"gflops", t.gflops},
-                      {"percent_of_peak", t.percent_of_peak}});
+                      {"percent_of_peak", t.percent_of_peak},
+                      {"roofline_bound_ms", t.bound_ms},
+                      {"percent_of_roofline", t.percent_of_roofline}});
   return {{"network", r.network},
           {"target", r.target},
           {"kernel_set", r.kernel_set},
@@ -167,6 +173,7 @@ nlohmann::ordered_json bench_json(const BenchResult& r) {
           {"repetitions", r.repetitions},
           {"transfers_ms", {{"upload", r.upload_ms}, {"download", r.download_ms}}},
           {"layers", layers},
+          {"roofline", {{"bound_ms", r.bound_ms}, {"percent", r.percent_of_roofline}}},
           {"peak", {{"gflops", r.peak.gflops}, {"gbps", r.peak.gbps}, {"isa", r.peak.isa}}},
           {"memory",
            {{"arena_bytes", r.arena_bytes},
@@ -183,11 +190,12 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
       w = std::max(w, t.name.size());
       ws = std::max(ws, t.schedule.size());
     }
-    out += fmt::format("{:<{}}  {:<24}  {:<{}}  {:>9}  {:>8}  {:>7}\n", "layer", w, "kernel", "schedule", ws,
-                       "median ms", "GFLOP/s", "% peak");
+    out += fmt::format("{:<{}}  {:<24}  {:<{}}  {:>9}  {:>8}  {:>7}  {:>10}\n", "layer", w, "kernel", "schedule", ws,
+                       "median ms", "GFLOP/s", "% peak", "% roofline");
     for (const LayerTime& t : r.layers)
-      out += fmt::format("{:<{}}  {:<24}  {:<{}}  {:>9.3f}  {:>8.1f}  {:>7.1f}\n", t.name, w, t.kernel,
-                         t.schedule.empty() ? "-" : t.schedule, ws, t.median_ms, t.gflops, t.percent_of_peak);
+      out += fmt::format("{:<{}}  {:<24}  {:<{}}  {:>9.3f}  {:>8.1f}  {:>7.1f}  {:>10.1f}\n", t.name, w, t.kernel,
+                         t.schedule.empty() ? "-" : t.schedule, ws, t.median_ms, t.gflops, t.percent_of_peak,
+                         t.percent_of_roofline);
     out += "\n";
   }
   out += fmt::format(
@@ -201,7 +209,10 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
                   static_cast<double>(r.arena_bytes) / 1048576.0, static_cast<double>(r.planned_peak_bytes) / 1048576.0,
                   static_cast<double>(r.scratch_bytes) / 1048576.0, static_cast<double>(r.max_rss_bytes) / 1048576.0);
   if (r.target == "cpu")
-    out += fmt::format("peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\n", r.peak.gflops, r.peak.gbps, r.peak.isa);
+    out += fmt::format(
+        "peak {:.1f} GFLOP/s, {:.1f} GB/s ({})\nroofline bound {:.3f} ms (each call's max(FLOPs / peak, bytes / "
+        "bandwidth), summed): the median runs at {:.1f} % of roofline\n",
+        r.peak.gflops, r.peak.gbps, r.peak.isa, r.bound_ms, r.percent_of_roofline);
   else
     out += fmt::format(
         "no peak measured on {} (no % of peak)\ntransfers (not in the latency): input to the device {:.3f} ms, "

@@ -31,6 +31,9 @@ struct LayerTime {
   int64_t flops = 0;        // of all layers in the step
   int64_t bytes_moved = 0;  // of all layers in the step (inputs, outputs, parameters once)
   double gflops = 0, percent_of_peak = 0;
+  // The roofline bound on this call (analysis: roofline_bound_ms) and the median's distance
+  // from it: 100 % is a call that runs at the machine's FMA peak or memory bandwidth.
+  double bound_ms = 0, percent_of_roofline = 0;
 };
 
 struct BenchResult {
@@ -41,6 +44,8 @@ struct BenchResult {
   LatencyStats latency;
   std::vector<double> samples_ms;  // every timed repetition, in order
   std::vector<LayerTime> layers;
+  // The sum of the calls' roofline bounds, and the median latency's distance from it.
+  double bound_ms = 0, percent_of_roofline = 0;
   MachinePeak peak;  // the CPU's (on a GPU target: not measured, zero)
   // GPU targets: medians of the input's copy to the device and the outputs' copy back, timed
   // apart from the latency above (which ends with a device synchronisation).

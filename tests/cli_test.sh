@@ -155,6 +155,21 @@ for key in '"network": "tiny"' '"target": "cpu"' '"threads": 1' '"repetitions": 
   '"arena_bytes":' '"scratch_bytes": 0,' '"planned_peak_bytes":' '"max_rss_bytes":' '"kernel": "conv"' '"schedule": "simple"'; do
   grep -q "$key" <<<"$bench_json" || fail "bench JSON has $key"
 done
+# Each call's roofline bound is max(FLOPs / peak, bytes / bandwidth); the network's is their sum.
+python3 -c '
+import json, sys
+b = json.load(sys.stdin)
+gf, bw = b["peak"]["gflops"], b["peak"]["gbps"]
+total = 0
+for l in b["layers"]:
+    bound = max(l["flops"] / (gf * 1e9), l["bytes_moved"] / (bw * 1e9)) * 1e3
+    assert abs(l["roofline_bound_ms"] - bound) <= 1e-9 * bound, (l, bound)
+    assert abs(l["percent_of_roofline"] - 100 * bound / l["median_ms"]) <= 1e-6, l
+    total += bound
+r = b["roofline"]
+assert abs(r["bound_ms"] - total) <= 1e-9 * total and r["percent"] > 0, r
+assert abs(r["percent"] - 100 * total / b["latency_ms"]["median"]) <= 1e-6, r
+' <<<"$bench_json" || fail "bench JSON roofline figures"
 # Max RSS starts afresh after the peak measurement, whose three 64 MiB buffers it held before
 # (tiny itself needs a few MiB; AddressSanitizer's shadow memory would be counted too).
 if ! ldd "$bin" | grep -q libasan; then

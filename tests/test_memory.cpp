@@ -147,4 +147,18 @@ layers:
   BOOST_TEST(m.buffer_of[g.find("to_relu")] != m.buffer_of[0]);
 }
 
+// The roofline bound: the slower of the compute time at the FMA peak and the transfer time at
+// the bandwidth; an unknown peak bounds nothing.
+BOOST_AUTO_TEST_CASE(roofline_bound_is_the_slower_of_compute_and_memory) {
+  // 2 GFLOP at 100 GFLOP/s = 20 ms; 100 MB at 50 GB/s = 2 ms: compute-bound.
+  BOOST_TEST(roofline_bound_ms(2'000'000'000, 100'000'000, 100, 50) == 20.0, boost::test_tools::tolerance(1e-12));
+  // A depthwise-like call: 10 MFLOP (0.1 ms) moving 40 MB (0.8 ms): memory-bound.
+  BOOST_TEST(roofline_bound_ms(10'000'000, 40'000'000, 100, 50) == 0.8, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(roofline_bound_ms(10'000'000, 40'000'000, 0, 50) == 0.8, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(roofline_bound_ms(10'000'000, 40'000'000, 0, 0) == 0.0);
+  BOOST_TEST(percent_of_roofline(0.8, 1.0) == 80.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(percent_of_roofline(0.0, 1.0) == 0.0);
+  BOOST_TEST(percent_of_roofline(0.8, 0.0) == 0.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

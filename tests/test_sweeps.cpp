@@ -53,6 +53,7 @@ void fake_measure(const SweepCase& c, CaseRecord& r) {
   r.median_ms = base + (c.repetitions - 1) / 2.0;
   r.params = 1000, r.macs = 2'000'000, r.flops = 4'100'000;
   r.scratch_bytes = 4096;
+  r.peak_gflops = 1, r.peak_gbps = 0.5;  // stem's roofline bound 4 ms (compute), pool's 0.1 ms
   r.kernels.push_back({"stem", "relu", "conv+bn+relu", "direct", r.median_ms * 0.75, 4'000'000, 10'000, 1, 1});
   r.kernels.push_back({"pool", "maxpool", "maxpool", "", r.median_ms * 0.25, 100'000, 5'000, 1, 1});
   r.layers.push_back({"input", "input", c.input, 0, 0, 0, 100, 0, 100, 1, 1, 1});
@@ -523,6 +524,18 @@ BOOST_AUTO_TEST_CASE(report_files_and_ab_statistics) {
   BOOST_TEST(csv.find(",arena_bytes,scratch_bytes,max_rss_bytes,") != std::string::npos);
   BOOST_TEST(j["cases"].size() == 9u);
   BOOST_TEST(j["cases"][4]["latency_ms"]["samples"] == nlohmann::json({14.0, 15.0, 16.0}));
+  // Roofline: bounds 4 + 0.1 ms against case 4's median of 15 ms, stem's 11.25 ms.
+  BOOST_TEST(j["cases"][4]["roofline"]["bound_ms"].get<double>() == 4.1, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(j["cases"][4]["roofline"]["percent"].get<double>() == 410.0 / 15, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(j["cases"][4]["kernels"][0]["percent_of_roofline"].get<double>() == 400.0 / 11.25,
+             boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(csv.find(",peak_gbps,roofline_bound_ms,percent_of_roofline,") != std::string::npos);
+  // Case 4's row (median, cv, GFLOP/s, % peak, % roofline); the per-network section's first
+  // case (median 11 ms, stem 8.25 ms).
+  BOOST_TEST(md.find("|    15.000 |  0.0 |     0.3 |   27.3 |       27.3 |") != std::string::npos);
+  BOOST_TEST(md.find("the network: 37.3 % of roofline, its calls' bounds summing to 4.100 ms") != std::string::npos);
+  BOOST_TEST(md.find("| stem  | conv+bn+relu | direct   |     8.250 |    4.000 |       48.5 |          4.250 |") !=
+             std::string::npos);
   std::string html = read_text(o.out_dir / "report.html");
   BOOST_TEST(html.find("<script") == std::string::npos);
   BOOST_TEST(html.find("http://") == html.find("http://www.w3.org/2000/svg"));  // no external reference
