@@ -1,4 +1,5 @@
 #include "runtime/kernels.h"
+#include "runtime/thread_pool.h"
 
 #include <HalideRuntime.h>
 #include <fmt/format.h>
@@ -6,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 
 #include "archbench_depthwise_columns.h"
@@ -873,6 +875,9 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   return names;
 }
 
-void set_threads(int threads) { halide_set_num_threads(threads); }
+void set_threads(int threads) {
+  halide_set_num_threads(threads);  // Halide's pool: for nested loops and other threads' (thread_pool.h)
+  if (!std::getenv("ARCHBENCH_HALIDE_POOL")) use_spinning_pool(threads);
+}
 
 }  // namespace archbench::kernels
