@@ -264,9 +264,9 @@ def compare(args):
               f"ratio = archbench / ORT; max rel diff = max|archbench - ORT| / max|ORT|; "
               f"{datetime.date.today().isoformat()}, {cpu_model()}")
     print("\n" + method)
-    notes = {r["tuned_note"] for r in rows if r["tuned_note"]}
-    for note in sorted(notes):
-        print(f"archbench --schedule tuned: {note}")
+    for r in rows:
+        if r["tuned_note"]:
+            print(f"archbench --schedule tuned, {r['network']}: {r['tuned_note']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"method": method, "threads": args.threads, "rounds": args.rounds,
@@ -407,10 +407,10 @@ def line_up(ort_nodes, steps, layers, graph, wrapped):
 
 
 def print_layers(rows):
-    width = max([len(r["layer"]) for r in rows] + [20])
+    labels = [r["layer"] or f"(ORT only: {r['ort_node']})" for r in rows]
+    width = max([len(label) for label in labels] + [20])
     print(f"{'layer':{width}s}  {'ORT op':18s} {'ORT ms':>8}  {'archbench kernel':24s} {'ab ms':>8}  {'ratio':>6}")
-    for r in rows:
-        layer = r["layer"] or f"(ORT only: {r['ort_node']})"
+    for r, layer in zip(rows, labels):
         ort_ms = f"{r['ort_ms']:8.3f}" if r["ort_ms"] is not None else f"{'-':>8}"
         ab_ms = f"{r['archbench_ms']:8.3f}" if r["archbench_ms"] is not None else f"{'-':>8}"
         ratio = (f"{r['archbench_ms'] / r['ort_ms']:6.2f}" if r["ort_ms"] and r["archbench_ms"] is not None

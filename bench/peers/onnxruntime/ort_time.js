@@ -183,7 +183,7 @@ async function main() {
     result.output = { file: args.output, shape: y.dims };
   }
   if (args.profile) {
-    session.endProfiling();
+    await session.endProfiling();
     result.profile = newestProfile(args.profile);
   }
   await session.release();
