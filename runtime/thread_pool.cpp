@@ -44,7 +44,7 @@ struct Loop {
 };
 
 // True on a pool worker, and on a caller while it runs iterations: a loop started there is
-// nested and goes to Halide's pool (this one has no helper left to give it).
+// nested and runs inline (every thread of the pool is busy already).
 thread_local bool inside_loop = false;
 
 // Sleeping and waking on a 32-bit word, with Linux's futex directly: std::atomic::wait in
@@ -135,7 +135,7 @@ struct Pool {
   std::mutex busy;  // held by the loop running on the pool, and while it is resized
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<int> threads{0};
-  std::atomic<long> loops{0}, nested{0};
+  std::atomic<long> loops{0};
 };
 
 Pool& pool() {
@@ -147,8 +147,7 @@ int spinning_do_par_for(void* user_context, halide_task_t task, int min, int siz
   if (size <= 0) return 0;
   if (size == 1) return task(user_context, min, closure);
   Pool& p = pool();
-  if (inside_loop) {  // nested: every thread of the pool is busy already
-    p.nested.fetch_add(1, std::memory_order_relaxed);
+  if (inside_loop) {  // nested
     for (int i = min; i < min + size; ++i)
       if (int result = task(user_context, i, closure)) return result;
     return 0;
@@ -182,6 +181,5 @@ void use_spinning_pool(int threads) {
 }
 
 long spinning_pool_loops() { return pool().loops.load(); }
-long spinning_pool_nested() { return pool().nested.load(); }
 
 }  // namespace archbench

@@ -16,13 +16,12 @@ constexpr std::chrono::microseconds kSpinWindow{2000};
 
 // Routes Halide's parallel loops (halide_do_par_for) through the spinning pool, sized to
 // `threads` in all (the caller included; 0: one per core). Idempotent; call it before the
-// kernels run, from the thread that runs them. A parallel loop started inside another, or
-// while another host thread's loop runs, goes to Halide's default pool.
+// kernels run, from the thread that runs them. A parallel loop started inside another runs
+// inline; one started while another host thread's loop runs goes to Halide's default pool.
 void use_spinning_pool(int threads);
 
 // Parallel loops the spinning pool ran since the process started (a test's evidence that the
 // kernels really go through it).
 long spinning_pool_loops();
-long spinning_pool_nested();
 
 }  // namespace archbench
