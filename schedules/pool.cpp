@@ -1,6 +1,6 @@
 // Pooling: max pooling (any kernel, stride, dilation, padding, ceil mode), average pooling
-// (any kernel, stride, padding, ceil mode, both count_include_pad rules) and adaptive average
-// pooling (PyTorch's floor/ceil windows; global pooling is its 1x1 case).
+// (any kernel, stride, padding, ceil mode, both count_include_pad rules), adaptive average
+// pooling (PyTorch's floor/ceil windows) and global average pooling (a kernel of its own).
 //
 // Layouts (Halide dims, innermost first): activations (c, x, y, n). Every window tap is one
 // vector load across channels. Output sizes come from the output buffer, so a ceil-mode window
@@ -211,8 +211,76 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
   }
 };
 
+// Global average pooling (c, x, y, n) -> (c, 1, 1, n), the squeeze of every SE block and the
+// head of most classifiers. The rows are cut into kGroups bands; each band's channel sums are
+// a task (rows, then pixels, then every channel a vector at a time: one sequential read of the
+// band, the sums in L1), and the output adds the bands' sums up. Its predecessor (the adaptive
+// kernel's 1x1 case) ran a task per block of 16 channels over the whole map: on
+// EfficientNet-B0's 32..144-channel maps that was 1-2 tasks, one core reading every 9th cache
+// line, 4-5x ONNX Runtime's time (0.10-0.14 ms against 0.02-0.03 ms).
+class GlobalAvgPool : public Generator<GlobalAvgPool> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    static constexpr int kGroups = 16;
+    Var c("c"), x("x"), y("y"), n("n"), g("g");
+    Expr in_w = input.dim(1).extent(), in_h = input.dim(2).extent();
+    Expr rows = (in_h + kGroups - 1) / kGroups;
+
+    RDom r(0, in_w, 0, rows, "r");
+    r.where(g * rows + r.y < in_h);
+    Func band("band");
+    band(c, g, n) = 0.0f;
+    band(c, g, n) += input(c, r.x, min(g * rows + r.y, in_h - 1), n);
+    RDom rg(0, kGroups, "rg");
+    Func total("total");
+    total(c, n) = 0.0f;
+    total(c, n) += band(c, rg, n);
+    output(c, x, y, n) = total(c, n) / cast<float>(in_w * in_h);
+    output.dim(1).set_extent(1);
+    output.dim(2).set_extent(1);
+
+    if (get_target().has_gpu_feature()) {
+      // A block per 32 channels of one band; each thread sums its channel over the band (a
+      // warp's loads are 32 adjacent channels, coalesced). The output's threads add the bands.
+      Var co("co"), ci("ci");
+      band.compute_root()
+          .split(c, co, ci, 32, TailStrategy::GuardWithIf)
+          .reorder(ci, co, g, n)
+          .gpu_blocks(co, g, n)
+          .gpu_threads(ci);
+      band.update()
+          .split(c, co, ci, 32, TailStrategy::GuardWithIf)
+          .reorder(ci, r.x, r.y, co, g, n)
+          .gpu_blocks(co, g, n)
+          .gpu_threads(ci);
+      output.split(c, co, ci, 32, TailStrategy::GuardWithIf).gpu_blocks(co, n).gpu_threads(ci);
+      total.compute_at(output, ci);
+    } else {
+      const int vec = natural_vector_size<float>();
+      Var gn("gn");
+      band.compute_root().vectorize(c, vec, TailStrategy::GuardWithIf).fuse(g, n, gn).parallel(gn);
+      band.update()
+          .reorder(c, r.x, r.y, g, n)
+          .vectorize(c, vec, TailStrategy::GuardWithIf)
+          .fuse(g, n, gn)
+          .parallel(gn);
+      output.vectorize(c, vec, TailStrategy::GuardWithIf);
+      total.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
+      total.update().reorder(c, rg).vectorize(c, vec, TailStrategy::GuardWithIf);
+    }
+
+    // An EfficientNet-B0 squeeze: 144 x 56 x 56 -> 1 x 1.
+    input.set_estimates({{0, 144}, {0, 56}, {0, 56}, {0, 1}});
+    output.set_estimates({{0, 144}, {0, 1}, {0, 1}, {0, 1}});
+  }
+};
+
 }  // namespace
 
 HALIDE_REGISTER_GENERATOR(MaxPool, archbench_maxpool)
 HALIDE_REGISTER_GENERATOR(AvgPool, archbench_avgpool)
 HALIDE_REGISTER_GENERATOR(AdaptiveAvgPool, archbench_adaptive_avgpool)
+HALIDE_REGISTER_GENERATOR(GlobalAvgPool, archbench_global_avgpool)

@@ -148,6 +148,12 @@ BOOST_AUTO_TEST_CASE(global_and_adaptive_avgpool) {
           {"global 7x7, 37 channels, batch 3", net("[3, 37, 7, 7]", "{name: p, op: global_avgpool}")},
           {"global 1x1", net("[2, 20, 1, 1]", "{name: p, op: global_avgpool}")},
           {"global 13x6, 3 channels", net("[1, 3, 13, 6]", "{name: p, op: global_avgpool}")},
+          // Rows in 16 bands (schedules/pool.cpp): 17 and 33 rows leave bands partly or wholly
+          // empty; 145 channels end in a part vector.
+          {"global 5x17, 145 channels, batch 2", net("[2, 145, 17, 5]", "{name: p, op: global_avgpool}")},
+          {"global 33x1, 16 channels", net("[1, 16, 33, 1]", "{name: p, op: global_avgpool}")},
+          {"global 56x56, 144 channels (EfficientNet)", net("[1, 144, 56, 56]", "{name: p, op: global_avgpool}")},
+          {"adaptive 9 -> 1 (global)", net("[2, 37, 9, 9]", "{name: p, op: adaptive_avgpool, output: 1}")},
           {"adaptive 7 -> 3", net("[2, 20, 7, 7]", "{name: p, op: adaptive_avgpool, output: 3}")},
           {"adaptive 5 -> 2", net("[1, 37, 5, 5]", "{name: p, op: adaptive_avgpool, output: 2}")},
           {"adaptive 13 -> 6 (AlexNet), batch 3", net("[3, 20, 13, 13]", "{name: p, op: adaptive_avgpool, output: 6}")},
