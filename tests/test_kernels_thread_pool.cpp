@@ -68,6 +68,19 @@ BOOST_AUTO_TEST_CASE(every_iteration_runs_once_at_any_size) {
   }
 }
 
+// Each participant starts on a block of its own and steals the rest; past 16 participants
+// (the blocks a loop has) the others only steal.
+BOOST_TEST_DECORATOR(*boost::unit_test::description("blocks and stealing"))
+BOOST_AUTO_TEST_CASE(every_iteration_runs_once_with_more_threads_than_blocks) {
+  use_spinning_pool(20);
+  for (int size : {5, 16, 17, 19, 1001}) {
+    Counts c(static_cast<size_t>(size));
+    BOOST_TEST(halide_do_par_for(nullptr, count_iteration, 0, size, reinterpret_cast<uint8_t*>(&c)) == 0);
+    BOOST_TEST(ran_once(c) == 0, "size " << size);
+  }
+  use_spinning_pool(2);
+}
+
 BOOST_AUTO_TEST_CASE(an_iteration_error_is_returned) {
   use_spinning_pool(2);
   Counts c(100);
