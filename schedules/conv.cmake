@@ -32,6 +32,9 @@ set(conv_variants
     "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu"
     # Two channel tiles (64 output channels) x 4 pixels: the default on wide maps (kernels.cpp).
     "direct-c64-p4|schedule=direct pixels=4 channel_tiles=2||direct|4|all|64"
+    # One vector of 16 output channels x 14 pixels: the default for outputs of under 64
+    # channels that are not whole 32-channel tiles (kernels.cpp).
+    "direct-c16-p14|schedule=direct pixels=14 channel_lanes=16||direct|14|all|16"
     # Winograd F(m x m, 3 x 3) (winograd.cpp, generator archbench_winograd): 3x3 convs at
     # stride 1 only; pixels is m. Named by their knobs: m, the split (rows: bands of about t
     # tiles per task; ch: a task per channel tile) and p, tiles per register tile.

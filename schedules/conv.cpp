@@ -45,6 +45,11 @@ class Conv2D : public Generator<Conv2D> {
   // 14 for one tile of 7: on 64x64 maps 5-20 % faster (DeepLabV3's layer3 3x3: 23.6 -> 21.5
   // ms, 96 % of peak). The runtime gives it output channels in multiples of the whole tile.
   GeneratorParam<int> channel_tiles{"channel_tiles", 1};
+  // 16: on AVX-512, a register tile of one vector of 16 output channels x `pixels` pixels of
+  // the direct schedule, for convs with few output channels (MobileNet's and EfficientNet's
+  // projections to 16, 24 and 40 channels), which a 32-channel tile computes half or more in
+  // vain. 0: kConvChannelTile.
+  GeneratorParam<int> channel_lanes{"channel_lanes", 0};
 
   Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
   // co % kConvChannelTile, ci, kx, ky, co / kConvChannelTile: a channel tile's filter slice is
@@ -91,7 +96,8 @@ class Conv2D : public Generator<Conv2D> {
         std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct";
     const int vec = natural_vector_size<float>();
     const bool avx2 = !avx512 && get_target().has_feature(Target::AVX2);
-    const int L = register_tiled && avx2 ? 2 * vec : T, parts = T / L;
+    const bool lanes16 = register_tiled && avx512 && channel_lanes == 16;
+    const int L = register_tiled && avx2 ? 2 * vec : lanes16 ? 16 : T, parts = T / L;
     Func acc("acc"), partial("partial");
     acc(lane, tile, x, y, n) = bias(tile * L + lane);
     if (blocked) {
@@ -151,7 +157,7 @@ class Conv2D : public Generator<Conv2D> {
       // slice is reused across the whole band while it is in cache. Channel tiles are tasks too:
       // a 7x7 or 14x14 output has only one or two row bands, too few to keep the cores busy.
       Var co("co"), ci("ci"), ch("ch"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
-      output.split(c, co, ci, kConvChannelTile * tiles, TailStrategy::GuardWithIf)
+      output.split(c, co, ci, lanes16 ? L : kConvChannelTile * tiles, TailStrategy::GuardWithIf)
           // Edge tiles along x shift inwards (recomputing a few outputs) rather than test
           // bounds, with a residual too: the runtime never passes a skip input that is the
           // output itself (kernels.cpp, run_conv), which a recomputed output would add twice.
@@ -159,7 +165,7 @@ class Conv2D : public Generator<Conv2D> {
           // convs on 64x64-128x128 maps ran 4-22 % slower guarded than shifted.
           .split(x, xo, xi, px, TailStrategy::ShiftInwards)
           .split(y, yo, yi, row_band, TailStrategy::GuardWithIf);
-      if (lanes < T)  // AVX2: the channel tile's halves one after another, each over the row
+      if (lanes < T && !lanes16)  // AVX2: the channel tile's halves one after another, each over the row
         output.split(ci, ch, ci, lanes).reorder(ci, xi, xo, ch, yi, co, yo, n);
       else
         output.reorder(ci, xi, xo, yi, co, yo, n);

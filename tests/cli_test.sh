@@ -141,7 +141,7 @@ ARCHBENCH_CPU_ISA=avx9 check_error "archbench: error: ARCHBENCH_CPU_ISA: unknown
   run tiny.yaml
 expect_eq "$(ARCHBENCH_CPU_ISA=sse41 "$bin" targets | sed -n 's/^cpu .*runs here: \(cpu ([^)]*)\).*/\1/p')" \
   "cpu (x86-64 sse41)" "targets under ARCHBENCH_CPU_ISA=sse41"
-check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)" \
+check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)" \
   run tiny.yaml --layer-schedule c=fast
 check_error "archbench: error: schedule 'simple' given for 'x', which is not a conv layer of tiny" \
   run tiny.yaml --layer-schedule x=simple

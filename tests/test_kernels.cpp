@@ -286,10 +286,11 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
     }
 }
 
-// Under 32 output channels the default runs direct over a whole 32-channel tile in a scratch
-// buffer and copies the real channels out, and a forced register-tiled schedule runs there
-// too: one group, no residual add, outputs 7+ wide. Elsewhere, and when simple is forced,
-// simple runs.
+// Under 64 output channels, not whole 32-channel tiles, on outputs 14+ wide, the default runs
+// the 16-channel tile (AVX-512; residual adds too). Under 32 channels elsewhere it runs direct
+// over a whole 32-channel tile in a scratch buffer and copies the real channels out, and a
+// forced register-tiled schedule runs there too: one group, no residual add, outputs 7+ wide.
+// Elsewhere, and when simple is forced, simple runs.
 BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
   struct Case {
     const char* what;
@@ -297,11 +298,14 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
     k::ConvSchedule schedule;
     const char* expected;
   };
-  k::ConvSchedule simple = k::kDefaultConvSchedule, tiled = k::kDefaultConvSchedule;
+  k::ConvSchedule simple = k::kDefaultConvSchedule, tiled = k::kDefaultConvSchedule, direct = k::kDefaultConvSchedule;
   for (const auto& [name, schedule] : k::conv_schedules()) {
     if (name == "simple") simple = schedule;
     if (name == "tiled") tiled = schedule;
+    if (name == "direct") direct = schedule;
   }
+  // AVX-512 only: below it the default keeps the widened 32-channel tile.
+  const char* narrow16 = cpu_isa() == CpuIsa::Avx512 ? "direct-c16-p14" : "direct";
   const std::string residual =
       "  - {name: skip, op: conv, out: 16, kernel: 1}\n"
       "  - {name: conv, op: conv, inputs: input, out: 16, kernel: 1}\n"
@@ -313,9 +317,22 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
        net("[2, 20, 17, 19]",
            "  - {name: conv, op: conv, out: 24, kernel: 3, stride: 2, padding: 1}\n  - {name: act, op: relu6}\n"),
        k::kDefaultConvSchedule, "direct"},
-      {"dilation 2 to 16 channels (tap bands)",
+      // 14+ wide on AVX-512: the 16-channel tile, in place, its edge tile guarded.
+      {"dilation 2 to 16 channels (tap bands), 22 wide",
        net("[1, 8, 21, 22]", "  - {name: conv, op: conv, out: 16, kernel: 3, dilation: 2, padding: 2}\n"),
-       k::kDefaultConvSchedule, "direct"},
+       k::kDefaultConvSchedule, narrow16},
+      {"1x1 to 24 channels, 29 wide, batch 2, + relu6",
+       net("[2, 40, 5, 29]", "  - {name: conv, op: conv, out: 24, kernel: 1}\n  - {name: act, op: relu6}\n"),
+       k::kDefaultConvSchedule, narrow16},
+      {"3x3 to 40 channels, 17 wide, + swish",
+       net("[1, 19, 6, 17]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: swish}\n"),
+       k::kDefaultConvSchedule, narrow16},
+      {"3x3 / 2 to 24 channels + residual, 15 wide",
+       net("[1, 24, 30, 30]",
+           "  - {name: skip, op: conv, out: 24, kernel: 3, stride: 2, padding: 1}\n"
+           "  - {name: conv, op: conv, inputs: input, out: 24, kernel: 3, stride: 2, padding: 1}\n"
+           "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n"),
+       k::kDefaultConvSchedule, narrow16},
       {"forced simple", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), simple, "simple"},
       {"forced tiled, 3x3", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 3, padding: 1}\n"),
        tiled, "tiled"},
@@ -324,9 +341,14 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
        "simple"},
       {"2 groups of 8", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1, groups: 2}\n"),
        k::kDefaultConvSchedule, "simple"},
-      {"1 channel, 3x3 / 2, batch 3",
-       net("[3, 5, 31, 29]", "  - {name: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"),
+      {"1 channel, 3x3 / 2, batch 3, 13 wide",
+       net("[3, 5, 31, 25]", "  - {name: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"),
        k::kDefaultConvSchedule, "direct"},
+      {"1 channel, 3x3 / 2, batch 3, 15 wide",
+       net("[3, 5, 31, 29]", "  - {name: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"),
+       k::kDefaultConvSchedule, narrow16},
+      {"forced direct, 16 channels, 20 wide (widened)",
+       net("[1, 32, 9, 20]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), direct, "direct"},
   };
   for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
       std::string ran;
