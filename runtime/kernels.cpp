@@ -322,6 +322,19 @@ bool run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const
   return true;
 }
 
+// Outputs of under 64 channels per group that are not whole 32-channel tiles (MobileNet-V2's
+// and EfficientNet-B0's projections to 16, 24 and 40 channels, FCN's 21 classes), at least 14
+// wide: the default runs them in tiles of 16 channels x 14 pixels (direct-c16-p14; AVX-512
+// only: below it the variant is direct's 32-channel tile). Against the 32-channel tile (widened
+// into a scratch buffer and copied out under 32 channels) they compute a third to a half fewer
+// lanes in vain. Returns the variant where that holds, else -1.
+ConvSchedule narrow_tile_default(int cout_g, int width, bool residual, Activation act) {
+  static const ConvSchedule narrow16 = named("direct-c16-p14");
+  bool fits = cpu_isa() == CpuIsa::Avx512 && cout_g % kConvChannelTile != 0 && cout_g < 2 * kConvChannelTile &&
+              width >= kConvVariants[narrow16].pixels && compiled(narrow16, residual, act);
+  return fits ? narrow16 : -1;
+}
+
 // The schedule that runs: `requested` where its preconditions hold (kernels.h) and it was
 // compiled with this epilogue, else the default choice.
 ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input, const Buffer* skip,
@@ -380,15 +393,7 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   // fewer pixels (AVX2: 16 channels x 4 pixels against 6; VGG-16 at AVX2 ran 183 ms with it,
   // 175 with direct).
   static const ConvSchedule simple = named("simple"), direct = named("direct"), wide = named("direct-c64-p4");
-  // Outputs of under 64 channels that are not whole 32-channel tiles (MobileNet-V2's and
-  // EfficientNet-B0's projections to 16, 24 and 40 channels, FCN's 21 classes): tiles of 16
-  // channels x 14 pixels (AVX-512 only; below it the variant is direct's 32-channel tile).
-  // Against the 32-channel tile (widened into a scratch buffer and copied out under 32
-  // channels) they compute a third to a half fewer lanes in vain.
-  static const ConvSchedule narrow16 = named("direct-c16-p14");
-  if (cpu_isa() == CpuIsa::Avx512 && cout_g % kConvChannelTile != 0 && cout_g < 2 * kConvChannelTile &&
-      width >= kConvVariants[narrow16].pixels && compiled(narrow16, skip != nullptr, act))
-    return narrow16;
+  if (ConvSchedule narrow = narrow_tile_default(cout_g, width, skip != nullptr, act); narrow >= 0) return narrow;
   if (!deep || width < kConvNarrowPixels) return simple;
   // Winograd F(4x4, 3x3) for 3x3 convs at stride and dilation 1 with 64+ input channels on
   // maps at least 13 wide: 2.25x fewer multiplies, and in `archbench tune` on this machine it
@@ -647,20 +652,19 @@ TapBand inside_band(int out, int in, int64_t k, int64_t s, int64_t d, int64_t pa
 // at 56x56 0.55x and 0.49x, 64 -> 8 at 56x56 0.63x, 512 -> 21 at 64x64 0.39x, 64 -> 2 at
 // 388x388 0.57x. In MobileNet-V2 the 112x112 one's gain went to the next kernels (its
 // scratch is twice its output): the kernels summed, 2.548 -> 2.525 ms.
-bool widen_output(const PreparedConv& p, const Buffer& input, const Buffer* skip, const Buffer& output,
-                  ConvSchedule schedule, Activation act) {
+bool widen_output(const PreparedConv& p, const Buffer* skip, const Buffer& output, ConvSchedule schedule,
+                  Activation act) {
   // A GPU set's schedule (past the cpu variants) runs the default here.
   const bool cpu_variant = schedule >= 0 && schedule < kConvVariantCount;
   const bool whole_tiles = !cpu_variant || (kConvVariants[schedule].kind != ConvKind::Simple &&
                                             kConvVariants[schedule].kind != ConvKind::Winograd);
-  if (!(whole_tiles && current_kernel_set() == KernelSet::Cpu && !skip && p.groups == 1 &&
-        output.dim(0).extent() < kConvChannelTile && output.dim(1).extent() >= kConvNarrowPixels))
-    return false;
-  // Not where the schedule that runs has a 16-channel tile of its own (requested, or the
-  // default's pick).
-  ConvSchedule chosen =
-      schedule == kDefaultConvSchedule ? choose(schedule, p.win, input, skip, output, p.groups, act) : schedule;
-  return !(chosen >= 0 && chosen < kConvVariantCount && kConvVariants[chosen].channels < kConvChannelTile);
+  // Not where a 16-channel tile runs (requested, or the default's pick): it needs no widening.
+  const bool narrow_tile = cpu_variant ? kConvVariants[schedule].channels < kConvChannelTile
+                                       : schedule == kDefaultConvSchedule &&
+                                             narrow_tile_default(output.dim(0).extent(), output.dim(1).extent(),
+                                                                 false, act) >= 0;
+  return whole_tiles && !narrow_tile && current_kernel_set() == KernelSet::Cpu && !skip && p.groups == 1 &&
+         output.dim(0).extent() < kConvChannelTile && output.dim(1).extent() >= kConvNarrowPixels;
 }
 
 // Depthwise on the cpu set, from kDepthwiseInteriorChannels channels and
@@ -815,7 +819,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   // and 24 channels, classifiers) no register-tiled variant could run and the default was
   // simple. They run as a whole tile instead (the filter and bias are zero past the real
   // channels), into a scratch buffer whose first channels are then copied out.
-  if (widen_output(p, input, skip, output, schedule, act)) {
+  if (widen_output(p, skip, output, schedule, act)) {
     Buffer wide = p.scratch->view(ConvScratch::WideOutput, {kConvChannelTile, output.dim(1).extent(),
                                                             output.dim(2).extent(), output.dim(3).extent()});
     std::string ran = run_conv(p, input, nullptr, wide, act, schedule, depthwise);

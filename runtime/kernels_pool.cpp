@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "archbench_adaptive_avgpool.h"
-#include "archbench_global_avgpool.h"
 #include "archbench_avgpool.h"
+#include "archbench_global_avgpool.h"
 #include "archbench_maxpool.h"
 #include "archbench_pad.h"
 #include "archbench_upsample_bilinear.h"
@@ -87,12 +87,9 @@ void run_pool(const PoolAttrs& a, bool max, const Buffer& input, Buffer& output)
 }
 
 void run_adaptive_avgpool(const Buffer& input, Buffer& output) {
-  require_same_nc(input, output, "adaptive_avgpool");
   // A 1x1 output is global pooling, which has a kernel of its own (schedules/pool.cpp).
-  if (output.dim(1).extent() == 1 && output.dim(2).extent() == 1) {
-    run_global_avgpool(input, output);
-    return;
-  }
+  if (output.dim(1).extent() == 1 && output.dim(2).extent() == 1) return run_global_avgpool(input, output);
+  require_same_nc(input, output, "adaptive_avgpool");
   install_error_handler();
   Buffer in = at_origin(input), out = at_origin(output);
   check(ARCHBENCH_KERNEL(adaptive_avgpool)(in.raw_buffer(), out.dim(1).extent(), out.dim(2).extent(), out.raw_buffer()),

@@ -34,15 +34,15 @@ struct Loop {
   };
   void* user_context;
   halide_task_t task;
-  int min, size;
+  int min;
   uint8_t* closure;
-  int blocks = 1;
+  int blocks;
   Block block[kMaxBlocks];
   alignas(64) std::atomic<int> helpers_done{0};
   std::atomic<int> error{0};
 
-  Loop(void* uc, halide_task_t t, int mn, int sz, uint8_t* cl, int participants)
-      : user_context(uc), task(t), min(mn), size(sz), closure(cl), blocks(std::clamp(participants, 1, kMaxBlocks)) {
+  Loop(void* uc, halide_task_t t, int mn, int size, uint8_t* cl, int participants)
+      : user_context(uc), task(t), min(mn), closure(cl), blocks(std::clamp(participants, 1, kMaxBlocks)) {
     for (int b = 0; b < blocks; ++b) {
       block[b].next.store(static_cast<int>(int64_t{size} * b / blocks), std::memory_order_relaxed);
       block[b].end = static_cast<int>(int64_t{size} * (b + 1) / blocks);

@@ -142,8 +142,8 @@ class AvgPool : public Generator<AvgPool> {
 
 // PyTorch's AdaptiveAvgPool2d: output i of `out` averages input [floor(i * in / out),
 // ceil((i + 1) * in / out)). A window is at most ceil(in / out) + 1 wide, which bounds the
-// reduction domain; the predicate trims each window to its own width. Global average pooling
-// is the 1 x 1 output, where the window is the whole input.
+// reduction domain; the predicate trims each window to its own width. (The runtime sends a
+// 1 x 1 output to GlobalAvgPool below.)
 class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
  public:
   Input<Buffer<float, 4>> input{"input"};  // c, x, y, n
@@ -172,8 +172,8 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
 
     if (get_target().has_gpu_feature()) {
       // A block is 32 channels of one output pixel. Each window is split over 8 lanes by its
-      // column (rfactor: lane u sums columns u, u + 8, ...), so global pooling of a 7x7 map
-      // runs 8 threads per channel instead of one summing 49 values serially. Each lane sums
+      // column (rfactor: lane u sums columns u, u + 8, ...), so a 7-wide window runs 8 threads
+      // per channel instead of one summing its values serially. Each lane sums
       // in a register and leaves its partial sum in shared memory (a 32 x 8 block), where the
       // thread of each output adds its 8 up.
       Var co("co"), ci("ci"), yn("yn"), u("u");
@@ -189,8 +189,8 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
       part_out.compute_at(output, co).gpu_threads(c, u);
       part.compute_at(part_out, c);
     } else {
-      // Channels in vector-wide blocks parallel with rows x batch, so that global pooling
-      // (one row) of a single image still spreads over the cores; 8 blocks to a task.
+      // Channels in vector-wide blocks parallel with rows x batch, so that an output of few
+      // rows (AlexNet's 6 x 6) of a single image still spreads over the cores; 8 blocks to a task.
       const int vec = natural_vector_size<float>();
       Var co("co"), ci("ci"), coy("coy"), task("task");
       output.split(c, co, ci, vec, TailStrategy::GuardWithIf)
@@ -203,11 +203,11 @@ class AdaptiveAvgPool : public Generator<AdaptiveAvgPool> {
       acc.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
     }
 
-    // A ResNet-50 head: 2048 x 7 x 7 -> 1 x 1.
-    input.set_estimates({{0, 2048}, {0, 7}, {0, 7}, {0, 1}});
-    output.set_estimates({{0, 2048}, {0, 1}, {0, 1}, {0, 1}});
-    out_w.set_estimate(1);
-    out_h.set_estimate(1);
+    // AlexNet's head: 256 x 13 x 13 -> 6 x 6.
+    input.set_estimates({{0, 256}, {0, 13}, {0, 13}, {0, 1}});
+    output.set_estimates({{0, 256}, {0, 6}, {0, 6}, {0, 1}});
+    out_w.set_estimate(6);
+    out_h.set_estimate(6);
   }
 };
 
@@ -234,10 +234,13 @@ class GlobalAvgPool : public Generator<GlobalAvgPool> {
     Func band("band");
     band(c, g, n) = 0.0f;
     band(c, g, n) += input(c, r.x, min(g * rows + r.y, in_h - 1), n);
+    // The bands' sums as the task leaves them (on the cpu set, `band` is each task's scratch).
+    Func bands("bands");
+    bands(c, g, n) = band(c, g, n);
     RDom rg(0, kGroups, "rg");
     Func total("total");
     total(c, n) = 0.0f;
-    total(c, n) += band(c, rg, n);
+    total(c, n) += bands(c, rg, n);
     output(c, x, y, n) = total(c, n) / cast<float>(in_w * in_h);
     output.dim(1).set_extent(1);
     output.dim(2).set_extent(1);
@@ -259,14 +262,12 @@ class GlobalAvgPool : public Generator<GlobalAvgPool> {
       output.split(c, co, ci, 32, TailStrategy::GuardWithIf).gpu_blocks(co, n).gpu_threads(ci);
       total.compute_at(output, ci);
     } else {
+      // One parallel loop: a task zeroes its band's sums, adds its rows in and writes them out.
       const int vec = natural_vector_size<float>();
       Var gn("gn");
-      band.compute_root().vectorize(c, vec, TailStrategy::GuardWithIf).fuse(g, n, gn).parallel(gn);
-      band.update()
-          .reorder(c, r.x, r.y, g, n)
-          .vectorize(c, vec, TailStrategy::GuardWithIf)
-          .fuse(g, n, gn)
-          .parallel(gn);
+      bands.compute_root().fuse(g, n, gn).parallel(gn).vectorize(c, vec, TailStrategy::GuardWithIf);
+      band.compute_at(bands, gn).vectorize(c, vec, TailStrategy::GuardWithIf);
+      band.update().reorder(c, r.x, r.y).vectorize(c, vec, TailStrategy::GuardWithIf);
       output.vectorize(c, vec, TailStrategy::GuardWithIf);
       total.compute_at(output, c).vectorize(c, vec, TailStrategy::GuardWithIf);
       total.update().reorder(c, rg).vectorize(c, vec, TailStrategy::GuardWithIf);
