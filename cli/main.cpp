@@ -233,7 +233,7 @@ int peak(const RunArgs& r) {
 
 struct SweepArgs {
   std::string file, db = "results.sqlite", shard = "0/1", out;
-  std::vector<std::string> inputs, runs, compare;
+  std::vector<std::string> inputs, runs, compare, networks;
   bool resume = false, retry_failed = false, list = false;
 };
 
@@ -279,6 +279,7 @@ int report(const SweepArgs& a) {
     throw RuntimeError("report needs -o DIR (the folder to write report.md, report.html, cases.csv, cases.json)");
   ReportOptions o;
   o.runs = a.runs;
+  o.networks = a.networks;
   o.out_dir = a.out;
   if (!a.compare.empty()) o.compare = std::make_pair(a.compare[0], a.compare[1]);
   for (const auto& path : write_report(db, o))
@@ -351,6 +352,7 @@ int main(int argc, char** argv) {
            "--schedule", ra.executor.conv_schedule,
            "conv schedule: the runtime's choice per layer, one forced where it applies, or an autoscheduled baseline")
         ->capture_default_str()
+        ->check(CLI::Validator([](std::string& name) { return conv_schedule_not_compiled(name); }, "", "compiled"))
         ->check(CLI::IsMember([] {
           std::vector<std::string> names = conv_schedule_names();
           names.push_back("tuned");
@@ -415,6 +417,8 @@ int main(int argc, char** argv) {
       ->expected(2);
   path(report_cmd->add_option("-o,--out", sa.out, "folder for report.md, report.html, cases.csv, cases.json, charts/"),
        "-o");
+  report_cmd->add_option("--networks", sa.networks, "only these networks (comma-separated, as the sweep names them)")
+      ->delimiter(',');
   report_cmd->add_flag("--list-runs", sa.list, "print the database's runs and exit");
 
   // Every error exits with status 1, the command line's too (CLI11's own codes are 100 and up);

@@ -328,6 +328,91 @@ std::string shortened(std::string_view s, size_t max_cp) {
   return fmt::format("<title>{}</title>{}", escape(s), escape(t));
 }
 
+// Point labels placed so that no two overlap, none covers a point and all stay inside the plot:
+// most crowded points first, each at the nearest free spot of eight directions at growing
+// distances, joined to its point by a leader line when it sits away from it. A label with no
+// free spot is not drawn; the chart lists those under it (their points keep their tooltips).
+struct LabelAnchor {
+  double x = 0, y = 0;  // the point, in pixels
+  std::string text;
+};
+struct PlacedLabel {
+  std::string text;
+  bool placed = false;
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // the text's box
+  bool leader = false;
+  double lx0 = 0, ly0 = 0, lx1 = 0, ly1 = 0;  // the leader line, point edge to box
+};
+
+constexpr double kLabelAscent = 0.95, kLabelDescent = 0.3;  // of the font size, as browsers' boxes measure
+constexpr double kLabelGlyph = 0.64;                         // ems per glyph: DejaVu Sans digits are 0.636
+
+std::vector<PlacedLabel> place_labels(const std::vector<LabelAnchor>& anchors, const Plot& p, double radius) {
+  struct Box {
+    double x0, y0, x1, y1;
+    bool hits(const Box& o, double gap) const {
+      return x0 < o.x1 + gap && o.x0 < x1 + gap && y0 < o.y1 + gap && o.y0 < y1 + gap;
+    }
+  };
+  std::vector<Box> taken;  // every point's circle, then each label placed
+  for (const auto& a : anchors) taken.push_back({a.x - radius, a.y - radius, a.x + radius, a.y + radius});
+  // Most neighbours within 80 px first: crowded points have the fewest free spots.
+  std::vector<size_t> order(anchors.size());
+  std::vector<int> crowd(anchors.size(), 0);
+  for (size_t i = 0; i < anchors.size(); ++i) {
+    order[i] = i;
+    for (const auto& b : anchors)
+      crowd[i] += std::hypot(anchors[i].x - b.x, anchors[i].y - b.y) < 80 ? 1 : 0;
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return crowd[a] > crowd[b]; });
+  constexpr double kDistances[] = {2, 8, 16, 26, 38, 52, 70, 92, 118};
+  constexpr double kDirections[][2] = {{1, 0}, {-1, 0}, {0.7, -0.7}, {-0.7, -0.7}, {0.7, 0.7}, {-0.7, 0.7}, {0, -1}, {0, 1}};
+  // A label reads as its nearest point's: a spot about as near another point is taken only
+  // where no other is free (the second pass), and then with a leader line.
+  auto nearest_is_own = [&](const Box& box, size_t own) {
+    auto gap = [&](const LabelAnchor& a) {
+      return std::hypot(std::max({box.x0 - a.x, 0.0, a.x - box.x1}), std::max({box.y0 - a.y, 0.0, a.y - box.y1}));
+    };
+    const double mine = gap(anchors[own]) + 6;  // and clearly: other points 6 px further off
+    for (size_t j = 0; j < anchors.size(); ++j)
+      if (j != own && gap(anchors[j]) < mine) return false;
+    return true;
+  };
+  std::vector<PlacedLabel> out(anchors.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i : order) {
+    const LabelAnchor& a = anchors[i];
+    PlacedLabel& l = out[i];
+    l.text = a.text;
+    if (a.text.empty() || l.placed) continue;
+    const double w = static_cast<double>(codepoints(a.text)) * kSmallFont * kLabelGlyph;
+    const double h = (kLabelAscent + kLabelDescent) * kSmallFont;
+    for (double d : kDistances) {
+      for (const auto& u : kDirections) {
+        const double ex = a.x + u[0] * (radius + d), ey = a.y + u[1] * (radius + d);  // the box's near edge
+        const double x0 = u[0] > 0 ? ex : u[0] < 0 ? ex - w : ex - w / 2;
+        const double y0 = u[1] > 0 ? ey : u[1] < 0 ? ey - h : ey - h / 2;
+        const Box box{x0, y0, x0 + w, y0 + h};
+        if (box.x0 < p.left + 2 || box.x1 > p.right - 2 || box.y0 < p.top + 2 || box.y1 > p.bottom - 2) continue;
+        if (std::any_of(taken.begin(), taken.end(), [&](const Box& t) { return box.hits(t, 1.5); })) continue;
+        if (pass == 0 && !nearest_is_own(box, i)) continue;
+        taken.push_back(box);
+        l.placed = true;
+        l.x0 = box.x0, l.y0 = box.y0, l.x1 = box.x1, l.y1 = box.y1;
+        if (d > kDistances[1] || pass == 1) {
+          l.leader = true;
+          l.lx0 = a.x + u[0] * radius, l.ly0 = a.y + u[1] * radius;
+          l.lx1 = std::clamp(a.x, box.x0, box.x1), l.ly1 = std::clamp(a.y, box.y0, box.y1);
+        }
+        break;
+      }
+      if (l.placed) break;
+    }
+    }
+  }
+  return out;
+}
+
 enum class Swatch { Dot, Line, Square };
 
 struct LegendEntry {
@@ -489,6 +574,20 @@ std::string xy_chart(const Chart& c, Kind kind, const Roofline& roof) {
   p.right = kWidth - (entries.empty() ? std::max(16.0, last_x_label + 6) : 16 + legend_width(entries));
   p.bottom = kHeight - 48;
 
+  const double radius = kind == Kind::Line ? 2.5 : 4;
+  std::vector<PlacedLabel> labels;
+  std::vector<std::string> unlabelled;
+  if (c.label_points) {
+    std::vector<LabelAnchor> anchors;
+    for (const auto& s : c.series)
+      for (const auto& pt : s.points)
+        if (drawable(pt)) anchors.push_back({p.x(xa, pt.x), p.y(ya, pt.y), pt.tag.empty() ? pt.label : pt.tag});
+    labels = place_labels(anchors, p, radius);
+    for (const auto& l : labels)
+      if (!l.placed && !l.text.empty()) unlabelled.push_back(l.text);
+  }
+  const double notes_height = height + (unlabelled.empty() ? 0 : 14);
+
   const char* kind_name = kind == Kind::Scatter ? "Scatter" : kind == Kind::Line ? "Line" : "Roofline";
   std::string desc = fmt::format("{} chart of {} in {} series; {}; {}", kind_name, counted(marks, "point"),
                                  c.series.size(), describe(xa, xname, "x"), describe(ya, yname, "y"));
@@ -500,7 +599,7 @@ std::string xy_chart(const Chart& c, Kind kind, const Roofline& roof) {
   if (skipped > 0) desc += fmt::format("; {} not drawn", counted(skipped, "point"));
 
   Writer w;
-  open_svg(w, c.id, c.title, desc, height, marks, skipped);
+  open_svg(w, c.id, c.title, desc, notes_height, marks, skipped);
   w("<g class=\"grid\" stroke=\"{}\">\n", kGrid);
   x_grid(w, xa, p);
   y_grid(w, ya, p);
@@ -567,7 +666,6 @@ std::string xy_chart(const Chart& c, Kind kind, const Roofline& roof) {
     w("</g>\n");
   }
 
-  const double radius = kind == Kind::Line ? 2.5 : 4;
   for (size_t si = 0; si < c.series.size(); ++si) {
     const auto& s = c.series[si];
     const Style look = style(si);
@@ -601,16 +699,18 @@ std::string xy_chart(const Chart& c, Kind kind, const Roofline& roof) {
       w("<circle class=\"mark\" cx=\"{}\" cy=\"{}\" r=\"{}\" {}><title>{}</title></circle>\n", px(p.x(xa, pt.x)),
         px(p.y(ya, pt.y)), radius, paint(look, "0.85"), escape(tip));
     }
-    if (c.label_points) {
-      for (const auto& pt : s.points) {
-        if (!drawable(pt) || pt.label.empty()) continue;
-        // Right of the point, or left of it where the text would run past the plot (into the legend).
-        const double x = p.x(xa, pt.x), y = p.y(ya, pt.y);
-        const bool left = x + radius + 2 + text_width(pt.label, kSmallFont) > p.right;
-        w("<text class=\"point-label\" x=\"{}\" y=\"{}\"{} font-size=\"{}\" fill=\"{}\">{}</text>\n",
-          px(left ? x - radius - 2 : x + radius + 2), px(y - radius - 1), left ? " text-anchor=\"end\"" : "",
-          kSmallFont, kInk, escape(pt.label));
-      }
+    w("</g>\n");
+  }
+
+  if (!labels.empty()) {
+    w("<g class=\"point-labels\">\n");
+    for (const auto& l : labels) {
+      if (!l.placed) continue;
+      if (l.leader)
+        w("<line class=\"leader\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"0.7\"/>\n",
+          px(l.lx0), px(l.ly0), px(l.lx1), px(l.ly1), kFrame);
+      w("<text class=\"point-label\" x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\">{}</text>\n", px(l.x0),
+        px(l.y1 - kLabelDescent * kSmallFont), kSmallFont, kInk, escape(l.text));
     }
     w("</g>\n");
   }
@@ -619,6 +719,12 @@ std::string xy_chart(const Chart& c, Kind kind, const Roofline& roof) {
   if (marks == 0) no_data(w, p);
   skipped_note(w, skipped, "point", xlog || ylog ? "NaN, infinite, or not above 0 on a log axis" : "NaN or infinite",
                height);
+  if (!unlabelled.empty()) {
+    const auto fit = static_cast<size_t>((kWidth - 24) / (kSmallFont * kGlyph));
+    w("<text class=\"note unlabelled\" x=\"12\" y=\"{}\" font-size=\"{}\" fill=\"{}\">{}</text>\n",
+      px(notes_height - 6), kSmallFont, kMuted,
+      shortened(fmt::format("not labelled for want of room (hover for names): {}", fmt::join(unlabelled, ", ")), fit));
+  }
   w("</svg>\n");
   return std::move(w.out);
 }

@@ -12,10 +12,12 @@
 
 namespace archbench {
 
-// One data point; `label` is its tooltip and, with Chart::label_points, the text drawn beside it.
+// One data point; `label` is its tooltip and, with Chart::label_points, the text drawn beside it
+// (`tag` instead where set: a shorter name for the same point).
 struct ChartPoint {
   double x = 0, y = 0;
   std::string label;
+  std::string tag = {};
 };
 
 // Points in one colour (Okabe-Ito palette, in series order); `name` is the legend entry.
@@ -35,7 +37,9 @@ struct Chart {
   std::string id, title;
   ChartAxis x, y;
   std::vector<ChartSeries> series;
-  bool label_points = false;  // draw every point's label beside it: for a handful of points, not hundreds
+  // Draw every point's label (or tag) beside it, none overlapping another or a point; those
+  // that find no room are listed under the chart. For a few dozen points, not hundreds.
+  bool label_points = false;
 };
 
 // One circle per point, a colour per series, a legend when there is more than one series. 720x400.

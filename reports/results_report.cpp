@@ -12,6 +12,7 @@
 #include <set>
 
 #include "analysis/analysis.h"
+#include "networks/networks.h"
 #include "common/atomic_file.h"
 #include "reports/charts.h"
 #include "reports/detail/table.h"
@@ -183,6 +184,23 @@ ReportData gather(ResultsDb& db, const ReportOptions& options) {
   std::vector<int64_t> ids;
   for (const RunRecord& r : d.runs) ids.push_back(r.id);
   d.cases = db.read_cases(ids, true);
+  if (!options.networks.empty()) {
+    std::set<std::string> present;
+    for (const CaseRecord& c : d.cases) present.insert(c.network);
+    for (const std::string& n : options.networks)
+      if (!present.count(n)) {
+        // A spec file's network is named by its path: "tiny" finds "../specs/tiny.yaml".
+        std::string near;
+        for (const std::string& p : present)
+          if (std::filesystem::path(p).stem() == n) near = p;
+        if (near.empty()) near = closest_name(n, {present.begin(), present.end()});
+        throw std::invalid_argument(fmt::format("--networks: no case of '{}' in the selected runs{} (they have: {})", n,
+                                                near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
+                                                fmt::join(present, ", ")));
+      }
+    std::set<std::string> wanted(options.networks.begin(), options.networks.end());
+    std::erase_if(d.cases, [&](const CaseRecord& c) { return !wanted.count(c.network); });
+  }
 
   std::map<std::string, const CaseRecord*> latest_ok, latest_failed;
   std::vector<std::string> order;
@@ -343,10 +361,83 @@ Table ab_layers_table(const AbRow& row, size_t limit) {
   return t;
 }
 
+// The report's opening findings, computed from the architecture table's cases: the networks
+// using the least and most time per multiply-accumulate, the one with the most activation
+// memory at its peak, the largest receptive field per GMAC, and the kernel calls under 30 % of
+// their roofline bound. A case is named by its network alone where the table has one case of it.
+std::vector<std::string> findings(const ReportData& d) {
+  std::vector<std::string> out;
+  std::map<std::string, int> cases_of;
+  for (const CaseRecord* c : d.table) ++cases_of[c->network];
+  auto name = [&](const CaseRecord* c) { return cases_of[c->network] == 1 ? c->network : case_label(*c); };
+  auto gmacs = [](const CaseRecord* c) { return static_cast<double>(c->macs) / 1e9; };
+  std::vector<const CaseRecord*> timed;
+  for (const CaseRecord* c : d.table)
+    if (c->macs > 0 && c->median_ms > 0) timed.push_back(c);
+  auto per_gmac = [&](const CaseRecord* c) { return c->median_ms / gmacs(c); };
+  if (timed.size() >= 2) {
+    auto [lo, hi] = std::minmax_element(timed.begin(), timed.end(), [&](const CaseRecord* a, const CaseRecord* b) {
+      return per_gmac(a) < per_gmac(b);
+    });
+    out.push_back(fmt::format(
+        "Least time per GMAC: {} ({:.2f} ms per GMAC, {:.1f} GFLOP/s); most: {} ({:.2f} ms per GMAC, {:.1f} GFLOP/s), "
+        "{:.1f}x as long per multiply-accumulate.",
+        name(*lo), per_gmac(*lo), achieved_gflops(**lo), name(*hi), per_gmac(*hi), achieved_gflops(**hi),
+        per_gmac(*hi) / per_gmac(*lo)));
+  }
+  if (!d.table.empty()) {
+    const CaseRecord* m = *std::max_element(d.table.begin(), d.table.end(), [](const CaseRecord* a, const CaseRecord* b) {
+      return a->peak_activation_bytes < b->peak_activation_bytes;
+    });
+    out.push_back(fmt::format("Most activation memory at its peak: {} ({} MiB; {:.2f} M parameters).", name(m),
+                              mib(m->peak_activation_bytes), static_cast<double>(m->params) / 1e6));
+  }
+  std::vector<const CaseRecord*> with_rf;
+  for (const CaseRecord* c : d.table)
+    if (c->macs > 0 && std::max(c->rf_h, c->rf_w) > 0) with_rf.push_back(c);
+  if (!with_rf.empty()) {
+    auto rf_per_gmac = [&](const CaseRecord* c) { return std::max(c->rf_h, c->rf_w) / gmacs(c); };
+    const CaseRecord* r = *std::max_element(with_rf.begin(), with_rf.end(), [&](const CaseRecord* a, const CaseRecord* b) {
+      return rf_per_gmac(a) < rf_per_gmac(b);
+    });
+    out.push_back(fmt::format("Largest receptive field per GMAC: {} ({:g} input pixels across for {:.3f} GMACs).",
+                              name(r), std::max(r->rf_h, r->rf_w), gmacs(r)));
+  }
+  size_t calls = 0, slow = 0;
+  double time = 0, slow_time = 0;
+  const CaseRecord* worst_case = nullptr;
+  const KernelRecord* worst = nullptr;
+  std::set<std::string> slow_networks;
+  for (const CaseRecord* c : d.table)
+    for (const KernelRecord& k : c->kernels) {
+      double bound = bound_ms(*c, k);
+      if (bound <= 0 || k.median_ms <= 0) continue;
+      ++calls;
+      time += k.median_ms;
+      if (percent_of_roofline(bound, k.median_ms) >= 30) continue;
+      ++slow;
+      slow_time += k.median_ms;
+      slow_networks.insert(c->network);
+      if (!worst || k.median_ms > worst->median_ms) worst = &k, worst_case = c;
+    }
+  if (calls > 0 && slow == 0)
+    out.push_back(fmt::format("Every one of the {} kernel calls reaches 30 % of its roofline bound or more.", calls));
+  else if (slow > 0)
+    out.push_back(fmt::format(
+        "{} of {} kernel calls ({} network{}) reach under 30 % of their roofline bound, {:.1f} % of the kernel "
+        "time; the longest of them: {} in {} ({}, {:.3f} ms, {} % of its bound).",
+        slow, calls, slow_networks.size(), slow_networks.size() == 1 ? "" : "s", 100 * slow_time / time,
+        worst->name, name(worst_case), worst->kernel, worst->median_ms,
+        percent_text(percent_of_roofline(bound_ms(*worst_case, *worst), worst->median_ms))));
+  return out;
+}
+
 std::vector<Chart2> overview_charts(const ReportData& d) {
   std::vector<Chart2> out;
   Chart scatter{"latency-vs-gmacs", "Latency against GMACs", {"GMACs", true}, {"median latency (ms)", true}, {}, false};
   std::map<std::string, size_t> series_of;
+  std::map<std::string, int> cases_of;  // per network: a network with one case is tagged by its name alone
+  for (const CaseRecord* c : d.table) ++cases_of[c->network];
   for (const CaseRecord* c : d.table) {
     std::string name =
         fmt::format("{} batch {} threads {} {}", c->target, c->input.n, threads_text(c->threads), c->schedule);
@@ -355,7 +446,8 @@ std::vector<Chart2> overview_charts(const ReportData& d) {
       scatter.series.push_back({name, {}});
     }
     scatter.series[series_of[name]].points.push_back(
-        {static_cast<double>(c->macs) / 1e9, c->median_ms, fmt::format("{} {}", c->network, shape_text(c->input))});
+        {static_cast<double>(c->macs) / 1e9, c->median_ms, fmt::format("{} {}", c->network, shape_text(c->input)),
+         cases_of[c->network] == 1 ? c->network : ""});
   }
   scatter.label_points = d.table.size() <= 40;
   out.push_back({scatter.id, scatter.title, scatter_svg(scatter)});
@@ -699,6 +791,10 @@ std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptio
   s.para(fmt::format("From {}: {} run{}, {} case{} ({} ok, {} failed). Generated {}.", d.db_path.string(),
                      d.runs.size(), d.runs.size() == 1 ? "" : "s", d.cases.size(), d.cases.size() == 1 ? "" : "s", ok,
                      d.cases.size() - static_cast<size_t>(ok), d.generated_at));
+  if (std::vector<std::string> f = findings(d); !f.empty()) {
+    s.heading(2, "Findings");
+    s.para(fmt::format("{}", fmt::join(f, " ")));
+  }
   s.heading(2, "Runs");
   s.table(runs_table(d));
   s.heading(2, "Architectures");

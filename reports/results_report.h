@@ -27,6 +27,7 @@ CaseSelector parse_selector(const std::string& text, const std::vector<RunRecord
 
 struct ReportOptions {
   std::vector<std::string> runs;                               // run ids or uuid prefixes; empty: every run
+  std::vector<std::string> networks;                           // only these networks' cases; empty: all
   std::optional<std::pair<std::string, std::string>> compare;  // selectors A and B
   std::filesystem::path out_dir;
 };
@@ -35,7 +36,8 @@ struct ReportOptions {
 struct ReportData;
 
 // Writes the four files and charts/ into out_dir, all or none: they are written in a
-// temporary folder beside it first. Throws on a bad selection or an unwritable folder.
+// temporary folder beside it first. Throws on a bad selection (a run it cannot find, a network
+// with no case in the selected runs) or an unwritable folder.
 // Returns the paths written.
 std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptions& options);
 

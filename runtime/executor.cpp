@@ -64,6 +64,8 @@ Schedule parse_schedule(const std::vector<std::pair<std::string, Schedule>>& kno
     if (n == name) return s;
     names.push_back(n);
   }
+  if (std::string absent = conv_schedule_not_compiled(name); !absent.empty() && std::string(family) == "conv")
+    throw RuntimeError(absent);
   throw RuntimeError(fmt::format("unknown {} schedule '{}' (one of: {})", family, name, fmt::join(names, ", ")));
 }
 
@@ -77,6 +79,12 @@ std::vector<std::string> names_of(const std::vector<std::pair<std::string, Sched
 }  // namespace
 
 std::vector<std::string> conv_schedule_names() { return names_of(k::conv_schedules()); }
+
+std::string conv_schedule_not_compiled(const std::string& name) {
+  for (const auto& [n, how] : k::absent_conv_schedules())
+    if (n == name) return fmt::format("conv schedule '{}' is not compiled into this build (configure with {})", n, how);
+  return "";
+}
 std::vector<std::string> depthwise_schedule_names() { return names_of(k::depthwise_schedules()); }
 
 struct Executor::Impl {

@@ -23,12 +23,14 @@ const std::string& kernel_set_name(KernelSet set);  // cpu, cuda, opencl
 KernelSet parse_kernel_set(const std::string& name);
 bool kernel_set_built(KernelSet set);
 
-// The cpu kernel set carries each kernel for four x86-64 levels and dispatches each call to the
-// highest this CPU supports. A cap (the ARCHBENCH_CPU_ISA environment variable: avx512, avx2,
+// The cpu kernel set carries each kernel for the x86-64 levels it was compiled for (all four in
+// a portable build, the building CPU's by default) and dispatches each call to the highest
+// this CPU supports. A cap (the ARCHBENCH_CPU_ISA environment variable: avx512, avx2,
 // sse41 or x86-64) makes it dispatch to no level above the cap, so the other levels' code
 // runs, and is tested, on one machine; the peak measurement and `archbench targets` follow
 // it. It is read once, before the first kernel call: Halide's dispatch keeps each kernel's
-// first choice for the process. An unknown name is a RuntimeError listing the four.
+// first choice for the process. An unknown name is a RuntimeError listing the four; so is a
+// cap or a CPU below every compiled level (naming them).
 enum class CpuIsa { Baseline, Sse41, Avx2, Avx512 };
 CpuIsa parse_cpu_isa(const std::string& name);
 const char* cpu_isa_name(CpuIsa isa);     // x86-64, sse41, avx2, avx512
@@ -79,9 +81,14 @@ struct ExecutorOptions {
   std::function<std::optional<std::string>(const std::string& signature, const std::string& family)> schedule_for;
 };
 
-// default (the runtime's choice per layer), tiled, narrow, blocked, direct, simple, and the
-// autoscheduled baselines auto-mullapudi2016, auto-adams2019, auto-li2018.
+// The conv schedules compiled into this build: default (the runtime's choice per layer),
+// tiled, narrow, blocked, direct, simple, the autoscheduled baselines auto-mullapudi2016,
+// auto-adams2019 (where compiled), auto-li2018, the knob variants, and the GPU sets'.
 std::vector<std::string> conv_schedule_names();
+// For a known conv schedule this build did not compile, the error saying so and how to compile
+// it: "conv schedule 'auto-adams2019' is not compiled into this build (configure with
+// -DARCHBENCH_ADAMS2019=ON or -DARCHBENCH_PORTABLE=ON)"; empty for any other name.
+std::string conv_schedule_not_compiled(const std::string& name);
 // default, columns, staged.
 std::vector<std::string> depthwise_schedule_names();
 

@@ -526,6 +526,15 @@ const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules() {
   return names;
 }
 
+const std::vector<std::pair<std::string, std::string>>& absent_conv_schedules() {
+  static const std::vector<std::pair<std::string, std::string>> absent = {
+#define ARCHBENCH_ABSENT_CONV_VARIANT(name, how) {name, how},
+#include "conv_variants_absent.inc"
+#undef ARCHBENCH_ABSENT_CONV_VARIANT
+  };
+  return absent;
+}
+
 const std::vector<std::pair<std::string, DepthwiseSchedule>>& depthwise_schedules() {
   static const std::vector<std::pair<std::string, DepthwiseSchedule>> names = {
       {"default", DepthwiseSchedule::Default},

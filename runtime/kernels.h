@@ -134,6 +134,9 @@ constexpr ConvSchedule kDefaultConvSchedule = -1;
 // variants (direct-p14-r8: 14 pixels per register tile, 8 rows per task; winograd-m4-rows-t24:
 // Winograd F(4x4, 3x3), tasks of about 24 tiles).
 const std::vector<std::pair<std::string, ConvSchedule>>& conv_schedules();
+// Known conv schedules this build did not compile (schedules/conv.cmake), each with the CMake
+// option that compiles it: {"auto-adams2019", "-DARCHBENCH_ADAMS2019=ON or ..."}.
+const std::vector<std::pair<std::string, std::string>>& absent_conv_schedules();
 
 // The depthwise family's: columns (4-pixel tiles, bounds-tested reads) and staged (row bands
 // staging their padded input, all channels at once) take any shape. The cpu set's alone:

@@ -110,17 +110,54 @@ int capped_can_use(int count, const uint64_t* features) {
   return halide_default_can_use_target_features(count, features);
 }
 
+#ifndef ARCHBENCH_CPU_LEVELS
+#define ARCHBENCH_CPU_LEVELS 15
+#endif
+// Bit i: the cpu kernel set was compiled for CpuIsa i (schedules/CMakeLists.txt: every level in
+// a portable build, this CPU's level only by default).
+constexpr unsigned kCompiledLevels = ARCHBENCH_CPU_LEVELS;
+std::atomic<int> chosen_level{static_cast<int>(CpuIsa::Baseline)};
+
+bool level_compiled(CpuIsa isa) { return (kCompiledLevels >> static_cast<unsigned>(isa) & 1) != 0; }
+
+std::string compiled_levels() {
+  std::vector<std::string> names;
+  for (int l = static_cast<int>(CpuIsa::Avx512); l >= 0; --l)
+    if (level_compiled(static_cast<CpuIsa>(l))) names.push_back(cpu_isa_name(static_cast<CpuIsa>(l)));
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
 // The cap of ARCHBENCH_CPU_ISA, installed once before the first kernel call (every
-// KernelSetScope asks; the multi-target wrappers remember their first answer).
+// KernelSetScope asks; the multi-target wrappers remember their first answer), and the level
+// calls run at: the highest compiled one at most the CPU's and the cap's. A build with no such
+// level is an error here, before any kernel could run code this CPU lacks.
 void install_isa_cap() {
   static const bool installed = [] {
-    if (const char* env = std::getenv("ARCHBENCH_CPU_ISA"); env && *env) {
+    CpuIsa cap = CpuIsa::Avx512;
+    const char* env = std::getenv("ARCHBENCH_CPU_ISA");
+    if (env && *env) {
       try {
-        isa_cap = static_cast<int>(parse_cpu_isa(env));
+        cap = parse_cpu_isa(env);
       } catch (const RuntimeError& e) {
         throw RuntimeError(fmt::format("ARCHBENCH_CPU_ISA: {}", e.what()));
       }
     }
+    const CpuIsa detected = detected_cpu_isa();
+    int level = static_cast<int>(std::min(detected, cap));
+    while (level >= 0 && !level_compiled(static_cast<CpuIsa>(level))) --level;
+    if (level < 0) {
+      if (cap < detected)
+        throw RuntimeError(fmt::format(
+            "ARCHBENCH_CPU_ISA={}: this build's cpu kernel set has no level at or below it (compiled: {}); "
+            "configure with -DARCHBENCH_PORTABLE=ON for every level",
+            cpu_isa_name(cap), compiled_levels()));
+      throw RuntimeError(fmt::format(
+          "this CPU runs x86-64 level {} at most, and this build's cpu kernel set was compiled for {} only: "
+          "build archbench on this machine, or configure with -DARCHBENCH_PORTABLE=ON for every level",
+          cpu_isa_name(detected), compiled_levels()));
+    }
+    isa_cap = static_cast<int>(cap);
+    chosen_level = level;
     halide_set_custom_can_use_target_features(capped_can_use);
     return true;
   }();
@@ -141,7 +178,7 @@ const char* cpu_isa_target(CpuIsa isa) { return kIsaNames[static_cast<size_t>(is
 
 CpuIsa cpu_isa() {
   install_isa_cap();
-  return std::min(detected_cpu_isa(), static_cast<CpuIsa>(isa_cap.load()));
+  return static_cast<CpuIsa>(chosen_level.load());
 }
 
 int64_t cpu_isa_refusals() { return isa_refusals.load(); }

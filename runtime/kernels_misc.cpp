@@ -8,6 +8,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "archbench_add.h"
 #include "archbench_add_relu.h"
@@ -169,16 +170,43 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
   const int64_t padded = (p.out_features + kChannelPad - 1) / kChannelPad * kChannelPad;
   p.weight = Buffer(to_int(padded), to_int(k));
   p.bias = Buffer(to_int(padded));
-  fill(p.weight, 0.0f);
   fill(p.bias, 0.0f);
-  // PyTorch's column (c * H + y) * W + x goes to k = (y * W + x) * C + c.
-  for (int64_t o = 0; o < p.out_features; ++o) {
-    const float* row = &weight.data[static_cast<size_t>(o * k)];
-    for (int64_t c = 0; c < in.c; ++c)
-      for (int64_t y = 0; y < in.h; ++y)
-        for (int64_t x = 0; x < in.w; ++x)
-          p.weight(static_cast<int>(o), static_cast<int>((y * in.w + x) * in.c + c)) = row[(c * in.h + y) * in.w + x];
-    if (bias) p.bias(static_cast<int>(o)) = bias->data[static_cast<size_t>(o)];
+  if (bias) std::copy(bias->data.begin(), bias->data.end(), p.bias.data());
+  // PyTorch's column s = (c * H + y) * W + x goes to k = (y * W + x) * C + c; p.weight holds
+  // (o, k) with o innermost. A transpose of up to hundreds of MB (VGG's fc6: 400 MB): per band
+  // of 64 outputs, the source rows are read front to back (64 sequential streams) and each
+  // column's 64 values written as one 256-byte run; bands go to threads; every destination
+  // element is written once (the padding outputs as zeros), so nothing is cleared first.
+  std::vector<int64_t> dest(static_cast<size_t>(k));
+  for (int64_t c = 0, s = 0; c < in.c; ++c)
+    for (int64_t y = 0; y < in.h; ++y)
+      for (int64_t x = 0; x < in.w; ++x, ++s) dest[static_cast<size_t>(s)] = (y * in.w + x) * in.c + c;
+  constexpr int64_t kBand = 64;
+  const int64_t bands = (padded + kBand - 1) / kBand;
+  float* out = p.weight.data();
+  const float* src = weight.data.data();
+  const int64_t rows = p.out_features;
+  auto transpose_bands = [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t o0 = b * kBand, o1 = std::min(padded, o0 + kBand), real = std::clamp<int64_t>(rows - o0, 0, o1 - o0);
+      for (int64_t s = 0; s < k; ++s) {
+        float* d = out + dest[static_cast<size_t>(s)] * padded + o0;
+        const float* from = src + o0 * k + s;
+        for (int64_t o = 0; o < real; ++o) d[o] = from[o * k];
+        std::fill(d + real, d + (o1 - o0), 0.0f);
+      }
+    }
+  };
+  const int64_t threads =
+      std::clamp<int64_t>(static_cast<int64_t>(std::thread::hardware_concurrency()), 1, std::min<int64_t>(bands, 16));
+  if (threads == 1 || padded * k < (int64_t{1} << 20)) {
+    transpose_bands(0, bands);
+  } else {
+    std::vector<std::thread> workers;
+    for (int64_t t = 1; t < threads; ++t)
+      workers.emplace_back(transpose_bands, bands * t / threads, bands * (t + 1) / threads);
+    transpose_bands(0, bands / threads);
+    for (std::thread& w : workers) w.join();
   }
   p.weight.upload();
   p.bias.upload();

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/hash.h"
 #include "runtime/runtime.h"
@@ -114,12 +116,21 @@ class Rng {
       have_spare_ = false;
       return spare_;
     }
-    const double u1 = static_cast<double>((next() >> 11) + 1) * 0x1p-53;  // (0, 1]: log is finite
-    const double u2 = uniform();
-    const double r = std::sqrt(-2.0 * std::log(u1)), a = 2.0 * std::numbers::pi * u2;
-    spare_ = r * std::sin(a);
+    const uint64_t a = next(), b = next();
+    double second = 0;
+    const double first = box_muller(a, b, second);
+    spare_ = second;
     have_spare_ = true;
-    return r * std::cos(a);
+    return first;
+  }
+
+  // The pair normal() makes from two raw draws: r cos(t) (returned) and r sin(t) (in `second`).
+  static double box_muller(uint64_t a, uint64_t b, double& second) {
+    const double u1 = static_cast<double>((a >> 11) + 1) * 0x1p-53;  // (0, 1]: log is finite
+    const double u2 = static_cast<double>(b >> 11) * 0x1p-53;
+    const double r = std::sqrt(-2.0 * std::log(u1)), t = 2.0 * std::numbers::pi * u2;
+    second = r * std::sin(t);
+    return r * std::cos(t);
   }
 
  private:
@@ -128,6 +139,32 @@ class Rng {
   double spare_ = 0;
   bool have_spare_ = false;
 };
+
+// `out` = scale * the normals Rng::normal() draws in turn, for large tensors (VGG-16's fc6 has
+// 103 M weights): the raw draws come from the one generator in order, a block at a time; the
+// logs, square roots and sines, most of the time, are spread over threads. The same values
+// as one normal() call per element.
+void fill_normal(Rng& rng, double scale, std::vector<float>& out) {
+  constexpr size_t kPairs = size_t{1} << 19;  // pairs of draws per block (8 MiB of draws)
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 16);
+  std::vector<uint64_t> draws(2 * kPairs);
+  for (size_t at = 0; at < out.size(); at += 2 * kPairs) {
+    const size_t values = std::min(out.size() - at, 2 * kPairs), pairs = (values + 1) / 2;
+    for (size_t i = 0; i < 2 * pairs; ++i) draws[i] = rng.next();
+    auto transform = [&](size_t first, size_t last) {
+      for (size_t i = first; i < last; ++i) {
+        double second = 0;
+        const double first_value = Rng::box_muller(draws[2 * i], draws[2 * i + 1], second);
+        out[at + 2 * i] = static_cast<float>(scale * first_value);
+        if (2 * i + 1 < values) out[at + 2 * i + 1] = static_cast<float>(scale * second);
+      }
+    };
+    std::vector<std::thread> workers;
+    for (size_t t = 1; t < threads; ++t) workers.emplace_back(transform, pairs * t / threads, pairs * (t + 1) / threads);
+    transform(0, pairs / threads);
+    for (std::thread& w : workers) w.join();
+  }
+}
 
 }  // namespace
 
@@ -146,6 +183,11 @@ Weights init_weights(const Graph& graph, uint64_t seed) {
     Tensor t(p.spec.shape);
     Rng rng(seed, p.spec.name);
     const double he = std::sqrt(2.0 / p.fan_in), bound = 1.0 / std::sqrt(p.fan_in);
+    if (p.role == Role::Weight && t.data.size() >= (size_t{1} << 20)) {
+      fill_normal(rng, he, t.data);
+      w.emplace(p.spec.name, std::move(t));
+      continue;
+    }
     for (float& v : t.data) {
       double x = 0;
       switch (p.role) {

@@ -11,8 +11,10 @@
 # The hand-written schedules and the autoscheduled baselines (Adams2019's beam capped at 4)
 # are compiled with every epilogue; knob variants, named by their knob values (p: pixels per
 # register tile, r: output rows per parallel task), with the epilogues of the CNN zoo's 3x3
-# and 1x1 convs. ARCHBENCH_TUNING=ON compiles the wider grid (the tune command times them all).
-option(ARCHBENCH_TUNING "Compile the wide grid of conv schedule variants for archbench tune" OFF)
+# and 1x1 convs. ARCHBENCH_TUNING=ON compiles the wider grid (the tune command times them all);
+# options in CMakeLists.txt; the Adams2019 baseline where ARCHBENCH_ADAMS2019 says. A variant
+# left out is still known by name (conv_variants_absent.inc): a tuned database may list it, and
+# asking for it says how to compile it.
 set(conv_epilogue_params
     "none|"
     "relu|activation=relu"
@@ -42,23 +44,30 @@ set(conv_variants
     "winograd-m4-rows-t96|tile=4 split=rows tiles=96||winograd|4|none relu add_relu"
     "winograd-m4-ch-t48-p8|tile=4 split=channels tiles=48 register_tile=8||winograd|4|none relu add_relu"
     "winograd-m2-rows-t24|tile=2 split=rows tiles=24||winograd|2|none relu add_relu")
-if(ARCHBENCH_TUNING)
-  foreach(px 4 8 10 12 14)
-    foreach(rows 2 4 8 16)
-      list(APPEND conv_variants "direct-p${px}-r${rows}|schedule=direct pixels=${px} row_band=${rows}||direct|${px}|none relu add_relu")
-    endforeach()
+# Compiled: the list above, or with the wide grid below too; Adams2019 only where wanted.
+set(conv_variants_wanted ${conv_variants})
+# The wide grid: always listed (a build without it knows its names), compiled with ARCHBENCH_TUNING.
+foreach(px 4 8 10 12 14)
+  foreach(rows 2 4 8 16)
+    list(APPEND conv_variants "direct-p${px}-r${rows}|schedule=direct pixels=${px} row_band=${rows}||direct|${px}|none relu add_relu")
   endforeach()
-  foreach(m 2 4)
-    foreach(t 12 24 48 96)
-      list(APPEND conv_variants
-          "winograd-m${m}-rows-t${t}|tile=${m} split=rows tiles=${t}||winograd|${m}|none relu add_relu")
-    endforeach()
-    foreach(p 8 12)
-      set(knobs "tile=${m} split=channels tiles=48 register_tile=${p}")
-      list(APPEND conv_variants "winograd-m${m}-ch-t48-p${p}|${knobs}||winograd|${m}|none relu add_relu")
-    endforeach()
+endforeach()
+foreach(m 2 4)
+  foreach(t 12 24 48 96)
+    list(APPEND conv_variants
+        "winograd-m${m}-rows-t${t}|tile=${m} split=rows tiles=${t}||winograd|${m}|none relu add_relu")
   endforeach()
-  list(REMOVE_DUPLICATES conv_variants)
+  foreach(p 8 12)
+    set(knobs "tile=${m} split=channels tiles=48 register_tile=${p}")
+    list(APPEND conv_variants "winograd-m${m}-ch-t48-p${p}|${knobs}||winograd|${m}|none relu add_relu")
+  endforeach()
+endforeach()
+list(REMOVE_DUPLICATES conv_variants)
+if(archbench_tuning_grid)
+  set(conv_variants_wanted ${conv_variants})
+endif()
+if(NOT archbench_adams2019)
+  list(FILTER conv_variants_wanted EXCLUDE REGEX "^auto-adams2019[|]")
 endif()
 
 # An entry of conv_epilogue_params: sets `epi` (its name) and `epi_params` (its generator
@@ -76,7 +85,18 @@ endmacro()
 # The runtime's table of variants (runtime/kernels.cpp includes both files).
 set(conv_includes "")
 set(conv_table "")
+set(conv_absent "")
 foreach(variant ${conv_variants})
+  if(NOT variant IN_LIST conv_variants_wanted)
+    string(REGEX REPLACE "[|].*" "" name "${variant}")
+    if(name STREQUAL "auto-adams2019")
+      set(how "-DARCHBENCH_ADAMS2019=ON or -DARCHBENCH_PORTABLE=ON")
+    else()
+      set(how "-DARCHBENCH_TUNING=ON")
+    endif()
+    string(APPEND conv_absent "ARCHBENCH_ABSENT_CONV_VARIANT(\"${name}\", \"${how}\")\n")
+    continue()
+  endif()
   string(REPLACE "|" ";" variant "${variant}")
   list(GET variant 0 name)
   list(GET variant 1 params)
@@ -128,6 +148,7 @@ foreach(variant ${conv_variants})
 endforeach()
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_includes.inc CONTENT "${conv_includes}")
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_table.inc CONTENT "${conv_table}")
+file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/conv_variants_absent.inc CONTENT "${conv_absent}")
 
 # The GPU sets' conv schedules (conv.cpp, generate_gpu), every epilogue each: the three
 # hand-written ones and the Li2018-autoscheduled baseline. The runtime's table of them is

@@ -243,6 +243,7 @@ Sweep load_sweep(const std::filesystem::path& path) {
     known.push_back("tuned");  // per layer from configs/tuned/ (archbench tune)
     for (const YAML::Node& n : items(root["schedules"])) {
       std::string s = scalar(n, file, "a schedule");
+      if (std::string absent = conv_schedule_not_compiled(s); !absent.empty()) fail(n, file, absent);
       if (std::find(known.begin(), known.end(), s) == known.end())
         fail(n, file,
              fmt::format("unknown schedule '{}'{} (one of: {})", s, hint_for(s, known),

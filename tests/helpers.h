@@ -15,6 +15,7 @@
 
 #include "analysis/analysis.h"
 #include "networks/networks.h"
+#include "runtime/executor.h"
 #include "runtime/runtime.h"
 
 namespace archbench {
@@ -26,6 +27,12 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s) {
 }  // namespace archbench
 
 namespace archbench::test {
+
+// "auto-adams2019, " where this build compiled the Adams2019 baseline (ARCHBENCH_ADAMS2019; the
+// test preset does not), else "": for schedule lists in expected messages.
+inline std::string adams_listed() {
+  return conv_schedule_not_compiled("auto-adams2019").empty() ? "auto-adams2019, " : "";
+}
 
 // The tests folder: the source tree's, or $ARCHBENCH_TEST_DIR (a checkout elsewhere, e.g. on
 // the GPU machine bench/gpu/check.sh runs on).

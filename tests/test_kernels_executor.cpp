@@ -291,6 +291,24 @@ BOOST_AUTO_TEST_CASE(per_layer_schedules_override_the_network_wide_ones) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(a_schedule_this_build_did_not_compile_says_how_to_compile_it) {
+  Graph g = load_text(kBlocks);
+  ExecutorOptions o;
+  o.conv_schedule = "direct-p4-r2";  // the tuning grid: the test preset does not compile it
+  BOOST_REQUIRE(!conv_schedule_not_compiled(o.conv_schedule).empty());
+  BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) ==
+           "conv schedule 'direct-p4-r2' is not compiled into this build (configure with -DARCHBENCH_TUNING=ON)";
+  });
+  if (!test::adams_listed().empty()) return;
+  o.conv_schedule = "auto-adams2019";
+  BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) ==
+           "conv schedule 'auto-adams2019' is not compiled into this build (configure with -DARCHBENCH_ADAMS2019=ON "
+           "or -DARCHBENCH_PORTABLE=ON)";
+  });
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
   Graph g = load_text(kBlocks);
   ExecutorOptions o;
@@ -298,7 +316,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
   BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
     return std::string(e.what()) ==
            "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
-           "auto-mullapudi2016, auto-adams2019, auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
+           "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
            "winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, "
            "gpu-simple, gpu-c8, gpu-auto-li2018)";
   });
@@ -342,7 +360,7 @@ BOOST_AUTO_TEST_CASE(every_zoo_network_matches_the_reference) {
       {"deeplabv3_resnet50", {1, 3, 40, 40}, false},
       {"deeplabv3plus", {1, 3, 48, 48}, true},
   };
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(ARCHBENCH_SANITIZED)
   const bool sanitized = true;
 #else
   const bool sanitized = false;

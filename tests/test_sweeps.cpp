@@ -148,9 +148,12 @@ BOOST_AUTO_TEST_CASE(bad_sweep_files_name_line_and_column) {
        "bad_sweeps/negative_threads.yaml:5:14: error: threads (0: all cores) must be at least 0, got -1"},
       {"unknown_schedule",
        "bad_sweeps/unknown_schedule.yaml:5:22: error: unknown schedule 'tiledd' (did you mean 'tiled'?) (one of: "
-       "default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, auto-adams2019, auto-li2018, "
+       "default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, "
        "direct-p14-r8, direct-p7-r4, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, "
        "winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018, tuned)"},
+      {"schedule_not_compiled",  // the tuning grid: the test preset does not compile it
+       "bad_sweeps/schedule_not_compiled.yaml:5:22: error: conv schedule 'direct-p4-r2' is not compiled into this "
+       "build (configure with -DARCHBENCH_TUNING=ON)"},
       {"zero_repetitions", "bad_sweeps/zero_repetitions.yaml:5:14: error: repetitions must be at least 1, got 0"},
       {"empty_product",
        "bad_sweeps/empty_product.yaml:1:1: error: the sweep has no cases: every combination is excluded"},
@@ -512,6 +515,20 @@ BOOST_AUTO_TEST_CASE(report_files_and_ab_statistics) {
   BOOST_TEST(md.find("|      14.000 |      15.000 |       0.933x | 0.369 | same (within noise) (fewer than 9 "
                      "repetitions: unreliable) |") != std::string::npos);
   BOOST_TEST(md.find("![Latency against GMACs](charts/latency-vs-gmacs.svg)") != std::string::npos);
+  // Findings over tiny_backbone's six cases (cycle.yaml's fail): medians 11 + position ms, 2 M
+  // MACs and 4.1 M FLOPs each, so 5500 ms per GMAC at 11 ms (0.373 GFLOP/s) to 8000 at 16 ms;
+  // activations all 0 (the first case wins the tie); no receptive field recorded; per case the
+  // pool call (a quarter of the median against a 0.1 ms bound: 2.5-3.6 %) is under 30 % and
+  // the stem (three quarters against 4 ms: 33-48 %) is not, 81 ms of kernel time in all.
+  const std::string findings =
+      "## Findings\n\nLeast time per GMAC: ../tiny_backbone.yaml 1x3x16x16 cpu threads=1 schedule=default (5500.00 ms "
+      "per GMAC, 0.4 GFLOP/s); most: ../tiny_backbone.yaml 2x3x24x20 cuda threads=1 schedule=default (8000.00 ms per "
+      "GMAC, 0.3 GFLOP/s), 1.5x as long per multiply-accumulate. Most activation memory at its peak: "
+      "../tiny_backbone.yaml 1x3x16x16 cpu threads=1 schedule=default (0.0 MiB; 0.00 M parameters). 6 of 12 kernel "
+      "calls (1 network) reach under 30 % of their roofline bound, 25.0 % of the kernel time; the longest of them: "
+      "pool in ../tiny_backbone.yaml 2x3x24x20 cuda threads=1 schedule=default (maxpool, 4.000 ms, 2.5 % of its "
+      "bound).\n\n## Runs";
+  BOOST_TEST(md.substr(md.find("## Findings"), findings.size()) == findings);
   BOOST_TEST(fs::exists(o.out_dir / "charts/latency-vs-gmacs.svg"));
   BOOST_TEST(fs::exists(o.out_dir / "charts/roofline.svg"));
   std::string csv = read_text(o.out_dir / "cases.csv");
@@ -542,6 +559,24 @@ BOOST_AUTO_TEST_CASE(report_files_and_ab_statistics) {
   BOOST_TEST(html.find("https://") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(networks_filter_the_report) {
+  fs::path dir = scratch("networks");
+  run_sweep(load_sweep(tiny_sweep()), quiet(dir / "r.sqlite"));
+  ResultsDb db = ResultsDb::open(dir / "r.sqlite", false);
+  ReportOptions o;
+  o.out_dir = dir / "all";
+  write_report(db, o);
+  BOOST_TEST(read_text(o.out_dir / "report.md").find("## Failed cases") != std::string::npos);
+  o.out_dir = dir / "tiny";
+  o.networks = {"../tiny_backbone.yaml"};
+  write_report(db, o);
+  std::string md = read_text(o.out_dir / "report.md");
+  BOOST_TEST(md.find("## Failed cases") == std::string::npos);  // cycle.yaml's three cases are left out
+  BOOST_TEST(md.find("cycle.yaml") == std::string::npos);
+  std::string csv = read_text(o.out_dir / "cases.csv");
+  BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 7);  // header + tiny_backbone's 6 cases
+}
+
 BOOST_AUTO_TEST_CASE(bad_report_requests) {
   fs::path dir = scratch("bad_report");
   run_sweep(load_sweep(tiny_sweep()), quiet(dir / "r.sqlite"));
@@ -570,6 +605,12 @@ BOOST_AUTO_TEST_CASE(bad_report_requests) {
              "fields the selectors do not name)");
   BOOST_TEST(!fs::exists(dir / "out"));
   o.compare.reset();
+  o.networks = {"tiny_backbone"};
+  BOOST_TEST(error_of(o) ==
+             "--networks: no case of 'tiny_backbone' in the selected runs (did you mean '../tiny_backbone.yaml'?) (they "
+             "have: ../../bad_specs/cycle.yaml, ../tiny_backbone.yaml)");
+  BOOST_TEST(!fs::exists(dir / "out"));
+  o.networks.clear();
   std::ofstream(dir / "file") << "x";
   o.out_dir = dir / "file";
   BOOST_TEST(error_of(o) == (dir / "file").string() + ": cannot write the report: exists and is not a folder");

@@ -210,17 +210,23 @@ TunedDb read_tuned_db(const std::filesystem::path& path) {
         if (l["layer"]) e.layer = text(l, "layer", file, "a layer entry");
         std::string family = family_of(e.signature);
         std::vector<std::string> known = schedules_of(family);
+        // A schedule another build compiles (the Adams2019 baseline, the tuning grid) is a
+        // name a database may hold too: it runs as the default here (tuned_choice).
+        auto is_known = [&](const std::string& name) {
+          return std::find(known.begin(), known.end(), name) != known.end() ||
+                 (family == "conv" && !conv_schedule_not_compiled(name).empty());
+        };
         if (!parse_signature(e.signature).ok)
           fail(l["signature"], file,
                fmt::format("'{}' is not a layer signature (archbench tune writes them)", e.signature));
-        if (std::find(known.begin(), known.end(), e.schedule) == known.end())
+        if (!is_known(e.schedule))
           fail(l["schedule"], file,
                fmt::format("unknown {} schedule '{}' (one of: {})", family, e.schedule, fmt::join(known, ", ")));
         if (target.find(e.signature)) fail(l["signature"], file, "this signature is listed twice for the target");
         // A timing or failure is of one of the family's schedules, like the winner.
         auto known_schedule = [&](const YAML::Node& key, const char* where) {
           const std::string name = key.Scalar();
-          if (std::find(known.begin(), known.end(), name) == known.end())
+          if (!is_known(name))
             fail(key, file,
                  fmt::format("unknown {} schedule '{}' in '{}'{} (one of: {})", family, name, where,
                              closest_name(name, known).empty()

@@ -265,6 +265,8 @@ TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads, Kern
   c.hook = [shared, found = c.found, predicted = c.predicted, missing = c.missing](
                const std::string& signature, const std::string& family) -> std::optional<std::string> {
     std::optional<Lookup> l = lookup(*shared, signature, family);
+    // A winner this build did not compile (the tuning grid, Adams2019) runs as the default.
+    if (l && !conv_schedule_not_compiled(l->schedule).empty()) l.reset();
     if (!l) {
       ++*missing;
       return std::nullopt;

@@ -6,10 +6,10 @@
 # Compressed: the two executables hold every kernel set at four x86-64 levels (about 30 MB
 # each, 63 MB with the libraries), and the device tool carries at most 64 MiB with the
 # checkout; gzip takes them to about a third.
-# usage: bench/gpu/bundle.sh [BUILD_DIR]   (default: build)
+# usage: bench/gpu/bundle.sh [BUILD_DIR]   (default: build-test, the test preset: every set, with the tests)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$here/build}
+build=${1:-$here/build-test}
 out="$build/gpu-bundle"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, one command on a machine with an NVIDIA GPU. Builds nothing: run it in a
-# checkout whose build/ was built elsewhere (the cuda kernel set compiles without a GPU).
+# checkout whose build-test/ was built elsewhere (the cuda kernel set compiles without a GPU).
 #   1. the cuda kernel set's correctness tests (every family on the PyTorch fixtures, fused
 #      blocks with each GPU conv schedule, two zoo networks) against the reference executor;
 #   2. `archbench bench --target cuda` at batch 1 and 8: alexnet, vgg16, resnet50, unet (572x572,
@@ -15,7 +15,7 @@
 # BUILD/gpu-bundle/bundle.tar.gz, unpacked into a temporary folder, when bench/gpu/bundle.sh
 # made one (executables + their shared libraries, for a machine without this project's
 # Debian packages), else from BUILD/.
-# usage: bench/gpu/check.sh [BUILD_DIR]   (default: build)
+# usage: bench/gpu/check.sh [BUILD_DIR]   (default: build-test, the test preset)
 # A dry run of the script itself elsewhere: TARGET=opencl NETS="alexnet@64" BATCHES=1 (PoCL);
 # SCHEDULES="gpu-tiled" narrows step 3.
 set -uo pipefail
@@ -24,7 +24,7 @@ budget=${BUDGET_S:-420}
 read -r -a nets <<<"${NETS:-alexnet@224 vgg16@224 resnet50@224 unet@572 deeplabv3_resnet50@512}"
 read -r -a batches <<<"${BATCHES:-1 8}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$here/build}
+build=${1:-$here/build-test}
 out=${OUT:-$here/gpu-check}
 mkdir -p "$out"
 if [ -f "$build/gpu-bundle/bundle.tar.gz" ]; then
@@ -40,7 +40,7 @@ else
 fi
 # The zoo and the test fixtures of this checkout, wherever it was built.
 export ARCHBENCH_ZOO="$here/networks/zoo" ARCHBENCH_TEST_DIR="$here/tests"
-[ -x "$ab" ] || { echo "check: no $ab (build first: cmake --build build)" >&2; exit 1; }
+[ -x "$ab" ] || { echo "check: no $ab (build first: cmake --preset test && cmake --build --preset test)" >&2; exit 1; }
 if ldd "$ab" | grep -q "not found"; then
   echo "check: $ab is missing shared libraries on this machine:" >&2
   ldd "$ab" | grep "not found" >&2
