@@ -381,33 +381,33 @@ std::vector<PlacedLabel> place_labels(const std::vector<LabelAnchor>& anchors, c
   std::vector<PlacedLabel> out(anchors.size());
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i : order) {
-    const LabelAnchor& a = anchors[i];
-    PlacedLabel& l = out[i];
-    l.text = a.text;
-    if (a.text.empty() || l.placed) continue;
-    const double w = static_cast<double>(codepoints(a.text)) * kSmallFont * kLabelGlyph;
-    const double h = (kLabelAscent + kLabelDescent) * kSmallFont;
-    for (double d : kDistances) {
-      for (const auto& u : kDirections) {
-        const double ex = a.x + u[0] * (radius + d), ey = a.y + u[1] * (radius + d);  // the box's near edge
-        const double x0 = u[0] > 0 ? ex : u[0] < 0 ? ex - w : ex - w / 2;
-        const double y0 = u[1] > 0 ? ey : u[1] < 0 ? ey - h : ey - h / 2;
-        const Box box{x0, y0, x0 + w, y0 + h};
-        if (box.x0 < p.left + 2 || box.x1 > p.right - 2 || box.y0 < p.top + 2 || box.y1 > p.bottom - 2) continue;
-        if (std::any_of(taken.begin(), taken.end(), [&](const Box& t) { return box.hits(t, 1.5); })) continue;
-        if (pass == 0 && !nearest_is_own(box, i)) continue;
-        taken.push_back(box);
-        l.placed = true;
-        l.x0 = box.x0, l.y0 = box.y0, l.x1 = box.x1, l.y1 = box.y1;
-        if (d > kDistances[1] || pass == 1) {
-          l.leader = true;
-          l.lx0 = a.x + u[0] * radius, l.ly0 = a.y + u[1] * radius;
-          l.lx1 = std::clamp(a.x, box.x0, box.x1), l.ly1 = std::clamp(a.y, box.y0, box.y1);
+      const LabelAnchor& a = anchors[i];
+      PlacedLabel& l = out[i];
+      l.text = a.text;
+      if (a.text.empty() || l.placed) continue;
+      const double w = static_cast<double>(codepoints(a.text)) * kSmallFont * kLabelGlyph;
+      const double h = (kLabelAscent + kLabelDescent) * kSmallFont;
+      for (double d : kDistances) {
+        for (const auto& u : kDirections) {
+          const double ex = a.x + u[0] * (radius + d), ey = a.y + u[1] * (radius + d);  // the box's near edge
+          const double x0 = u[0] > 0 ? ex : u[0] < 0 ? ex - w : ex - w / 2;
+          const double y0 = u[1] > 0 ? ey : u[1] < 0 ? ey - h : ey - h / 2;
+          const Box box{x0, y0, x0 + w, y0 + h};
+          if (box.x0 < p.left + 2 || box.x1 > p.right - 2 || box.y0 < p.top + 2 || box.y1 > p.bottom - 2) continue;
+          if (std::any_of(taken.begin(), taken.end(), [&](const Box& t) { return box.hits(t, 1.5); })) continue;
+          if (pass == 0 && !nearest_is_own(box, i)) continue;
+          taken.push_back(box);
+          l.placed = true;
+          l.x0 = box.x0, l.y0 = box.y0, l.x1 = box.x1, l.y1 = box.y1;
+          if (d > kDistances[1] || pass == 1) {
+            l.leader = true;
+            l.lx0 = a.x + u[0] * radius, l.ly0 = a.y + u[1] * radius;
+            l.lx1 = std::clamp(a.x, box.x0, box.x1), l.ly1 = std::clamp(a.y, box.y0, box.y1);
+          }
+          break;
         }
-        break;
+        if (l.placed) break;
       }
-      if (l.placed) break;
-    }
     }
   }
   return out;

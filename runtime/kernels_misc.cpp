@@ -1,5 +1,7 @@
 #include "runtime/kernels_misc.h"
 
+#include "common/split_threads.h"
+
 #include <HalideRuntime.h>
 #include <fmt/format.h>
 
@@ -186,7 +188,7 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
   float* out = p.weight.data();
   const float* src = weight.data.data();
   const int64_t rows = p.out_features;
-  auto transpose_bands = [&](int64_t first, int64_t last) {
+  split_over_threads(bands, padded * k >= (int64_t{1} << 20), [&](int64_t first, int64_t last) {
     for (int64_t b = first; b < last; ++b) {
       const int64_t o0 = b * kBand, o1 = std::min(padded, o0 + kBand), real = std::clamp<int64_t>(rows - o0, 0, o1 - o0);
       for (int64_t s = 0; s < k; ++s) {
@@ -196,18 +198,7 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
         std::fill(d + real, d + (o1 - o0), 0.0f);
       }
     }
-  };
-  const int64_t threads =
-      std::clamp<int64_t>(static_cast<int64_t>(std::thread::hardware_concurrency()), 1, std::min<int64_t>(bands, 16));
-  if (threads == 1 || padded * k < (int64_t{1} << 20)) {
-    transpose_bands(0, bands);
-  } else {
-    std::vector<std::thread> workers;
-    for (int64_t t = 1; t < threads; ++t)
-      workers.emplace_back(transpose_bands, bands * t / threads, bands * (t + 1) / threads);
-    transpose_bands(0, bands / threads);
-    for (std::thread& w : workers) w.join();
-  }
+  });
   p.weight.upload();
   p.bias.upload();
   return p;

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <numbers>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/hash.h"
+#include "common/split_threads.h"
 #include "runtime/runtime.h"
 
 namespace archbench {
@@ -146,23 +146,18 @@ class Rng {
 // as one normal() call per element.
 void fill_normal(Rng& rng, double scale, std::vector<float>& out) {
   constexpr size_t kPairs = size_t{1} << 19;  // pairs of draws per block (8 MiB of draws)
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 16);
   std::vector<uint64_t> draws(2 * kPairs);
   for (size_t at = 0; at < out.size(); at += 2 * kPairs) {
     const size_t values = std::min(out.size() - at, 2 * kPairs), pairs = (values + 1) / 2;
     for (size_t i = 0; i < 2 * pairs; ++i) draws[i] = rng.next();
-    auto transform = [&](size_t first, size_t last) {
-      for (size_t i = first; i < last; ++i) {
+    split_over_threads(static_cast<int64_t>(pairs), true, [&](int64_t first, int64_t last) {
+      for (auto i = static_cast<size_t>(first); i < static_cast<size_t>(last); ++i) {
         double second = 0;
         const double first_value = Rng::box_muller(draws[2 * i], draws[2 * i + 1], second);
         out[at + 2 * i] = static_cast<float>(scale * first_value);
         if (2 * i + 1 < values) out[at + 2 * i + 1] = static_cast<float>(scale * second);
       }
-    };
-    std::vector<std::thread> workers;
-    for (size_t t = 1; t < threads; ++t) workers.emplace_back(transform, pairs * t / threads, pairs * (t + 1) / threads);
-    transform(0, pairs / threads);
-    for (std::thread& w : workers) w.join();
+    });
   }
 }
 
