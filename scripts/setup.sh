@@ -23,8 +23,9 @@ for arg in "$@"; do
   case "$arg" in
     --peers) packages+=(python3-torch python3-torchvision python3-numpy) ;;
     # the report opened headless; the database inspected; PoCL, a CPU OpenCL driver on which the
-    # opencl kernel set's tests run where there is no GPU
-    --tests) packages+=(chromium sqlite3 pocl-opencl-icd) ;;
+    # opencl kernel set's tests run where there is no GPU; clang and its sanitizer runtimes, which
+    # compile the sanitized test build (a third faster than g++ there)
+    --tests) packages+=(chromium sqlite3 pocl-opencl-icd clang libclang-rt-14-dev) ;;
     *) echo "setup: unknown option $arg (--peers, --tests)" >&2; exit 1 ;;
   esac
 done

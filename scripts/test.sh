@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build the test preset (build-test/: the cpu
-# kernel set for every x86-64 level, both GPU sets, our code with warnings as errors under
-# AddressSanitizer + UBSan) and run every test. ARCHBENCH_SANITIZE=OFF builds without the
+# kernel set for every x86-64 level, both GPU sets, our code compiled by clang with warnings as
+# errors under AddressSanitizer + UBSan) and run every test. ARCHBENCH_SANITIZE=OFF builds without the
 # sanitizers. Prints the slowest tests at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
