@@ -30,7 +30,6 @@ set(conv_variants
     "auto-mullapudi2016||Mullapudi2016|auto|7|all"
     "auto-adams2019|beam_size=4|Adams2019|auto|7|all"
     "auto-li2018||Li2018|auto|7|all"
-    "direct-p14-r8|schedule=direct pixels=14 row_band=8||direct|14|none relu add_relu"
     "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu"
     # Two channel tiles (64 output channels) x 4 pixels: the default on wide maps (kernels.cpp).
     "direct-c64-p4|schedule=direct pixels=4 channel_tiles=2||direct|4|all|64"

@@ -295,7 +295,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
   BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
              "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p14-r8, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
+             "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
              "winograd-m4-rows-t24, "
              "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, "
              "gpu-auto-li2018)");
@@ -313,7 +313,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
              "db.yaml:6:14: error: threads must be a positive integer, got 'two'");
   // Timings and failures are of the family's schedules too.
   const std::string conv_schedules =
-      "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p14-r8, "
+      "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, "
       "direct-p7-r4, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, "
       "winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018";
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        ms: {direct: 1, bogus: 2}\n") ==
@@ -345,7 +345,7 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   Tensor want = plain.run(x).at("c");
   TunedTarget t{this_cpu_target(1), {}};
   for (const auto& [layer, schedule] : std::vector<std::pair<std::string, std::string>>{
-           {"a", "direct-p14-r8"}, {"b1", "winograd-m4-rows-t24"}, {"c", "blocked"}}) {
+           {"a", "direct-p7-r4"}, {"b1", "winograd-m4-rows-t24"}, {"c", "blocked"}}) {
     TunedEntry e;
     size_t step = 0;
     for (size_t s = 0; s < plain.steps().size(); ++s)
@@ -363,7 +363,7 @@ BOOST_AUTO_TEST_CASE(a_tuned_network_computes_what_the_default_does) {
   BOOST_TEST(*c.found == 4);
   std::vector<std::string> ran = schedules_ran(tuned);
   BOOST_TEST(
-      ran == std::vector<std::string>({"direct-p14-r8", "winograd-m4-rows-t24", "winograd-m4-rows-t24", "blocked"}),
+      ran == std::vector<std::string>({"direct-p7-r4", "winograd-m4-rows-t24", "winograd-m4-rows-t24", "blocked"}),
       boost::test_tools::per_element());
   BOOST_TEST(test::relative_error(got, want) <= 1e-5);
 }
