@@ -30,6 +30,8 @@ SpecError::SpecError(SourceLoc loc, std::string layer, std::string message)
       layer_(std::move(layer)),
       message_(std::move(message)) {}
 
+std::string shape_text(const Shape& s) { return fmt::format("{}x{}x{}x{}", s.n, s.c, s.h, s.w); }
+
 int64_t Shape::elements() const {
   int64_t r = 1;
   for (int64_t d : {n, c, h, w})

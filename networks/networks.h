@@ -22,6 +22,8 @@ struct Shape {
   int64_t elements() const;  // throws std::overflow_error where the product overflows int64
   bool operator==(const Shape&) const = default;
 };
+// As reports and case labels write a shape: "1x3x224x224".
+std::string shape_text(const Shape& s);
 
 // Where in which YAML file something was written (line and column are 1-based).
 struct SourceLoc {

@@ -27,8 +27,7 @@ namespace {
 
 const std::vector<std::string> kSelectorFields = {"run", "network", "input", "target", "threads", "schedule"};
 
-std::string shape_text(const Shape& s) { return fmt::format("{}x{}x{}x{}", s.n, s.c, s.h, s.w); }
-std::string mib(int64_t bytes) { return fmt::format("{:.1f}", static_cast<double>(bytes) / 1048576.0); }
+std::string mib_short(int64_t bytes) { return fmt::format("{:.1f}", static_cast<double>(bytes) / 1048576.0); }
 std::string threads_text(int t) { return t == 0 ? "all" : std::to_string(t); }
 
 std::string field_of(const CaseRecord& c, const std::string& field) {
@@ -277,7 +276,7 @@ Table architecture_table(const ReportData& d) {
     std::string rf = c->rf_h == c->rf_w ? fmt::format("{:g}", c->rf_h) : fmt::format("{:g}x{:g}", c->rf_h, c->rf_w);
     t.rows.push_back({c->network, shape_text(c->input), c->target, threads_text(c->threads), c->schedule,
                       fmt::format("{:.2f}", static_cast<double>(c->params) / 1e6),
-                      fmt::format("{:.3f}", static_cast<double>(c->macs) / 1e9), mib(c->peak_activation_bytes), rf,
+                      fmt::format("{:.3f}", static_cast<double>(c->macs) / 1e9), mib_short(c->peak_activation_bytes), rf,
                       fmt::format("{:.3f}", c->median_ms), fmt::format("{:.1f}", 100 * c->cv),
                       fmt::format("{:.1f}", gf),
                       c->peak_gflops > 0 ? fmt::format("{:.1f}", 100 * gf / c->peak_gflops) : "-",
@@ -390,7 +389,7 @@ std::vector<std::string> findings(const ReportData& d) {
       return a->peak_activation_bytes < b->peak_activation_bytes;
     });
     out.push_back(fmt::format("Most activation memory at its peak: {} ({} MiB; {:.2f} M parameters).", name(m),
-                              mib(m->peak_activation_bytes), static_cast<double>(m->params) / 1e6));
+                              mib_short(m->peak_activation_bytes), static_cast<double>(m->params) / 1e6));
   }
   std::vector<const CaseRecord*> with_rf;
   for (const CaseRecord* c : d.table)
@@ -514,7 +513,7 @@ std::vector<Chart2> network_charts(const CaseRecord& c, const std::string& id) {
             false};
   for (size_t i = 0; i < c.layers.size(); ++i)
     mem.series[0].points.push_back({static_cast<double>(i), static_cast<double>(c.layers[i].live_bytes) / 1048576.0,
-                                    fmt::format("{}: {} MiB", c.layers[i].name, mib(c.layers[i].live_bytes))});
+                                    fmt::format("{}: {} MiB", c.layers[i].name, mib_short(c.layers[i].live_bytes))});
   out.push_back({mem.id, mem.title, line_svg(mem)});
   return out;
 }

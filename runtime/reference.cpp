@@ -21,12 +21,6 @@ namespace {
 
 using Index = int64_t;
 
-std::string shape_text(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", dims[i]);
-  return s + "]";
-}
-
 std::vector<int64_t> dims_of(const Shape& s) { return {s.n, s.c, s.h, s.w}; }
 
 size_t at(Index i) { return static_cast<size_t>(i); }
@@ -41,7 +35,7 @@ const Tensor& param(const Weights& weights, const Layer& layer, const char* what
   for (int64_t d : dims) elements *= d;
   if (it->second.shape != dims || it->second.size() != elements)
     throw RuntimeError(fmt::format("layer '{}': weight '{}' has shape {}, expected {}", layer.name, key,
-                                   shape_text(it->second.shape), shape_text(dims)));
+                                   dims_text(it->second.shape), dims_text(dims)));
   return it->second;
 }
 
@@ -525,7 +519,7 @@ std::map<std::string, Tensor> run_reference(const Graph& graph, const Weights& w
   const Shape& in_shape = graph.input().output;
   if (input.shape != dims_of(in_shape) || input.size() != in_shape.elements())
     throw RuntimeError(fmt::format("reference: input tensor has shape {}, the network '{}' expects {}",
-                                   shape_text(input.shape), graph.name, shape_text(dims_of(in_shape))));
+                                   dims_text(input.shape), graph.name, dims_text(dims_of(in_shape))));
 
   const size_t count = graph.layers.size();
   const auto users = graph.consumers();

@@ -7,25 +7,25 @@
 
 namespace archbench {
 
-namespace {
-
-std::string dims_str(const std::vector<int64_t>& dims) {
+std::string dims_text(const std::vector<int64_t>& dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
   return s + "]";
 }
+
+namespace {
 
 // The element count of `dims` (1 for rank 0), or std::length_error where a dimension is
 // negative or the count does not fit int64 or a std::vector<float>.
 size_t checked_elements(const std::vector<int64_t>& dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
-    if (d < 0) throw std::length_error("tensor shape " + dims_str(dims) + " has a negative dimension");
+    if (d < 0) throw std::length_error("tensor shape " + dims_text(dims) + " has a negative dimension");
     if (__builtin_mul_overflow(n, d, &n))
-      throw std::length_error("tensor shape " + dims_str(dims) + " has more elements than int64 can count");
+      throw std::length_error("tensor shape " + dims_text(dims) + " has more elements than int64 can count");
   }
   if (static_cast<uint64_t>(n) > std::vector<float>().max_size())
-    throw std::length_error("tensor shape " + dims_str(dims) + " is too large to allocate");
+    throw std::length_error("tensor shape " + dims_text(dims) + " is too large to allocate");
   return static_cast<size_t>(n);
 }
 
@@ -35,7 +35,7 @@ Tensor::Tensor(std::vector<int64_t> dims) : shape(std::move(dims)) { data.assign
 
 Shape Tensor::nchw() const {
   if (shape.size() != 4)
-    throw std::logic_error("tensor of rank " + std::to_string(shape.size()) + " " + dims_str(shape) +
+    throw std::logic_error("tensor of rank " + std::to_string(shape.size()) + " " + dims_text(shape) +
                            " is not N, C, H, W");
   return Shape{shape[0], shape[1], shape[2], shape[3]};
 }

@@ -31,12 +31,6 @@ namespace {
   throw RuntimeError(file.string() + ": " + message);
 }
 
-std::string dims_str(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
 // Element count and byte size of `dims` with `elem_bytes` per element; false on overflow.
 bool checked_bytes(const std::vector<int64_t>& dims, uint64_t elem_bytes, uint64_t& elements, uint64_t& bytes) {
   uint64_t n = 1;
@@ -368,9 +362,9 @@ Entry parse_entry(const fs::path& file, const std::string& name, const nlohmann:
     bad(offsets + " run past the end of the data (" + std::to_string(data_len) + " bytes after the header)");
   uint64_t elements = 0, bytes = 0;
   if (!checked_bytes(e.shape, e.elem_bytes, elements, bytes))
-    bad("shape " + dims_str(e.shape) + " of " + e.dtype + " is too large");
+    bad("shape " + dims_text(e.shape) + " of " + e.dtype + " is too large");
   if (e.end - e.begin != bytes)
-    bad(offsets + " do not match shape " + dims_str(e.shape) + " of " + e.dtype + " (" + std::to_string(bytes) +
+    bad(offsets + " do not match shape " + dims_text(e.shape) + " of " + e.dtype + " (" + std::to_string(bytes) +
         " bytes)");
   return e;
 }
@@ -410,13 +404,13 @@ Tensor read_npy(const fs::path& file) {
   if (h.fortran_order)
     fail(file, "fortran_order arrays are not supported (save a C-order array, e.g. np.ascontiguousarray)");
   uint64_t elements = 0, bytes = 0;
-  if (!checked_bytes(h.shape, 4, elements, bytes)) fail(file, "shape " + dims_str(h.shape) + " is too large");
+  if (!checked_bytes(h.shape, 4, elements, bytes)) fail(file, "shape " + dims_text(h.shape) + " is too large");
   const uint64_t data_start = header_start + header_len, have = size - data_start;
   if (have < bytes)
-    fail(file, "truncated: shape " + dims_str(h.shape) + " of float32 needs " + std::to_string(bytes) +
+    fail(file, "truncated: shape " + dims_text(h.shape) + " of float32 needs " + std::to_string(bytes) +
                    " bytes of data, the file has " + std::to_string(have));
   if (have > bytes)
-    fail(file, std::to_string(have - bytes) + " unexpected bytes after the data of shape " + dims_str(h.shape));
+    fail(file, std::to_string(have - bytes) + " unexpected bytes after the data of shape " + dims_text(h.shape));
   Tensor t;
   t.shape = h.shape;
   t.data.resize(static_cast<size_t>(elements));
@@ -428,7 +422,7 @@ Tensor read_npy(const fs::path& file) {
 void write_npy(const fs::path& file, const Tensor& tensor) {
   uint64_t elements = 0, bytes = 0;
   if (!checked_bytes(tensor.shape, 4, elements, bytes) || elements != tensor.data.size())
-    fail(file, "cannot write a tensor of shape " + dims_str(tensor.shape) + " holding " +
+    fail(file, "cannot write a tensor of shape " + dims_text(tensor.shape) + " holding " +
                    std::to_string(tensor.data.size()) + " values");
   // NumPy's own layout, byte for byte (numpy/lib/format.py): the dict, spare spaces for the
   // first dimension to grow to 21 digits, padding so that the data starts 64-byte aligned
@@ -549,7 +543,7 @@ void write_safetensors(const fs::path& file, const Weights& weights) {
     if (name == "__metadata__") fail(file, "cannot write a tensor named '__metadata__' (the name is reserved)");
     uint64_t elements = 0, bytes = 0;
     if (!checked_bytes(t.shape, 4, elements, bytes) || elements != t.data.size())
-      fail(file, "cannot write tensor '" + name + "': shape " + dims_str(t.shape) + " holding " +
+      fail(file, "cannot write tensor '" + name + "': shape " + dims_text(t.shape) + " holding " +
                      std::to_string(t.data.size()) + " values");
     header[name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
@@ -581,8 +575,8 @@ void write_safetensors(const fs::path& file, const Weights& weights) {
 Tensor read_input(const fs::path& file, const Shape& shape) {
   Tensor x = read_npy(file);
   if (x.shape.size() != 4 || x.nchw() != shape)
-    fail(file, "the input has shape " + dims_str(x.shape) + ", the network takes " +
-                   dims_str({shape.n, shape.c, shape.h, shape.w}));
+    fail(file, "the input has shape " + dims_text(x.shape) + ", the network takes " +
+                   dims_text({shape.n, shape.c, shape.h, shape.w}));
   return x;
 }
 

@@ -23,12 +23,6 @@ struct Param {
   double fan_in = 1;  // conv, conv_transpose and fc: inputs summed into one output
 };
 
-std::string dims_str(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
 std::vector<Param> params_of(const Graph& graph) {
   std::vector<Param> out;
   for (size_t i = 0; i < graph.layers.size(); ++i) {
@@ -214,16 +208,16 @@ void check_weights(const Graph& graph, const Weights& weights, const std::string
     auto it = weights.find(p.spec.name);
     if (it == weights.end())
       throw RuntimeError(source + ": missing '" + p.spec.name + "' (" + op_name(l.op) + " layer '" + l.name +
-                         "' needs " + dims_str(p.spec.shape) + ")");
+                         "' needs " + dims_text(p.spec.shape) + ")");
     const Tensor& t = it->second;
     if (t.shape != p.spec.shape)
-      throw RuntimeError(source + ": '" + p.spec.name + "' has shape " + dims_str(t.shape) + ", layer '" + l.name +
-                         "' needs " + dims_str(p.spec.shape));
+      throw RuntimeError(source + ": '" + p.spec.name + "' has shape " + dims_text(t.shape) + ", layer '" + l.name +
+                         "' needs " + dims_text(p.spec.shape));
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;  // equal to the expected shape, whose product fits
     if (t.size() != n)
       throw RuntimeError(source + ": '" + p.spec.name + "' holds " + std::to_string(t.size()) +
-                         " values, but its shape " + dims_str(t.shape) + " needs " + std::to_string(n));
+                         " values, but its shape " + dims_text(t.shape) + " needs " + std::to_string(n));
   }
 }
 

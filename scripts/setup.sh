@@ -24,8 +24,9 @@ for arg in "$@"; do
     --peers) packages+=(python3-torch python3-torchvision python3-numpy) ;;
     # the report opened headless; the database inspected; PoCL, a CPU OpenCL driver on which the
     # opencl kernel set's tests run where there is no GPU; clang and its sanitizer runtimes, which
-    # compile the sanitized test build (a third faster than g++ there)
-    --tests) packages+=(chromium sqlite3 pocl-opencl-icd clang libclang-rt-14-dev) ;;
+    # compile the sanitized test build (a third faster than g++ there); Slurm and munge, which
+    # tests/slurm_test.sh starts as a one-node cluster of its own
+    --tests) packages+=(chromium sqlite3 pocl-opencl-icd clang libclang-rt-14-dev slurm-wlm munge) ;;
     *) echo "setup: unknown option $arg (--peers, --tests)" >&2; exit 1 ;;
   esac
 done

@@ -101,7 +101,6 @@ Shape shape_of(const YAML::Node& node, const std::string& file) {
   return s;
 }
 
-std::string shape_text(const Shape& s) { return fmt::format("{}x{}x{}x{}", s.n, s.c, s.h, s.w); }
 
 // The architecture's hash: its analysis at the spec's own input (layers, ops, shapes, costs),
 // so the same network in two files hashes alike. A spec that does not load hashes its text.
