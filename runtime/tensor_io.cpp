@@ -475,6 +475,9 @@ Weights read_safetensors(const fs::path& file) {
   } catch (const nlohmann::json::parse_error& e) {
     fail(file, "header is not valid JSON (error at byte " + std::to_string(e.byte) + " of " +
                    std::to_string(header_len) + ")");
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number too large for a double (found by tests/fuzz/fuzz_tensor_files).
+    fail(file, "header is not valid JSON (a number out of range)");
   }
   if (!header.is_object()) fail(file, "header is not a JSON object");
   const uint64_t data_start = 8 + header_len, data_len = size - data_start;

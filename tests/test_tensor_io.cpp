@@ -478,6 +478,8 @@ BOOST_AUTO_TEST_CASE(safetensors_errors_name_the_file_and_the_problem) {
              "w.safetensors: header length 18446744073709551615 runs past the end of the file (70 bytes)");
   BOOST_TEST(st_error(st("{\"a\": [1, 2,}", "")) == "w.safetensors: header is not valid JSON (error at byte 13 of 13)");
   BOOST_TEST(st_error(st("\x89PNG garbage", "")) == "w.safetensors: header is not valid JSON (error at byte 1 of 12)");
+  // A number beyond a double's range (libFuzzer's find: tests/fuzz/regressions/tensor_files).
+  BOOST_TEST(st_error(st("{\"a\": 1e999}", "")) == "w.safetensors: header is not valid JSON (a number out of range)");
   BOOST_TEST(st_error(st("[1, 2]", "")) == "w.safetensors: header is not a JSON object");
   BOOST_TEST(st_error(st(R"({"a": 3})", "")) == "w.safetensors: tensor 'a': entry is not a JSON object");
   BOOST_TEST(st_error(st(R"({"a": {"shape": [], "data_offsets": [0, 4]}})", "abcd")) ==
