@@ -32,6 +32,14 @@ SpecError::SpecError(SourceLoc loc, std::string layer, std::string message)
 
 std::string shape_text(const Shape& s) { return fmt::format("{}x{}x{}x{}", s.n, s.c, s.h, s.w); }
 
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+std::string dims_text(const Shape& s) { return dims_text(std::vector<int64_t>{s.n, s.c, s.h, s.w}); }
+
 int64_t Shape::elements() const {
   int64_t r = 1;
   for (int64_t d : {n, c, h, w})

@@ -24,6 +24,9 @@ struct Shape {
 };
 // As reports and case labels write a shape: "1x3x224x224".
 std::string shape_text(const Shape& s);
+// Dimensions as messages write them: "[1, 3, 224, 224]".
+std::string dims_text(const std::vector<int64_t>& dims);
+std::string dims_text(const Shape& s);
 
 // Where in which YAML file something was written (line and column are 1-based).
 struct SourceLoc {

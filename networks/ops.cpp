@@ -19,8 +19,6 @@ using detail::Value;
 
 namespace {
 
-std::string shape_list(const Shape& s) { return fmt::format("[{}, {}, {}, {}]", s.n, s.c, s.h, s.w); }
-
 struct OpInfo {
   const char* name;
   OpKind kind;
@@ -214,7 +212,7 @@ void build_plain(AttrReader& r, const std::vector<const Layer*>& in, Layer& laye
 
 std::string input_list(const std::vector<const Layer*>& in) {
   std::string out;
-  for (const Layer* l : in) out += fmt::format("{}'{}' {}", out.empty() ? "" : ", ", l->name, shape_list(l->output));
+  for (const Layer* l : in) out += fmt::format("{}'{}' {}", out.empty() ? "" : ", ", l->name, dims_text(l->output));
   return out;
 }
 
@@ -289,7 +287,7 @@ void build_crop(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer
   if (a.off_h < 0 || a.off_w < 0 || a.size_h > x.h || a.size_w > x.w || a.off_h > x.h - a.size_h ||
       a.off_w > x.w - a.size_w)
     r.fail(fmt::format("crop window {}x{} at offset ({}, {}) does not fit the input {}", a.size_h, a.size_w, a.off_h,
-                       a.off_w, shape_list(x)));
+                       a.off_w, dims_text(x)));
   layer.output = {x.n, x.c, a.size_h, a.size_w};
   layer.attrs = a;
 }
@@ -429,7 +427,7 @@ int64_t elements(const Layer& l, const Shape& s) {
   try {
     return s.elements();
   } catch (const std::overflow_error&) {
-    throw SpecError(l.loc, l.name, fmt::format("tensor {} has more elements than 64 bits hold", shape_list(s)));
+    throw SpecError(l.loc, l.name, fmt::format("tensor {} has more elements than 64 bits hold", dims_text(s)));
   }
 }
 

@@ -28,7 +28,6 @@ std::string axes(const Rational& h, const Rational& w) {
   return h == w ? rational_text(h) : rational_text(h) + "x" + rational_text(w);
 }
 
-
 std::string mib(int64_t bytes) { return fmt::format("{:.2f}", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
 std::string giga(int64_t v) { return fmt::format("{:.3f}", static_cast<double>(v) / 1e9); }
 

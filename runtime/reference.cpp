@@ -519,7 +519,7 @@ std::map<std::string, Tensor> run_reference(const Graph& graph, const Weights& w
   const Shape& in_shape = graph.input().output;
   if (input.shape != dims_of(in_shape) || input.size() != in_shape.elements())
     throw RuntimeError(fmt::format("reference: input tensor has shape {}, the network '{}' expects {}",
-                                   dims_text(input.shape), graph.name, dims_text(dims_of(in_shape))));
+                                   dims_text(input.shape), graph.name, dims_text(in_shape)));
 
   const size_t count = graph.layers.size();
   const auto users = graph.consumers();

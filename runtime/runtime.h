@@ -12,9 +12,6 @@
 
 namespace archbench {
 
-// Dimensions as messages write them: "[1, 3, 224, 224]".
-std::string dims_text(const std::vector<int64_t>& dims);
-
 // A dense fp32 tensor of any rank, row-major. Activations are rank 4, N, C, H, W (the
 // interchange layout of .npy files and of the reference executor); kernels re-lay them out.
 struct Tensor {

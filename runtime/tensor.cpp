@@ -7,12 +7,6 @@
 
 namespace archbench {
 
-std::string dims_text(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
 namespace {
 
 // The element count of `dims` (1 for rank 0), or std::length_error where a dimension is

@@ -579,7 +579,7 @@ Tensor read_input(const fs::path& file, const Shape& shape) {
   Tensor x = read_npy(file);
   if (x.shape.size() != 4 || x.nchw() != shape)
     fail(file, "the input has shape " + dims_text(x.shape) + ", the network takes " +
-                   dims_text({shape.n, shape.c, shape.h, shape.w}));
+                   dims_text(shape));
   return x;
 }
 

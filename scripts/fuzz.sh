@@ -28,7 +28,7 @@ failed=0
 for harness in spec tensor_files; do
   bin="$build/tests/fuzz/archbench_fuzz_$harness"
   [ -x "$bin" ] || { echo "fuzz: $bin is not built (scripts/test.sh builds it; clang only)"; exit 1; }
-  mkdir -p "$out/$harness-corpus" "$out/regressions"
+  mkdir -p "$out/$harness-corpus"
   log="$out/$harness.log"
   if ARCHBENCH_FUZZ_DIR="$root/tests/bad_specs" "$bin" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/" \

@@ -168,8 +168,8 @@ scontrol requeue "${array}_$victim" || die "scontrol requeue ${array}_$victim fa
 say "task ${array}_$victim requeued (scontrol requeue)"
 
 # --- the merge, after every task succeeded ----------------------------------------------------
-# After each task by name: with afterok on the whole array, the merge stayed pending
-# (DependencyNeverSatisfied) once a task had been killed, requeued or not (Slurm 22.05).
+# After each task by name: with afterok on the whole array, Slurm 22.05 marked the merge
+# DependencyNeverSatisfied once a task had been killed, and the requeue did not change that.
 after="afterok$(for t in 0 1 2 3; do printf ':%s_%s' "$array" "$t"; done)"
 merge="$(sbatch --parsable --dependency="$after" --chdir="$work" --output="$work/logs/merge.log" \
   "$root/docs/slurm/merge.sbatch")" || die "sbatch of the merge failed"
