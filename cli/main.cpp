@@ -12,6 +12,7 @@
 
 #include "analysis/analysis.h"
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/limits.h"
 #include "networks/networks.h"
 #include "reports/reports.h"
@@ -168,7 +169,7 @@ int bench(const RunArgs& r) {
       g, std::move(w), o, r.target == "cpu" ? measure_peak(peak_threads(r.executor.threads)) : MachinePeak{});
   tuned_note(tuned);
   if (tuned) result.conv_schedule = "tuned";
-  emit(format == Format::Json ? bench_json(result).dump(2) + "\n" : bench_table(result, r.per_layer), r.out);
+  emit(format == Format::Json ? json_text(bench_json(result), 2) + "\n" : bench_table(result, r.per_layer), r.out);
   return 0;
 }
 
@@ -221,7 +222,8 @@ int peak(const RunArgs& r) {
     fmt::print(stderr, "peak: measured with {} threads, one per core (more cannot compute faster)\n", p.threads);
   if (parse_format(r.format) == Format::Json)
     emit(
-        nlohmann::ordered_json{{"gflops", p.gflops}, {"gbps", p.gbps}, {"threads", p.threads}, {"isa", p.isa}}.dump(2) +
+        json_text(
+            nlohmann::ordered_json{{"gflops", p.gflops}, {"gbps", p.gbps}, {"threads", p.threads}, {"isa", p.isa}}, 2) +
             "\n",
         r.out);
   else

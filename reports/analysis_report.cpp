@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/json_text.h"
 #include "reports/detail/table.h"
 #include "reports/reports.h"
 
@@ -114,7 +115,7 @@ nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
 }
 
 std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) {
-  if (f == Format::Json) return analysis_json(g, a).dump(2) + "\n";
+  if (f == Format::Json) return json_text(analysis_json(g, a), 2) + "\n";
   std::map<std::string, std::vector<std::string>> endpoint_of;
   for (const auto& [name, layer] : g.endpoints) endpoint_of[layer].push_back(name);
   Table t;
@@ -166,7 +167,7 @@ std::string render_comparison(const std::vector<AnalysedNetwork>& nets, Format f
       j.erase("layers");
       arr.push_back(j);
     }
-    return arr.dump(2) + "\n";
+    return json_text(arr, 2) + "\n";
   }
   Table t;
   t.header = {"network",  "input",   "params",    "GMACs",    "GFLOPs", "activations MiB",

@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -94,12 +96,35 @@ constexpr const char* kUpgrades[] = {
 };
 static_assert(std::size(kUpgrades) == kSchemaVersion - 1);
 
+// How long a write waits for another process's lock: ARCHBENCH_DB_WAIT seconds (default 60).
+int db_wait_seconds() {
+  const char* text = std::getenv("ARCHBENCH_DB_WAIT");
+  if (!text || !*text) return 60;
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(text, &end, 10);
+  if (*end || errno || v < 0 || v > 86400)
+    throw DatabaseError(fmt::format("ARCHBENCH_DB_WAIT='{}': expected whole seconds from 0 to 86400", text));
+  return static_cast<int>(v);
+}
+
+// "PATH: REASON" for the last failed call on `db` (REASON: `message`, else SQLite's); a lock
+// another process held past the wait says so, and what to do.
+DatabaseError db_error(sqlite3* db, const std::filesystem::path& path, const char* message = nullptr) {
+  std::string why = message ? message : sqlite3_errmsg(db);
+  if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY)
+    why += fmt::format(
+        ": another process held it for over {} s (a sweep, merge or report writing it; ARCHBENCH_DB_WAIT=SECONDS "
+        "waits longer)",
+        db_wait_seconds());
+  return DatabaseError(fmt::format("{}: {}", path.string(), why));
+}
+
 // One prepared statement; binds by 1-based position, steps, finalises on destruction.
 class Statement {
  public:
-  Statement(sqlite3* db, const std::string& sql, const std::filesystem::path& path) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-      throw DatabaseError(fmt::format("{}: {}", path.string(), sqlite3_errmsg(db)));
+  Statement(sqlite3* db, const std::string& sql, const std::filesystem::path& path) : db_(db), path_(path) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) throw db_error(db, path);
   }
   ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
@@ -125,7 +150,7 @@ class Statement {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw DatabaseError(sqlite3_errmsg(db_));
+    throw db_error(db_, path_);
   }
   void reset() {
     sqlite3_reset(stmt_);
@@ -145,10 +170,11 @@ class Statement {
 
  private:
   Statement& check(int rc) {
-    if (rc != SQLITE_OK) throw DatabaseError(sqlite3_errmsg(db_));
+    if (rc != SQLITE_OK) throw db_error(db_, path_);
     return *this;
   }
   sqlite3* db_;
+  std::filesystem::path path_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
@@ -244,7 +270,7 @@ class Transaction {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
       std::string m = msg ? msg : "unknown error";
       sqlite3_free(msg);
-      throw DatabaseError(fmt::format("{}: {}", path_.string(), m));
+      throw db_error(db_, path_, m.c_str());
     }
   }
   sqlite3* db_;
@@ -334,19 +360,21 @@ void ResultsDb::exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string m = msg ? msg : sqlite3_errmsg(db_);
     sqlite3_free(msg);
-    fail(m);
+    throw db_error(db_, path_, m.c_str());
   }
 }
 
 ResultsDb ResultsDb::open(const std::filesystem::path& path, bool create) {
   // Two processes creating one new database at once (sweep shards started together): while
   // one switches it to WAL and writes the schema, the other's first reads can get SQLITE_BUSY
-  // without the busy handler being asked; it opens again after a pause (for up to a minute).
-  for (int attempt = 0;; ++attempt) {
+  // without the busy handler being asked; it opens again after a pause, for as long as a write
+  // waits (ARCHBENCH_DB_WAIT).
+  const int wait_ms = 1000 * db_wait_seconds();
+  for (int waited = 0;; waited += 100) {
     try {
       return open_once(path, create);
     } catch (const DatabaseError& e) {
-      if (attempt >= 600 || std::string(e.what()).find("database is locked") == std::string::npos) throw;
+      if (waited >= wait_ms || std::string(e.what()).find("database is locked") == std::string::npos) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -364,7 +392,7 @@ ResultsDb ResultsDb::open_once(const std::filesystem::path& path, bool create) {
     db.fail(fmt::format("cannot open: {}", why));
   }
   sqlite3_extended_result_codes(db.db_, 1);
-  sqlite3_busy_timeout(db.db_, 60000);
+  sqlite3_busy_timeout(db.db_, 1000 * db_wait_seconds());
   // Reading the schema is the first real access: a file that is not SQLite fails here.
   int64_t tables = 0;
   try {
@@ -533,7 +561,16 @@ std::optional<RunRecord> ResultsDb::latest_run(const std::string& sweep, const s
   return run_from(s);
 }
 
+ResultsDb::Snapshot::Snapshot(ResultsDb& db) : db_(db) {
+  db_.exec("BEGIN");
+  Statement first(db_.db_, "SELECT count(*) FROM runs", db_.path_);  // the read that fixes the view
+  first.step();
+}
+
+ResultsDb::Snapshot::~Snapshot() { sqlite3_exec(db_.db_, "COMMIT", nullptr, nullptr, nullptr); }
+
 int ResultsDb::merge_from(ResultsDb& other) {
+  Snapshot view(other);  // a sweep may be writing it: its cases as they stand now, whole
   std::vector<RunRecord> runs = other.read_runs();
   Transaction t(db_, path_);
   int copied = 0;

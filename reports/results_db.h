@@ -87,8 +87,9 @@ struct CaseRecord {
 
 class ResultsDb {
  public:
-  // Opens (creating with `create`) a database; WAL journal, waits up to 60 s for another
-  // writer. Throws DatabaseError "PATH: REASON" for a missing file without `create`, an
+  // Opens (creating with `create`) a database; WAL journal. A write waits up to
+  // ARCHBENCH_DB_WAIT seconds (default 60) for another process's lock, then fails with
+  // "PATH: database is locked: another process held it for over N s (...)". Throws DatabaseError "PATH: REASON" for a missing file without `create`, an
   // unwritable location, a file that is not SQLite, or a schema version it does not know. A
   // file of an older version is upgraded in place (its new columns empty for the cases it has).
   static ResultsDb open(const std::filesystem::path& path, bool create);
@@ -96,6 +97,19 @@ class ResultsDb {
   ~ResultsDb();
 
   const std::filesystem::path& path() const { return path_; }
+
+  // While it lives, every read sees the database as it was at its start (a read transaction),
+  // though another process writes meanwhile: runs and their cases agree.
+  class Snapshot {
+   public:
+    explicit Snapshot(ResultsDb& db);
+    ~Snapshot();
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+
+   private:
+    ResultsDb& db_;
+  };
 
   int64_t add_run(RunRecord& run);  // assigns run.id (and run.uuid when empty)
   void finish_run(int64_t run_id, const std::string& finished_at);

@@ -12,8 +12,9 @@
 #include <set>
 
 #include "analysis/analysis.h"
-#include "networks/networks.h"
 #include "common/atomic_file.h"
+#include "common/json_text.h"
+#include "networks/networks.h"
 #include "reports/charts.h"
 #include "reports/detail/table.h"
 #include "reports/stats.h"
@@ -165,6 +166,7 @@ ReportData gather(ResultsDb& db, const ReportOptions& options) {
   ReportData d;
   d.db_path = db.path();
   d.generated_at = utc_now();
+  ResultsDb::Snapshot view(db);  // a sweep may be writing it
   std::vector<RunRecord> all = db.read_runs();
   if (options.runs.empty()) {
     d.runs = all;
@@ -276,8 +278,8 @@ Table architecture_table(const ReportData& d) {
     std::string rf = c->rf_h == c->rf_w ? fmt::format("{:g}", c->rf_h) : fmt::format("{:g}x{:g}", c->rf_h, c->rf_w);
     t.rows.push_back({c->network, shape_text(c->input), c->target, threads_text(c->threads), c->schedule,
                       fmt::format("{:.2f}", static_cast<double>(c->params) / 1e6),
-                      fmt::format("{:.3f}", static_cast<double>(c->macs) / 1e9), mib_short(c->peak_activation_bytes), rf,
-                      fmt::format("{:.3f}", c->median_ms), fmt::format("{:.1f}", 100 * c->cv),
+                      fmt::format("{:.3f}", static_cast<double>(c->macs) / 1e9), mib_short(c->peak_activation_bytes),
+                      rf, fmt::format("{:.3f}", c->median_ms), fmt::format("{:.1f}", 100 * c->cv),
                       fmt::format("{:.1f}", gf),
                       c->peak_gflops > 0 ? fmt::format("{:.1f}", 100 * gf / c->peak_gflops) : "-",
                       percent_text(case_percent_of_roofline(*c))});
@@ -326,7 +328,8 @@ Table roofline_table(const CaseRecord& c, size_t limit) {
   for (const KernelRecord& k : c.kernels)
     if (bound_ms(c, k) > 0) calls.push_back(&k);
   auto lost = [&](const KernelRecord* k) { return k->median_ms - bound_ms(c, *k); };
-  std::stable_sort(calls.begin(), calls.end(), [&](const KernelRecord* x, const KernelRecord* y) { return lost(x) > lost(y); });
+  std::stable_sort(calls.begin(), calls.end(),
+                   [&](const KernelRecord* x, const KernelRecord* y) { return lost(x) > lost(y); });
   for (size_t i = 0; i < calls.size() && i < limit; ++i) {
     const KernelRecord& k = *calls[i];
     t.rows.push_back({k.name, k.kernel, k.schedule.empty() ? "-" : k.schedule, fmt::format("{:.3f}", k.median_ms),
@@ -385,9 +388,9 @@ std::vector<std::string> findings(const ReportData& d) {
         per_gmac(*hi) / per_gmac(*lo)));
   }
   if (!d.table.empty()) {
-    const CaseRecord* m = *std::max_element(d.table.begin(), d.table.end(), [](const CaseRecord* a, const CaseRecord* b) {
-      return a->peak_activation_bytes < b->peak_activation_bytes;
-    });
+    const CaseRecord* m = *std::max_element(
+        d.table.begin(), d.table.end(),
+        [](const CaseRecord* a, const CaseRecord* b) { return a->peak_activation_bytes < b->peak_activation_bytes; });
     out.push_back(fmt::format("Most activation memory at its peak: {} ({} MiB; {:.2f} M parameters).", name(m),
                               mib_short(m->peak_activation_bytes), static_cast<double>(m->params) / 1e6));
   }
@@ -396,9 +399,9 @@ std::vector<std::string> findings(const ReportData& d) {
     if (c->macs > 0 && std::max(c->rf_h, c->rf_w) > 0) with_rf.push_back(c);
   if (!with_rf.empty()) {
     auto rf_per_gmac = [&](const CaseRecord* c) { return std::max(c->rf_h, c->rf_w) / gmacs(c); };
-    const CaseRecord* r = *std::max_element(with_rf.begin(), with_rf.end(), [&](const CaseRecord* a, const CaseRecord* b) {
-      return rf_per_gmac(a) < rf_per_gmac(b);
-    });
+    const CaseRecord* r =
+        *std::max_element(with_rf.begin(), with_rf.end(),
+                          [&](const CaseRecord* a, const CaseRecord* b) { return rf_per_gmac(a) < rf_per_gmac(b); });
     out.push_back(fmt::format("Largest receptive field per GMAC: {} ({:g} input pixels across for {:.3f} GMACs).",
                               name(r), std::max(r->rf_h, r->rf_w), gmacs(r)));
   }
@@ -425,8 +428,8 @@ std::vector<std::string> findings(const ReportData& d) {
     out.push_back(fmt::format(
         "{} of {} kernel calls ({} network{}) reach under 30 % of their roofline bound, {:.1f} % of the kernel "
         "time; the longest of them: {} in {} ({}, {:.3f} ms, {} % of its bound).",
-        slow, calls, slow_networks.size(), slow_networks.size() == 1 ? "" : "s", 100 * slow_time / time,
-        worst->name, name(worst_case), worst->kernel, worst->median_ms,
+        slow, calls, slow_networks.size(), slow_networks.size() == 1 ? "" : "s", 100 * slow_time / time, worst->name,
+        name(worst_case), worst->kernel, worst->median_ms,
         percent_text(percent_of_roofline(bound_ms(*worst_case, *worst), worst->median_ms))));
   return out;
 }
@@ -444,9 +447,9 @@ std::vector<Chart2> overview_charts(const ReportData& d) {
       series_of[name] = scatter.series.size();
       scatter.series.push_back({name, {}});
     }
-    scatter.series[series_of[name]].points.push_back(
-        {static_cast<double>(c->macs) / 1e9, c->median_ms, fmt::format("{} {}", c->network, shape_text(c->input)),
-         cases_of[c->network] == 1 ? c->network : ""});
+    scatter.series[series_of[name]].points.push_back({static_cast<double>(c->macs) / 1e9, c->median_ms,
+                                                      fmt::format("{} {}", c->network, shape_text(c->input)),
+                                                      cases_of[c->network] == 1 ? c->network : ""});
   }
   scatter.label_points = d.table.size() <= 40;
   out.push_back({scatter.id, scatter.title, scatter_svg(scatter)});
@@ -696,7 +699,7 @@ std::string cases_json(const ReportData& d) {
                            {"database", d.db_path.string()},
                            {"runs", runs},
                            {"cases", cases}};
-  return j.dump(1) + "\n";
+  return json_text(j, 1) + "\n";
 }
 
 const char* kMethod =
@@ -705,7 +708,8 @@ const char* kMethod =
     "GFLOP/s: the analyzer's FLOPs (2 x MACs + element-wise, pooling and normalisation work) over the median. "
     "% peak: against the fp32 FMA peak measured on the machine with the case's thread count. % roofline: the sum "
     "over kernel calls of max(FLOPs / FMA peak, bytes moved / triad bandwidth), the fastest the calls could run, as "
-    "a percentage of the median (100: at the machine's limits). Peak act.: the analyzer's peak of live activation memory under the runtime's plan. RF: receptive field of the last spatial "
+    "a percentage of the median (100: at the machine's limits). Peak act.: the analyzer's peak of live activation "
+    "memory under the runtime's plan. RF: receptive field of the last spatial "
     "layer, in input pixels.";
 
 const char* kCss = R"css(
@@ -817,9 +821,10 @@ std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptio
     for (const Chart2& chart : nc) s.chart(chart);
     Table furthest = roofline_table(*c, 10);
     if (!furthest.rows.empty()) {
-      s.para(fmt::format("The kernel calls furthest from the roofline (the network: {} % of roofline, its calls' "
-                         "bounds summing to {:.3f} ms):",
-                         percent_text(case_percent_of_roofline(*c)), case_bound_ms(*c)));
+      s.para(
+          fmt::format("The kernel calls furthest from the roofline (the network: {} % of roofline, its calls' "
+                      "bounds summing to {:.3f} ms):",
+                      percent_text(case_percent_of_roofline(*c)), case_bound_ms(*c)));
       s.table(std::move(furthest));
     }
     charts.insert(charts.end(), nc.begin(), nc.end());

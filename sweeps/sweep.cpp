@@ -13,9 +13,11 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "analysis/analysis.h"
 #include "common/hash.h"
+#include "common/json_text.h"
 #include "common/limits.h"
 #include "common/progress.h"
 #include "common/version.h"
@@ -101,19 +103,37 @@ Shape shape_of(const YAML::Node& node, const std::string& file) {
   return s;
 }
 
-
 // The architecture's hash: its analysis at the spec's own input (layers, ops, shapes, costs),
 // so the same network in two files hashes alike. A spec that does not load hashes its text.
-std::string spec_hash(const std::filesystem::path& spec) {
+std::string spec_hash_uncached(const std::filesystem::path& spec) {
   try {
     Graph g = load_spec(spec);
-    return hex(fnv1a64(analysis_json(g, analyse(g)).dump()));
+    return hex(fnv1a64(json_text(analysis_json(g, analyse(g)))));
   } catch (const std::exception&) {
     std::ifstream in(spec, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
     return "text-" + hex(fnv1a64(text.str()));
   }
+}
+
+// Remembered per file, size and modification time: a sweep naming one network many times (or
+// a process loading many sweeps) analyses it once. (Files it includes are not looked at: one
+// process takes them as unchanged.)
+std::string spec_hash(const std::filesystem::path& spec) {
+  static std::mutex m;
+  static std::map<std::tuple<std::string, uintmax_t, int64_t>, std::string> cache;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(spec, ec);
+  if (ec) return spec_hash_uncached(spec);
+  auto time = std::filesystem::last_write_time(spec, ec);
+  if (ec) return spec_hash_uncached(spec);
+  auto key = std::make_tuple(std::filesystem::absolute(spec, ec).lexically_normal().string(), size,
+                             static_cast<int64_t>(time.time_since_epoch().count()));
+  std::lock_guard<std::mutex> lock(m);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, spec_hash_uncached(spec)).first;
+  return it->second;
 }
 
 struct Rule {

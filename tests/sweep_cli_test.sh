@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # sweep, merge and report through the command: a sweep killed with SIGKILL and resumed, two
-# sweeps writing one database at once, shards merged, bad input leaving the database as it was.
+# sweeps writing one database at once, a report and a merge reading one being written, a lock
+# held by another process, shards merged, bad input leaving the database as it was.
 # usage: sweep_cli_test.sh path/to/archbench path/to/tests
 set -u
 bin="$(realpath "$1")"
@@ -63,11 +64,66 @@ expect_eq "$(q "$work/shared.sqlite" "PRAGMA integrity_check")" ok "integrity af
 expect_eq "$(q "$work/shared.sqlite" "SELECT count(*), count(DISTINCT position) FROM cases")" "9|9" "both shards stored"
 expect_eq "$(q "$work/shared.sqlite" "SELECT count(*) FROM runs")" 2 "a run per shard"
 
+# --- a report and a merge read a database while a sweep writes it ---------------------------
+# Each sees whole cases as they stand (a read snapshot); merging again later adds the rest.
+live="$work/live.sqlite"
+"$bin" sweep "$tests/fixtures/sweeps/slow.yaml" --db "$live" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ -f "$live" ] && [ "$(q "$live" "SELECT count(*) FROM cases" 2>/dev/null)" -ge 1 ] 2>/dev/null && break
+  sleep 0.1
+done
+reports=0 last=0
+while kill -0 "$pid" 2>/dev/null && [ "$reports" -lt 20 ]; do
+  rm -rf "$work/live-report"
+  "$bin" report --db "$live" -o "$work/live-report" >"$work/live-report.log" 2>&1 || fail "report during a sweep: $(cat "$work/live-report.log")"
+  n=$(($(wc -l <"$work/live-report/cases.csv") - 1))
+  [ "$n" -ge "$last" ] && [ "$n" -le 6 ] || fail "report during a sweep: $n cases after $last"
+  last=$n reports=$((reports + 1))
+  if [ ! -f "$work/live-merged.sqlite" ]; then
+    "$bin" merge "$live" -o "$work/live-merged.sqlite" >"$work/live-merge.log" 2>&1 || fail "merge during a sweep: $(cat "$work/live-merge.log")"
+  fi
+done
+wait "$pid"; rc=$?
+expect_eq "$rc" 0 "the sweep read meanwhile exits 0"
+[ "$reports" -ge 2 ] || fail "only $reports reports while the sweep ran"
+early="$(q "$work/live-merged.sqlite" "SELECT count(*) FROM cases")"
+[ "$early" -ge 1 ] && [ "$early" -lt 6 ] || fail "the merge during the sweep took $early of 6 cases"
+expect_eq "$(q "$work/live-merged.sqlite" "SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM case_kernels k
+            WHERE k.case_id = c.id)")" 0 "the merge during the sweep copied whole cases"
+out="$("$bin" merge "$work/live-merged.sqlite" "$live" -o "$work/live-merged.sqlite")"
+expect_eq "$out" "merged 2 databases into $work/live-merged.sqlite: 1 runs, 6 cases ($((6 - early)) new)" "merging after the sweep adds the rest"
+keys() { q "$1" "SELECT case_key || ' ' || status FROM cases ORDER BY 1"; }
+expect_eq "$(keys "$work/live-merged.sqlite")" "$(keys "$live")" "no case lost or doubled"
+for f in "$live" "$work/live-merged.sqlite"; do expect_eq "$(q "$f" "PRAGMA integrity_check")" ok "integrity of $f"; done
+
+# --- a database another process keeps locked: a bounded wait, then a clear error -----------
+# sqlite3 holds the write lock (BEGIN IMMEDIATE) until its input ends.
+locked() {  # locked SECONDS: holds $live's write lock for SECONDS, in the background
+  { echo "BEGIN IMMEDIATE;"; sleep "$1"; echo "COMMIT;"; } | sqlite3 -batch "$live" &
+  sleep 0.5
+}
+runs_before="$(q "$live" "SELECT count(*) FROM runs")"
+locked 4
+expect_eq "$(ARCHBENCH_DB_WAIT=1 "$bin" sweep "$tiny" --db "$live" 2>&1; echo "rc=$?")" \
+  "archbench: error: $live: database is locked: another process held it for over 1 s (a sweep, merge or report writing it; ARCHBENCH_DB_WAIT=SECONDS waits longer)
+rc=1" "a lock held past the wait"
+wait
+expect_eq "$(q "$live" "SELECT count(*) FROM runs")" "$runs_before" "nothing written while locked"
+locked 2
+out="$(ARCHBENCH_DB_WAIT=30 "$bin" sweep "$tiny" --db "$live" 2>/dev/null)"
+expect_eq "$?" 0 "a lock released within the wait"
+[[ "$out" == "sweep 'tiny' (shard 0/1): 9 cases into $live run "*": "*" ok, "*" failed, 0 already done" ]] || fail "sweep after the wait: $out"
+wait
+expect_eq "$(q "$live" "SELECT count(*) FROM runs")" "$((runs_before + 1))" "the waiting sweep's run stored"
+expect_eq "$(ARCHBENCH_DB_WAIT=soon "$bin" sweep "$tiny" --db "$live" 2>&1; echo "rc=$?")" \
+  "archbench: error: ARCHBENCH_DB_WAIT='soon': expected whole seconds from 0 to 86400
+rc=1" "a bad ARCHBENCH_DB_WAIT"
+
 # --- shards merged equal the whole sweep; merging again adds nothing -----------------------
 for i in 0 1 2; do "$bin" sweep "$tiny" --db "$work/p$i.sqlite" --shard $i/3 >/dev/null 2>&1; done
 out="$("$bin" merge "$work/p0.sqlite" "$work/p1.sqlite" "$work/p2.sqlite" -o "$work/all.sqlite")"
 expect_eq "$out" "merged 3 databases into $work/all.sqlite: 3 runs, 9 cases (9 new)" "merge summary"
-keys() { q "$1" "SELECT case_key || ' ' || status FROM cases ORDER BY 1"; }
 expect_eq "$(keys "$work/all.sqlite")" "$(keys "$work/a.sqlite")" "union of shards = unsharded sweep"
 out="$("$bin" merge "$work/all.sqlite" "$work/p1.sqlite" -o "$work/all.sqlite")"
 expect_eq "$out" "merged 2 databases into $work/all.sqlite: 3 runs, 9 cases (0 new)" "merging again adds nothing"

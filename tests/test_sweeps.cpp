@@ -577,6 +577,26 @@ BOOST_AUTO_TEST_CASE(networks_filter_the_report) {
   BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 7);  // header + tiny_backbone's 6 cases
 }
 
+// Text columns are whatever a file held: a byte that is not UTF-8 (in a spec path, a layer name,
+// an error message) is written to cases.json as U+FFFD, not thrown (a fuzzer's find).
+BOOST_AUTO_TEST_CASE(text_that_is_not_utf8_is_replaced_in_json) {
+  fs::path dir = scratch("not_utf8");
+  run_sweep(load_sweep(tiny_sweep()), quiet(dir / "r.sqlite"));
+  {
+    sqlite3* h = nullptr;
+    sqlite3_open((dir / "r.sqlite").c_str(), &h);
+    BOOST_REQUIRE(sqlite3_exec(h, "UPDATE cases SET error = 'bad byte \xff here' WHERE position = 6", nullptr, nullptr,
+                               nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  ResultsDb db = ResultsDb::open(dir / "r.sqlite", false);
+  ReportOptions o;
+  o.out_dir = dir / "out";
+  write_report(db, o);
+  nlohmann::json j = nlohmann::json::parse(read_text(o.out_dir / "cases.json"));
+  BOOST_TEST(j["cases"][6]["error"] == "bad byte \xef\xbf\xbd here");
+}
+
 BOOST_AUTO_TEST_CASE(bad_report_requests) {
   fs::path dir = scratch("bad_report");
   run_sweep(load_sweep(tiny_sweep()), quiet(dir / "r.sqlite"));
