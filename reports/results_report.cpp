@@ -784,7 +784,7 @@ void write_all(const std::filesystem::path& dir, const std::map<std::string, std
 
 }  // namespace
 
-std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptions& options) {
+std::map<std::string, std::string> render_report(ResultsDb& db, const ReportOptions& options) {
   ReportData d = gather(db, options);
   std::map<std::string, std::string> files;
   Section s;
@@ -853,6 +853,11 @@ std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptio
       kCss, s.html);
   files["cases.csv"] = cases_csv(d);
   files["cases.json"] = cases_json(d);
+  return files;
+}
+
+std::vector<std::filesystem::path> write_report(ResultsDb& db, const ReportOptions& options) {
+  std::map<std::string, std::string> files = render_report(db, options);
   write_all(options.out_dir, files);
   std::vector<std::filesystem::path> written;
   for (const auto& entry : files) written.push_back(options.out_dir / entry.first);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -34,6 +35,10 @@ struct ReportOptions {
 
 // Everything a report shows, gathered from the database before any file is written.
 struct ReportData;
+
+// The report's files by name relative to out_dir (report.md, report.html, cases.csv,
+// cases.json, charts/*.svg), made but not written; throws as write_report does.
+std::map<std::string, std::string> render_report(ResultsDb& db, const ReportOptions& options);
 
 // Writes the four files and charts/ into out_dir, all or none: they are written in a
 // temporary folder beside it first. Throws on a bad selection (a run it cannot find, a network

@@ -403,9 +403,18 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   // convolution's by about 1e-6 of a layer's output (tests/test_kernels.cpp bounds it);
   // `--schedule direct` keeps direct everywhere. Tiles: bands of 96 on maps 56+ wide, tasks per
   // channel tile below (the tuner's winners: rows-t96 on 56-68 wide maps, ch-t48-p8 on 13-32).
+  // Below 56 wide, only for 64+ outputs: DenseNet-121's 128->32 3x3 convs ran in 0.165 ms
+  // direct against 0.195-0.218 Winograd on its 28-wide maps, 0.047-0.051 against 0.073-0.091
+  // on the 14-wide ones (best of 3 interleaved runs per layer, 2 threads); on its 56-wide maps
+  // Winograd's bands stay ahead (0.49-0.58 against 0.64-0.68 ms). Bands of 24 tiles on 28-wide
+  // maps, which the tuned database prefers for 96-192 outputs, were tried in the networks and
+  // not kept: faster in ResNet-18's layer2 (1.65 -> 1.48 ms), slower in ResNet-50's (1.09 ->
+  // 1.46) and GoogLeNet's 3a/3b (0.76 -> 0.91), the same signatures measuring differently in
+  // a network than alone.
   static const ConvSchedule wino_rows = named("winograd-m4-rows-t96"), wino_channels = named("winograd-m4-ch-t48-p8");
   const ConvSchedule wino = width >= 56 ? wino_rows : wino_channels;
-  if (w.kw == 3 && w.kh == 3 && w.sw == 1 && w.sh == 1 && w.dw == 1 && w.dh == 1 && cin_g >= 64 && width >= 13 &&
+  if (w.kw == 3 && w.kh == 3 && w.sw == 1 && w.sh == 1 && w.dw == 1 && w.dh == 1 && cin_g >= 64 &&
+      (cout_g >= 64 || width >= 56) && width >= 13 &&
       output.dim(1).extent() <= input.dim(1).extent() + 2 * w.pad_left - 2 && compiled(wino, skip != nullptr, act))
     return wino;
   const ConvVariantSet& c64 = kConvVariants[wide];

@@ -460,13 +460,17 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
 }
 
 // The default picks Winograd F(4x4, 3x3) for 3x3 convs at stride 1 with 64+ input channels
-// on maps 13+ wide (bands of tiles from 56 wide, channel tasks below), else a direct schedule,
-// and agrees with the reference within the bound the Winograd variants are held to.
+// on maps 13+ wide (bands of tiles from 56 wide, channel tasks below, where it also needs 64+
+// outputs), else a direct schedule, and agrees with the reference within the bound the
+// Winograd variants are held to.
 BOOST_AUTO_TEST_CASE(the_default_picks_winograd_where_it_pays) {
   const std::pair<std::string, std::string> cases[] = {
       {net("[1, 64, 56, 56]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu}\n"),
        "winograd-m4-rows-t96"},
       {net("[1, 128, 13, 13]", "  - {name: conv, op: conv, out: 96, kernel: 3, padding: 1}\n"), "winograd-m4-ch-t48-p8"},
+      {net("[1, 96, 30, 29]", "  - {name: conv, op: conv, out: 512, kernel: 3, padding: 1}\n"), "winograd-m4-ch-t48-p8"},
+      {net("[1, 128, 28, 28]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: 1}\n"), "direct"},  // 32 out
+      {net("[1, 128, 57, 56]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: 1}\n"), "winograd-m4-rows-t96"},
       {net("[1, 512, 7, 7]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n"), "direct"},  // 7 wide
       {net("[1, 48, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n"), "direct"},  // 48 in
       {net("[1, 64, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, stride: 2, padding: 1}\n"), "direct"},
