@@ -112,12 +112,13 @@ int db_wait_seconds() {
 // another process held past the wait says so, and what to do.
 DatabaseError db_error(sqlite3* db, const std::filesystem::path& path, const char* message = nullptr) {
   std::string why = message ? message : sqlite3_errmsg(db);
-  if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY)
+  const bool locked = (sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY;
+  if (locked)
     why += fmt::format(
         ": another process held it for over {} s (a sweep, merge or report writing it; ARCHBENCH_DB_WAIT=SECONDS "
         "waits longer)",
         db_wait_seconds());
-  return DatabaseError(fmt::format("{}: {}", path.string(), why));
+  return DatabaseError(fmt::format("{}: {}", path.string(), why), locked);
 }
 
 // One prepared statement; binds by 1-based position, steps, finalises on destruction.
@@ -348,6 +349,7 @@ void ResultsDb::upgrade(int64_t from) {
                      kSchemaVersion, kSchemaVersion));
     t.commit();
   } catch (const DatabaseError& e) {
+    if (e.locked()) throw;
     std::string why = e.what(), prefix = path_.string() + ": ";
     if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
     fail(fmt::format("results schema version {} is upgraded in place to version {} when opened, which failed: {}", from,
@@ -374,7 +376,7 @@ ResultsDb ResultsDb::open(const std::filesystem::path& path, bool create) {
     try {
       return open_once(path, create);
     } catch (const DatabaseError& e) {
-      if (waited >= wait_ms || std::string(e.what()).find("database is locked") == std::string::npos) throw;
+      if (waited >= wait_ms || !e.locked()) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -398,7 +400,8 @@ ResultsDb ResultsDb::open_once(const std::filesystem::path& path, bool create) {
   try {
     Statement s(db.db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", path);
     if (s.step()) tables = s.i64(0);
-  } catch (const DatabaseError&) {
+  } catch (const DatabaseError& e) {
+    if (e.locked()) throw;
     db.fail(fmt::format("not a results database ({})", sqlite3_errmsg(db.db_)));
   }
   if (tables == 0) {
@@ -563,8 +566,13 @@ std::optional<RunRecord> ResultsDb::latest_run(const std::string& sweep, const s
 
 ResultsDb::Snapshot::Snapshot(ResultsDb& db) : db_(db) {
   db_.exec("BEGIN");
-  Statement first(db_.db_, "SELECT count(*) FROM runs", db_.path_);  // the read that fixes the view
-  first.step();
+  try {
+    Statement first(db_.db_, "SELECT count(*) FROM runs", db_.path_);  // the read that fixes the view
+    first.step();
+  } catch (...) {
+    sqlite3_exec(db_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 ResultsDb::Snapshot::~Snapshot() { sqlite3_exec(db_.db_, "COMMIT", nullptr, nullptr, nullptr); }
@@ -638,15 +646,16 @@ MergeSummary merge_databases(const std::vector<std::filesystem::path>& inputs, c
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(tmp.string() + suffix, ec);
     // The temporary database is ours, not the user's: its errors name the output it stands for.
     std::string why;
+    bool locked = false;
     if (const auto* f = dynamic_cast<const fs::filesystem_error*>(&e))
       why = tmp.string() + ": cannot write: " + f->code().message();
-    else if (dynamic_cast<const DatabaseError*>(&e))
-      why = e.what();
+    else if (const auto* d = dynamic_cast<const DatabaseError*>(&e))
+      why = e.what(), locked = d->locked();
     else
       throw;
     for (size_t at; (at = why.find(tmp.string())) != std::string::npos;)
       why.replace(at, tmp.string().size(), out.string());
-    throw DatabaseError(why);
+    throw DatabaseError(why, locked);
   }
   ResultsDb merged = ResultsDb::open(out, false);
   m.runs = merged.read_runs().size();

@@ -23,7 +23,13 @@ constexpr int kSchemaVersion = 2;
 // A database that cannot be opened, has a foreign schema, or fails a statement.
 class DatabaseError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit DatabaseError(const std::string& what, bool locked = false) : std::runtime_error(what), locked_(locked) {}
+  // SQLite said another process holds the database's lock (SQLITE_BUSY), as opposed to a
+  // message that only reads so (a damaged file's text can say anything).
+  bool locked() const { return locked_; }
+
+ private:
+  bool locked_ = false;
 };
 
 struct MachineInfo {

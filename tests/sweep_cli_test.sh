@@ -101,7 +101,11 @@ for f in "$live" "$work/live-merged.sqlite"; do expect_eq "$(q "$f" "PRAGMA inte
 # sqlite3 holds the write lock (BEGIN IMMEDIATE) until its input ends.
 locked() {  # locked SECONDS: holds $live's write lock for SECONDS, in the background
   { echo "BEGIN IMMEDIATE;"; sleep "$1"; echo "COMMIT;"; } | sqlite3 -batch "$live" &
-  sleep 0.5
+  for _ in $(seq 100); do  # until it holds the lock (a write without waiting fails), 10 s at most
+    sqlite3 -batch "$live" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1 || return 0
+    sleep 0.1
+  done
+  fail "sqlite3 did not take the lock"
 }
 runs_before="$(q "$live" "SELECT count(*) FROM runs")"
 locked 4
@@ -116,6 +120,14 @@ expect_eq "$?" 0 "a lock released within the wait"
 [[ "$out" == "sweep 'tiny' (shard 0/1): 9 cases into $live run "*": "*" ok, "*" failed, 0 already done" ]] || fail "sweep after the wait: $out"
 wait
 expect_eq "$(q "$live" "SELECT count(*) FROM runs")" "$((runs_before + 1))" "the waiting sweep's run stored"
+# A damaged file whose schema text reads "database is locked" (a fuzzer's find) is refused at
+# once, not waited on: only SQLite's busy code means another process holds the lock.
+cp "$tests/fuzz/regressions/results_db/locked-in-a-damaged-schema-text" "$work/damaged.sqlite"
+start=$SECONDS
+expect_eq "$(ARCHBENCH_DB_WAIT=30 "$bin" report --db "$work/damaged.sqlite" -o "$work/damaged" 2>&1; echo "rc=$?")" \
+  "archbench: error: $work/damaged.sqlite: not a results database (malformed database schema (sqlite_autoindatabase is locked) - orphan index)
+rc=1" "a damaged schema that mentions a lock"
+[ $((SECONDS - start)) -le 5 ] || fail "the damaged database was waited on for $((SECONDS - start)) s"
 expect_eq "$(ARCHBENCH_DB_WAIT=soon "$bin" sweep "$tiny" --db "$live" 2>&1; echo "rc=$?")" \
   "archbench: error: ARCHBENCH_DB_WAIT='soon': expected whole seconds from 0 to 86400
 rc=1" "a bad ARCHBENCH_DB_WAIT"
