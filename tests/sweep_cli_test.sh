@@ -98,27 +98,41 @@ expect_eq "$(keys "$work/live-merged.sqlite")" "$(keys "$live")" "no case lost o
 for f in "$live" "$work/live-merged.sqlite"; do expect_eq "$(q "$f" "PRAGMA integrity_check")" ok "integrity of $f"; done
 
 # --- a database another process keeps locked: a bounded wait, then a clear error -----------
-# sqlite3 holds the write lock (BEGIN IMMEDIATE) until its input ends.
-locked() {  # locked SECONDS: holds $live's write lock for SECONDS, in the background
-  { echo "BEGIN IMMEDIATE;"; sleep "$1"; echo "COMMIT;"; } | sqlite3 -batch "$live" &
+# sqlite3 takes the write lock (BEGIN IMMEDIATE) and keeps it until release_lock.
+hold_lock() {
+  rm -f "$work/lock.fifo"
+  mkfifo "$work/lock.fifo"
+  sqlite3 -batch "$live" <"$work/lock.fifo" >/dev/null 2>&1 &
+  holder=$!
+  exec 3>"$work/lock.fifo"
+  echo "BEGIN IMMEDIATE;" >&3
   for _ in $(seq 100); do  # until it holds the lock (a write without waiting fails), 10 s at most
     sqlite3 -batch "$live" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1 || return 0
     sleep 0.1
   done
   fail "sqlite3 did not take the lock"
 }
+release_lock() {
+  echo "COMMIT;" >&3
+  exec 3>&-
+  wait "$holder"
+}
 runs_before="$(q "$live" "SELECT count(*) FROM runs")"
-locked 4
+hold_lock
 expect_eq "$(ARCHBENCH_DB_WAIT=1 "$bin" sweep "$tiny" --db "$live" 2>&1; echo "rc=$?")" \
   "archbench: error: $live: database is locked: another process held it for over 1 s (a sweep, merge or report writing it; ARCHBENCH_DB_WAIT=SECONDS waits longer)
 rc=1" "a lock held past the wait"
-wait
+release_lock
 expect_eq "$(q "$live" "SELECT count(*) FROM runs")" "$runs_before" "nothing written while locked"
-locked 2
-out="$(ARCHBENCH_DB_WAIT=30 "$bin" sweep "$tiny" --db "$live" 2>/dev/null)"
+hold_lock
+ARCHBENCH_DB_WAIT=60 "$bin" sweep "$tiny" --db "$live" >"$work/waited.out" 2>/dev/null &
+waiter=$!
+sleep 3
+release_lock
+wait "$waiter"
 expect_eq "$?" 0 "a lock released within the wait"
+out="$(cat "$work/waited.out")"
 [[ "$out" == "sweep 'tiny' (shard 0/1): 9 cases into $live run "*": "*" ok, "*" failed, 0 already done" ]] || fail "sweep after the wait: $out"
-wait
 expect_eq "$(q "$live" "SELECT count(*) FROM runs")" "$((runs_before + 1))" "the waiting sweep's run stored"
 # A damaged file whose schema text reads "database is locked" (a fuzzer's find) is refused at
 # once, not waited on: only SQLite's busy code means another process holds the lock.
