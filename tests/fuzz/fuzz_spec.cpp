@@ -15,7 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::filesystem::path(std::getenv("ARCHBENCH_FUZZ_DIR") ? std::getenv("ARCHBENCH_FUZZ_DIR") : ".") / "spec.yaml";
   try {
     archbench::load_spec_text(std::string(reinterpret_cast<const char*>(data), size), where);
-  } catch (const archbench::SpecError&) {
-  }
+  } catch (const archbench::SpecError&) {}
   return 0;
 }

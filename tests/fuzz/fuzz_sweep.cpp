@@ -14,6 +14,7 @@
 #include <string>
 
 #include "sweeps/sweep.h"
+#include "tests/fuzz/input_file.h"
 
 namespace {
 
@@ -22,19 +23,12 @@ std::filesystem::path input_file() {
   return std::filesystem::path(dir ? dir : "/tmp") / ("fuzz-sweep-" + std::to_string(getpid()) + ".yaml");
 }
 
-void write(const std::filesystem::path& file, const void* data, size_t size) {
-  FILE* f = std::fopen(file.c_str(), "wb");
-  if (!f) return;
-  std::fwrite(data, 1, size, f);
-  std::fclose(f);
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   std::string all = "name: zoo\ninputs: [[1, 3, 64, 64]]\ntargets: [cpu]\nnetworks:\n";
   for (const std::string& n : archbench::zoo_networks()) all += "  - " + n + "\n";
-  write(input_file(), all.data(), all.size());
+  archbench::fuzz::write_input(input_file(), reinterpret_cast<const uint8_t*>(all.data()), all.size());
   archbench::load_sweep(input_file());
   std::filesystem::remove(input_file());
   return 0;
@@ -42,13 +36,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::filesystem::path file = input_file();
-  write(file, data, size);
+  if (!archbench::fuzz::write_input(file, data, size)) return 0;
   try {
     archbench::Sweep sweep = archbench::load_sweep(file);
     for (const archbench::SweepCase& c : archbench::shard_cases(sweep.cases, archbench::parse_shard("1/3")))
       (void)c.key(), (void)c.label();
-  } catch (const archbench::SpecError&) {
-  }
+  } catch (const archbench::SpecError&) {}
   std::filesystem::remove(file);
   return 0;
 }
