@@ -44,10 +44,12 @@ namespace {
 
 // One layer's field from its inputs' (see analysis.h).
 ReceptiveField receptive_field_of(const Graph& g, const Layer& l, const std::vector<ReceptiveField>& rf) {
+  bool data_dependent = l.op == OpKind::DeformConv;
+  for (int j : l.inputs) data_dependent |= rf[j].data_dependent;
   if (!is_merge(l.op)) {
     SpatialMap m = spatial_map(g, l);
     const ReceptiveField& in = rf[l.inputs[0]];
-    return {through(in.h, m.h), through(in.w, m.w), true};
+    return {through(in.h, m.h), through(in.w, m.w), true, data_dependent};
   }
   std::vector<AxisField> hs, ws;
   std::vector<const ReceptiveField*> spatial;  // inputs not broadcast from 1x1
@@ -67,7 +69,7 @@ ReceptiveField receptive_field_of(const Graph& g, const Layer& l, const std::vec
     }
   }
   const ReceptiveField& lead = *spatial.front();
-  ReceptiveField out{hull(hs, lead.h), hull(ws, lead.w), true};
+  ReceptiveField out{hull(hs, lead.h), hull(ws, lead.w), true, data_dependent};
   for (const ReceptiveField* f : spatial)
     if (!(f->h.stride == lead.h.stride && f->w.stride == lead.w.stride && f->h.centre() == lead.h.centre() &&
           f->w.centre() == lead.w.centre()))

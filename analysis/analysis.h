@@ -22,6 +22,9 @@ struct AxisField {
 struct ReceptiveField {
   AxisField h, w;
   bool aligned = true;  // false only at a merge whose inputs differ in stride or centre
+  // True from a deformable conv on: its offsets move the taps, so the field given is the
+  // nominal one (zero offsets), widened by the layer's offset_bound where it has one.
+  bool data_dependent = false;
 };
 
 // One field per layer of graph.layers (index 0, the input, is 1/1/0).

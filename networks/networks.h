@@ -51,6 +51,7 @@ enum class OpKind {
   Input,
   Conv,
   ConvTranspose,
+  DeformConv,
   MaxPool,
   AvgPool,
   GlobalAvgPool,
@@ -91,6 +92,18 @@ struct ConvTransposeAttrs {
   int64_t out_channels = 0, groups = 1, output_pad_h = 0, output_pad_w = 0;
   Window win;
   bool bias = true;
+};
+// Deformable convolution (Dai et al. 2017; DCNv2, Zhu et al. 2019) as
+// torchvision.ops.deform_conv2d computes it. Inputs [x, offset] (DCNv1), [x, offset, mask], or
+// [x, offset_mask] with `sigmoid` (mmcv's ModulatedDeformConv2dPack: channels [0, 2GK) the
+// offsets, [2GK, 3GK) mask logits), G = offset_groups, K = kh * kw; offsets interleave (dy, dx)
+// per tap in row-major tap order, per offset group.
+struct DeformConvAttrs {
+  int64_t out_channels = 0, groups = 1, offset_groups = 1;
+  Window win;
+  bool bias = true;
+  bool sigmoid = false;       // modulated: sigmoid
+  int64_t offset_bound = -1;  // |offset| <= b pixels, for the receptive field; -1: none given
 };
 struct PoolAttrs {
   Window win;
@@ -138,9 +151,10 @@ struct DropoutAttrs {
   double p = 0.5;
 };
 
-using OpAttrs = std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, PoolAttrs, GlobalPoolAttrs, AdaptivePoolAttrs,
-                             LRNAttrs, BatchNormAttrs, ActivationAttrs, EltwiseAttrs, ConcatAttrs, CropAttrs, PadAttrs,
-                             UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs>;
+using OpAttrs =
+    std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, DeformConvAttrs, PoolAttrs, GlobalPoolAttrs,
+                 AdaptivePoolAttrs, LRNAttrs, BatchNormAttrs, ActivationAttrs, EltwiseAttrs, ConcatAttrs, CropAttrs,
+                 PadAttrs, UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs>;
 
 struct Layer {
   std::string name;

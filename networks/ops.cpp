@@ -154,6 +154,38 @@ void build_conv_transpose(AttrReader& r, const std::vector<const Layer*>& in, La
   layer.attrs = a;
 }
 
+// Inputs [x, offset], [x, offset, mask] or [x, offset_mask] (modulated: sigmoid); every
+// offset and mask input at the output's N, H and W.
+void build_deform_conv(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"out", "kernel", "stride", "padding", "dilation", "groups", "bias", "offset_groups", "modulated",
+           "offset_bound"});
+  DeformConvAttrs a;
+  const Shape& x = in[0]->output;
+  read_conv_common(r, x, a, true);
+  a.offset_groups = r.integer("offset_groups", 1, 1);
+  a.sigmoid = r.choice("modulated", {"none", "sigmoid"}, "none") == "sigmoid";
+  a.offset_bound = r.has("offset_bound") ? r.integer("offset_bound", 0, 0, kMaxWindow) : -1;
+  if (x.c % a.offset_groups != 0)
+    r.fail(fmt::format("input channels {} are not divisible by offset_groups {}", x.c, a.offset_groups));
+  if (a.sigmoid && in.size() != 2)
+    r.fail(fmt::format("modulated: sigmoid takes inputs [x, offset_mask], got {} inputs", in.size()));
+  layer.output = spatial_output(r, x, a.win, a.out_channels, false);
+  const int64_t taps = a.offset_groups * a.win.kh * a.win.kw;  // both factors bounded: no overflow
+  auto expect = [&](const Layer* l, const char* what, int64_t channels) {
+    const Shape& s = l->output;
+    if (s.n != x.n || s.h != layer.output.h || s.w != layer.output.w || s.c != channels)
+      r.fail(fmt::format("{} input '{}' is {}, expected {} ({}, at the output's {}x{})", what, l->name, dims_text(s),
+                         dims_text(Shape{x.n, channels, layer.output.h, layer.output.w}),
+                         std::string(what) == "mask" ? "offset_groups x kh x kw channels"
+                         : a.sigmoid                 ? "3 x offset_groups x kh x kw channels: offsets, then mask logits"
+                                                     : "2 x offset_groups x kh x kw channels",
+                         layer.output.h, layer.output.w));
+  };
+  expect(in[1], a.sigmoid ? "offset_mask" : "offset", (a.sigmoid ? 3 : 2) * taps);
+  if (in.size() == 3) expect(in[2], "mask", taps);
+  layer.attrs = a;
+}
+
 void build_pool(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer, bool avg) {
   if (avg)
     r.allow({"kernel", "stride", "padding", "ceil_mode", "count_include_pad"});
@@ -378,6 +410,7 @@ const std::vector<OpInfo>& op_table() {
   static const std::vector<OpInfo> table = {
       {"conv", OpKind::Conv, 1, 1, build_conv},
       {"conv_transpose", OpKind::ConvTranspose, 1, 1, build_conv_transpose},
+      {"deform_conv", OpKind::DeformConv, 2, 3, build_deform_conv},
       {"maxpool", OpKind::MaxPool, 1, 1, [](AttrReader& r, L in, Layer& l) { build_pool(r, in, l, false); }},
       {"avgpool", OpKind::AvgPool, 1, 1, [](AttrReader& r, L in, Layer& l) { build_pool(r, in, l, true); }},
       {"global_avgpool", OpKind::GlobalAvgPool, 1, 1,
@@ -487,6 +520,30 @@ void build_layer(Layer& layer, const std::string& op, AttrReader& attrs, const s
 // ---------------------------------------------------------------------------------------
 // Cost. Each formula is per batch (N included).
 
+DeformSampling deform_sampling(const Graph& g, const Layer& l) {
+  DeformSampling s;
+  const auto* a = std::get_if<DeformConvAttrs>(&l.attrs);
+  if (!a) return s;
+  const Shape& in = g.layers[l.inputs[0]].output;
+  const Shape& o = l.output;
+  auto mul = [&](std::initializer_list<int64_t> xs) {
+    int64_t r = 1;
+    for (int64_t x : xs) r = detail::checked_mul(r, x, l.loc, l.name);
+    return r;
+  };
+  const bool masked = a->sigmoid || l.inputs.size() == 3;
+  s.samples = mul({o.n, in.c, a->win.kh, a->win.kw, o.h, o.w});
+  s.gathers = mul({4, s.samples});
+  // Per sample: the four corner products and their three sums (7), one more product with a
+  // mask. Per tap and offset group: the position (2 adds), its floor and fractions (4), the
+  // four corner weights (4 multiplies, 2 subtracts); with sigmoid, the mask's 4.
+  const int64_t per_position = 12 + (a->sigmoid ? 4 : 0);
+  s.flops =
+      detail::checked_add(mul({s.samples, masked ? 8 : 7}),
+                          mul({o.n, a->offset_groups, a->win.kh, a->win.kw, o.h, o.w, per_position}), l.loc, l.name);
+  return s;
+}
+
 LayerCost layer_cost(const Graph& g, const Layer& l) {
   auto mul = [&](std::initializer_list<int64_t> xs) {
     int64_t r = 1;
@@ -506,6 +563,14 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
       c.macs = mul({out_elems, in.c / a.groups, a.win.kh, a.win.kw});
       c.params = add(mul({a.out_channels, in.c / a.groups, a.win.kh, a.win.kw}), a.bias ? a.out_channels : 0);
       c.flops = add(mul({2, c.macs}), a.bias ? out_elems : 0);
+      break;
+    }
+    case OpKind::DeformConv: {
+      // The GEMM as a conv's, plus the bilinear sampling (deform_sampling) in the FLOPs.
+      const auto& a = std::get<DeformConvAttrs>(l.attrs);
+      c.macs = mul({out_elems, in.c / a.groups, a.win.kh, a.win.kw});
+      c.params = add(mul({a.out_channels, in.c / a.groups, a.win.kh, a.win.kw}), a.bias ? a.out_channels : 0);
+      c.flops = add(add(mul({2, c.macs}), a.bias ? out_elems : 0), deform_sampling(g, l).flops);
       break;
     }
     case OpKind::ConvTranspose: {
@@ -632,6 +697,18 @@ SpatialMap spatial_map(const Graph& g, const Layer& l) {
     case OpKind::AvgPool: {
       const Window& w = std::get<PoolAttrs>(l.attrs).win;
       return {window_axis(w.kh, w.sh, w.dh, w.pad_top), window_axis(w.kw, w.sw, w.dw, w.pad_left)};
+    }
+    case OpKind::DeformConv: {
+      // The nominal window (zero offsets), widened by offset_bound where one is given.
+      const auto& a = std::get<DeformConvAttrs>(l.attrs);
+      const Window& w = a.win;
+      SpatialMap m{window_axis(w.kh, w.sh, w.dh, w.pad_top), window_axis(w.kw, w.sw, w.dw, w.pad_left)};
+      if (a.offset_bound > 0)
+        for (AxisMap* axis : {&m.h, &m.w}) {
+          axis->offset = axis->offset - Rational(a.offset_bound);
+          axis->span = axis->span + Rational(2 * a.offset_bound);
+        }
+      return m;
     }
     case OpKind::ConvTranspose: {
       const Window& w = std::get<ConvTransposeAttrs>(l.attrs).win;

@@ -23,6 +23,15 @@ struct LayerCost {
 // Throws SpecError (naming the layer) if a count overflows int64.
 LayerCost layer_cost(const Graph& graph, const Layer& layer);
 
+// A deformable conv's bilinear sampling, which its FLOPs include: one sample per input
+// channel, tap and output pixel (each reading 4 input values: `gathers`), and the FLOPs of the
+// samples plus those of the sampling positions and corner weights (per offset group and tap).
+// Zero for every other op.
+struct DeformSampling {
+  int64_t samples = 0, gathers = 0, flops = 0;
+};
+DeformSampling deform_sampling(const Graph& graph, const Layer& layer);
+
 // Along one axis, output index x reads the layer input's continuous interval
 // [scale*x + offset, scale*x + offset + span]. Convolution and pooling: scale = stride,
 // offset = -pad, span = dilation*(kernel-1). Transposed convolution and upsampling map the

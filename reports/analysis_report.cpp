@@ -29,6 +29,37 @@ std::string axes(const Rational& h, const Rational& w) {
   return h == w ? rational_text(h) : rational_text(h) + "x" + rational_text(w);
 }
 
+// A data-dependent field (after a deformable conv) is the nominal one, marked "~".
+std::string rf_size(const ReceptiveField& rf) { return (rf.data_dependent ? "~" : "") + axes(rf.h.size, rf.w.size); }
+
+nlohmann::ordered_json rf_json(const ReceptiveField& rf, bool with_aligned) {
+  nlohmann::ordered_json j = {{"size", {number(rf.h.size), number(rf.w.size)}},
+                              {"stride", {number(rf.h.stride), number(rf.w.stride)}},
+                              {"padding", {number(rf.h.padding), number(rf.w.padding)}}};
+  if (with_aligned) j["aligned"] = rf.aligned;
+  // Only where true: the analysis of a network without deformable convs (and so the spec hash
+  // that sweeps key their cases by) stays what it was before the flag existed.
+  if (rf.data_dependent) j["data_dependent"] = true;
+  return j;
+}
+
+// The deformable convs' bilinear sampling over the network (zero when it has none).
+struct SamplingTotals {
+  int64_t layers = 0, samples = 0, gathers = 0, flops = 0;
+};
+SamplingTotals sampling_totals(const Graph& g) {
+  SamplingTotals t;
+  for (const Layer& l : g.layers) {
+    if (l.op != OpKind::DeformConv) continue;
+    DeformSampling s = deform_sampling(g, l);
+    ++t.layers;
+    t.samples += s.samples;  // bounded by the FLOPs total, which analyse checked
+    t.gathers += s.gathers;
+    t.flops += s.flops;
+  }
+  return t;
+}
+
 std::string mib(int64_t bytes) { return fmt::format("{:.2f}", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
 std::string giga(int64_t v) { return fmt::format("{:.3f}", static_cast<double>(v) / 1e9); }
 
@@ -38,6 +69,17 @@ const char* kConventions =
     "Params: weights + biases (batch-norm scale/shift). "
     "RF: receptive field size / effective stride / effective padding per axis (HxW when they differ); "
     "'!' marks a merge of unaligned paths.";
+// Added where a network has deformable convs.
+const char* kDeformConventions =
+    " '~' marks a data-dependent field (from a deformable conv on: the field for zero offsets, widened by "
+    "offset_bound where given). Deformable convs: MACs as a conv's; their bilinear sampling is counted apart "
+    "(samples, gathers) and in FLOPs.";
+
+bool has_deformable(const Graph& g) {
+  return std::any_of(g.layers.begin(), g.layers.end(), [](const Layer& l) { return l.op == OpKind::DeformConv; });
+}
+
+std::string conventions(bool deformable) { return std::string(kConventions) + (deformable ? kDeformConventions : ""); }
 
 }  // namespace
 
@@ -67,7 +109,7 @@ nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
   json out = {
       {"network", g.name},
       {"input", {in.n, in.c, in.h, in.w}},
-      {"conventions", kConventions},
+      {"conventions", conventions(has_deformable(g))},
       {"totals",
        {{"macs", t.macs},
         {"flops", t.flops},
@@ -80,11 +122,11 @@ nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
         {"arithmetic_intensity", t.intensity},
         {"final_layer", g.layers[a.final_layer].name},
         {"feature_layer", g.layers[a.feature_layer].name},
-        {"feature_receptive_field",
-         {{"size", {number(frf.h.size), number(frf.w.size)}},
-          {"stride", {number(frf.h.stride), number(frf.w.stride)}},
-          {"padding", {number(frf.h.padding), number(frf.w.padding)}}}}}},
+        {"feature_receptive_field", rf_json(frf, false)}}},
   };
+  if (SamplingTotals st = sampling_totals(g); st.layers > 0)
+    out["totals"]["deform_sampling"] = {
+        {"layers", st.layers}, {"samples", st.samples}, {"gathers", st.gathers}, {"flops", st.flops}};
   json layers = json::array();
   for (size_t i = 1; i < g.layers.size(); ++i) {
     const Layer& l = g.layers[i];
@@ -101,11 +143,11 @@ nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
                       {"activation_bytes", la.activation_bytes},
                       {"arithmetic_intensity", la.intensity},
                       {"train_only", l.train_only},
-                      {"receptive_field",
-                       {{"size", {number(la.rf.h.size), number(la.rf.w.size)}},
-                        {"stride", {number(la.rf.h.stride), number(la.rf.w.stride)}},
-                        {"padding", {number(la.rf.h.padding), number(la.rf.w.padding)}},
-                        {"aligned", la.rf.aligned}}}});
+                      {"receptive_field", rf_json(la.rf, true)}});
+    if (l.op == OpKind::DeformConv) {
+      DeformSampling s = deform_sampling(g, l);
+      layers.back()["sampling"] = {{"samples", s.samples}, {"gathers", s.gathers}, {"flops", s.flops}};
+    }
   }
   out["layers"] = layers;
   json endpoints = json::object();
@@ -130,9 +172,9 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) 
     std::string endpoints;
     for (const auto& e : endpoint_of[l.name]) endpoints += (endpoints.empty() ? "" : " ") + e;
     t.rows.push_back({l.name, op_name(l.op) + (la.rf.aligned ? "" : " !"), shape_text(l.output), num(la.cost.macs),
-                      num(la.cost.flops), num(la.cost.params), num(la.activation_bytes),
-                      axes(la.rf.h.size, la.rf.w.size), axes(la.rf.h.stride, la.rf.w.stride),
-                      axes(la.rf.h.padding, la.rf.w.padding), fmt::format("{:.2f}", la.intensity), endpoints});
+                      num(la.cost.flops), num(la.cost.params), num(la.activation_bytes), rf_size(la.rf),
+                      axes(la.rf.h.stride, la.rf.w.stride), axes(la.rf.h.padding, la.rf.w.padding),
+                      fmt::format("{:.2f}", la.intensity), endpoints});
   }
   const Totals& tt = a.totals;
   if (!csv)
@@ -153,9 +195,15 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) 
       group_digits(tt.macs), giga(tt.macs), group_digits(tt.flops), giga(tt.flops), group_digits(tt.params),
       static_cast<double>(tt.param_bytes) / 1048576.0, static_cast<double>(tt.activation_bytes) / 1048576.0,
       static_cast<double>(tt.peak_activation_bytes) / 1048576.0, static_cast<double>(tt.arena_bytes) / 1048576.0,
-      g.layers[a.memory.peak_step].name, g.layers[a.feature_layer].name, axes(frf.h.size, frf.w.size),
-      axes(frf.h.stride, frf.w.stride), axes(frf.h.padding, frf.w.padding));
-  out += summary + (f == Format::Markdown ? "\n" : "") + kConventions + "\n";
+      g.layers[a.memory.peak_step].name, g.layers[a.feature_layer].name, rf_size(frf), axes(frf.h.stride, frf.w.stride),
+      axes(frf.h.padding, frf.w.padding));
+  if (SamplingTotals st = sampling_totals(g); st.layers > 0)
+    summary += fmt::format(
+        "deformable sampling ({} layer{}): {} samples, {} gathers, {} FLOPs ({:.1f} % of FLOPs; fvcore counts these "
+        "layers as 0, mmcv only their offset conv)\n",
+        st.layers, st.layers == 1 ? "" : "s", group_digits(st.samples), group_digits(st.gathers),
+        group_digits(st.flops), tt.flops ? 100.0 * static_cast<double>(st.flops) / static_cast<double>(tt.flops) : 0.0);
+  out += summary + (f == Format::Markdown ? "\n" : "") + conventions(has_deformable(g)) + "\n";
   return out;
 }
 
@@ -179,14 +227,15 @@ std::string render_comparison(const std::vector<AnalysedNetwork>& nets, Format f
     const ReceptiveField& rf = n.analysis.layers[n.analysis.feature_layer].rf;
     t.rows.push_back({n.graph.name, shape_text(n.graph.input().output),
                       csv ? std::to_string(tt.params) : group_digits(tt.params), giga(tt.macs), giga(tt.flops),
-                      mib(tt.activation_bytes), mib(tt.peak_activation_bytes), axes(rf.h.size, rf.w.size),
+                      mib(tt.activation_bytes), mib(tt.peak_activation_bytes), rf_size(rf),
                       axes(rf.h.stride, rf.w.stride), n.graph.layers[n.analysis.feature_layer].name,
                       std::to_string(n.graph.layers.size() - 1)});
   }
   std::string out = t.render(f);
   if (f != Format::Csv)
     out += fmt::format("\n{}\nRF is taken at the last layer with spatial extent > 1 on the path to the output.\n",
-                       kConventions);
+                       conventions(std::any_of(nets.begin(), nets.end(),
+                                               [](const AnalysedNetwork& n) { return has_deformable(n.graph); })));
   return out;
 }
 

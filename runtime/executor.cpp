@@ -540,6 +540,39 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
                [v, fc, in, last, relu] { k::run_fc(*fc, v(in), v(last), relu); });
       return;
     }
+    case OpKind::DeformConv: {
+      // deform_conv [+ batchnorm, folded] [+ relu], as a conv's step.
+      const auto& a = std::get<DeformConvAttrs>(l.attrs);
+      std::vector<int> group{i};
+      std::string name = "deform_conv";
+      std::optional<k::BatchNormParams> bn;
+      int last = i, next = sole_user(i);
+      if (next >= 0 && at(next).op == OpKind::BatchNorm) {
+        const Layer& b = at(next);
+        bn = k::BatchNormParams{weight(w, b, "weight"), weight(w, b, "bias"), weight(w, b, "running_mean"),
+                                weight(w, b, "running_var"), std::get<BatchNormAttrs>(b.attrs).eps};
+        group.push_back(next);
+        name += "+bn";
+        last = next;
+        next = sole_user(last);
+      }
+      const bool relu = next >= 0 && at(next).op == OpKind::ReLU;
+      if (relu) {
+        group.push_back(next);
+        name += "+relu";
+        last = next;
+      }
+      for (int j : group) done_[static_cast<size_t>(j)] = true;
+      const bool has_mask = l.inputs.size() == 3;
+      auto d = std::make_shared<k::PreparedDeform>(k::prepare_deform_conv(
+          a, *weight(w, l, "weight"), a.bias ? weight(w, l, "bias") : nullptr, bn, has_mask || a.sigmoid, l.output));
+      const int off = l.inputs[1], mask = has_mask ? l.inputs[2] : -1;
+      size_t s = steps.size();
+      add_step(group, name, [this, v, d, in, off, mask, last, relu, s] {
+        choices[s].ran = k::run_deform_conv(*d, v(in), v(off), mask >= 0 ? &v(mask) : nullptr, v(last), relu);
+      });
+      return;
+    }
     case OpKind::ConvTranspose: {
       const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
       auto d = std::make_shared<k::PreparedDeconv>(

@@ -583,7 +583,7 @@ Tensor to_nchw(const Buffer& b) {
 }
 
 PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor* bias,
-                          const std::optional<BatchNormParams>& bn) {
+                          const std::optional<BatchNormParams>& bn, bool allow_depthwise) {
   PreparedConv p;
   p.win = a.win;
   p.groups = a.groups;
@@ -600,7 +600,7 @@ PreparedConv prepare_conv(const ConvAttrs& a, const Tensor& weight, const Tensor
       shift[i] = b;
     }
   }
-  p.depthwise = a.groups > 1 && cin_g == 1 && cout_g == 1;
+  p.depthwise = allow_depthwise && a.groups > 1 && cin_g == 1 && cout_g == 1;
   auto folded = [&](int64_t o, int64_t ci, int64_t ky, int64_t kx) {
     double w = weight.data[static_cast<size_t>(((o * cin_g + ci) * kh + ky) * kw + kx)];
     return static_cast<float>(w * scale[static_cast<size_t>(o)]);
@@ -677,10 +677,10 @@ bool widen_output(const PreparedConv& p, const Buffer* skip, const Buffer& outpu
   const bool whole_tiles = !cpu_variant || (kConvVariants[schedule].kind != ConvKind::Simple &&
                                             kConvVariants[schedule].kind != ConvKind::Winograd);
   // Not where a 16-channel tile runs (requested, or the default's pick): it needs no widening.
-  const bool narrow_tile = cpu_variant ? kConvVariants[schedule].channels < kConvChannelTile
-                                       : schedule == kDefaultConvSchedule &&
-                                             narrow_tile_default(output.dim(0).extent(), output.dim(1).extent(),
-                                                                 false, act) >= 0;
+  const bool narrow_tile =
+      cpu_variant ? kConvVariants[schedule].channels < kConvChannelTile
+                  : schedule == kDefaultConvSchedule &&
+                        narrow_tile_default(output.dim(0).extent(), output.dim(1).extent(), false, act) >= 0;
   return whole_tiles && !narrow_tile && current_kernel_set() == KernelSet::Cpu && !skip && p.groups == 1 &&
          output.dim(0).extent() < kConvChannelTile && output.dim(1).extent() >= kConvNarrowPixels;
 }

@@ -119,8 +119,10 @@ struct PreparedConv {
 };
 
 // weight: PyTorch [Cout, Cin/groups, kh, kw]; bias may be null.
+// `allow_depthwise` false keeps the per-group tiled layout for depthwise shapes too (the
+// deformable conv kernel reads only that layout).
 PreparedConv prepare_conv(const ConvAttrs& attrs, const Tensor& weight, const Tensor* bias,
-                          const std::optional<BatchNormParams>& bn);
+                          const std::optional<BatchNormParams>& bn, bool allow_depthwise = true);
 
 // A conv schedule: an index into the compiled variants of schedules/conv.cmake (the schedule
 // space: hand-written schedules, knob variants named by their knob values, autoscheduled

@@ -100,4 +100,29 @@ PreparedDeconv prepare_conv_transpose(const ConvTransposeAttrs& attrs, const Ten
 // output_padding and the bottom/right padding) is out's. `out` may not overlap `in`.
 void run_conv_transpose(const PreparedDeconv& deconv, const Buffer& in, Buffer& out);
 
+// --- deformable convolution ---------------------------------------------------------------
+
+// A deformable conv ready to run: the filter and bias prepared as a conv's (batch-norm folded
+// in; per group, never the depthwise layout), and for DCNv1 a mask of ones at the output's
+// size (the kernel always multiplies by a mask).
+struct PreparedDeform {
+  PreparedConv conv;
+  int64_t offset_groups = 1;
+  bool sigmoid = false;
+  Buffer ones;  // (G * kh * kw, W, H, N) of the output; empty where a mask input is given
+};
+
+// weight: PyTorch [Cout, Cin/groups, kh, kw]; `masked`: the layer has a mask (a third input,
+// or sigmoid logits in its second); `out`: the output's shape.
+PreparedDeform prepare_deform_conv(const DeformConvAttrs& attrs, const Tensor& weight, const Tensor* bias,
+                                   const std::optional<BatchNormParams>& bn, bool masked, const Shape& out);
+
+// out = [relu](deform_conv(in, offset, mask) + bias), torchvision.ops.deform_conv2d's
+// semantics (schedules/deform.cpp). `offset` holds the offsets in its first 2 * G * kh * kw
+// channels; with sigmoid its next G * kh * kw are the mask logits, else `mask` (or null: ones).
+// Returns the variant that ran: "deform p12", "deform p7" or "deform p1" (the widest register
+// tile no wider than the output), "deform" on a GPU set.
+std::string run_deform_conv(const PreparedDeform& deform, const Buffer& in, const Buffer& offset, const Buffer* mask,
+                            Buffer& out, bool relu);
+
 }  // namespace archbench::kernels

@@ -100,6 +100,82 @@ Tensor conv(const Layer& layer, const Tensor& x, const Shape& xs, const Weights&
   return out;
 }
 
+// torchvision.ops.deform_conv2d: tap (kh, kw) of output (oh, ow) reads input channel ci at
+// (oh * sh - pad_top + kh * dh + dy, ow * sw - pad_left + kw * dw + dx), the offsets (dy, dx) at
+// channels 2 * (g * K + k) and 2 * (g * K + k) + 1 of the offset input (g = ci / (Cin / G), the
+// offset group; k = kh * kw_size + kw), by bilinear interpolation: zero for a position with
+// y <= -1, y >= H, x <= -1 or x >= W (or not a number), each corner outside the input zero;
+// times the mask at channel g * K + k (the third input; with sigmoid, the sigmoid of channel
+// 2GK + g * K + k of the second). Then a conv over the sampled values.
+double bilinear(const float* plane, Index h, Index w, double y, double x) {
+  if (!(y > -1 && y < static_cast<double>(h) && x > -1 && x < static_cast<double>(w))) return 0.0;
+  const double fy = std::floor(y), fx = std::floor(x);
+  const Index y0 = static_cast<Index>(fy), x0 = static_cast<Index>(fx);
+  const double ly = y - fy, lx = x - fx;
+  auto v = [&](Index yy, Index xx) {
+    return yy >= 0 && yy < h && xx >= 0 && xx < w ? static_cast<double>(plane[yy * w + xx]) : 0.0;
+  };
+  return (1 - ly) * (1 - lx) * v(y0, x0) + (1 - ly) * lx * v(y0, x0 + 1) + ly * (1 - lx) * v(y0 + 1, x0) +
+         ly * lx * v(y0 + 1, x0 + 1);
+}
+
+Tensor deform_conv(const Layer& layer, const std::vector<const Tensor*>& in, const std::vector<Shape>& shapes,
+                   const Weights& weights) {
+  const auto& a = std::get<DeformConvAttrs>(layer.attrs);
+  const Window& win = a.win;
+  const Tensor& x = *in[0];
+  const Shape& xs = shapes[0];
+  const Shape& os = layer.output;
+  const Index cin_g = xs.c / a.groups, cout_g = os.c / a.groups, taps = win.kh * win.kw;
+  const Index per_group = xs.c / a.offset_groups, hw = os.h * os.w;
+  const Tensor& w = param(weights, layer, "weight", {os.c, cin_g, win.kh, win.kw});
+  const Tensor* b = a.bias ? &param(weights, layer, "bias", {os.c}) : nullptr;
+  const Tensor& off = *in[1];
+  const Index off_c = shapes[1].c;
+  const Tensor* mask = in.size() == 3 ? in[2] : a.sigmoid ? in[1] : nullptr;
+  const Index mask_c = in.size() == 3 ? shapes[2].c : off_c, mask_base = a.sigmoid ? 2 * a.offset_groups * taps : 0;
+  Tensor out(os);
+  // The sampled columns of one image: (channel, tap, pixel).
+  std::vector<double> cols(at(xs.c * taps * hw));
+  std::vector<double> acc(at(hw));
+  for (Index n = 0; n < os.n; ++n) {
+    for (Index c = 0; c < xs.c; ++c) {
+      const Index g = c / per_group;
+      const float* plane = &x.data[at((n * xs.c + c) * xs.h * xs.w)];
+      for (Index kh = 0; kh < win.kh; ++kh)
+        for (Index kw = 0; kw < win.kw; ++kw) {
+          const Index k = kh * win.kw + kw;
+          const float* dy = &off.data[at((n * off_c + 2 * (g * taps + k)) * hw)];
+          const float* dx = dy + hw;
+          const float* m = mask ? &mask->data[at((n * mask_c + mask_base + g * taps + k) * hw)] : nullptr;
+          double* col = &cols[at((c * taps + k) * hw)];
+          for (Index oh = 0; oh < os.h; ++oh)
+            for (Index ow = 0; ow < os.w; ++ow) {
+              const Index p = oh * os.w + ow;
+              const double y = static_cast<double>(oh * win.sh - win.pad_top + kh * win.dh) + dy[p];
+              const double xx = static_cast<double>(ow * win.sw - win.pad_left + kw * win.dw) + dx[p];
+              double scale = 1.0;
+              if (m) scale = a.sigmoid ? 1.0 / (1.0 + std::exp(-static_cast<double>(m[p]))) : m[p];
+              col[p] = bilinear(plane, xs.h, xs.w, y, xx) * scale;
+            }
+        }
+    }
+    for (Index co = 0; co < os.c; ++co) {
+      const Index g = co / cout_g;
+      std::fill(acc.begin(), acc.end(), b ? static_cast<double>(b->data[at(co)]) : 0.0);
+      for (Index ci = 0; ci < cin_g; ++ci)
+        for (Index k = 0; k < taps; ++k) {
+          const double wv = w.data[at((co * cin_g + ci) * taps + k)];
+          const double* col = &cols[at(((g * cin_g + ci) * taps + k) * hw)];
+          for (Index p = 0; p < hw; ++p) acc[at(p)] += wv * col[p];
+        }
+      float* o = &out.data[at((n * os.c + co) * hw)];
+      for (Index p = 0; p < hw; ++p) o[p] = static_cast<float>(acc[at(p)]);
+    }
+  }
+  return out;
+}
+
 // PyTorch's ConvTranspose2d: the weight is [Cin, Cout/g, kh, kw]; input pixel (ih, iw) of
 // channel ci (group g) adds w[ci, co, kh, kw] * x to output (ih * sh - pad_top + kh * dh,
 // iw * sw - pad_left + kw * dw) of channel g * Cout/g + co; the output size (with
@@ -572,6 +648,9 @@ std::map<std::string, Tensor> run_reference(const Graph& graph, const Weights& w
           break;
         case OpKind::ConvTranspose:
           out = conv_transpose(layer, x, xs, weights);
+          break;
+        case OpKind::DeformConv:
+          out = deform_conv(layer, in, shapes, weights);
           break;
         case OpKind::FullyConnected:
           out = fully_connected(layer, x, xs, weights);

@@ -41,6 +41,14 @@ std::vector<Param> params_of(const Graph& graph) {
         if (a.bias) add("bias", {a.out_channels}, Role::Bias, fan_in);
         break;
       }
+      case OpKind::DeformConv: {  // torchvision's DeformConv2d and mmcv's layouts: a conv's
+        const auto& a = std::get<DeformConvAttrs>(l.attrs);
+        const int64_t cin_g = in.c / a.groups;
+        const double fan_in = static_cast<double>(cin_g * a.win.kh * a.win.kw);
+        add("weight", {a.out_channels, cin_g, a.win.kh, a.win.kw}, Role::Weight, fan_in);
+        if (a.bias) add("bias", {a.out_channels}, Role::Bias, fan_in);
+        break;
+      }
       case OpKind::ConvTranspose: {
         // Each output sums (Cin/g) channels times, on average, kh*kw/(sh*sw) taps.
         const auto& a = std::get<ConvTransposeAttrs>(l.attrs);

@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
 jobs="$(nproc)"
+# The test preset builds with Ninja: a build-test/ that Make configured is configured afresh.
+if [ -f build-test/CMakeCache.txt ] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' build-test/CMakeCache.txt; then
+  echo "test.sh: build-test/ was configured for another generator; configuring it for Ninja"
+  rm -rf build-test/CMakeCache.txt build-test/CMakeFiles
+fi
 cmake --preset test -DARCHBENCH_SANITIZE="${ARCHBENCH_SANITIZE:-ON}" >/dev/null
 cmake --build --preset test -j "$((jobs + 1))"  # one job more than cores: fewer idle moments
 ctest --preset test -j "$jobs"

@@ -53,11 +53,12 @@ std::map<std::string, Tensor> run_on(KernelSet set, const Graph& g, const Weight
   return e.run(x);
 }
 
-const char* const kFixtures[] = {
-    "conv_odd",          "conv_same_stride2", "conv_stride4_rect", "conv_dilated", "conv_groups",   "conv_1x1_spatial",
-    "conv_asym_pad",     "conv_transpose",    "maxpool",           "avgpool",      "adaptive_pool", "lrn",
-    "batchnorm",         "activations",       "softmax_large",     "merges",       "crop_pad",      "upsample_nearest",
-    "upsample_bilinear", "flatten_fc",        "se_resnet_tiny"};
+const char* const kFixtures[] = {"conv_odd",    "conv_same_stride2", "conv_stride4_rect", "conv_dilated",
+                                 "conv_groups", "conv_1x1_spatial",  "conv_asym_pad",     "conv_transpose",
+                                 "deform_conv", "maxpool",           "avgpool",           "adaptive_pool",
+                                 "lrn",         "batchnorm",         "activations",       "softmax_large",
+                                 "merges",      "crop_pad",          "upsample_nearest",  "upsample_bilinear",
+                                 "flatten_fc",  "se_resnet_tiny"};
 
 // Each PyTorch fixture (tests/reference/make_reference_cases.py) through a kernel set: its
 // network outputs against PyTorch's, max error <= 1e-4 of the output's magnitude (fp32 in

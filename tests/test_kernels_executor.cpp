@@ -15,6 +15,15 @@ namespace {
 double network_error(const Graph& g, const std::string& schedule = "default",
                      const std::string& depthwise_schedule = "default") {
   Weights w = init_weights(g, 3);
+  // Deformable nets: offsets that move with their input as He-initialised offset convs make
+  // them multiply a perturbation along the 13 deformable layers (the reference itself moves by
+  // 5.5e-3 of resnet50_dcn's output for a 1e-6 change of its input), so no fp32 run can match
+  // a double one to 1e-3. A quarter of the weights (offsets of about +-0.5 pixels, still
+  // between pixels) tames it: the Halide run is then within 2.7e-4 (DCNv1) and 1.1e-5 (DCNv2)
+  // of the reference at 64x64, against 5.9e-3 unscaled.
+  for (auto& [name, t] : w)
+    if (name.ends_with(".conv_offset.weight"))
+      for (float& v : t.data) v *= 0.25f;
   Tensor x = random_tensor(g.input().output, 5);
   auto want = run_reference(g, w, x);
   ExecutorOptions o;
@@ -316,9 +325,11 @@ BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
   BOOST_CHECK_EXCEPTION(Executor(g, init_weights(g, 1), o), RuntimeError, [](const RuntimeError& e) {
     return std::string(e.what()) ==
            "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
-           "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
-           "winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, "
-           "gpu-simple, gpu-c8, gpu-auto-li2018)";
+           "auto-mullapudi2016, " +
+               test::adams_listed() +
+               "auto-li2018, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
+               "winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, "
+               "gpu-simple, gpu-c8, gpu-auto-li2018)";
   });
 }
 
@@ -359,6 +370,8 @@ BOOST_AUTO_TEST_CASE(every_zoo_network_matches_the_reference) {
       {"unet", {1, 1, 188, 188}, true},
       {"deeplabv3_resnet50", {1, 3, 40, 40}, false},
       {"deeplabv3plus", {1, 3, 48, 48}, true},
+      {"resnet50_dcn", {1, 3, 64, 64}, false},
+      {"resnet50_dcnv2", {1, 3, 64, 72}, false},
   };
 #if defined(__SANITIZE_ADDRESS__) || defined(ARCHBENCH_SANITIZED)
   const bool sanitized = true;

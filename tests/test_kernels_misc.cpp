@@ -86,9 +86,96 @@ double deconv_error(const std::string& spec) {
   return r.error(out, "up");
 }
 
+// --- deformable convolution ----------------------------------------------------------------
+
+// Layer "dc" through the deform kernel (its inputs from the reference run), against the
+// reference; `ran` gets the variant that ran.
+double deform_error(const std::string& spec, double amplitude, std::string& ran) {
+  Run r(spec, amplitude);
+  const Layer& l = layer(r.g, "dc");
+  const auto& a = std::get<DeformConvAttrs>(l.attrs);
+  const bool mask_input = l.inputs.size() == 3;
+  k::PreparedDeform p = k::prepare_deform_conv(a, r.w.at("dc.weight"), a.bias ? &r.w.at("dc.bias") : nullptr,
+                                               std::nullopt, mask_input || a.sigmoid, l.output);
+  k::Buffer out = r.out("dc");
+  k::Buffer mask = mask_input ? r.in(r.input_of("dc", 2)) : k::Buffer();
+  ran = k::run_deform_conv(p, r.in(r.input_of("dc", 0)), r.in(r.input_of("dc", 1)), mask_input ? &mask : nullptr, out,
+                           false);
+  return r.error(out, "dc");
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(kernels_misc)
+
+BOOST_AUTO_TEST_CASE(deform_conv_awkward_shapes) {
+  // Offsets from a conv of the (amplified) input: with amplitude 6 they reach about +-10
+  // pixels, so samples fall past every border, between pixels and outside entirely.
+  const std::string geometry = "kernel: [3, 2], stride: [2, 1], padding: [1, 0], dilation: [2, 1]";
+  struct Case {
+    const char* what;
+    std::string spec;
+    double amplitude;
+    const char* variant;
+  };
+  const Case cases[] = {
+      {"DCNv1, groups 2, offset groups 3, 3x2 kernel, stride (2, 1), padding (1, 0), dilation (2, 1), batch 2",
+       net("[2, 6, 9, 8]", "  - {name: off, op: conv, out: 36, " + geometry +
+                               "}\n  - {name: dc, op: deform_conv, inputs: [input, off], out: 4, groups: 2, "
+                               "offset_groups: 3, " +
+                               geometry + "}\n"),
+       6, "deform p7"},
+      {"the same with a mask input (sigmoid of a conv)",
+       net("[2, 6, 9, 8]", "  - {name: off, op: conv, out: 36, " + geometry +
+                               "}\n  - {name: logits, op: conv, inputs: input, out: 18, " + geometry +
+                               "}\n  - {name: mask, op: sigmoid}\n"
+                               "  - {name: dc, op: deform_conv, inputs: [input, off, mask], out: 6, groups: 2, "
+                               "offset_groups: 3, bias: false, " +
+                               geometry + "}\n"),
+       6, "deform p7"},
+      {"the same modulated (mmcv's DCNv2: offsets, then mask logits)",
+       net("[2, 6, 9, 8]", "  - {name: off, op: conv, out: 54, " + geometry +
+                               "}\n  - {name: dc, op: deform_conv, inputs: [input, off], out: 4, groups: 2, "
+                               "offset_groups: 3, modulated: sigmoid, " +
+                               geometry + "}\n"),
+       6, "deform p7"},
+      {"12-pixel tiles: 14 wide, 40 outputs (a partial channel tile), 20 inputs",
+       net("[1, 20, 10, 14]",
+           "  - {name: off, op: conv, out: 27, kernel: 3, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 40, kernel: 3, padding: 1, "
+           "modulated: sigmoid}\n"),
+       6, "deform p12"},
+      {"1-pixel tiles: 5 wide, 33 outputs, stride 2",
+       net("[1, 7, 11, 10]",
+           "  - {name: off, op: conv, out: 18, kernel: 3, stride: 2, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 33, kernel: 3, stride: 2, "
+           "padding: 1}\n"),
+       6, "deform p1"},
+      {"bands of rows: 40 rows, 13 wide, 2 offset groups",
+       net("[1, 8, 40, 13]",
+           "  - {name: off, op: conv, out: 36, kernel: 3, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 32, kernel: 3, padding: 1, "
+           "offset_groups: 2}\n"),
+       3, "deform p12"},
+      {"offsets of about +-1500 pixels: nearly every sample outside the input",
+       net("[1, 4, 6, 9]",
+           "  - {name: off, op: conv, out: 18, kernel: 3, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 3, kernel: 3, padding: 1}\n"),
+       1000, "deform p7"},
+      {"a 1x1 kernel, 12 wide",
+       net("[1, 5, 3, 12]",
+           "  - {name: off, op: conv, out: 2, kernel: 1, bias: false}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 7, kernel: 1}\n"),
+       1, "deform p12"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      std::string ran;
+      BOOST_TEST(deform_error(c.spec, c.amplitude, ran) <= kTolerance);
+      BOOST_TEST(ran == c.variant);
+    }
+  }
+}
 
 BOOST_AUTO_TEST_CASE(fully_connected) {
   struct Case {

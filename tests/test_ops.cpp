@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+
 #include "helpers.h"
 #include "networks/ops.h"
 
@@ -162,9 +164,16 @@ BOOST_AUTO_TEST_CASE(window_attributes_are_bounded_and_exact_at_the_bound) {
 
 BOOST_AUTO_TEST_CASE(known_ops_are_documented) {
   std::vector<std::string> ops = known_ops();
-  BOOST_TEST(ops.size() == 23u);
+  BOOST_TEST(ops.size() == 24u);
   BOOST_TEST(op_name(OpKind::FullyConnected) == "fc");
   BOOST_TEST(op_name(OpKind::ConvTranspose) == "conv_transpose");
+  BOOST_TEST(op_name(OpKind::DeformConv) == "deform_conv");
+  // Each in the spec format's table of ops.
+  std::ifstream doc(test_dir() / "../docs/SPEC-FORMAT.md");
+  const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  for (const std::string& op : ops) BOOST_TEST_CONTEXT(op) {
+      BOOST_TEST(text.find("`" + op + "`") != std::string::npos);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -41,6 +41,51 @@ ReceptiveField rf_of(const Graph& g, const std::string& name) { return receptive
 
 BOOST_AUTO_TEST_SUITE(receptive_field)
 
+BOOST_AUTO_TEST_CASE(deformable_fields_are_nominal_and_flagged) {
+  // A 3x3 deformable conv reads, for zero offsets, what a 3x3 conv reads; every layer from it
+  // on is flagged. offset_bound b widens its window by b on each side (2b in input pixels;
+  // 2b x 2 after the stride-2 stem).
+  const char* spec = R"(
+name: dcn
+input: [1, 3, 32, 32]
+layers:
+  - {name: stem, op: conv, out: 8, kernel: 3, stride: 2, padding: 1}
+  - {name: off, op: conv, out: 18, kernel: 3, padding: 1}
+  - {name: dc, op: deform_conv, inputs: [stem, off], out: 8, kernel: 3, padding: 1}
+  - {name: off_b, op: conv, inputs: stem, out: 18, kernel: 3, padding: 1}
+  - {name: dc_bound, op: deform_conv, inputs: [stem, off_b], out: 8, kernel: 3, padding: 1, offset_bound: 4}
+  - {name: plain, op: conv, inputs: stem, out: 8, kernel: 3, padding: 1}
+  - {name: after, op: relu, inputs: dc}
+)";
+  Graph g = load_text(spec);
+  const ReceptiveField plain = rf_of(g, "plain"), dc = rf_of(g, "dc"), bound = rf_of(g, "dc_bound");
+  BOOST_TEST(dc.h.size == plain.h.size);
+  BOOST_TEST(dc.h.size == Rational(7));
+  BOOST_TEST(dc.data_dependent);
+  BOOST_TEST(!plain.data_dependent);
+  BOOST_TEST(!rf_of(g, "off").data_dependent);
+  BOOST_TEST(rf_of(g, "after").data_dependent);
+  BOOST_TEST(bound.h.size == Rational(7 + 2 * 4 * 2));
+  BOOST_TEST(bound.h.padding == plain.h.padding + Rational(4 * 2));
+  BOOST_TEST(bound.w.stride == Rational(2));
+  // Every format says so: '~' before the size in the tables, data_dependent in JSON.
+  NetworkAnalysis a = analyse(g);
+  const std::string table = render_analysis(g, a, Format::Table);
+  BOOST_TEST(table.find("~7 ") != std::string::npos);
+  BOOST_TEST(table.find("~23 ") != std::string::npos);
+  BOOST_TEST(render_analysis(g, a, Format::Csv).find(",~7,") != std::string::npos);
+  auto j = analysis_json(g, a);
+  BOOST_TEST(j["layers"][2]["receptive_field"]["data_dependent"] == true);
+  BOOST_TEST(!j["layers"][0]["receptive_field"].contains("data_dependent"));  // only where true
+  // The sampling: 8 channels x 9 taps x 16 x 16 pixels, 4 gathers each; FLOPs 7 per sample and
+  // 12 per tap and pixel, added to the conv's 2 x MACs + bias.
+  BOOST_TEST(j["layers"][2]["sampling"]["samples"] == 8 * 9 * 256);
+  BOOST_TEST(j["layers"][2]["sampling"]["gathers"] == 4 * 8 * 9 * 256);
+  BOOST_TEST(j["layers"][2]["sampling"]["flops"] == 7 * 8 * 9 * 256 + 12 * 9 * 256);
+  BOOST_TEST(j["layers"][2]["flops"] == 2 * (8 * 256 * 8 * 9) + 8 * 256 + 7 * 8 * 9 * 256 + 12 * 9 * 256);
+  BOOST_TEST(j["layers"][2]["macs"] == j["layers"][5]["macs"]);
+}
+
 BOOST_AUTO_TEST_CASE(vgg16_matches_the_published_table_layer_by_layer) {
   // ../shared/reference/published-numbers.md: r / S / P after each layer.
   const Expect table[] = {{"conv1_1.conv", 3, 1, 1},     {"conv1_2.conv", 5, 1, 2},     {"pool1", 6, 2, 2},

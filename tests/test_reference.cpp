@@ -331,8 +331,8 @@ BOOST_AUTO_TEST_CASE(zoo_networks_run) {
 // clang-format off
 #define REFERENCE_CASES(X)                                                                       \
   X(conv_odd) X(conv_same_stride2) X(conv_stride4_rect) X(conv_dilated) X(conv_groups)          \
-  X(conv_1x1_spatial) X(conv_asym_pad) X(conv_transpose) X(maxpool) X(avgpool) X(adaptive_pool) \
-  X(lrn) X(batchnorm) X(activations) X(softmax_large) X(merges) X(crop_pad) X(upsample_nearest) \
+  X(conv_1x1_spatial) X(conv_asym_pad) X(conv_transpose) X(deform_conv) X(maxpool) X(avgpool)         \
+  X(adaptive_pool) X(lrn) X(batchnorm) X(activations) X(softmax_large) X(merges) X(crop_pad) X(upsample_nearest) \
   X(upsample_bilinear) X(flatten_fc) X(se_resnet_tiny)
 // clang-format on
 

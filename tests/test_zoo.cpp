@@ -80,7 +80,9 @@ BOOST_AUTO_TEST_CASE(every_zoo_spec_loads_and_renders) {
                                              "fcn_resnet50",
                                              "unet",
                                              "deeplabv3_resnet50",
-                                             "deeplabv3plus"};
+                                             "deeplabv3plus",
+                                             "resnet50_dcn",
+                                             "resnet50_dcnv2"};
   for (const std::string& r : required) BOOST_TEST_CONTEXT(r) {
       BOOST_TEST((std::find(names.begin(), names.end(), r) != names.end()));
     }
@@ -123,6 +125,54 @@ BOOST_AUTO_TEST_CASE(published_params_and_gmacs) {
       NetworkAnalysis a = analyse(g);
       BOOST_TEST(a.totals.params == r.params);
       BOOST_TEST(gmacs_3(a.totals.macs) == r.gmacs, boost::test_tools::tolerance(1e-9));
+    }
+  }
+}
+
+// mmdetection's DCN backbones: ResNet-50 (25,557,032 parameters, 4,089,184,256 MACs) plus one
+// offset conv per deformable 3x3 (13: layer2's 4, layer3's 6, layer4's 3), each 3x3 with a bias
+// from `planes` channels to 18 (DCNv1) or 27 (DCNv2) at the block's output size (28, 14, 7).
+// DCNv2: 4 x (27 x 128 x 9 + 27) + 6 x (27 x 256 x 9 + 27) + 3 x (27 x 512 x 9 + 27) = 871,263
+// parameters; MACs 4 x 784 x 27 x 1152 + 6 x 196 x 27 x 2304 + 3 x 49 x 27 x 4608 = 188,987,904.
+// DCNv1 two thirds of each: 580,842 and 125,991,936. A deformable conv's MACs are its conv's;
+// its sampling (one sample per input channel, tap and output pixel) is counted apart:
+// 4 x 784 x 1152 + 6 x 196 x 2304 + 3 x 49 x 4608 = 6,999,552 samples, 4 gathers each.
+// bench/peers/pytorch_dcn.py checks the parameter count against the PyTorch model.
+BOOST_AUTO_TEST_CASE(dcn_backbones_count_the_offset_convs_and_the_sampling) {
+  struct Row {
+    const char* name;
+    int64_t params, macs, sampling_flops;
+  };
+  // Sampling FLOPs: 7 per sample (8 with a mask), plus per tap and output pixel 12 for the
+  // position and corner weights (16 with a sigmoid mask): 6,999,552 x 7 + 40,131 x 12 and
+  // 6,999,552 x 8 + 40,131 x 16 (40,131 = 9 x (4 x 784 + 6 x 196 + 3 x 49)).
+  const Row rows[] = {{"resnet50_dcn", 25'557'032 + 580'842, 4'089'184'256 + 125'991'936, 49'478'436},
+                      {"resnet50_dcnv2", 25'557'032 + 871'263, 4'089'184'256 + 188'987'904, 56'638'512}};
+  for (const Row& r : rows) {
+    BOOST_TEST_CONTEXT(r.name) {
+      Graph g = zoo_spec(r.name, false);
+      NetworkAnalysis a = analyse(g);
+      BOOST_TEST(a.totals.params == r.params);
+      BOOST_TEST(a.totals.macs == r.macs);
+      int64_t deformable = 0, samples = 0, flops = 0;
+      for (const Layer& l : g.layers)
+        if (l.op == OpKind::DeformConv) {
+          ++deformable;
+          samples += deform_sampling(g, l).samples;
+          flops += deform_sampling(g, l).flops;
+        }
+      BOOST_TEST(deformable == 13);
+      BOOST_TEST(samples == 6'999'552);
+      BOOST_TEST(flops == r.sampling_flops);
+      nlohmann::ordered_json j = analysis_json(g, a);
+      BOOST_TEST(j["totals"]["deform_sampling"]["samples"] == 6'999'552);
+      BOOST_TEST(j["totals"]["deform_sampling"]["gathers"] == 4 * 6'999'552);
+      BOOST_TEST(j["totals"]["feature_receptive_field"]["data_dependent"] == true);
+      const Layer& first = layer(g, "layer2.0.conv2");
+      BOOST_TEST(first.inputs.size() == 2u);
+      BOOST_TEST(g.layers[static_cast<size_t>(first.inputs[1])].name == "layer2.0.conv2.conv_offset");
+      BOOST_TEST(g.layers[static_cast<size_t>(first.inputs[1])].output.c ==
+                 (r.name == std::string("resnet50_dcn") ? 18 : 27));
     }
   }
 }

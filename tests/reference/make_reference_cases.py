@@ -15,7 +15,7 @@ stride 2, explicit [top, left, bottom, right]) the layer is F.pad followed by th
 padding 0 (-inf padding for max pooling). Every tensor is small: the folder stays well under
 300 KB. tests/test_reference.cpp lists the case names; add a case there when adding one here.
 
-Usage: /usr/bin/python3 tests/reference/make_reference_cases.py [--out DIR]
+Usage: /usr/bin/python3 tests/reference/make_reference_cases.py [--out DIR] [--only CASE...]
 (Debian's python3-torch, developed with torch 1.13; not needed to run the tests).
 """
 
@@ -208,6 +208,45 @@ def cases():
              groups=3)
     c.module("up_fcn", "conv_transpose", nn.ConvTranspose2d(6, 2, 8, stride=4, bias=False), inputs="input", out=2,
              kernel=8, stride=4, bias=False)
+    out.append(c)
+
+    # --- deformable convolution ------------------------------------------------------------
+    # torchvision.ops.deform_conv2d is the ground truth. Offsets from convs with weights x4:
+    # many samples land past every border (and between pixels); groups 2 with offset groups
+    # 3, a 3x2 kernel, stride (2, 1), padding (1, 0), dilation (2, 1), batch 2.
+    from torchvision.ops import deform_conv2d
+    c = Case("deform_conv", [2, 6, 9, 8], description="deformable conv: DCNv1, a mask input, mmcv's DCNv2 (sigmoid)")
+    geometry = dict(kernel=[3, 2], stride=[2, 1], padding=[1, 0], dilation=[2, 1])
+    torch_geometry = dict(stride=(2, 1), padding=(1, 0), dilation=(2, 1))
+
+    def offset_conv(name, channels):
+        conv = nn.Conv2d(6, channels, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1))
+        with torch.no_grad():
+            conv.weight.mul_(4)
+        c.module(name, "conv", conv, inputs="input", out=channels, **geometry)
+
+    def deform(name, inputs, out, bias, modulated=False):
+        w = torch.randn(out, 3, 3, 2) * 0.3
+        b = torch.randn(out) * 0.2 if bias else None
+
+        def run(x, off, *mask):
+            if modulated:
+                o1, o2, m = torch.chunk(off, 3, dim=1)  # mmcv's ModulatedDeformConv2dPack
+                off, mask = torch.cat((o1, o2), dim=1), (torch.sigmoid(m),)
+            return deform_conv2d(x, off, w, b, mask=mask[0] if mask else None, **torch_geometry)
+
+        params = {"weight": w} if b is None else {"weight": w, "bias": b}
+        extra = {"modulated": "sigmoid"} if modulated else {}
+        c.add(name, "deform_conv", run, inputs=inputs, params=params, out=out, groups=2, offset_groups=3,
+              bias=bias, **geometry, **extra)
+
+    offset_conv("off", 36)
+    deform("dcn", ["input", "off"], 4, True)
+    offset_conv("mask_logits", 18)
+    c.add("mask", "sigmoid", torch.sigmoid, inputs="mask_logits")
+    deform("dcn_mask", ["input", "off", "mask"], 6, True)
+    offset_conv("off_mask", 54)
+    deform("dcnv2", ["input", "off_mask"], 2, False, modulated=True)
     out.append(c)
 
     # --- pooling -------------------------------------------------------------------------
@@ -445,15 +484,19 @@ layers:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
+    ap.add_argument("--only", nargs="+", help="write these cases only, keeping the others' files")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     all_cases = cases()
     names = [c.name for c in all_cases]
     assert len(set(names)) == len(names)
-    for old in args.out.iterdir():
-        if old.is_file():
-            old.unlink()
+    if args.only:
+        all_cases = [c for c in all_cases if c.name in args.only]
+    else:
+        for old in args.out.iterdir():
+            if old.is_file():
+                old.unlink()
     for c in all_cases:
         c.write(args.out)
     total = sum(f.stat().st_size for f in args.out.iterdir())
