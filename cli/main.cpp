@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "analysis/analysis.h"
+#include "analysis/lint.h"
 #include "common/atomic_file.h"
 #include "common/json_text.h"
 #include "common/limits.h"
@@ -29,11 +30,33 @@ namespace {
 
 using namespace archbench;
 
+// --strict with lint warnings: their lines, as errors, printed as they are.
+class LintFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct AnalyzeArgs {
   std::vector<std::string> specs;
   std::string input, format = "table", out;
-  bool zoo = false, include_train_only = false;
+  bool zoo = false, include_train_only = false, strict = false, valid_inputs = false;
 };
+
+// The lints of one network: on stderr where the output has no place for them (CSV, or written
+// to a file); with --strict, errors (nothing is written, exit 1).
+void report_lints(const std::vector<LintWarning>& warnings, const AnalyzeArgs& args, bool in_band) {
+  if (args.strict && !warnings.empty()) {
+    std::string text;
+    for (const LintWarning& w : warnings) {
+      std::string line = warning_text(w);
+      line.replace(line.find(": warning: "), 11, ": error: ");
+      text += line + " (--strict)\n";
+    }
+    throw LintFailure(text);
+  }
+  if (!in_band || (!args.out.empty() && args.out != "-"))
+    for (const LintWarning& w : warnings) std::fprintf(stderr, "%s\n", warning_text(w).c_str());
+}
 
 // A spec argument the file system cannot even look up (a name too long, a loop of links) is
 // reported as such, shortened, before resolve_spec() would throw a raw filesystem_error.
@@ -64,17 +87,42 @@ int analyze(const AnalyzeArgs& args, bool compare) {
     if (specs.empty()) throw std::invalid_argument(fmt::format("no specs found in {}", zoo_dir().string()));
   }
   if (specs.empty()) throw std::invalid_argument("analyze needs a spec (a file or a zoo name) or --zoo");
+  if (args.valid_inputs) {
+    if (specs.size() != 1 || compare || args.zoo) throw std::invalid_argument("--valid-inputs takes one spec");
+    const std::filesystem::path spec = spec_path(specs[0]);
+    const Shape in = load_spec(spec, options).input().output;
+    const int64_t hi = std::max<int64_t>(1024, 2 * std::max(in.h, in.w));
+    ValidSizes v = valid_input_sizes(spec, options, 1, hi);
+    std::string text;
+    if (v.square)
+      text = fmt::format(
+          "input sizes (square) in [1, {}] at which the network loads and no downsampling layer "
+          "before a merge with an upsampled path drops a row or column: {}\n",
+          hi, sizes_text(v.heights));
+    else
+      text = fmt::format(
+          "input heights in [1, {}] (width {}) without such drops: {}\n"
+          "input widths in [1, {}] (height {}) without such drops: {}\n",
+          hi, in.w, sizes_text(v.heights), hi, in.h, sizes_text(v.widths));
+    emit(text, args.out);
+    return 0;
+  }
   if (specs.size() == 1 && !compare && !args.zoo) {
     Graph g = load_spec(spec_path(specs[0]), options);
-    emit(render_analysis(g, analyse(g), format), args.out);
+    std::vector<LintWarning> warnings = lint(g, options);
+    report_lints(warnings, args, format != Format::Csv);
+    emit(render_analysis(g, analyse(g), format, warnings), args.out);
     return 0;
   }
   std::vector<AnalysedNetwork> nets;
+  std::vector<LintWarning> warnings;
   for (const std::string& s : specs) {
     Graph g = load_spec(spec_path(s), options);
     NetworkAnalysis a = analyse(g);
+    for (LintWarning& w : lint(g, options)) warnings.push_back(std::move(w));
     nets.push_back({std::move(g), std::move(a)});
   }
+  report_lints(warnings, args, false);
   emit(render_comparison(nets, format), args.out);
   return 0;
 }
@@ -327,12 +375,16 @@ int main(int argc, char** argv) {
     cmd->add_option("--input", a.input, "input shape N,C,H,W (overrides the spec's)");
     cmd->add_flag("--include-train-only", a.include_train_only, "keep branches marked train_only");
     cmd->add_option("--format", a.format, "table | json | csv | markdown")->capture_default_str();
+    cmd->add_flag("--strict", a.strict, "make the lints' warnings (uneven transposed convs, dropped rows) errors");
     path(cmd->add_option("-o,--out", a.out, "write to this file (whole or not at all) instead of stdout"), "-o");
   };
   CLI::App* analyze_cmd =
       app.add_subcommand("analyze", "per-layer shapes, MACs/FLOPs, params, memory, receptive field");
   path(analyze_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)"), "SPEC");
   analyze_cmd->add_flag("--zoo", a.zoo, "analyse every zoo network and print one row each");
+  analyze_cmd->add_flag("--valid-inputs", a.valid_inputs,
+                        "list the input sizes at which no downsampling layer before a merge with an upsampled "
+                        "path drops a row or column");
   add_common(analyze_cmd);
   CLI::App* compare_cmd = app.add_subcommand("compare", "one row per network, side by side (default: the zoo)");
   path(compare_cmd->add_option("spec", a.specs, "spec file(s) or zoo network name(s)"), "SPEC");
@@ -497,6 +549,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const SpecError& e) {
     fmt::print(stderr, "{}\n", e.what());
+    return 1;
+  } catch (const LintFailure& e) {
+    fmt::print(stderr, "{}", e.what());
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "archbench: error: {}\n", e.what());

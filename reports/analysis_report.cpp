@@ -156,8 +156,21 @@ nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
   return out;
 }
 
-std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) {
-  if (f == Format::Json) return json_text(analysis_json(g, a), 2) + "\n";
+std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f,
+                            const std::vector<LintWarning>& warnings) {
+  if (f == Format::Json) {
+    nlohmann::ordered_json j = analysis_json(g, a);
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const LintWarning& w : warnings)
+      list.push_back({{"layer", w.layer},
+                      {"kind", w.kind},
+                      {"message", w.message},
+                      {"file", w.loc.file},
+                      {"line", w.loc.line},
+                      {"column", w.loc.column}});
+    j["warnings"] = list;
+    return json_text(j, 2) + "\n";
+  }
   std::map<std::string, std::vector<std::string>> endpoint_of;
   for (const auto& [name, layer] : g.endpoints) endpoint_of[layer].push_back(name);
   Table t;
@@ -204,6 +217,8 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f) 
         st.layers, st.layers == 1 ? "" : "s", group_digits(st.samples), group_digits(st.gathers),
         group_digits(st.flops), tt.flops ? 100.0 * static_cast<double>(st.flops) / static_cast<double>(tt.flops) : 0.0);
   out += summary + (f == Format::Markdown ? "\n" : "") + conventions(has_deformable(g)) + "\n";
+  if (!warnings.empty()) out += f == Format::Markdown ? "\n" : "";
+  for (const LintWarning& w : warnings) out += (f == Format::Markdown ? "- " : "") + warning_text(w) + "\n";
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/analysis.h"
+#include "analysis/lint.h"
 #include "networks/networks.h"
 
 namespace archbench {
@@ -20,7 +21,10 @@ Format parse_format(const std::string& name);
 nlohmann::ordered_json analysis_json(const Graph& graph, const NetworkAnalysis& analysis);
 
 // Per-layer report with totals, in any format.
-std::string render_analysis(const Graph& graph, const NetworkAnalysis& analysis, Format format);
+// `warnings` (analysis/lint.h) go after the summary in the table and markdown formats and in a
+// "warnings" array in JSON; CSV has no place for them (the CLI prints them on stderr).
+std::string render_analysis(const Graph& graph, const NetworkAnalysis& analysis, Format format,
+                            const std::vector<LintWarning>& warnings = {});
 
 // One row per network, side by side.
 struct AnalysedNetwork {

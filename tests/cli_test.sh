@@ -79,6 +79,19 @@ expect_eq "$("$bin" analyze vgg16 --input 1,3,16,16 2>&1 >/dev/null; echo "rc=$?
   "$zoo/common/vgg.yaml:20:9: error: layer 'features.30': output height would be 0 (input height 1, kernel 2, stride 2, dilation 1, padding 0+0) (in block 'vgg_stage' used at $zoo/common/vgg.yaml:39:9) (in block 'vgg' used at $zoo/vgg16.yaml:7:5)
 rc=1" "input too small for the network"
 
+# Lints: warnings by default (exit 0; on stderr where the format has no place for them),
+# errors with --strict (exit 1, no output file).
+expect_eq "$("$bin" analyze unet --input 1,1,570,570 2>/dev/null | grep -c ': warning: ')" 3 "lint warnings in the table"
+expect_eq "$("$bin" analyze unet --input 1,1,570,570 --format csv 2>&1 >/dev/null | grep -c ': warning: ')" 3 \
+  "lint warnings on stderr with csv"
+strict_out=$("$bin" analyze unet --input 1,1,570,570 --strict -o "$work/strict.json" 2>&1)
+expect_eq "$?" 1 "--strict exit status"
+expect_eq "$(printf '%s\n' "$strict_out" | head -1)" \
+  "$zoo/common/segmentation.yaml:78:9: error: layer 'encoder.2.pool': stride-2 maxpool drops the last row of its 279 input rows and the last column of its 279 input columns before 'decoder.0.concat' merges this level with an upsampled path; the nearest input sizes without such drops: 556 and 572 (--strict)" \
+  "--strict error"
+[ -e "$work/strict.json" ] && fail "--strict wrote its output"
+expect_eq "$("$bin" analyze unet --strict >/dev/null 2>&1; echo $?)" 0 "--strict at 572"
+
 # --- run, bench, peak -------------------------------------------------------------------
 # Hand-made files: st FILE JSON DATA writes a .safetensors, npy FILE DESCR DATA a 1x1x2x2 .npy.
 st() {
