@@ -46,6 +46,13 @@ namespace {
 ReceptiveField receptive_field_of(const Graph& g, const Layer& l, const std::vector<ReceptiveField>& rf) {
   bool data_dependent = l.op == OpKind::DeformConv;
   for (int j : l.inputs) data_dependent |= rf[j].data_dependent;
+  if (l.op == OpKind::DenseCrf) {
+    // Every output pixel depends on every pixel of the image: the field is the whole input,
+    // at the scores' stride.
+    const Shape& in = g.input().output;
+    const ReceptiveField& s = rf[l.inputs[0]];
+    return {{Rational(in.h), s.h.stride, Rational(0)}, {Rational(in.w), s.w.stride, Rational(0)}, true, data_dependent};
+  }
   if (!is_merge(l.op)) {
     SpatialMap m = spatial_map(g, l);
     const ReceptiveField& in = rf[l.inputs[0]];

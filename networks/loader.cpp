@@ -497,6 +497,13 @@ class Loader {
         endpoint_uses_.push_back({scope.prefix + eval_name(kv.second, f, scope.env), name, loc_of(kv.second, f)});
         continue;
       }
+      if (kv.second.IsMap()) {
+        // A group of attributes (dense_crf's `gaussian: {weight: 3, sxy: 3}`): read as
+        // `gaussian.weight`, `gaussian.sxy`.
+        for (const auto& sub : kv.second)
+          raw.attrs[key + "." + sub.first.Scalar()] = eval(sub.second, f, scope.env, name);
+        continue;
+      }
       raw.attrs[key] = eval(kv.second, f, scope.env, name);
     }
     add_raw(std::move(raw));

@@ -72,7 +72,8 @@ enum class OpKind {
   Flatten,
   FullyConnected,
   Softmax,
-  Dropout
+  Dropout,
+  DenseCrf
 };
 
 // Spatial window attributes shared by conv, transposed conv and pooling; padding is
@@ -150,11 +151,21 @@ struct SoftmaxAttrs {};
 struct DropoutAttrs {
   double p = 0.5;
 };
+// DeepLab's fully connected CRF (Krähenbühl & Koltun 2011), mean-field with Potts
+// compatibility, on inputs [scores, image] (runtime/dense_crf.h has the exact definition).
+// Defaults: DeepLab's published script values.
+struct DenseCrfAttrs {
+  int64_t iterations = 10;
+  double gaussian_weight = 3, gaussian_sxy = 3;
+  double bilateral_weight = 4, bilateral_sxy = 49, bilateral_srgb = 5;
+  double rgb_scale[3] = {1, 1, 1};
+  bool symmetric = false;  // normalization: row (false) or symmetric
+};
 
 using OpAttrs =
     std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, DeformConvAttrs, PoolAttrs, GlobalPoolAttrs,
                  AdaptivePoolAttrs, LRNAttrs, BatchNormAttrs, ActivationAttrs, EltwiseAttrs, ConcatAttrs, CropAttrs,
-                 PadAttrs, UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs>;
+                 PadAttrs, UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs, DenseCrfAttrs>;
 
 struct Layer {
   std::string name;

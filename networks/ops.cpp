@@ -405,6 +405,48 @@ void build_dropout(AttrReader& r, const std::vector<const Layer*>& in, Layer& la
   layer.attrs = a;
 }
 
+// [scores, image]: the image N x 3 x H x W at the scores' N, H and W.
+void build_dense_crf(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"iterations", "gaussian.weight", "gaussian.sxy", "bilateral.weight", "bilateral.sxy", "bilateral.srgb",
+           "rgb_scale", "normalization"});
+  DenseCrfAttrs a;
+  a.iterations = r.integer("iterations", 10, 0, 1000);
+  auto positive = [&](const char* key, double fallback) {
+    double v = r.number(key, fallback);
+    if (!(v > 0) || !std::isfinite(v)) r.fail(fmt::format("{} must be positive, got {}", key, v));
+    return v;
+  };
+  auto weight = [&](const char* key, double fallback) {
+    double v = r.number(key, fallback);
+    if (!std::isfinite(v)) r.fail(fmt::format("{} must be a finite number, got {}", key, v));
+    return v;
+  };
+  a.gaussian_weight = weight("gaussian.weight", 3);
+  a.gaussian_sxy = positive("gaussian.sxy", 3);
+  a.bilateral_weight = weight("bilateral.weight", 4);
+  a.bilateral_sxy = positive("bilateral.sxy", 49);
+  a.bilateral_srgb = positive("bilateral.srgb", 5);
+  Value scale = r.take("rgb_scale");
+  if (!scale.is_null()) {
+    if (!scale.is_list() || scale.as_list().size() != 3)
+      r.fail_at(scale, fmt::format("rgb_scale must be [s_r, s_g, s_b], got {}", detail::describe(scale)));
+    for (size_t i = 0; i < 3; ++i) {
+      const Value& v = scale.as_list()[i];
+      if (!v.is_number() || !(v.as_number() > 0) || !std::isfinite(v.as_number()))
+        r.fail_at(v, fmt::format("rgb_scale entries must be positive numbers, got {}", detail::describe(v)));
+      a.rgb_scale[i] = v.as_number();
+    }
+  }
+  a.symmetric = r.choice("normalization", {"row", "symmetric"}, "row") == "symmetric";
+  const Shape& s = in[0]->output;
+  const Shape& img = in[1]->output;
+  if (img.n != s.n || img.c != 3 || img.h != s.h || img.w != s.w)
+    r.fail(fmt::format("the image '{}' is {}, expected {} (3 channels at the size of the scores '{}' {})", in[1]->name,
+                       dims_text(img), dims_text(Shape{s.n, 3, s.h, s.w}), in[0]->name, dims_text(s)));
+  layer.output = s;
+  layer.attrs = a;
+}
+
 const std::vector<OpInfo>& op_table() {
   using L = const std::vector<const Layer*>&;
   static const std::vector<OpInfo> table = {
@@ -437,6 +479,7 @@ const std::vector<OpInfo>& op_table() {
       {"fc", OpKind::FullyConnected, 1, 1, build_fc},
       {"softmax", OpKind::Softmax, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, SoftmaxAttrs{}); }},
       {"dropout", OpKind::Dropout, 1, 1, build_dropout},
+      {"dense_crf", OpKind::DenseCrf, 2, 2, build_dense_crf},
   };
   return table;
 }
@@ -544,6 +587,30 @@ DeformSampling deform_sampling(const Graph& g, const Layer& l) {
   return s;
 }
 
+DenseCrfCost dense_crf_cost(const Graph&, const Layer& l) {
+  DenseCrfCost c;
+  const auto* a = std::get_if<DenseCrfAttrs>(&l.attrs);
+  if (!a) return c;
+  auto mul = [&](std::initializer_list<int64_t> xs) {
+    int64_t r = 1;
+    for (int64_t x : xs) r = detail::checked_mul(r, x, l.loc, l.name);
+    return r;
+  };
+  auto add = [&](int64_t x, int64_t y) { return detail::checked_add(x, y, l.loc, l.name); };
+  const Shape& s = l.output;
+  const int64_t labels = s.c;
+  c.pixels = mul({s.n, s.h, s.w});
+  c.lattice_bound_gaussian = mul({c.pixels, 3});
+  c.lattice_bound_bilateral = mul({c.pixels, 6});
+  auto kernel = [&](int64_t d) {
+    const int64_t points = mul({c.pixels, d + 1});
+    return add(add(mul({4, c.pixels, d + 1, labels}), mul({4, points, d + 1, labels})), mul({c.pixels, labels}));
+  };
+  c.flops_per_iteration = add(add(kernel(2), kernel(5)), mul({9, c.pixels, labels}));
+  c.flops = add(mul({5, c.pixels, labels}), mul({a->iterations, c.flops_per_iteration}));
+  return c;
+}
+
 LayerCost layer_cost(const Graph& g, const Layer& l) {
   auto mul = [&](std::initializer_list<int64_t> xs) {
     int64_t r = 1;
@@ -642,6 +709,9 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
       break;                // max, subtract, exp, sum, divide
     case OpKind::Upsample:  // bilinear: three lerps of 3 ops each; nearest copies
       if (std::get<UpsampleAttrs>(l.attrs).mode == UpsampleMode::Bilinear) c.flops = mul({9, out_elems});
+      break;
+    case OpKind::DenseCrf:
+      c.flops = dense_crf_cost(g, l).flops;
       break;
     case OpKind::Concat:
     case OpKind::Crop:

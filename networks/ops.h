@@ -32,6 +32,17 @@ struct DeformSampling {
 };
 DeformSampling deform_sampling(const Graph& graph, const Layer& layer);
 
+// A dense CRF's work, by the lattice path's operation counts with every lattice as large as
+// it can be (P (d + 1) points for P pixels, d = 2 and 5): per iteration and kernel, splatting
+// and slicing 2 FLOPs per pixel, lattice vertex and label each, blurring 4 per point, axis and
+// label, normalising 1 per pixel and label; then 4 per pixel and label to weigh the two
+// kernels in and 5 for the softmax; and the first softmax. `flops` is all of it.
+struct DenseCrfCost {
+  int64_t pixels = 0, lattice_bound_gaussian = 0, lattice_bound_bilateral = 0;
+  int64_t flops_per_iteration = 0, flops = 0;
+};
+DenseCrfCost dense_crf_cost(const Graph& graph, const Layer& layer);
+
 // Along one axis, output index x reads the layer input's continuous interval
 // [scale*x + offset, scale*x + offset + span]. Convolution and pooling: scale = stride,
 // offset = -pad, span = dilation*(kernel-1). Transposed convolution and upsampling map the

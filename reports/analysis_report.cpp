@@ -144,6 +144,13 @@ nlohmann::ordered_json analysis_json(const Graph& g, const NetworkAnalysis& a) {
                       {"arithmetic_intensity", la.intensity},
                       {"train_only", l.train_only},
                       {"receptive_field", rf_json(la.rf, true)}});
+    if (l.op == OpKind::DenseCrf) {
+      DenseCrfCost c = dense_crf_cost(g, l);
+      layers.back()["dense_crf"] = {{"iterations", std::get<DenseCrfAttrs>(l.attrs).iterations},
+                                    {"pixels", c.pixels},
+                                    {"flops_per_iteration", c.flops_per_iteration},
+                                    {"lattice_points_bound", {c.lattice_bound_gaussian, c.lattice_bound_bilateral}}};
+    }
     if (l.op == OpKind::DeformConv) {
       DeformSampling s = deform_sampling(g, l);
       layers.back()["sampling"] = {{"samples", s.samples}, {"gathers", s.gathers}, {"flops", s.flops}};
@@ -210,6 +217,17 @@ std::string render_analysis(const Graph& g, const NetworkAnalysis& a, Format f,
       static_cast<double>(tt.peak_activation_bytes) / 1048576.0, static_cast<double>(tt.arena_bytes) / 1048576.0,
       g.layers[a.memory.peak_step].name, g.layers[a.feature_layer].name, rf_size(frf), axes(frf.h.stride, frf.w.stride),
       axes(frf.h.padding, frf.w.padding));
+  for (const Layer& l : g.layers) {
+    if (l.op != OpKind::DenseCrf) continue;
+    DenseCrfCost c = dense_crf_cost(g, l);
+    summary += fmt::format(
+        "dense CRF '{}': {} iterations over {} pixels x {} labels: {} FLOPs ({:.1f} % of FLOPs), {} per iteration, "
+        "lattices of at most {} (d = 2) and {} (d = 5) points; its receptive field is the whole image\n",
+        l.name, std::get<DenseCrfAttrs>(l.attrs).iterations, group_digits(c.pixels), l.output.c, group_digits(c.flops),
+        tt.flops ? 100.0 * static_cast<double>(c.flops) / static_cast<double>(tt.flops) : 0.0,
+        group_digits(c.flops_per_iteration), group_digits(c.lattice_bound_gaussian),
+        group_digits(c.lattice_bound_bilateral));
+  }
   if (SamplingTotals st = sampling_totals(g); st.layers > 0)
     summary += fmt::format(
         "deformable sampling ({} layer{}): {} samples, {} gathers, {} FLOPs ({:.1f} % of FLOPs; fvcore counts these "

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "common/memory.h"
+#include "runtime/dense_crf.h"
 #include "runtime/kernels.h"
 #include "runtime/kernels_misc.h"
 #include "runtime/kernels_pool.h"
@@ -570,6 +571,31 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       size_t s = steps.size();
       add_step(group, name, [this, v, d, in, off, mask, last, relu, s] {
         choices[s].ran = k::run_deform_conv(*d, v(in), v(off), mask >= 0 ? &v(mask) : nullptr, v(last), relu);
+      });
+      return;
+    }
+    case OpKind::DenseCrf: {
+      // On the host, by the permutohedral lattice (runtime/dense_crf.h), on the kernel threads;
+      // a GPU set's tensors are copied down and the result up.
+      const DenseCrfParams params = dense_crf_params(std::get<DenseCrfAttrs>(l.attrs));
+      const int image = l.inputs[1];
+      const Shape shape = l.output;
+      const int threads = options.threads;
+      add_step({i}, "dense_crf", [v, in, image, i, params, shape, threads] {
+        k::Buffer scores = v(in), rgb = v(image), out = v(i);
+        scores.download();
+        rgb.download();
+        const Tensor s = k::to_nchw(scores), im = k::to_nchw(rgb);
+        Tensor q(shape);
+        try {
+          q.data =
+              dense_crf_lattice(s.data.data(), im.data.data(), shape.n, shape.c, shape.h, shape.w, params, threads);
+        } catch (const std::invalid_argument& e) {
+          throw RuntimeError(e.what());
+        }
+        k::from_nchw(q, out);
+        out.host_written();
+        out.upload();
       });
       return;
     }

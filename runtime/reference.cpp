@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "runtime/dense_crf.h"
 #include "runtime/runtime.h"
 
 namespace archbench {
@@ -172,6 +173,20 @@ Tensor deform_conv(const Layer& layer, const std::vector<const Tensor*>& in, con
       float* o = &out.data[at((n * os.c + co) * hw)];
       for (Index p = 0; p < hw; ++p) o[p] = static_cast<float>(acc[at(p)]);
     }
+  }
+  return out;
+}
+
+// The dense CRF's exact definition (runtime/dense_crf.h), summing over every pair of pixels:
+// images of at most 4096 pixels.
+Tensor dense_crf(const Layer& layer, const std::vector<const Tensor*>& in, const std::vector<Shape>& shapes) {
+  const auto& a = std::get<DenseCrfAttrs>(layer.attrs);
+  const Shape& s = shapes[0];
+  Tensor out(layer.output);
+  try {
+    out.data = dense_crf_exact(in[0]->data.data(), in[1]->data.data(), s.n, s.c, s.h, s.w, dense_crf_params(a));
+  } catch (const std::invalid_argument& e) {
+    throw RuntimeError(fmt::format("layer '{}': {}", layer.name, e.what()));
   }
   return out;
 }
@@ -651,6 +666,9 @@ std::map<std::string, Tensor> run_reference(const Graph& graph, const Weights& w
           break;
         case OpKind::DeformConv:
           out = deform_conv(layer, in, shapes, weights);
+          break;
+        case OpKind::DenseCrf:
+          out = dense_crf(layer, in, shapes);
           break;
         case OpKind::FullyConnected:
           out = fully_connected(layer, x, xs, weights);

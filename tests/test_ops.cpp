@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(window_attributes_are_bounded_and_exact_at_the_bound) {
 
 BOOST_AUTO_TEST_CASE(known_ops_are_documented) {
   std::vector<std::string> ops = known_ops();
-  BOOST_TEST(ops.size() == 24u);
+  BOOST_TEST(ops.size() == 25u);
   BOOST_TEST(op_name(OpKind::FullyConnected) == "fc");
   BOOST_TEST(op_name(OpKind::ConvTranspose) == "conv_transpose");
   BOOST_TEST(op_name(OpKind::DeformConv) == "deform_conv");

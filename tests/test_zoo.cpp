@@ -82,7 +82,9 @@ BOOST_AUTO_TEST_CASE(every_zoo_spec_loads_and_renders) {
                                              "deeplabv3_resnet50",
                                              "deeplabv3plus",
                                              "resnet50_dcn",
-                                             "resnet50_dcnv2"};
+                                             "resnet50_dcnv2",
+                                             "deeplab_v1_largefov",
+                                             "deeplab_v2_resnet101"};
   for (const std::string& r : required) BOOST_TEST_CONTEXT(r) {
       BOOST_TEST((std::find(names.begin(), names.end(), r) != names.end()));
     }
@@ -175,6 +177,27 @@ BOOST_AUTO_TEST_CASE(dcn_backbones_count_the_offset_convs_and_the_sampling) {
                  (r.name == std::string("resnet50_dcn") ? 18 : 27));
     }
   }
+}
+
+// DeepLab-LargeFOV: the paper's 20.5M parameters (ICLR 2015, Table 2): VGG-16's convs
+// (14,714,688), fc6 3x3x512x1024 + 1024, fc7 1024x1024 + 1024, fc8 1024x21 + 21. The CRF adds
+// none; its FLOPs are reported apart and in the total, its field is the whole image.
+BOOST_AUTO_TEST_CASE(deeplab_v1_and_v2_end_in_a_dense_crf) {
+  Graph v1 = zoo_spec("deeplab_v1_largefov", false);
+  NetworkAnalysis a = analyse(v1);
+  BOOST_TEST(a.totals.params == 14'714'688 + 4'719'616 + 1'049'600 + 21'525);
+  const Layer& crf = layer(v1, "crf");
+  BOOST_TEST((crf.op == OpKind::DenseCrf));
+  BOOST_TEST(crf.output == (Shape{1, 21, 513, 513}));
+  DenseCrfCost c = dense_crf_cost(v1, crf);
+  BOOST_TEST(c.pixels == 513 * 513);
+  BOOST_TEST(c.lattice_bound_bilateral == 6 * 513 * 513);
+  BOOST_TEST(a.layers[static_cast<size_t>(v1.find("crf"))].cost.flops == c.flops);
+  BOOST_TEST(a.layers[static_cast<size_t>(v1.find("crf"))].rf.h.size == Rational(513));
+  // ResNet-101 (44,549,160 with its fc) less the fc (2,049,000), plus the four ASPP convs.
+  Graph v2 = zoo_spec("deeplab_v2_resnet101", false);
+  BOOST_TEST(analyse(v2).totals.params == 44'549'160 - 2'049'000 + 4 * (2048 * 9 * 21 + 21));
+  BOOST_TEST(layer(v2, "backbone.layer4.2.relu3").output == (Shape{1, 2048, 65, 65}));  // output stride 8
 }
 
 BOOST_AUTO_TEST_CASE(torchvision_twins_match_module_by_module) {
