@@ -581,18 +581,23 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       const int image = l.inputs[1];
       const Shape shape = l.output;
       const int threads = options.threads;
-      add_step({i}, "dense_crf", [v, in, image, i, params, shape, threads] {
+      const size_t step = steps.size();
+      add_step({i}, "dense_crf", [this, v, in, image, i, params, shape, threads, step] {
         k::Buffer scores = v(in), rgb = v(image), out = v(i);
         scores.download();
         rgb.download();
         const Tensor s = k::to_nchw(scores), im = k::to_nchw(rgb);
         Tensor q(shape);
+        LatticeStats stats;
         try {
-          q.data =
-              dense_crf_lattice(s.data.data(), im.data.data(), shape.n, shape.c, shape.h, shape.w, params, threads);
+          q.data = dense_crf_lattice(s.data.data(), im.data.data(), shape.n, shape.c, shape.h, shape.w, params, threads,
+                                     &stats);
         } catch (const std::invalid_argument& e) {
           throw RuntimeError(e.what());
         }
+        // What the run measured, where a conv step names its schedule: the lattices' sizes
+        // (the analysis can only bound them).
+        choices[step].ran = fmt::format("lattice {}+{}", stats.points_gaussian, stats.points_bilateral);
         k::from_nchw(q, out);
         out.host_written();
         out.upload();

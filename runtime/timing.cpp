@@ -198,6 +198,12 @@ std::string bench_table(const BenchResult& r, bool per_layer) {
                          t.percent_of_roofline);
     out += "\n";
   }
+  for (const LayerTime& t : r.layers)
+    if (t.op == "dense_crf")
+      out += fmt::format("dense CRF '{}': {:.3f} ms of the {:.3f} ms median ({:.1f} %); {} points (smoothness + "
+                         "appearance)\n",
+                         t.name, t.median_ms, r.latency.median,
+                         r.latency.median > 0 ? 100.0 * t.median_ms / r.latency.median : 0.0, t.schedule);
   out += fmt::format(
       "{} {}x{}x{}x{} on {}{}: median {:.3f} ms, mean {:.3f} ms, stddev {:.3f} ms (cv {:.1f}%), min {:.3f} "
       "ms, max {:.3f} ms over {} repetitions\n",
