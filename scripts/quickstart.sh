@@ -10,6 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The release preset builds with Ninja: a build/ that Make configured is configured afresh.
+if [ -f build/CMakeCache.txt ] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' build/CMakeCache.txt; then
+  echo "quickstart: build/ was configured for another generator; configuring it for Ninja"
+  rm -rf build/CMakeCache.txt build/CMakeFiles
+fi
 portable=OFF
 [ "${ARCHBENCH_PORTABLE:-0}" = 1 ] && portable=ON
 configured=$(cmake --preset release -DARCHBENCH_PORTABLE="$portable" 2>&1) || {

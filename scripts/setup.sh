@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ make pkg-config git
+  cmake g++ make ninja-build pkg-config git
   libhalide14-0-dev        # Halide 14 and its autoscheduler plugins (kernels, next issues)
   libyaml-cpp-dev          # spec loading
   libfmt-dev               # formatting
@@ -25,9 +25,8 @@ for arg in "$@"; do
     # the report opened headless; the database inspected; PoCL, a CPU OpenCL driver on which the
     # opencl kernel set's tests run where there is no GPU; clang and its sanitizer runtimes, which
     # compile the sanitized test build (a third faster than g++ there); Slurm and munge, which
-    # tests/slurm_test.sh starts as a one-node cluster of its own; Ninja, which builds the test
-    # preset (its clean build in 8.7 min where Make's took about 10.5)
-    --tests) packages+=(chromium sqlite3 pocl-opencl-icd clang libclang-rt-14-dev slurm-wlm munge ninja-build) ;;
+    # tests/slurm_test.sh starts as a one-node cluster of its own
+    --tests) packages+=(chromium sqlite3 pocl-opencl-icd clang libclang-rt-14-dev slurm-wlm munge) ;;
     *) echo "setup: unknown option $arg (--peers, --tests)" >&2; exit 1 ;;
   esac
 done
