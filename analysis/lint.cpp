@@ -190,8 +190,9 @@ std::vector<LintWarning> lint(const Graph& g, const LoadOptions& options) {
   return out;
 }
 
-std::string warning_text(const LintWarning& w) {
-  return fmt::format("{}:{}:{}: warning: layer '{}': {}", w.loc.file, w.loc.line, w.loc.column, w.layer, w.message);
+std::string warning_text(const LintWarning& w, const char* severity) {
+  return fmt::format("{}:{}:{}: {}: layer '{}': {}", w.loc.file, w.loc.line, w.loc.column, severity, w.layer,
+                     w.message);
 }
 
 ValidSizes valid_input_sizes(const std::filesystem::path& spec, const LoadOptions& options, int64_t lo, int64_t hi) {

@@ -28,8 +28,8 @@ struct LintWarning {
 // spec again at other sizes (graph.file; skipped where it cannot be loaded).
 std::vector<LintWarning> lint(const Graph& graph, const LoadOptions& options = {});
 
-// "file:line:col: warning: layer 'x': message"
-std::string warning_text(const LintWarning& w);
+// "file:line:col: warning: layer 'x': message" (`severity` "error" under --strict)
+std::string warning_text(const LintWarning& w, const char* severity = "warning");
 
 // The input heights and widths in [lo, hi] at which the spec loads and no odd_size lint fires
 // (the other axis, N and C as `options` or the spec give them). Where the spec's input is

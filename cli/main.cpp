@@ -47,11 +47,7 @@ struct AnalyzeArgs {
 void report_lints(const std::vector<LintWarning>& warnings, const AnalyzeArgs& args, bool in_band) {
   if (args.strict && !warnings.empty()) {
     std::string text;
-    for (const LintWarning& w : warnings) {
-      std::string line = warning_text(w);
-      line.replace(line.find(": warning: "), 11, ": error: ");
-      text += line + " (--strict)\n";
-    }
+    for (const LintWarning& w : warnings) text += warning_text(w, "error") + " (--strict)\n";
     throw LintFailure(text);
   }
   if (!in_band || (!args.out.empty() && args.out != "-"))

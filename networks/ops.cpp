@@ -563,17 +563,24 @@ void build_layer(Layer& layer, const std::string& op, AttrReader& attrs, const s
 // ---------------------------------------------------------------------------------------
 // Cost. Each formula is per batch (N included).
 
+namespace {
+
+// The product of a cost formula's factors; SpecError (naming the layer) where it overflows.
+int64_t product(const Layer& l, std::initializer_list<int64_t> factors) {
+  int64_t r = 1;
+  for (int64_t x : factors) r = detail::checked_mul(r, x, l.loc, l.name);
+  return r;
+}
+
+}  // namespace
+
 DeformSampling deform_sampling(const Graph& g, const Layer& l) {
   DeformSampling s;
   const auto* a = std::get_if<DeformConvAttrs>(&l.attrs);
   if (!a) return s;
   const Shape& in = g.layers[l.inputs[0]].output;
   const Shape& o = l.output;
-  auto mul = [&](std::initializer_list<int64_t> xs) {
-    int64_t r = 1;
-    for (int64_t x : xs) r = detail::checked_mul(r, x, l.loc, l.name);
-    return r;
-  };
+  auto mul = [&](std::initializer_list<int64_t> xs) { return product(l, xs); };
   const bool masked = a->sigmoid || l.inputs.size() == 3;
   s.samples = mul({o.n, in.c, a->win.kh, a->win.kw, o.h, o.w});
   s.gathers = mul({4, s.samples});
@@ -591,11 +598,7 @@ DenseCrfCost dense_crf_cost(const Graph&, const Layer& l) {
   DenseCrfCost c;
   const auto* a = std::get_if<DenseCrfAttrs>(&l.attrs);
   if (!a) return c;
-  auto mul = [&](std::initializer_list<int64_t> xs) {
-    int64_t r = 1;
-    for (int64_t x : xs) r = detail::checked_mul(r, x, l.loc, l.name);
-    return r;
-  };
+  auto mul = [&](std::initializer_list<int64_t> xs) { return product(l, xs); };
   auto add = [&](int64_t x, int64_t y) { return detail::checked_add(x, y, l.loc, l.name); };
   const Shape& s = l.output;
   const int64_t labels = s.c;
@@ -612,11 +615,7 @@ DenseCrfCost dense_crf_cost(const Graph&, const Layer& l) {
 }
 
 LayerCost layer_cost(const Graph& g, const Layer& l) {
-  auto mul = [&](std::initializer_list<int64_t> xs) {
-    int64_t r = 1;
-    for (int64_t x : xs) r = detail::checked_mul(r, x, l.loc, l.name);
-    return r;
-  };
+  auto mul = [&](std::initializer_list<int64_t> xs) { return product(l, xs); };
   auto add = [&](int64_t a, int64_t b) { return detail::checked_add(a, b, l.loc, l.name); };
   const Shape& o = l.output;
   const Shape in = l.inputs.empty() ? Shape{} : g.layers[l.inputs[0]].output;

@@ -244,23 +244,28 @@ struct Executor::Impl {
     return it == w.end() ? nullptr : &it->second;
   }
 
+  // A batch-norm that is the sole reader of layer `last` (a conv's or deformable conv's output)
+  // is folded into it: it joins `group` and `name`, and `last` and `next` move past it.
+  std::optional<k::BatchNormParams> absorb_batchnorm(const Weights& w, std::vector<int>& group, std::string& name,
+                                                     int& last, int& next) {
+    next = sole_user(last);
+    if (next < 0 || at(next).op != OpKind::BatchNorm) return std::nullopt;
+    const Layer& b = at(next);
+    group.push_back(next);
+    name += "+bn";
+    last = next;
+    next = sole_user(last);
+    return k::BatchNormParams{weight(w, b, "weight"), weight(w, b, "bias"), weight(w, b, "running_mean"),
+                              weight(w, b, "running_var"), std::get<BatchNormAttrs>(b.attrs).eps};
+  }
+
   void plan_conv(int i, const Weights& w) {
     const Layer& conv = at(i);
     const auto& attrs = std::get<ConvAttrs>(conv.attrs);
     std::vector<int> group{i};
     std::string name = "conv";
-    std::optional<k::BatchNormParams> bn;
-    int last = i;
-    int next = sole_user(last);
-    if (next >= 0 && at(next).op == OpKind::BatchNorm) {
-      const Layer& b = at(next);
-      bn = k::BatchNormParams{weight(w, b, "weight"), weight(w, b, "bias"), weight(w, b, "running_mean"),
-                              weight(w, b, "running_var"), std::get<BatchNormAttrs>(b.attrs).eps};
-      group.push_back(next);
-      name += "+bn";
-      last = next;
-      next = sole_user(last);
-    }
+    int last = i, next = -1;
+    const std::optional<k::BatchNormParams> bn = absorb_batchnorm(w, group, name, last, next);
     auto prepared = std::make_shared<k::PreparedConv>(
         k::prepare_conv(attrs, *weight(w, conv, "weight"), attrs.bias ? weight(w, conv, "bias") : nullptr, bn));
     prepared->scratch = conv_scratch;
@@ -546,17 +551,8 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       const auto& a = std::get<DeformConvAttrs>(l.attrs);
       std::vector<int> group{i};
       std::string name = "deform_conv";
-      std::optional<k::BatchNormParams> bn;
-      int last = i, next = sole_user(i);
-      if (next >= 0 && at(next).op == OpKind::BatchNorm) {
-        const Layer& b = at(next);
-        bn = k::BatchNormParams{weight(w, b, "weight"), weight(w, b, "bias"), weight(w, b, "running_mean"),
-                                weight(w, b, "running_var"), std::get<BatchNormAttrs>(b.attrs).eps};
-        group.push_back(next);
-        name += "+bn";
-        last = next;
-        next = sole_user(last);
-      }
+      int last = i, next = -1;
+      const std::optional<k::BatchNormParams> bn = absorb_batchnorm(w, group, name, last, next);
       const bool relu = next >= 0 && at(next).op == OpKind::ReLU;
       if (relu) {
         group.push_back(next);

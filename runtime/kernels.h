@@ -204,6 +204,8 @@ void run_copy(const Buffer& in, Buffer& out);
 // The pad kernel (all threads, vectorised): out(c, x, y, n) = in(c, x - left, y - top, n)
 // inside `in`, else `value`; `name` is the caller's, for errors. Channels dense in both.
 void copy_with_border(const Buffer& in, Buffer& out, int left, int top, float value, const char* name);
+// "(c, x, y, n)" extents of a buffer, for the kernels' error messages.
+std::string extents(const Buffer& b);
 // int64 -> int, throwing RuntimeError when a size exceeds the kernels' 32-bit range.
 int to_int(int64_t v);
 

@@ -26,12 +26,6 @@ namespace {
 // taps of its pixels): within L2 (1 MiB on Zen 5) beside the filter slice of one channel tile.
 constexpr int64_t kBandBytes = 512 << 10;
 
-std::string dims(const Buffer& b) {
-  std::string s = "(";
-  for (int d = 0; d < b.dimensions(); ++d) s += fmt::format("{}{}", d ? ", " : "", b.dim(d).extent());
-  return s + ")";
-}
-
 }  // namespace
 
 PreparedDeform prepare_deform_conv(const DeformConvAttrs& a, const Tensor& weight, const Tensor* bias,
@@ -65,16 +59,16 @@ std::string run_deform_conv(const PreparedDeform& p, const Buffer& input, const 
   if (input.dimensions() != 4 || output.dimensions() != 4 || offset.dimensions() != 4 || input.dim(0).extent() != cin ||
       cout % groups != 0 || input.dim(3).extent() != images)
     throw RuntimeError(fmt::format("deform_conv: input {} and output {} do not fit {} groups of {} input channels",
-                                   dims(input), dims(output), groups, cin_g));
+                                   extents(input), extents(output), groups, cin_g));
   const int offset_channels = (p.sigmoid ? 3 : 2) * taps;
   if (offset.dim(0).extent() != offset_channels || offset.dim(1).extent() != width ||
       offset.dim(2).extent() != height || offset.dim(3).extent() != images)
-    throw RuntimeError(fmt::format("deform_conv: offsets {} do not fit the output {} ({} channels)", dims(offset),
-                                   dims(output), offset_channels));
+    throw RuntimeError(fmt::format("deform_conv: offsets {} do not fit the output {} ({} channels)", extents(offset),
+                                   extents(output), offset_channels));
   if (mask && (mask->dimensions() != 4 || mask->dim(0).extent() != taps || mask->dim(1).extent() != width ||
                mask->dim(2).extent() != height || mask->dim(3).extent() != images))
-    throw RuntimeError(fmt::format("deform_conv: the mask {} does not fit the output {} ({} channels)", dims(*mask),
-                                   dims(output), taps));
+    throw RuntimeError(fmt::format("deform_conv: the mask {} does not fit the output {} ({} channels)", extents(*mask),
+                                   extents(output), taps));
   if (!mask && !p.sigmoid && p.ones.dimensions() == 0)
     throw RuntimeError("deform_conv: prepared with a mask, run without one");
   if (input.data() == output.data()) throw RuntimeError("deform_conv: the output may not be the input");

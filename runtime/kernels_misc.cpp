@@ -55,12 +55,6 @@ int fc_rows_per_task(int64_t rows, int64_t padded_outputs, int64_t batch) {
 // The kernels take non-const halide_buffer_t pointers even for inputs they only read.
 halide_buffer_t* raw(const Buffer& b) { return const_cast<Buffer&>(b).raw_buffer(); }
 
-std::string extents(const Buffer& b) {
-  std::string s = "(";
-  for (int d = 0; d < b.dimensions(); ++d) s += fmt::format("{}{}", d ? ", " : "", b.dim(d).extent());
-  return s + ")";
-}
-
 bool same_extents(const Buffer& a, const Buffer& b) {
   if (a.dimensions() != b.dimensions()) return false;
   for (int d = 0; d < a.dimensions(); ++d)
@@ -190,7 +184,8 @@ PreparedFC prepare_fc(const Tensor& weight, const Tensor* bias, const Shape& in)
   const int64_t rows = p.out_features;
   split_over_threads(bands, padded * k >= (int64_t{1} << 20), [&](int64_t first, int64_t last) {
     for (int64_t b = first; b < last; ++b) {
-      const int64_t o0 = b * kBand, o1 = std::min(padded, o0 + kBand), real = std::clamp<int64_t>(rows - o0, 0, o1 - o0);
+      const int64_t o0 = b * kBand, o1 = std::min(padded, o0 + kBand),
+                    real = std::clamp<int64_t>(rows - o0, 0, o1 - o0);
       for (int64_t s = 0; s < k; ++s) {
         float* d = out + dest[static_cast<size_t>(s)] * padded + o0;
         const float* from = src + o0 * k + s;
@@ -310,8 +305,8 @@ void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
   if (a.size < 1) throw RuntimeError(fmt::format("lrn: size {} must be positive", a.size));
   Buffer in = at_origin(input), out = at_origin(output);
   const double alpha_over_size = a.alpha / static_cast<double>(a.size);
-  check(ARCHBENCH_KERNEL(lrn)(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size), static_cast<float>(a.beta),
-                      static_cast<float>(a.k), out.raw_buffer()),
+  check(ARCHBENCH_KERNEL(lrn)(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size),
+                              static_cast<float>(a.beta), static_cast<float>(a.k), out.raw_buffer()),
         "lrn");
   output.mark_written();
 }
@@ -369,21 +364,25 @@ void run_conv_transpose(const PreparedDeconv& p, const Buffer& input, Buffer& ou
     throw RuntimeError(fmt::format("conv_transpose: input {} and output {} do not fit {} groups of {} -> {} channels",
                                    extents(input), extents(output), groups, cin_g, cout_g));
   if (input.data() == output.data()) throw RuntimeError("conv_transpose: the output may not be the input");
-  auto table = [](const PreparedDeconv::Axis& a) {
-    return const_cast<IndexBuffer&>(a.phases).raw_buffer();
-  };
+  auto table = [](const PreparedDeconv::Axis& a) { return const_cast<IndexBuffer&>(a.phases).raw_buffer(); };
   for (int g = 0; g < groups; ++g) {
     Buffer in = at_origin(input.cropped(0, input.dim(0).min() + g * cin_g, cin_g)).launchable_copy(true);
     Buffer out_view = at_origin(output.cropped(0, output.dim(0).min() + g * cout_g, cout_g));
     Buffer out = out_view.launchable_copy(false);
     const size_t i = static_cast<size_t>(g);
     int result = ARCHBENCH_KERNEL(deconv)(in.raw_buffer(), raw(p.filters[i]), raw(p.biases[i]), table(p.x), table(p.y),
-                                  p.x.step, p.y.step, p.x.shift, p.y.shift, p.x.max_taps, p.y.max_taps, p.x.min_off,
-                                  p.x.max_off, p.y.min_off, p.y.max_off, out.raw_buffer());
+                                          p.x.step, p.y.step, p.x.shift, p.y.shift, p.x.max_taps, p.y.max_taps,
+                                          p.x.min_off, p.x.max_off, p.y.min_off, p.y.max_off, out.raw_buffer());
     check(result, "conv_transpose");
     if (out.data() != out_view.data()) out_view.copy_contents_from(out);
   }
   output.mark_written();
+}
+
+std::string extents(const Buffer& b) {
+  std::string s = "(";
+  for (int d = 0; d < b.dimensions(); ++d) s += fmt::format("{}{}", d ? ", " : "", b.dim(d).extent());
+  return s + ")";
 }
 
 }  // namespace archbench::kernels

@@ -81,6 +81,27 @@ def time_torch(model, x, runs):
     return best
 
 
+def run_and_time(archbench, common, model, x, want, runs, rounds, tmp, name):
+    """`archbench run` on x against PyTorch's output `want`, then `archbench bench` and PyTorch
+    timed alternately `rounds` times, each side's best median kept (this machine's speed drifts
+    over minutes, and alternating exposes both to it). `common`: the arguments both archbench
+    commands take (network, weights, threads, ...). Returns (max |diff|, that over max |want|,
+    archbench ms, PyTorch ms)."""
+    xfile, yfile = (os.path.join(tmp, f"{name}.{ext}") for ext in ("x.npy", "y.npy"))
+    np.save(xfile, x.numpy())
+    subprocess.run([archbench, "run", *common, "--input-file", xfile, "--output-file", yfile], check=True,
+                   stdout=subprocess.DEVNULL)
+    got = np.load(yfile).reshape(want.shape)
+    abs_diff = float(np.max(np.abs(got - want)))
+    ours = theirs = float("inf")
+    for _ in range(rounds):
+        bench = json.loads(subprocess.run([archbench, "bench", *common, "--format", "json", "--repetitions", str(runs)],
+                                          check=True, capture_output=True, text=True).stdout)
+        ours = min(ours, bench["latency_ms"]["median"])
+        theirs = min(theirs, time_torch(model, x, runs))
+    return abs_diff, abs_diff / max(1e-12, float(np.max(np.abs(want)))), ours, theirs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--archbench", default="build/archbench")
@@ -102,28 +123,15 @@ def main():
                     m.running_mean.uniform_(-0.1, 0.1)
                     m.running_var.uniform_(0.5, 1.5)
             weights = {k: v for k, v in model.state_dict().items() if v.dtype == torch.float32}
-            wfile, xfile, yfile = (os.path.join(tmp, f"{name}.{ext}") for ext in ("safetensors", "x.npy", "y.npy"))
+            wfile = os.path.join(tmp, f"{name}.safetensors")
             write_safetensors(wfile, weights)
             x = torch.rand(1, 3, size, size)
-            np.save(xfile, x.numpy())
             with torch.no_grad():
                 want = main_output(model(x)).numpy()
             common = [name, "--input", f"1,3,{size},{size}", "--weights", wfile, "--threads", str(args.threads),
                       "--schedule", args.schedule]
-            subprocess.run([args.archbench, "run", *common, "--input-file", xfile, "--output-file", yfile], check=True,
-                           stdout=subprocess.DEVNULL)
-            got = np.load(yfile).reshape(want.shape)
-            abs_diff = float(np.max(np.abs(got - want)))
-            rel_diff = abs_diff / max(1e-12, float(np.max(np.abs(want))))
-            # Alternate the two --rounds times and keep each side's best median: this machine's
-            # speed drifts over minutes (shared cores), and alternating exposes both to it.
-            ours = theirs = float("inf")
-            for _ in range(args.rounds):
-                bench = json.loads(subprocess.run([args.archbench, "bench", *common, "--format", "json",
-                                                   "--repetitions", str(args.runs)],
-                                                  check=True, capture_output=True, text=True).stdout)
-                ours = min(ours, bench["latency_ms"]["median"])
-                theirs = min(theirs, time_torch(model, x, args.runs))
+            abs_diff, rel_diff, ours, theirs = run_and_time(args.archbench, common, model, x, want, args.runs,
+                                                            args.rounds, tmp, name)
             rows.append((name, abs_diff, rel_diff, theirs, ours, ours / theirs))
             print(f"{name:20s} max|diff| {abs_diff:.2e} (rel {rel_diff:.2e})  PyTorch {theirs:9.2f} ms  "
                   f"archbench {ours:9.2f} ms  ratio {ours / theirs:.2f}", flush=True)

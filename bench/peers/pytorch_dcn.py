@@ -28,14 +28,13 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torchvision
 from torchvision.ops import deform_conv2d
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_cpu import time_torch, write_safetensors  # noqa: E402
+from pytorch_cpu import run_and_time, write_safetensors  # noqa: E402
 
 
 class DeformConv3x3(nn.Module):
@@ -101,24 +100,14 @@ def main():
             analysis = json.loads(subprocess.run([args.archbench, "analyze", name, "--format", "json"], check=True,
                                                  capture_output=True, text=True).stdout)
             ours_params = analysis["totals"]["params"]
-            wfile, xfile, yfile = (os.path.join(tmp, f"{name}.{ext}") for ext in ("safetensors", "x.npy", "y.npy"))
+            wfile = os.path.join(tmp, f"{name}.safetensors")
             write_safetensors(wfile, {k: v for k, v in model.state_dict().items() if v.dtype == torch.float32})
             x = torch.rand(1, 3, 224, 224)
-            np.save(xfile, x.numpy())
             with torch.no_grad():
                 want = model(x).numpy()
             common = [name, "--weights", wfile, "--threads", str(args.threads)]
-            subprocess.run([args.archbench, "run", *common, "--input-file", xfile, "--output-file", yfile], check=True,
-                           stdout=subprocess.DEVNULL)
-            got = np.load(yfile).reshape(want.shape)
-            rel = float(np.max(np.abs(got - want))) / max(1e-12, float(np.max(np.abs(want))))
-            ours = theirs = float("inf")
-            for _ in range(args.rounds):
-                bench = json.loads(subprocess.run([args.archbench, "bench", *common, "--format", "json",
-                                                   "--repetitions", str(args.runs)],
-                                                  check=True, capture_output=True, text=True).stdout)
-                ours = min(ours, bench["latency_ms"]["median"])
-                theirs = min(theirs, time_torch(model, x, args.runs))
+            _, rel, ours, theirs = run_and_time(args.archbench, common, model, x, want, args.runs, args.rounds, tmp,
+                                                name)
             ok &= ours_params == torch_params and rel <= 1e-3
             print(f"{name}: params archbench {ours_params:,} PyTorch {torch_params:,}"
                   f"{'' if ours_params == torch_params else '  MISMATCH'}; max|diff| / max|out| {rel:.2e}; "
