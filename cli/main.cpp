@@ -16,6 +16,7 @@
 #include "common/json_text.h"
 #include "common/limits.h"
 #include "networks/networks.h"
+#include "networks/onnx_import.h"
 #include "reports/reports.h"
 #include "reports/results_db.h"
 #include "reports/results_report.h"
@@ -163,7 +164,27 @@ void tuned_note(const std::optional<TunedChoice>& tuned) {
   if (tuned) fmt::print(stderr, "{}\n", tuned->note());
 }
 
+// An imported model's initializers, as the spec's parameters.
+Weights imported_weights(OnnxImport& model) {
+  Weights w;
+  for (auto& [name, array] : model.weights) {
+    Tensor t;
+    t.shape = std::move(array.dims);
+    t.data = std::move(array.data);
+    w.emplace(name, std::move(t));
+  }
+  return w;
+}
+
 Weights weights_for_run(const Graph& g, const RunArgs& r) {
+  if (r.weights.empty() && is_onnx_path(r.spec)) {  // an ONNX model brings its own weights
+    LoadOptions options;
+    if (!r.input.empty()) options.input = parse_shape(r.input);
+    OnnxImport model = import_onnx(spec_path(r.spec), options, true);
+    Weights w = imported_weights(model);
+    check_weights(g, w, r.spec);
+    return w;
+  }
   if (r.weights.empty()) return init_weights(g, r.seed);
   Weights w = read_safetensors(r.weights);
   check_weights(g, w, r.weights);
@@ -334,6 +355,39 @@ int report(const SweepArgs& a) {
   return 0;
 }
 
+struct ImportArgs {
+  std::string model, out, weights_out, input;
+};
+
+// `archbench import`: an ONNX model as a spec (and its weights). The spec is loaded before
+// anything is written, and nothing is left behind where a write fails.
+int import_model(const ImportArgs& a) {
+  LoadOptions options;
+  if (!a.input.empty()) options.input = parse_shape(a.input);
+  const std::filesystem::path model(a.model);
+  if (!is_onnx_path(model))
+    throw RuntimeError(fmt::format("{}: import reads ONNX models (a .onnx file)", shown_path(a.model)));
+  const auto t0 = std::chrono::steady_clock::now();
+  OnnxImport m = import_onnx(model, options, !a.weights_out.empty());
+  const Graph g = load_spec_text(m.spec, model, options);
+  if (!a.weights_out.empty()) {
+    Weights w = imported_weights(m);
+    check_weights(g, w, a.model);
+    write_safetensors(a.weights_out, w);
+  }
+  try {
+    emit(m.spec, a.out);
+  } catch (...) {
+    if (!a.weights_out.empty()) std::filesystem::remove(a.weights_out);
+    throw;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print(stderr, "imported {}: {} nodes (opset {}) as {} layers in {:.2f} s{}\n", shown_path(a.model), m.nodes,
+             m.opset, g.layers.size() - 1, seconds,
+             a.weights_out.empty() ? "" : fmt::format("; weights in {}", shown_path(a.weights_out)));
+  return 0;
+}
+
 // A value the command line gives that is out of range for its flag.
 class CommandLineError : public std::invalid_argument {
  public:
@@ -460,6 +514,16 @@ int main(int argc, char** argv) {
   CLI::App* merge_cmd = app.add_subcommand("merge", "combine results databases without duplicates");
   path(merge_cmd->add_option("inputs", sa.inputs, "results databases")->required(), "DATABASE");
   path(merge_cmd->add_option("-o,--out", sa.out, "the merged database (may be one of the inputs)")->required(), "-o");
+  ImportArgs ia;
+  CLI::App* import_cmd = app.add_subcommand("import", "an ONNX model as a spec (and its weights as .safetensors)");
+  path(import_cmd->add_option("model", ia.model, "the .onnx file")->required(), "MODEL");
+  path(import_cmd->add_option("-o,--out", ia.out, "write the spec to this file (whole or not at all) instead of stdout"),
+       "-o");
+  path(import_cmd->add_option("--weights-out", ia.weights_out,
+                              "write the initializers as the spec's weights (.safetensors, keyed by layer name)"),
+       "--weights-out");
+  import_cmd->add_option("--input", ia.input, "input shape N,C,H,W (needed where the model's is dynamic)");
+
   CLI::App* report_cmd = app.add_subcommand("report", "comparison report of a results database");
   path(report_cmd->add_option("--db", sa.db, "results database")->capture_default_str(), "--db");
   report_cmd->add_option("--run", sa.runs, "only these runs (ids or uuid prefixes; repeatable)");
@@ -513,6 +577,7 @@ int main(int argc, char** argv) {
     if (*sweep_cmd) doing = fmt::format("running the sweep {}", shown_path(sa.file));
     if (*merge_cmd) doing = "merging the databases";
     if (*report_cmd) doing = "writing the report";
+    if (*import_cmd) doing = fmt::format("importing {}", shown_path(ia.model));
 
     if (*analyze_cmd) return analyze(a, false);
     if (*compare_cmd) return analyze(a, true);
@@ -524,6 +589,7 @@ int main(int argc, char** argv) {
     if (*sweep_cmd) return sweep(sa);
     if (*merge_cmd) return merge(sa);
     if (*report_cmd) return report(sa);
+    if (*import_cmd) return import_model(ia);
     if (*zoo_cmd) {
       for (const auto& n : zoo_networks()) fmt::print("{}\n", n);
       return 0;

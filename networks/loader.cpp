@@ -17,6 +17,7 @@
 #include "networks/detail/values.h"
 #include "networks/networks.h"
 #include "networks/ops.h"
+#include "networks/onnx_import.h"
 #include "networks/yaml_config.h"
 
 namespace archbench {
@@ -818,6 +819,7 @@ Graph load_spec_text(const std::string& text, const std::filesystem::path& file,
 }
 
 Graph load_spec(const std::filesystem::path& file, const LoadOptions& options) {
+  if (is_onnx_path(file)) return load_spec_text(import_onnx(file, options, false).spec, file, options);
   SourceLoc where{file.string(), 0, 0};
   // A directory opens like a file on Linux and fails only at the first read.
   std::error_code ec;

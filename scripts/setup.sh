@@ -16,6 +16,7 @@ packages=(
   libboost-test-dev        # test suites
   libsqlite3-dev           # results database
   libbenchmark-dev         # benchmarks
+  libonnx-dev libprotobuf-dev  # ONNX import and export
   ocl-icd-libopencl1       # the OpenCL loader the opencl kernel set opens at run time
 )
 
