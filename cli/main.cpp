@@ -16,6 +16,7 @@
 #include "common/json_text.h"
 #include "common/limits.h"
 #include "networks/networks.h"
+#include "networks/onnx_export.h"
 #include "networks/onnx_import.h"
 #include "reports/reports.h"
 #include "reports/results_db.h"
@@ -388,6 +389,20 @@ int import_model(const ImportArgs& a) {
   return 0;
 }
 
+// `archbench export`: a spec as an ONNX model (opset 13) with the run's weights.
+int export_model(const RunArgs& r) {
+  if (r.out.empty()) throw RuntimeError("export needs -o FILE.onnx");
+  Graph g = load_for_run(r);
+  Weights w = weights_for_run(g, r);
+  std::map<std::string, ImportedArray> arrays;
+  for (auto& [name, t] : w) arrays.emplace(name, ImportedArray{std::move(t.shape), std::move(t.data)});
+  const std::string bytes = export_onnx(g, arrays);
+  write_file_atomically(r.out, bytes);
+  fmt::print(stderr, "exported {} ({} layers, opset {}) to {}\n", g.name, g.layers.size() - 1, kExportOpset,
+             shown_path(r.out));
+  return 0;
+}
+
 // A value the command line gives that is out of range for its flag.
 class CommandLineError : public std::invalid_argument {
  public:
@@ -514,6 +529,14 @@ int main(int argc, char** argv) {
   CLI::App* merge_cmd = app.add_subcommand("merge", "combine results databases without duplicates");
   path(merge_cmd->add_option("inputs", sa.inputs, "results databases")->required(), "DATABASE");
   path(merge_cmd->add_option("-o,--out", sa.out, "the merged database (may be one of the inputs)")->required(), "-o");
+  CLI::App* export_cmd = app.add_subcommand("export", "a spec as an ONNX model (opset 13) for Netron or ONNX Runtime");
+  path(export_cmd->add_option("spec", ra.spec, "spec file or zoo network name")->required(), "SPEC");
+  path(export_cmd->add_option("-o,--out", ra.out, "the .onnx file to write (whole or not at all)")->required(), "-o");
+  export_cmd->add_option("--input", ra.input, "input shape N,C,H,W (overrides the spec's)");
+  path(export_cmd->add_option("--weights", ra.weights, "weights (.safetensors, keyed by layer name; default: He init)"),
+       "--weights");
+  export_cmd->add_option("--seed", ra.seed, "seed of the deterministic He-initialised weights")->capture_default_str();
+
   ImportArgs ia;
   CLI::App* import_cmd = app.add_subcommand("import", "an ONNX model as a spec (and its weights as .safetensors)");
   path(import_cmd->add_option("model", ia.model, "the .onnx file")->required(), "MODEL");
@@ -578,6 +601,7 @@ int main(int argc, char** argv) {
     if (*merge_cmd) doing = "merging the databases";
     if (*report_cmd) doing = "writing the report";
     if (*import_cmd) doing = fmt::format("importing {}", shown_path(ia.model));
+    if (*export_cmd) doing = fmt::format("exporting {}", shown_path(ra.spec));
 
     if (*analyze_cmd) return analyze(a, false);
     if (*compare_cmd) return analyze(a, true);
@@ -590,6 +614,7 @@ int main(int argc, char** argv) {
     if (*merge_cmd) return merge(sa);
     if (*report_cmd) return report(sa);
     if (*import_cmd) return import_model(ia);
+    if (*export_cmd) return export_model(ra);
     if (*zoo_cmd) {
       for (const auto& n : zoo_networks()) fmt::print("{}\n", n);
       return 0;

@@ -192,6 +192,7 @@ class Importer {
   int add_layer(const onnx::NodeProto& n, std::string op, std::vector<int> inputs, Shape shape,
                 std::vector<std::pair<std::string, std::string>> attrs = {});
   std::vector<int64_t> dims(const Act& a) const;
+  bool feeds_only_gemm(const std::string& value) const;
   Shape shape(const Act& a) const { return layers_[a.layer].shape; }
   std::string spec_text() const;
   void name_layers();
@@ -218,6 +219,7 @@ class Importer {
   std::map<std::string, Val> values_;
   std::map<std::string, int> producer_;
   std::map<std::string, int> uses_;
+  std::map<std::string, std::vector<int>> consumers_;
   std::vector<OutLayer> layers_;
   struct Fused {
     std::string op;        // "gelu", "layer_norm", "swish", "hardswish"
@@ -582,6 +584,17 @@ std::vector<int64_t> Importer::dims(const Act& a) const {
   return {};
 }
 
+bool Importer::feeds_only_gemm(const std::string& value) const {
+  auto it = consumers_.find(value);
+  if (it == consumers_.end() || it->second.empty()) return false;
+  for (int k : it->second) {
+    const std::string& op = model_.graph().node(k).op_type();
+    if (op != "Gemm" && op != "MatMul") return false;
+  }
+  auto uses = uses_.find(value);
+  return uses != uses_.end() && uses->second == static_cast<int>(it->second.size());
+}
+
 int Importer::add_layer(const onnx::NodeProto& n, std::string op, std::vector<int> inputs, Shape shape,
                         std::vector<std::pair<std::string, std::string>> attrs) {
   if (shape.n <= 0 || shape.c <= 0 || shape.h <= 0 || shape.w <= 0)
@@ -753,9 +766,12 @@ OnnxImport Importer::run() {
   for (const auto& t : g.initializer()) inits_[t.name()] = &t;
   for (int k = 0; k < g.node_size(); ++k)
     for (const auto& out : g.node(k).output()) producer_[out] = k;
-  for (const auto& n : g.node())
-    for (const auto& in : n.input())
-      if (!in.empty()) uses_[in]++;
+  for (int k = 0; k < g.node_size(); ++k)
+    for (const auto& in : g.node(k).input())
+      if (!in.empty()) {
+        uses_[in]++;
+        consumers_[in].push_back(k);
+      }
   for (const auto& o : g.output()) uses_[o.name()]++;
 
   // The network input: the one graph input that is no initializer.
@@ -1224,6 +1240,8 @@ void Importer::map_node(int index) {
     const int64_t axis = normalize_axis(attr_int(n, "axis", 1), dims(x).size());
     if (x.layout == Layout::Flat && axis == 1) return same_layout(x, x.layer);
     if (x.layout != Layout::NCHW || axis != 1) unsupported(fmt::format("Flatten at axis {} of a {} tensor", axis, dims_text(dims(x))));
+    // An fc reads C x H x W itself: a Flatten that feeds only a Gemm is no layer of its own.
+    if (feeds_only_gemm(out0)) return bind(out0, Act{x.layer, Layout::Flat, 0});
     const Shape s = shape(x);
     bind(out0, Act{add_layer(n, "flatten", {x.layer}, {s.n, s.c * s.h * s.w, 1, 1}), Layout::Flat, 0});
     return;
@@ -1582,6 +1600,8 @@ void Importer::reshape(const onnx::NodeProto& n, const Act& x, const Const& targ
   const std::string& out = n.output(0);
   if (to == from) return bind(out, x);
   using P = std::vector<int64_t>;
+  if (x.layout == Layout::NCHW && to == P{s.n, s.c * s.h * s.w} && feeds_only_gemm(out))
+    return bind(out, Act{x.layer, Layout::Flat, 0});
   if (x.layout == Layout::NCHW && to == P{s.n, s.c * s.h * s.w}) {
     bind(out, Act{add_layer(n, "flatten", {x.layer}, {s.n, s.c * s.h * s.w, 1, 1}), Layout::Flat, 0});
     return;
@@ -1616,24 +1636,32 @@ void Importer::slice_act(const onnx::NodeProto& n, const Act& x) {
     for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
   if (starts.size() != ends.size() || axes.size() != starts.size() || (!steps.empty() && steps.size() != starts.size()))
     unsupported("starts, ends, axes and steps of different lengths");
-  int64_t begin = 0, end = d[1];
+  std::vector<int64_t> begin(d.size(), 0), end = d;
   for (size_t k = 0; k < axes.size(); ++k) {
     const int64_t axis = normalize_axis(axes[k], d.size());
     if (!steps.empty() && steps[k] != 1) unsupported("a slice with a step other than 1");
     const int64_t dim = d[axis];
     auto clampi = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + dim : v, 0, dim); };
-    const int64_t b = clampi(starts[k]), e = clampi(ends[k]);
-    if (axis == 1) {
-      begin = b, end = e;
-    } else if (b != 0 || e != dim) {
-      unsupported(fmt::format("a slice of axis {} (archbench slices channels)", axis));
-    }
+    begin[axis] = clampi(starts[k]), end[axis] = clampi(ends[k]);
+    if (begin[axis] >= end[axis]) unsupported("an empty slice");
   }
-  if (begin >= end) unsupported("an empty slice");
-  if (begin == 0 && end == d[1]) return bind(n.output(0), x);
+  if (begin[0] != 0 || end[0] != d[0]) unsupported("a slice of the batch axis");
+  const bool spatial = d.size() == 4 && (begin[2] || begin[3] || end[2] != d[2] || end[3] != d[3]);
+  const bool channels = begin[1] || end[1] != d[1];
+  if (spatial && channels) unsupported("a slice of channels and space at once");
+  if (spatial) {  // a crop
+    const Shape s = shape(x);
+    const Shape o{s.n, s.c, end[2] - begin[2], end[3] - begin[3]};
+    bind(n.output(0), Act{add_layer(n, "crop", {x.layer}, o,
+                                    {{"offset", pair_text(begin[2], begin[3])}, {"size", pair_text(o.h, o.w)}}),
+                          Layout::NCHW, 0});
+    return;
+  }
+  if (!channels) return bind(n.output(0), x);
   Shape s = shape(x);
-  s.c = end - begin;
-  bind(n.output(0), Act{add_layer(n, "slice", {x.layer}, s, {{"channels", fmt::format("[{}, {}]", begin, end)}}), x.layout, 0});
+  s.c = end[1] - begin[1];
+  bind(n.output(0),
+       Act{add_layer(n, "slice", {x.layer}, s, {{"channels", fmt::format("[{}, {}]", begin[1], end[1])}}), x.layout, 0});
 }
 
 void Importer::split_act(const onnx::NodeProto& n, const Act& x) {
