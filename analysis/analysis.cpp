@@ -30,6 +30,12 @@ bool is_elementwise(OpKind op) {
     case OpKind::Sigmoid:
     case OpKind::Swish:
     case OpKind::Tanh:
+    case OpKind::HardSwish:
+    case OpKind::HardSigmoid:
+    case OpKind::Gelu:
+    case OpKind::Clip:
+    case OpKind::Scale:
+    case OpKind::LayerNorm:  // per position: its kernel reads the position's channels before writing them
     case OpKind::Add:
     case OpKind::Multiply:
       return true;

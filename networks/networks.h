@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -73,7 +74,15 @@ enum class OpKind {
   FullyConnected,
   Softmax,
   Dropout,
-  DenseCrf
+  DenseCrf,
+  HardSwish,
+  HardSigmoid,
+  Gelu,
+  Clip,
+  LayerNorm,
+  ChannelShuffle,
+  Slice,
+  Scale
 };
 
 // Spatial window attributes shared by conv, transposed conv and pooling; padding is
@@ -162,10 +171,43 @@ struct DenseCrfAttrs {
   bool symmetric = false;  // normalization: row (false) or symmetric
 };
 
+// PyTorch's Hardsigmoid generalised as ONNX's HardSigmoid: max(0, min(1, alpha * x + beta)).
+// The defaults are PyTorch's (ONNX's alpha is 0.2).
+struct HardSigmoidAttrs {
+  double alpha = 1.0 / 6.0, beta = 0.5;
+};
+// GELU: x * Phi(x) exactly (erf), or PyTorch's approximate='tanh' form.
+struct GeluAttrs {
+  bool tanh = false;
+};
+// clamp(x, min, max); an absent bound is infinite (at least one is given).
+struct ClipAttrs {
+  double min = -std::numeric_limits<double>::infinity(), max = std::numeric_limits<double>::infinity();
+};
+// Normalisation across the channels at each (n, h, w) position, biased variance (ConvNeXt's
+// LayerNorm2d); `affine`: times weight[c] plus bias[c].
+struct LayerNormAttrs {
+  double eps = 1e-5;
+  bool affine = true;
+};
+// ShuffleNet's shuffle: output channel j is input channel (j % groups) * (C / groups) + j / groups.
+struct ChannelShuffleAttrs {
+  int64_t groups = 1;
+};
+// The input's channels [begin, end).
+struct SliceAttrs {
+  int64_t begin = 0, end = 0;
+};
+// Learned per-channel x * weight[c] (+ bias[c]): ConvNeXt's layer scale.
+struct ScaleAttrs {
+  bool bias = false;
+};
+
 using OpAttrs =
     std::variant<InputAttrs, ConvAttrs, ConvTransposeAttrs, DeformConvAttrs, PoolAttrs, GlobalPoolAttrs,
                  AdaptivePoolAttrs, LRNAttrs, BatchNormAttrs, ActivationAttrs, EltwiseAttrs, ConcatAttrs, CropAttrs,
-                 PadAttrs, UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs, DenseCrfAttrs>;
+                 PadAttrs, UpsampleAttrs, FlattenAttrs, FullyConnectedAttrs, SoftmaxAttrs, DropoutAttrs, DenseCrfAttrs,
+                 HardSigmoidAttrs, GeluAttrs, ClipAttrs, LayerNormAttrs, ChannelShuffleAttrs, SliceAttrs, ScaleAttrs>;
 
 struct Layer {
   std::string name;

@@ -447,6 +447,80 @@ void build_dense_crf(AttrReader& r, const std::vector<const Layer*>& in, Layer& 
   layer.attrs = a;
 }
 
+void build_hardsigmoid(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"alpha", "beta"});
+  HardSigmoidAttrs a;
+  a.alpha = r.number("alpha", a.alpha);
+  a.beta = r.number("beta", a.beta);
+  layer.output = in[0]->output;
+  layer.attrs = a;
+}
+
+void build_gelu(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"approximate"});
+  GeluAttrs a;
+  a.tanh = r.choice("approximate", {"none", "tanh"}, "none") == "tanh";
+  layer.output = in[0]->output;
+  layer.attrs = a;
+}
+
+void build_clip(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"min", "max"});
+  ClipAttrs a;
+  if (!r.has("min") && !r.has("max")) r.fail("op clip needs 'min', 'max' or both");
+  a.min = r.number("min", a.min);
+  a.max = r.number("max", a.max);
+  if (a.min > a.max) r.fail(fmt::format("min {} is greater than max {}", a.min, a.max));
+  layer.output = in[0]->output;
+  layer.attrs = a;
+}
+
+void build_layer_norm(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"eps", "affine"});
+  LayerNormAttrs a;
+  a.eps = r.number("eps", a.eps);
+  if (!(a.eps > 0)) r.fail(fmt::format("eps must be positive, got {}", a.eps));
+  a.affine = r.boolean("affine", true);
+  layer.output = in[0]->output;
+  layer.attrs = a;
+}
+
+void build_channel_shuffle(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"groups"});
+  ChannelShuffleAttrs a;
+  a.groups = r.required_integer("groups", 1);
+  const Shape& x = in[0]->output;
+  if (x.c % a.groups != 0) r.fail(fmt::format("input channels {} are not divisible by groups {}", x.c, a.groups));
+  layer.output = x;
+  layer.attrs = a;
+}
+
+// `channels: [begin, end)`, a non-empty range of the input's channels.
+void build_slice(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"channels"});
+  SliceAttrs a;
+  const Shape& x = in[0]->output;
+  Value v = r.take("channels");
+  if (v.is_null()) r.fail("op slice needs 'channels' ([begin, end))");
+  if (!v.is_list() || v.as_list().size() != 2 || !v.as_list()[0].is_int() || !v.as_list()[1].is_int())
+    r.fail_at(v, fmt::format("channels must be [begin, end] (two integers), got {}", detail::describe(v)));
+  a.begin = v.as_list()[0].as_int();
+  a.end = v.as_list()[1].as_int();
+  if (a.begin < 0 || a.begin >= a.end || a.end > x.c)
+    r.fail_at(v, fmt::format("channels [{}, {}) must satisfy 0 <= begin < end <= {} (the input has {} channels)",
+                             a.begin, a.end, x.c, x.c));
+  layer.output = {x.n, a.end - a.begin, x.h, x.w};
+  layer.attrs = a;
+}
+
+void build_scale(AttrReader& r, const std::vector<const Layer*>& in, Layer& layer) {
+  r.allow({"bias"});
+  ScaleAttrs a;
+  a.bias = r.boolean("bias", false);
+  layer.output = in[0]->output;
+  layer.attrs = a;
+}
+
 const std::vector<OpInfo>& op_table() {
   using L = const std::vector<const Layer*>&;
   static const std::vector<OpInfo> table = {
@@ -480,6 +554,15 @@ const std::vector<OpInfo>& op_table() {
       {"softmax", OpKind::Softmax, 1, 1, [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, SoftmaxAttrs{}); }},
       {"dropout", OpKind::Dropout, 1, 1, build_dropout},
       {"dense_crf", OpKind::DenseCrf, 2, 2, build_dense_crf},
+      {"hardswish", OpKind::HardSwish, 1, 1,
+       [](AttrReader& r, L in, Layer& l) { build_plain(r, in, l, ActivationAttrs{}); }},
+      {"hardsigmoid", OpKind::HardSigmoid, 1, 1, build_hardsigmoid},
+      {"gelu", OpKind::Gelu, 1, 1, build_gelu},
+      {"clip", OpKind::Clip, 1, 1, build_clip},
+      {"layer_norm", OpKind::LayerNorm, 1, 1, build_layer_norm},
+      {"channel_shuffle", OpKind::ChannelShuffle, 1, 1, build_channel_shuffle},
+      {"slice", OpKind::Slice, 1, 1, build_slice},
+      {"scale", OpKind::Scale, 1, 1, build_scale},
   };
   return table;
 }
@@ -712,11 +795,44 @@ LayerCost layer_cost(const Graph& g, const Layer& l) {
     case OpKind::DenseCrf:
       c.flops = dense_crf_cost(g, l).flops;
       break;
+    case OpKind::HardSwish:
+      c.flops = mul({5, out_elems});
+      break;  // add 3, max, min, multiply, divide by 6
+    case OpKind::HardSigmoid:
+      c.flops = mul({4, out_elems});
+      break;  // multiply, add, max, min
+    case OpKind::Gelu:
+      // none: x / sqrt(2), erf (5, as tanh), add 1, times x, times 1/2. tanh: x^3 (2), times
+      // 0.044715 and add x (2), times sqrt(2/pi), tanh (5), add 1, times x, times 1/2.
+      c.flops = mul({std::get<GeluAttrs>(l.attrs).tanh ? 13 : 9, out_elems});
+      break;
+    case OpKind::Clip: {  // a comparison per bound given
+      const auto& a = std::get<ClipAttrs>(l.attrs);
+      c.flops = mul({(std::isfinite(a.min) ? 1 : 0) + (std::isfinite(a.max) ? 1 : 0), out_elems});
+      break;
+    }
+    case OpKind::LayerNorm: {
+      // Per element: the mean's add, subtract the mean, square, the variance's add, times the
+      // inverse deviation (5), then times weight and plus bias (2 with affine). Per position:
+      // the two divides by C, add eps, the reciprocal square root (4).
+      const auto& a = std::get<LayerNormAttrs>(l.attrs);
+      c.params = a.affine ? mul({2, o.c}) : 0;
+      c.flops = add(mul({a.affine ? 7 : 5, out_elems}), mul({4, o.n, o.h, o.w}));
+      break;
+    }
+    case OpKind::Scale: {  // times weight (plus bias)
+      const auto& a = std::get<ScaleAttrs>(l.attrs);
+      c.params = a.bias ? mul({2, o.c}) : o.c;
+      c.flops = mul({a.bias ? 2 : 1, out_elems});
+      break;
+    }
     case OpKind::Concat:
     case OpKind::Crop:
     case OpKind::Pad:
     case OpKind::Flatten:
     case OpKind::Dropout:
+    case OpKind::ChannelShuffle:
+    case OpKind::Slice:
       break;  // data movement only
   }
   return c;

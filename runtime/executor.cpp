@@ -35,9 +35,11 @@ bool is_view(const Graph& g, int layer) {
   return op == OpKind::Dropout || (op == OpKind::Flatten && flatten_is_view(g, layer));
 }
 
+// The activations the scale-shift kernel has a variant for without attributes: a batch-norm
+// fuses them.
 bool is_activation(OpKind op) {
   return op == OpKind::ReLU || op == OpKind::ReLU6 || op == OpKind::Sigmoid || op == OpKind::Swish ||
-         op == OpKind::Tanh;
+         op == OpKind::Tanh || op == OpKind::HardSwish;
 }
 
 k::Activation activation_of(OpKind op) {
@@ -482,9 +484,49 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
     case OpKind::ReLU6:
     case OpKind::Sigmoid:
     case OpKind::Swish:
-    case OpKind::Tanh: {
+    case OpKind::Tanh:
+    case OpKind::HardSwish: {
       OpKind op = l.op;
       add_step({i}, op_name(op), [v, i, in, op] { k::run_activation(op, v(in), v(i)); });
+      return;
+    }
+    // The activations with attributes: standalone steps (no conv or batch-norm fuses them).
+    case OpKind::HardSigmoid: {
+      const auto a = std::get<HardSigmoidAttrs>(l.attrs);
+      add_step({i}, "hardsigmoid", [v, i, in, a] { k::run_hardsigmoid(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Gelu: {
+      const auto a = std::get<GeluAttrs>(l.attrs);
+      add_step({i}, a.tanh ? "gelu tanh" : "gelu", [v, i, in, a] { k::run_gelu(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Clip: {
+      const auto a = std::get<ClipAttrs>(l.attrs);
+      add_step({i}, "clip", [v, i, in, a] { k::run_clip(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Scale: {
+      auto ss = std::make_shared<k::PreparedScaleShift>(k::prepare_scale(
+          *weight(w, l, "weight"), std::get<ScaleAttrs>(l.attrs).bias ? weight(w, l, "bias") : nullptr));
+      add_step({i}, "scale", [v, ss, in, i] { k::run_scale_shift(*ss, v(in), v(i)); });
+      return;
+    }
+    case OpKind::LayerNorm: {
+      const auto& a = std::get<LayerNormAttrs>(l.attrs);
+      auto norm = std::make_shared<k::PreparedLayerNorm>(k::prepare_layer_norm(
+          a, a.affine ? weight(w, l, "weight") : nullptr, a.affine ? weight(w, l, "bias") : nullptr, l.output.c));
+      add_step({i}, "layer_norm", [v, norm, in, i] { k::run_layer_norm(*norm, v(in), v(i)); });
+      return;
+    }
+    case OpKind::ChannelShuffle: {
+      const auto a = std::get<ChannelShuffleAttrs>(l.attrs);
+      add_step({i}, "channel_shuffle", [v, i, in, a] { k::run_channel_shuffle(a, v(in), v(i)); });
+      return;
+    }
+    case OpKind::Slice: {
+      const auto a = std::get<SliceAttrs>(l.attrs);
+      add_step({i}, "slice", [v, i, in, a] { k::run_slice(a, v(in), v(i)); });
       return;
     }
     case OpKind::BatchNorm: {

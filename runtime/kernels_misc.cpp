@@ -14,12 +14,18 @@
 
 #include "archbench_add.h"
 #include "archbench_add_relu.h"
+#include "archbench_channel_shuffle.h"
 #include "archbench_deconv.h"
 #include "archbench_fc.h"
 #include "archbench_fc_relu.h"
+#include "archbench_layer_norm.h"
 #include "archbench_lrn.h"
 #include "archbench_multiply.h"
 #include "archbench_scale_shift.h"
+#include "archbench_scale_shift_clamp.h"
+#include "archbench_scale_shift_gelu.h"
+#include "archbench_scale_shift_gelu_tanh.h"
+#include "archbench_scale_shift_hardswish.h"
 #include "archbench_scale_shift_relu.h"
 #include "archbench_scale_shift_relu6.h"
 #include "archbench_scale_shift_sigmoid.h"
@@ -109,10 +115,55 @@ std::pair<const char*, ScaleShiftFn> pick_scale_shift(std::optional<OpKind> act)
       return {"scale_shift_swish", ARCHBENCH_KERNEL(scale_shift_swish)};
     case OpKind::Tanh:
       return {"scale_shift_tanh", ARCHBENCH_KERNEL(scale_shift_tanh)};
+    case OpKind::HardSwish:
+      return {"scale_shift_hardswish", ARCHBENCH_KERNEL(scale_shift_hardswish)};
     default:
       break;
   }
   throw RuntimeError(fmt::format("{} is not an activation", op_name(*act)));
+}
+
+// `c` values of `value` as a kernel argument (uploaded on a GPU set).
+Buffer filled(int c, float value) {
+  Buffer b(c);
+  fill(b, value);
+  b.upload();
+  return b;
+}
+
+// Scale 1 and shift 0 over `c` channels, for an activation run alone, from per-thread host
+// arrays grown as needed (no allocation per call on the cpu set).
+PreparedScaleShift identity_scale_shift(int c) {
+  thread_local Identity id;
+  if (id.ones.size() < static_cast<size_t>(c)) {
+    id.ones.assign(static_cast<size_t>(c), 1.0f);
+    id.zeros.assign(static_cast<size_t>(c), 0.0f);
+  }
+  PreparedScaleShift ss{Buffer(id.ones.data(), c), Buffer(id.zeros.data(), c)};
+  ss.scale.upload();  // a GPU set: copied for this call (standalone activations are rare)
+  ss.shift.upload();
+  return ss;
+}
+
+void require_scale_shift_fits(const PreparedScaleShift& ss, const Buffer& input, const Buffer& output,
+                              const char* name) {
+  require_rank4(output, "the output", name);
+  require_same(input, output, name);
+  if (ss.scale.dim(0).extent() != input.dim(0).extent())
+    throw RuntimeError(
+        fmt::format("{}: {} channels, prepared for {}", name, input.dim(0).extent(), ss.scale.dim(0).extent()));
+}
+
+// The scale-shift kernel's clamp variant: out = clamp(in * scale + shift, lo, hi).
+void run_clamp(const PreparedScaleShift& ss, float lo, float hi, const Buffer& input, Buffer& output,
+               const char* name) {
+  install_error_handler();
+  require_rank4(input, "the input", name);
+  require_scale_shift_fits(ss, input, output, name);
+  Buffer in = at_origin(input), out = at_origin(output);
+  check(ARCHBENCH_KERNEL(scale_shift_clamp)(in.raw_buffer(), raw(ss.scale), raw(ss.shift), lo, hi, out.raw_buffer()),
+        name);
+  output.mark_written();
 }
 
 // One axis of a transposed conv: output o = q * stride + p takes the taps k with
@@ -260,14 +311,24 @@ PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, co
   return p;
 }
 
+PreparedScaleShift prepare_scale(const Tensor& weight, const Tensor* bias) {
+  const int64_t c = weight.size();
+  if (bias && bias->size() != c)
+    throw RuntimeError(fmt::format("scale: a weight of {} elements and a bias of {}", c, bias->size()));
+  PreparedScaleShift p{Buffer(to_int(c)), Buffer(to_int(c))};
+  for (int i = 0; i < to_int(c); ++i) {
+    p.scale(i) = weight.data[static_cast<size_t>(i)];
+    p.shift(i) = bias ? bias->data[static_cast<size_t>(i)] : 0.0f;
+  }
+  p.scale.upload();
+  p.shift.upload();
+  return p;
+}
+
 void run_scale_shift(const PreparedScaleShift& ss, const Buffer& input, Buffer& output, std::optional<OpKind> act) {
   install_error_handler();
   auto [name, fn] = pick_scale_shift(act);
-  require_rank4(output, "the output", name);
-  require_same(input, output, name);
-  if (ss.scale.dim(0).extent() != input.dim(0).extent())
-    throw RuntimeError(
-        fmt::format("{}: {} channels, prepared for {}", name, input.dim(0).extent(), ss.scale.dim(0).extent()));
+  require_scale_shift_fits(ss, input, output, name);
   Buffer in = at_origin(input), out = at_origin(output);
   check(fn(in.raw_buffer(), raw(ss.scale), raw(ss.shift), out.raw_buffer()), name);
   output.mark_written();
@@ -275,16 +336,48 @@ void run_scale_shift(const PreparedScaleShift& ss, const Buffer& input, Buffer& 
 
 void run_activation(OpKind op, const Buffer& input, Buffer& output) {
   require_rank4(input, "the input", op_name(op).c_str());
-  thread_local Identity id;
+  run_scale_shift(identity_scale_shift(input.dim(0).extent()), input, output, op);
+}
+
+void run_gelu(const GeluAttrs& a, const Buffer& input, Buffer& output) {
+  install_error_handler();
+  const char* name = a.tanh ? "scale_shift_gelu_tanh" : "scale_shift_gelu";
+  require_rank4(input, "the input", name);
+  const PreparedScaleShift ss = identity_scale_shift(input.dim(0).extent());
+  require_scale_shift_fits(ss, input, output, name);
+  auto fn = a.tanh ? ARCHBENCH_KERNEL(scale_shift_gelu_tanh) : ARCHBENCH_KERNEL(scale_shift_gelu);
+  Buffer in = at_origin(input), out = at_origin(output);
+  check(fn(in.raw_buffer(), raw(ss.scale), raw(ss.shift), out.raw_buffer()), name);
+  output.mark_written();
+}
+
+void run_clip(const ClipAttrs& a, const Buffer& input, Buffer& output) {
+  require_rank4(input, "the input", "clip");
+  if (a.min > a.max) throw RuntimeError(fmt::format("clip: min {} is greater than max {}", a.min, a.max));
+  run_clamp(identity_scale_shift(input.dim(0).extent()), static_cast<float>(a.min), static_cast<float>(a.max), input,
+            output, "clip");
+}
+
+void run_hardsigmoid(const HardSigmoidAttrs& a, const Buffer& input, Buffer& output) {
+  require_rank4(input, "the input", "hardsigmoid");
   const int c = input.dim(0).extent();
-  if (id.ones.size() < static_cast<size_t>(c)) {
-    id.ones.assign(static_cast<size_t>(c), 1.0f);
-    id.zeros.assign(static_cast<size_t>(c), 0.0f);
-  }
-  PreparedScaleShift ss{Buffer(id.ones.data(), c), Buffer(id.zeros.data(), c)};
-  ss.scale.upload();  // a GPU set: copied for this call (standalone activations are rare)
-  ss.shift.upload();
-  run_scale_shift(ss, input, output, op);
+  const PreparedScaleShift ss{filled(c, static_cast<float>(a.alpha)), filled(c, static_cast<float>(a.beta))};
+  run_clamp(ss, 0.0f, 1.0f, input, output, "hardsigmoid");
+}
+
+void run_channel_shuffle(const ChannelShuffleAttrs& a, const Buffer& input, Buffer& output) {
+  install_error_handler();
+  require_rank4(input, "the input", "channel_shuffle");
+  require_rank4(output, "the output", "channel_shuffle");
+  require_same(input, output, "channel_shuffle");
+  const int channels = input.dim(0).extent();
+  if (a.groups < 1 || channels % a.groups != 0)
+    throw RuntimeError(
+        fmt::format("channel_shuffle: input channels {} are not divisible by groups {}", channels, a.groups));
+  if (input.data() == output.data()) throw RuntimeError("channel_shuffle: the output may not be the input");
+  Buffer in = at_origin(input), out = at_origin(output);
+  check(ARCHBENCH_KERNEL(channel_shuffle)(in.raw_buffer(), to_int(a.groups), out.raw_buffer()), "channel_shuffle");
+  output.mark_written();
 }
 
 // --- normalisation -------------------------------------------------------------------------
@@ -308,6 +401,35 @@ void run_lrn(const LRNAttrs& a, const Buffer& input, Buffer& output) {
   check(ARCHBENCH_KERNEL(lrn)(in.raw_buffer(), to_int(a.size), static_cast<float>(alpha_over_size),
                               static_cast<float>(a.beta), static_cast<float>(a.k), out.raw_buffer()),
         "lrn");
+  output.mark_written();
+}
+
+PreparedLayerNorm prepare_layer_norm(const LayerNormAttrs& a, const Tensor* weight, const Tensor* bias,
+                                     int64_t channels) {
+  if (!(a.eps > 0)) throw RuntimeError(fmt::format("layer_norm: eps must be positive, got {}", a.eps));
+  if ((weight == nullptr) != (bias == nullptr) || (weight && (weight->size() != channels || bias->size() != channels)))
+    throw RuntimeError(
+        fmt::format("layer_norm: weight and bias must both have {} elements, or neither be given", channels));
+  PreparedLayerNorm p{Buffer(to_int(channels)), Buffer(to_int(channels)), static_cast<float>(a.eps)};
+  for (int i = 0; i < to_int(channels); ++i) {
+    p.weight(i) = weight ? weight->data[static_cast<size_t>(i)] : 1.0f;
+    p.bias(i) = bias ? bias->data[static_cast<size_t>(i)] : 0.0f;
+  }
+  p.weight.upload();
+  p.bias.upload();
+  return p;
+}
+
+void run_layer_norm(const PreparedLayerNorm& p, const Buffer& input, Buffer& output) {
+  install_error_handler();
+  require_rank4(output, "the output", "layer_norm");
+  require_same(input, output, "layer_norm");
+  if (p.weight.dim(0).extent() != input.dim(0).extent())
+    throw RuntimeError(
+        fmt::format("layer_norm: {} channels, prepared for {}", input.dim(0).extent(), p.weight.dim(0).extent()));
+  Buffer in = at_origin(input), out = at_origin(output);
+  check(ARCHBENCH_KERNEL(layer_norm)(in.raw_buffer(), raw(p.weight), raw(p.bias), p.eps, out.raw_buffer()),
+        "layer_norm");
   output.mark_written();
 }
 

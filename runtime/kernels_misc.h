@@ -4,8 +4,9 @@
 // the layer's output shape (networks/ops.cpp). Every function throws RuntimeError on shapes
 // that do not fit and on a kernel failure.
 //
-// In place: add, multiply, scale-shift, the activations, softmax and LRN may be given an
-// `out` that is one of their inputs (same shape and strides); fc and conv_transpose may not.
+// In place: add, multiply, scale-shift, the activations, softmax, LRN and layer norm may be
+// given an `out` that is one of their inputs (same shape and strides); fc, conv_transpose and
+// channel_shuffle may not.
 // Any input or output may be a strided view (a crop window, a concat slice).
 //
 // NaN: relu (here, in add and in fc), relu6 and sigmoid keep a NaN a NaN as PyTorch does
@@ -57,13 +58,28 @@ struct PreparedScaleShift {
 PreparedScaleShift prepare_batchnorm(const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
                                      double eps);
 
-// `act` is one of ReLU, ReLU6, Sigmoid, Swish, Tanh, or nullopt for none.
+// The scale op's learned per-channel scale = weight, shift = bias (0 without one).
+PreparedScaleShift prepare_scale(const Tensor& weight, const Tensor* bias);
+
+// `act` is one of ReLU, ReLU6, Sigmoid, Swish, Tanh, HardSwish, or nullopt for none.
 void run_scale_shift(const PreparedScaleShift& ss, const Buffer& in, Buffer& out,
                      std::optional<OpKind> act = std::nullopt);
 
-// A standalone activation: op is ReLU, ReLU6, Sigmoid, Swish (x * sigmoid(x)) or Tanh. It runs
-// the scale-shift kernel with scale 1 and shift 0 (one variant per activation, not two).
+// A standalone activation: op is ReLU, ReLU6, Sigmoid, Swish (x * sigmoid(x)), Tanh or
+// HardSwish (x * relu6(x + 3) / 6). It runs the scale-shift kernel with scale 1 and shift 0
+// (one variant per activation, not two).
 void run_activation(OpKind op, const Buffer& in, Buffer& out);
+
+// The activations with attributes, on the same kernel's variants. gelu: x * Phi(x), by erf or
+// by PyTorch's tanh form; clip: clamp(x, min, max), an absent bound infinite; hardsigmoid:
+// clamp(alpha * x + beta, 0, 1), alpha and beta as the scale and shift of the clamp variant.
+void run_gelu(const GeluAttrs& attrs, const Buffer& in, Buffer& out);
+void run_clip(const ClipAttrs& attrs, const Buffer& in, Buffer& out);
+void run_hardsigmoid(const HardSigmoidAttrs& attrs, const Buffer& in, Buffer& out);
+
+// ShuffleNet's channel shuffle: out channel j = in channel (j % groups) * (C / groups) + j / groups.
+// `out` may not be `in`.
+void run_channel_shuffle(const ChannelShuffleAttrs& attrs, const Buffer& in, Buffer& out);
 
 // --- normalisation -------------------------------------------------------------------------
 
@@ -73,6 +89,19 @@ void run_softmax(const Buffer& in, Buffer& out);
 // PyTorch's LocalResponseNorm: b = a / (k + alpha / size * sum of a^2 over channels
 // [c - size/2, c + (size-1)/2])^beta, channels outside [0, C) contributing zero.
 void run_lrn(const LRNAttrs& attrs, const Buffer& in, Buffer& out);
+
+// Layer norm across channels, ready to run: weight and bias (ones and zeros without affine).
+struct PreparedLayerNorm {
+  Buffer weight, bias;  // (c)
+  float eps = 1e-5f;
+};
+
+// weight and bias: [C] each, or both null (affine: false).
+PreparedLayerNorm prepare_layer_norm(const LayerNormAttrs& attrs, const Tensor* weight, const Tensor* bias,
+                                     int64_t channels);
+
+// At every pixel: (x - mean) / sqrt(biased variance + eps) * weight(c) + bias(c) over channels.
+void run_layer_norm(const PreparedLayerNorm& norm, const Buffer& in, Buffer& out);
 
 // --- transposed convolution ----------------------------------------------------------------
 

@@ -153,6 +153,20 @@ void run_crop(const CropAttrs& a, const Buffer& input, Buffer& output) {
   copy_with_border(input, output, to_int(-a.off_w), to_int(-a.off_h), 0.0f, "crop");
 }
 
+void run_slice(const SliceAttrs& a, const Buffer& input, Buffer& output) {
+  if (input.dimensions() != 4 || output.dimensions() != 4)
+    throw RuntimeError("slice: activations must have 4 dimensions (c, x, y, n)");
+  const int channels = input.dim(0).extent();
+  if (a.begin < 0 || a.begin >= a.end || a.end > channels)
+    throw RuntimeError(
+        fmt::format("slice: channels [{}, {}) are not a range of the input's {}", a.begin, a.end, channels));
+  if (output.dim(0).extent() != a.end - a.begin || output.dim(1).extent() != input.dim(1).extent() ||
+      output.dim(2).extent() != input.dim(2).extent() || output.dim(3).extent() != input.dim(3).extent())
+    throw RuntimeError(fmt::format("slice: output {} does not hold channels [{}, {}) of input {}", extents(output),
+                                   a.begin, a.end, extents(input)));
+  run_copy(input.cropped(0, input.dim(0).min() + to_int(a.begin), to_int(a.end - a.begin)), output);
+}
+
 // Below this many elements one thread copies faster than the thread pool starts (DenseNet's
 // 7x7 concats: 16 copies 0.14 ms on one thread, 0.26 ms on the pool).
 constexpr int64_t kParallelCopyElements = int64_t{1} << 16;

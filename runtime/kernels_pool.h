@@ -40,4 +40,7 @@ Buffer crop_view(const CropAttrs& attrs, const Buffer& in);
 // callers that need the crop in its own buffer.
 void run_crop(const CropAttrs& attrs, const Buffer& in, Buffer& out);
 
+// Channels [begin, end) of `in` copied into `out` (run_copy of that channel window).
+void run_slice(const SliceAttrs& attrs, const Buffer& in, Buffer& out);
+
 }  // namespace archbench::kernels

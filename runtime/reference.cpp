@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 #include <string>
 #include <utility>
 #include <variant>
@@ -408,6 +409,36 @@ Tensor softmax(const Layer& layer, const Tensor& x, const Shape& xs) {
   return out;
 }
 
+// Across the channels at every (n, h, w): (x - mean) / sqrt(biased variance + eps), then times
+// weight[c] plus bias[c] where affine (ConvNeXt's LayerNorm2d; PyTorch's LayerNorm over C of an
+// NHWC tensor).
+Tensor layer_norm(const Layer& layer, const Tensor& x, const Shape& xs, const Weights& weights) {
+  const auto& a = std::get<LayerNormAttrs>(layer.attrs);
+  const Tensor* w = a.affine ? &param(weights, layer, "weight", {xs.c}) : nullptr;
+  const Tensor* b = a.affine ? &param(weights, layer, "bias", {xs.c}) : nullptr;
+  Tensor out(layer.output);
+  const Index plane = xs.h * xs.w;
+  for (Index n = 0; n < xs.n; ++n)
+    for (Index p = 0; p < plane; ++p) {
+      auto idx = [&](Index c) { return at((n * xs.c + c) * plane + p); };
+      double sum = 0;
+      for (Index c = 0; c < xs.c; ++c) sum += static_cast<double>(x.data[idx(c)]);
+      const double mean = sum / static_cast<double>(xs.c);
+      double squares = 0;
+      for (Index c = 0; c < xs.c; ++c) {
+        const double d = static_cast<double>(x.data[idx(c)]) - mean;
+        squares += d * d;
+      }
+      const double inv = 1.0 / std::sqrt(squares / static_cast<double>(xs.c) + a.eps);
+      for (Index c = 0; c < xs.c; ++c) {
+        double y = (static_cast<double>(x.data[idx(c)]) - mean) * inv;
+        if (w) y = y * static_cast<double>(w->data[at(c)]) + static_cast<double>(b->data[at(c)]);
+        out.data[idx(c)] = static_cast<float>(y);
+      }
+    }
+  return out;
+}
+
 // --- element-wise ------------------------------------------------------------------------
 
 // relu, relu6, sigmoid, swish (x * sigmoid(x), PyTorch's SiLU), tanh; NaN stays NaN.
@@ -437,6 +468,56 @@ void activation_inplace(OpKind op, Tensor& t) {
     }
     f = static_cast<float>(r);
   }
+}
+
+// hardswish x * relu6(x + 3) / 6; hardsigmoid max(0, min(1, alpha x + beta)); gelu x * Phi(x)
+// (erf) or PyTorch's tanh form; clip clamp(x, min, max). NaN stays NaN (every comparison with
+// it is false), as in PyTorch.
+void attributed_activation_inplace(const Layer& layer, Tensor& t) {
+  auto clamp = [](double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); };
+  const double sqrt_half = std::sqrt(0.5), sqrt_2_over_pi = std::sqrt(2.0 / std::numbers::pi);
+  for (float& f : t.data) {
+    const double v = f;
+    double r = v;
+    switch (layer.op) {
+      case OpKind::HardSwish:
+        r = v * clamp(v + 3.0, 0.0, 6.0) / 6.0;
+        break;
+      case OpKind::HardSigmoid: {
+        const auto& a = std::get<HardSigmoidAttrs>(layer.attrs);
+        r = clamp(a.alpha * v + a.beta, 0.0, 1.0);
+        break;
+      }
+      case OpKind::Gelu:
+        if (std::get<GeluAttrs>(layer.attrs).tanh)
+          r = 0.5 * v * (1.0 + std::tanh(sqrt_2_over_pi * (v + 0.044715 * v * v * v)));
+        else
+          r = 0.5 * v * (1.0 + std::erf(v * sqrt_half));
+        break;
+      case OpKind::Clip: {
+        const auto& a = std::get<ClipAttrs>(layer.attrs);
+        r = clamp(v, a.min, a.max);
+        break;
+      }
+      default:
+        break;
+    }
+    f = static_cast<float>(r);
+  }
+}
+
+// x * weight[c] (+ bias[c]).
+void scale_inplace(const Layer& layer, Tensor& t, const Shape& s, const Weights& weights) {
+  const bool has_bias = std::get<ScaleAttrs>(layer.attrs).bias;
+  const Tensor& w = param(weights, layer, "weight", {s.c});
+  const Tensor* b = has_bias ? &param(weights, layer, "bias", {s.c}) : nullptr;
+  const Index plane = s.h * s.w;
+  for (Index n = 0; n < s.n; ++n)
+    for (Index c = 0; c < s.c; ++c) {
+      const double g = w.data[at(c)], o = b ? static_cast<double>(b->data[at(c)]) : 0.0;
+      float* p = &t.data[at((n * s.c + c) * plane)];
+      for (Index i = 0; i < plane; ++i) p[i] = static_cast<float>(static_cast<double>(p[i]) * g + o);
+    }
 }
 
 Tensor add(const Layer& layer, const std::vector<const Tensor*>& in) {
@@ -482,6 +563,33 @@ Tensor concat(const Layer& layer, const std::vector<const Tensor*>& in, const st
       c0 += shapes[k].c;
     }
   }
+  return out;
+}
+
+// ShuffleNet's x.view(N, g, C/g, H, W).transpose(1, 2).reshape(N, C, H, W): output channel j
+// is input channel (j % g) * (C / g) + j / g.
+Tensor channel_shuffle(const Layer& layer, const Tensor& x, const Shape& xs) {
+  const Index g = std::get<ChannelShuffleAttrs>(layer.attrs).groups, per_group = xs.c / g;
+  const Index plane = xs.h * xs.w;
+  Tensor out(layer.output);
+  for (Index n = 0; n < xs.n; ++n)
+    for (Index j = 0; j < xs.c; ++j) {
+      const Index from = (j % g) * per_group + j / g;
+      std::copy_n(x.data.begin() + static_cast<std::ptrdiff_t>((n * xs.c + from) * plane), plane,
+                  out.data.begin() + static_cast<std::ptrdiff_t>((n * xs.c + j) * plane));
+    }
+  return out;
+}
+
+// Channels [begin, end) of the input.
+Tensor slice(const Layer& layer, const Tensor& x, const Shape& xs) {
+  const auto& a = std::get<SliceAttrs>(layer.attrs);
+  const Shape& os = layer.output;
+  const Index plane = xs.h * xs.w;
+  Tensor out(os);
+  for (Index n = 0; n < os.n; ++n)
+    std::copy_n(x.data.begin() + static_cast<std::ptrdiff_t>((n * xs.c + a.begin) * plane), os.c * plane,
+                out.data.begin() + static_cast<std::ptrdiff_t>(n * os.c * plane));
   return out;
 }
 
@@ -593,6 +701,11 @@ bool in_place_op(OpKind op) {
     case OpKind::Sigmoid:
     case OpKind::Swish:
     case OpKind::Tanh:
+    case OpKind::HardSwish:
+    case OpKind::HardSigmoid:
+    case OpKind::Gelu:
+    case OpKind::Clip:
+    case OpKind::Scale:
     case OpKind::BatchNorm:
     case OpKind::Flatten:
     case OpKind::Dropout:
@@ -652,6 +765,15 @@ std::map<std::string, Tensor> run_reference(const Graph& graph, const Weights& w
           break;
         case OpKind::Dropout:
           break;
+        case OpKind::HardSwish:
+        case OpKind::HardSigmoid:
+        case OpKind::Gelu:
+        case OpKind::Clip:
+          attributed_activation_inplace(layer, out);
+          break;
+        case OpKind::Scale:
+          scale_inplace(layer, out, xs, weights);
+          break;
         default:
           activation_inplace(layer.op, out);
           break;
@@ -706,6 +828,15 @@ std::map<std::string, Tensor> run_reference(const Graph& graph, const Weights& w
           break;
         case OpKind::Upsample:
           out = upsample(layer, x, xs);
+          break;
+        case OpKind::LayerNorm:
+          out = layer_norm(layer, x, xs, weights);
+          break;
+        case OpKind::ChannelShuffle:
+          out = channel_shuffle(layer, x, xs);
+          break;
+        case OpKind::Slice:
+          out = slice(layer, x, xs);
           break;
         default:
           throw RuntimeError(

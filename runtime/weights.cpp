@@ -71,6 +71,16 @@ std::vector<Param> params_of(const Graph& graph) {
         add("running_mean", {l.output.c}, Role::Mean);
         add("running_var", {l.output.c}, Role::Var);
         break;
+      case OpKind::LayerNorm:  // PyTorch's LayerNorm(C) weight and bias, as batch-norm's are drawn
+        if (std::get<LayerNormAttrs>(l.attrs).affine) {
+          add("weight", {l.output.c}, Role::Gamma);
+          add("bias", {l.output.c}, Role::Beta);
+        }
+        break;
+      case OpKind::Scale:  // per-channel multiplier and offset, as batch-norm's are drawn
+        add("weight", {l.output.c}, Role::Gamma);
+        if (std::get<ScaleAttrs>(l.attrs).bias) add("bias", {l.output.c}, Role::Beta);
+        break;
       default:
         break;
     }
@@ -173,7 +183,8 @@ std::vector<ParamSpec> expected_params(const Graph& graph) {
 
 // conv / conv_transpose / fc weights: N(0, 2 / fan_in) (He); their biases: U(±1/sqrt(fan_in))
 // (PyTorch's default bias bound); batch norm: gamma U(0.8, 1.2), beta U(±0.1), running mean
-// U(±0.1), running variance U(0.8, 1.2).
+// U(±0.1), running variance U(0.8, 1.2); layer norm's and scale's weight as gamma, bias as beta
+// (near PyTorch's 1 and 0, but not exactly, so that a kernel reading the wrong channel shows).
 Weights init_weights(const Graph& graph, uint64_t seed) {
   Weights w;
   for (const Param& p : params_of(graph)) {

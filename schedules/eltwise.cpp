@@ -4,7 +4,10 @@
 //   archbench_scale_shift  act(in * scale(c) + shift(c)): batch-norm folded at preparation, and
 //                          with scale 1, shift 0 the standalone activations;
 //   archbench_softmax      softmax over channels, shifted by the channel maximum;
-//   archbench_lrn          PyTorch's LocalResponseNorm across channels.
+//   archbench_lrn          PyTorch's LocalResponseNorm across channels;
+//   archbench_layer_norm   normalisation across the channels of each pixel, times weight(c)
+//                          plus bias(c) (ConvNeXt's LayerNorm2d);
+//   archbench_channel_shuffle  ShuffleNet's channel permutation (never in place).
 //
 // Broadcasting: the runtime passes an operand that repeats along an axis as a view with
 // stride 0 on that axis, so the kernel indexes every operand like the output. The channel
@@ -12,7 +15,8 @@
 // operands with unit channel stride, is specialised.
 //
 // Each kernel reads and writes an element at the same index only after it has read what the
-// element depends on, so the output may be the buffer of an input (in-place).
+// element depends on, so the output may be the buffer of an input (in-place); channel_shuffle
+// reads other channels than it writes, so its output must be a buffer of its own.
 #include "Halide.h"
 #include "schedules/activation.h"
 #include "schedules/gpu.h"
@@ -22,9 +26,12 @@ namespace {
 using namespace Halide;
 
 // The epilogues of the scale-shift kernel: relu, relu6 and swish as in activation.h, plus
-// sigmoid and tanh. Unlike activation.h's max/clamp (which give 0 or 6 for a NaN on x86),
-// relu, relu6 and sigmoid here keep a NaN a NaN, as PyTorch does.
-enum class Act { None, ReLU, ReLU6, Sigmoid, Swish, Tanh };
+// sigmoid, tanh, hardswish, gelu (erf and tanh forms) and clamp, whose bounds are the
+// kernel's two extra scalar arguments (clip; hardsigmoid with alpha and beta as the scale and
+// shift). Unlike activation.h's max/clamp (which give 0 or 6 for a NaN on x86), relu, relu6,
+// sigmoid and those after tanh keep a NaN a NaN, as PyTorch does. (Those after tanh live
+// here, not in activation.h: every conv generator includes that header, and no conv fuses them.)
+enum class Act { None, ReLU, ReLU6, Sigmoid, Swish, Tanh, HardSwish, Gelu, GeluTanh, Clamp };
 
 // f(v), or v where v is a NaN. The test is on the bits: Halide compiles float code with
 // fast-math flags, under which is_nan(v) and v != v fold to false.
@@ -45,8 +52,32 @@ Expr fast_tanh(Expr v) {
   return keep_nan(v, select(a < 0.0625f, series, select(v < 0.0f, -t, t)));
 }
 
-Expr activated(Act a, Expr v) {
+// PyTorch's GELU: x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2)). The argument of Halide's erf
+// (a polynomial, accurate to the last three bits) is capped at +-10, where erf is +-1 in fp32,
+// so that infinities give the limits.
+Expr gelu(Expr v) {
+  Expr e = erf(clamp(v * 0.70710678118654752f, -10.0f, 10.0f));
+  return keep_nan(v, 0.5f * v * (1.0f + e));
+}
+// Its approximate='tanh' form: x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))).
+Expr gelu_tanh(Expr v) {
+  Expr inner = 0.79788456080286536f * (v + 0.044715f * v * v * v);
+  return keep_nan(v, 0.5f * v * (1.0f + fast_tanh(inner)));
+}
+// x * relu6(x + 3) / 6 (PyTorch's Hardswish).
+Expr hardswish(Expr v) { return keep_nan(v, v * clamp(v + 3.0f, 0.0f, 6.0f) / 6.0f); }
+
+// `lo` and `hi`: clamp's bounds (unused by the others).
+Expr activated(Act a, Expr v, Expr lo = Expr(), Expr hi = Expr()) {
   switch (a) {
+    case Act::HardSwish:
+      return hardswish(v);
+    case Act::Gelu:
+      return gelu(v);
+    case Act::GeluTanh:
+      return gelu_tanh(v);
+    case Act::Clamp:
+      return keep_nan(v, clamp(v, lo, hi));
     case Act::None:
       return v;
     case Act::ReLU:
@@ -142,14 +173,28 @@ class ScaleShift : public Generator<ScaleShift> {
                                   {"relu6", Act::ReLU6},
                                   {"sigmoid", Act::Sigmoid},
                                   {"swish", Act::Swish},
-                                  {"tanh", Act::Tanh}}};
+                                  {"tanh", Act::Tanh},
+                                  {"hardswish", Act::HardSwish},
+                                  {"gelu", Act::Gelu},
+                                  {"gelu_tanh", Act::GeluTanh},
+                                  {"clamp", Act::Clamp}}};
   Input<Buffer<float, 4>> input{"input"};
   Input<Buffer<float, 1>> scale{"scale"}, shift{"shift"};
   Output<Buffer<float, 4>> output{"output"};
+  // clamp only: the bounds, arguments after shift (either may be infinite).
+  Input<float>*lo = nullptr, *hi = nullptr;
+
+  void configure() {
+    if (activation.value() == Act::Clamp) {
+      lo = add_input<float>("lo");
+      hi = add_input<float>("hi");
+    }
+  }
 
   void generate() {
     Var c("c"), x("x"), y("y"), n("n");
-    output(c, x, y, n) = activated(activation.value(), input(c, x, y, n) * scale(c) + shift(c));
+    Expr v = input(c, x, y, n) * scale(c) + shift(c);
+    output(c, x, y, n) = lo ? activated(activation.value(), v, *lo, *hi) : activated(activation.value(), v);
     if (get_target().has_gpu_feature()) {
       schedule_pointwise_gpu(output, c, x, y, n);
     } else {
@@ -252,6 +297,79 @@ class LRN : public Generator<LRN> {
   }
 };
 
+// Per pixel: the channel mean, then the mean of the squared deviations from it (two passes:
+// a single pass's E[x^2] - mean^2 cancels badly when the mean is large), then
+// (x - mean) / sqrt(variance + eps) * weight(c) + bias(c). A layer without affine parameters
+// gets weight 1 and bias 0 from the runtime.
+class LayerNorm : public Generator<LayerNorm> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};
+  Input<Buffer<float, 1>> weight{"weight"}, bias{"bias"};
+  Input<float> eps{"eps"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr channels = cast<float>(input.dim(0).extent());
+    RDom r(0, input.dim(0).extent(), "r");
+    Func sum("sum"), squares("squares");
+    sum(x, y, n) = 0.0f;
+    sum(x, y, n) += input(r, x, y, n);
+    Expr mean = sum(x, y, n) / channels;
+    Expr d = input(r, x, y, n) - mean;
+    squares(x, y, n) = 0.0f;
+    squares(x, y, n) += d * d;
+    Expr inv_deviation = 1.0f / sqrt(squares(x, y, n) / channels + eps);
+    output(c, x, y, n) = (input(c, x, y, n) - mean) * inv_deviation * weight(c) + bias(c);
+
+    if (get_target().has_gpu_feature()) {
+      // As softmax: a pixel's two sums by one thread each, in the block, before any write.
+      Var yn("yn"), ci("ci"), co("co");
+      split_pixels_gpu(output, c, x, y, n, yn, ci, co, 8);
+      sum.compute_at(output, yn).gpu_threads(x);
+      sum.update().gpu_threads(x);
+      squares.compute_at(output, yn).gpu_threads(x);
+      squares.update().gpu_threads(x);
+    } else {
+      const int vec = natural_vector_size<float>();
+      Var yn("yn");
+      output.vectorize(c, vec, TailStrategy::GuardWithIf).fuse(y, n, yn).parallel(yn);
+      sum.compute_at(output, x);
+      squares.compute_at(output, x);
+    }
+    input.set_estimates({{0, 96}, {0, 56}, {0, 56}, {0, 1}});
+    weight.set_estimates({{0, 96}});
+    bias.set_estimates({{0, 96}});
+    eps.set_estimate(1e-6f);
+    output.set_estimates({{0, 96}, {0, 56}, {0, 56}, {0, 1}});
+  }
+};
+
+// output(j) = input((j % groups) * (C / groups) + j / groups): ShuffleNet's
+// view(N, g, C/g, H, W).transpose(1, 2). The runtime checks that groups divides C; the clamp
+// only tells bounds inference that the gather stays inside the channels.
+class ChannelShuffle : public Generator<ChannelShuffle> {
+ public:
+  Input<Buffer<float, 4>> input{"input"};
+  Input<int> groups{"groups"};
+  Output<Buffer<float, 4>> output{"output"};
+
+  void generate() {
+    Var c("c"), x("x"), y("y"), n("n");
+    Expr channels = input.dim(0).extent();
+    Expr from = (c % groups) * (channels / groups) + c / groups;
+    output(c, x, y, n) = input(clamp(from, 0, channels - 1), x, y, n);
+    if (get_target().has_gpu_feature()) {
+      schedule_pointwise_gpu(output, c, x, y, n);
+    } else {
+      schedule_pointwise(output, c, y, n, natural_vector_size<float>());
+    }
+    input.set_estimates({{0, 116}, {0, 28}, {0, 28}, {0, 1}});
+    groups.set_estimate(2);
+    output.set_estimates({{0, 116}, {0, 28}, {0, 28}, {0, 1}});
+  }
+};
+
 }  // namespace
 
 HALIDE_REGISTER_GENERATOR(Add, archbench_add)
@@ -259,3 +377,5 @@ HALIDE_REGISTER_GENERATOR(Multiply, archbench_multiply)
 HALIDE_REGISTER_GENERATOR(ScaleShift, archbench_scale_shift)
 HALIDE_REGISTER_GENERATOR(Softmax, archbench_softmax)
 HALIDE_REGISTER_GENERATOR(LRN, archbench_lrn)
+HALIDE_REGISTER_GENERATOR(LayerNorm, archbench_layer_norm)
+HALIDE_REGISTER_GENERATOR(ChannelShuffle, archbench_channel_shuffle)

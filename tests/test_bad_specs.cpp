@@ -111,6 +111,40 @@ BOOST_AUTO_TEST_CASE(yaml_alias_bombs_are_refused) {
              at_value(layer, bomb) + ": error: layer 'c': the spec expands to more than 1000000 YAML nodes (aliases?)");
 }
 
+// Slice ranges and clip bounds written as expressions, and inside a block: the error is at the
+// value (or the layer), names the layer and, in a block, where the block was used.
+BOOST_AUTO_TEST_CASE(slice_and_clip_values_from_expressions_and_blocks) {
+  std::string entry = "{name: s, op: slice, channels: [\"${2 - 3}\", 2]}";
+  BOOST_TEST(error_of(one_layer(entry)) ==
+             at_value(entry, "[") +
+                 ": error: layer 's': channels [-1, 2) must satisfy 0 <= begin < end <= 3 (the input has 3 channels)");
+  entry = "{name: c, op: clip, min: \"${1 + 1}\", max: 1}";
+  BOOST_TEST(error_of(one_layer(entry)) == "inline.yaml:4:5: error: layer 'c': min 2 is greater than max 1");
+  // ShuffleNet's split into halves as a block.
+  const std::string spec = R"(name: t
+input: [1, 6, 8, 8]
+blocks:
+  halves:
+    params: {c: ~}
+    layers:
+      - {name: left, op: slice, channels: [0, "${c / 2}"]}
+      - {name: right, op: slice, inputs: x, channels: ["${c / 2}", $c]}
+layers:
+  - {block: halves, name: split, args: {c: CHANNELS}}
+)";
+  auto with = [&](const std::string& channels) {
+    std::string text = spec;
+    text.replace(text.find("CHANNELS"), 8, channels);
+    return text;
+  };
+  Graph g = load_text(with("6"));
+  BOOST_TEST((layer(g, "split.left").output == Shape{1, 3, 8, 8}));
+  BOOST_TEST((layer(g, "split.right").output == Shape{1, 3, 8, 8}));
+  BOOST_TEST(error_of(with("8")) ==
+             "inline.yaml:8:55: error: layer 'split.right': channels [4, 8) must satisfy 0 <= begin < end <= 6 (the "
+             "input has 6 channels) (in block 'halves' used at inline.yaml:10:5)");
+}
+
 BOOST_AUTO_TEST_CASE(only_regular_files_are_read) {
   std::filesystem::path dir = scratch("bad_spec_files");
   try {

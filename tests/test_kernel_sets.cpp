@@ -216,6 +216,42 @@ void zoo_networks(KernelSet set) {
   }
 }
 
+// The ops an ONNX import needs (standalone activations, channel shuffle, slices into a concat,
+// layer norm, layer scale), at batch 2 and odd sizes, against the reference executor.
+void import_ops(KernelSet set) {
+  Graph g = load_text(R"(
+name: import_ops
+input: [2, 6, 9, 11]
+layers:
+  - {name: stem, op: conv, out: 24, kernel: 3, padding: 1, bias: false}
+  - {name: stem_bn, op: batchnorm}
+  - {name: stem_act, op: hardswish}
+  - {name: shuffle, op: channel_shuffle, groups: 3}
+  - {name: left, op: slice, channels: [0, 12]}
+  - {name: right, op: slice, inputs: shuffle, channels: [12, 24]}
+  - {name: r1, op: conv, out: 12, kernel: 1, bias: false}
+  - {name: r1_act, op: gelu}
+  - {name: cat, op: concat, inputs: [left, r1_act]}
+  - {name: ln, op: layer_norm}
+  - {name: pw, op: conv, out: 37, kernel: 1}
+  - {name: pw_act, op: gelu, approximate: tanh}
+  - {name: pw2, op: conv, out: 24, kernel: 1}
+  - {name: ls, op: scale}
+  - {name: res, op: add, inputs: [ls, cat]}
+  - {name: bn, op: batchnorm}
+  - {name: bn_act, op: hardswish}
+  - {name: gate, op: hardsigmoid}
+  - {name: clip, op: clip, min: 0.1, max: 0.9}
+  - {name: out, op: scale, bias: true}
+  - {name: side, op: clip, inputs: ln, max: 0.5}
+)");
+  Weights w = init_weights(g, 3);
+  Tensor x = random_tensor(g.input().output, 5);
+  double err = worst_error(run_on(set, g, w, x), run_reference(g, w, x));
+  BOOST_TEST_MESSAGE(kernel_set_name(set) << " import ops: relative error " << err);
+  BOOST_TEST(err <= 1e-4);
+}
+
 // The buffer protocol of DeviceArray (runtime/device_buffer.h) on a GPU set: an upload puts
 // the host data on the device, where it stays when the host copy changes behind the
 // protocol's back; a device-to-device copy and a download bring it back.
@@ -258,6 +294,7 @@ BOOST_AUTO_TEST_SUITE_END()
     autoscheduled_baseline(set);                                                                                  \
   }                                                                                                               \
   BOOST_AUTO_TEST_CASE(zoo_networks_end_to_end, *ut::precondition(Runs{set})) { zoo_networks(set); }              \
+  BOOST_AUTO_TEST_CASE(import_ops_network, *ut::precondition(Runs{set})) { import_ops(set); }                     \
   BOOST_AUTO_TEST_CASE(buffer_protocol_keeps_device_data, *ut::precondition(Runs{set})) { buffer_protocol(set); } \
   BOOST_AUTO_TEST_SUITE_END()
 GPU_SET_SUITE(gpu_opencl, KernelSet::OpenCL)
@@ -357,6 +394,7 @@ layers:
   we.run(random_tensor(wide.input().output, 5));
   BOOST_TEST(we.step_schedule_ran(0) == (cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : "direct"));
   zoo_networks(KernelSet::Cpu);
+  import_ops(KernelSet::Cpu);
   // Halide's dispatch asked, and the cap refused the levels above it.
   if (detected_cpu_isa() > cap) BOOST_TEST(cpu_isa_refusals() > 0);
 }

@@ -83,6 +83,68 @@ BOOST_AUTO_TEST_CASE(fused_conv_blocks_match_the_reference) {
   BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
 }
 
+// The ops an ONNX import needs, in ShuffleNet-, MobileNetV3- and ConvNeXt-like places: standalone
+// activations after a conv + batch-norm, hardswish fused into a lone batch-norm, a shuffle split
+// into two slices and joined by a concat, layer norm, layer scale, a hard gate and a clip.
+BOOST_AUTO_TEST_CASE(import_ops_match_the_reference) {
+  Graph g = load_text(R"(
+name: import_ops
+input: [2, 6, 9, 11]
+layers:
+  - {name: stem, op: conv, out: 24, kernel: 3, padding: 1, bias: false}
+  - {name: stem_bn, op: batchnorm}
+  - {name: stem_act, op: hardswish}
+  - {name: shuffle, op: channel_shuffle, groups: 3}
+  - {name: left, op: slice, channels: [0, 12]}
+  - {name: right, op: slice, inputs: shuffle, channels: [12, 24]}
+  - {name: r1, op: conv, out: 12, kernel: 1, bias: false}
+  - {name: r1_bn, op: batchnorm}
+  - {name: r1_act, op: gelu}
+  - {name: cat, op: concat, inputs: [left, r1_act]}
+  - {name: ln, op: layer_norm, eps: 0.000001}
+  - {name: pw, op: conv, out: 48, kernel: 1}
+  - {name: pw_act, op: gelu, approximate: tanh}
+  - {name: pw2, op: conv, out: 24, kernel: 1}
+  - {name: ls, op: scale}
+  - {name: res, op: add, inputs: [ls, cat]}
+  - {name: bn, op: batchnorm}
+  - {name: bn_act, op: hardswish}
+  - {name: gate, op: hardsigmoid, alpha: 0.2, beta: 0.5}
+  - {name: clip, op: clip, min: 0.1, max: 0.9}
+  - {name: out, op: scale, bias: true}
+)");
+  BOOST_TEST(network_error(g) <= 1e-4);
+  Executor e(g, init_weights(g, 1));
+  std::vector<std::string> kernels;
+  for (const Step& s : e.steps()) kernels.push_back(s.kernel);
+  const std::vector<std::string> expected = {"conv+bn",
+                                             "hardswish",
+                                             "channel_shuffle",
+                                             "slice",
+                                             "slice",
+                                             "conv+bn",
+                                             "gelu",
+                                             "concat (in place)",
+                                             "layer_norm",
+                                             "conv",
+                                             "gelu tanh",
+                                             "conv",
+                                             "scale",
+                                             "add",
+                                             "batchnorm+hardswish",
+                                             "hardsigmoid",
+                                             "clip",
+                                             "scale"};
+  BOOST_TEST(kernels == expected, boost::test_tools::per_element());
+  BOOST_TEST(e.arena_bytes() == analyse(g).totals.arena_bytes);
+  // The element-wise ones run in place: the memory plan gives them their input's buffer.
+  const MemoryPlan& plan = e.memory_plan();
+  for (const char* name : {"stem_act", "r1_act", "pw_act", "ls", "gate", "clip", "out"}) BOOST_TEST_CONTEXT(name) {
+      const Layer& l = layer(g, name);
+      BOOST_TEST(plan.buffer_of[static_cast<size_t>(g.find(name))] == plan.buffer_of[static_cast<size_t>(l.inputs[0])]);
+    }
+}
+
 // A flatten whose readers are not fc layers is copied into NCHW order (the reference's); one
 // read by an fc (through a dropout) or of a 1x1 input stays a view.
 BOOST_AUTO_TEST_CASE(flatten_before_other_layers_is_copied_into_nchw_order) {

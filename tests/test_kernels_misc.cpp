@@ -9,6 +9,7 @@
 
 #include "helpers.h"
 #include "runtime/kernels_misc.h"
+#include "runtime/kernels_pool.h"
 
 using namespace archbench;
 using namespace archbench::test;
@@ -344,6 +345,241 @@ BOOST_AUTO_TEST_CASE(activations_of_special_values) {
   k::Buffer fc_out(3, 1, 1, 1);
   k::run_fc(fc, a, fc_out, true);
   BOOST_TEST(std::isnan(fc_out(1, 0, 0, 0)));
+}
+
+// --- the ops an ONNX import needs ----------------------------------------------------------
+
+namespace {
+
+// Layer `l` (hardswish, hardsigmoid, gelu or clip) through its kernel.
+void run_attributed_activation(const Layer& l, const k::Buffer& in, k::Buffer& out) {
+  switch (l.op) {
+    case OpKind::HardSwish:
+      return k::run_activation(l.op, in, out);
+    case OpKind::HardSigmoid:
+      return k::run_hardsigmoid(std::get<HardSigmoidAttrs>(l.attrs), in, out);
+    case OpKind::Gelu:
+      return k::run_gelu(std::get<GeluAttrs>(l.attrs), in, out);
+    case OpKind::Clip:
+      return k::run_clip(std::get<ClipAttrs>(l.attrs), in, out);
+    default:
+      BOOST_FAIL("not an attributed activation: " + op_name(l.op));
+  }
+}
+
+const char* const kImportActivations[] = {"op: hardswish",
+                                          "op: hardsigmoid",
+                                          "op: hardsigmoid, alpha: 0.2, beta: 0.4",
+                                          "op: gelu",
+                                          "op: gelu, approximate: tanh",
+                                          "op: clip, min: -1.5, max: 2",
+                                          "op: clip, min: 0.25",
+                                          "op: clip, max: -0.5"};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(import_activations_after_a_batchnorm) {
+  // After a batch-norm (as a standalone step follows a conv + bn): 37 channels (full vectors
+  // and a tail), 5 x 3, batch 2; 21 channels at 1 x 1, batch 3; 3 channels at 7 x 9. Inputs
+  // over [-8, 8] reach every piece: hardswish's and hardsigmoid's flat parts, clip's bounds,
+  // GELU's tails.
+  for (const char* shape : {"[2, 37, 5, 3]", "[3, 21, 1, 1]", "[2, 3, 7, 9]"}) {
+    for (const char* act : kImportActivations) {
+      BOOST_TEST_CONTEXT(shape << " batchnorm + {" << act << "}") {
+        Run r(net(shape, std::string("  - {name: bn, op: batchnorm}\n  - {name: act, ") + act + "}\n"), 8.0);
+        const Layer& l = layer(r.g, "act");
+        k::Buffer out = r.out("act");
+        run_attributed_activation(l, r.in("bn"), out);
+        BOOST_TEST(r.error(out, "act") <= kTolerance);
+        k::Buffer bn = r.in("bn");  // in place
+        run_attributed_activation(l, bn, bn);
+        BOOST_TEST(r.error(bn, "act") <= kTolerance);
+      }
+    }
+  }
+  // hardswish also fuses into the batch-norm's scale-shift.
+  Run r(net("[2, 37, 5, 3]", "  - {name: bn, op: batchnorm, eps: 0.001}\n  - {name: act, op: hardswish}\n"), 8.0);
+  k::PreparedScaleShift ss = k::prepare_batchnorm(r.w.at("bn.weight"), r.w.at("bn.bias"), r.w.at("bn.running_mean"),
+                                                  r.w.at("bn.running_var"), 0.001);
+  k::Buffer out = r.out("act");
+  k::run_scale_shift(ss, r.in("input"), out, OpKind::HardSwish);
+  BOOST_TEST(r.error(out, "act") <= kTolerance);
+}
+
+BOOST_AUTO_TEST_CASE(import_activations_of_special_values) {
+  // NaN stays NaN; infinities saturate or pass. Not checked: -inf through hardswish and GELU,
+  // NaN in PyTorch (-inf * 0), which the kernels need not reproduce.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {nan, inf, -inf, 100.0f, -100.0f, 0.0f, -0.0f, 3.0f, -3.0f, 1e-30f, -12.0f};
+  for (const char* act : kImportActivations) {
+    BOOST_TEST_CONTEXT(act) {
+      Graph g = load_text(net("[1, 21, 1, 1]", std::string("  - {name: act, ") + act + "}\n"));
+      const Layer& l = layer(g, "act");
+      Tensor x(g.input().output);
+      for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = values[i % values.size()];
+      Tensor want = run_reference(g, {}, x).at("act");
+      k::Buffer out(21, 1, 1, 1);
+      run_attributed_activation(l, k::to_halide(x), out);
+      Tensor got = k::to_nchw(out);
+      for (size_t i = 0; i < want.data.size(); ++i) {
+        if ((l.op == OpKind::HardSwish || l.op == OpKind::Gelu) && x.data[i] == -inf) continue;
+        const float w = want.data[i], v = got.data[i];
+        BOOST_TEST_CONTEXT("f(" << x.data[i] << ") = " << v << ", want " << w) {
+          BOOST_TEST(
+              (std::isnan(w) ? std::isnan(v) : std::abs(v - w) <= 1e-6f * std::max(1.0f, std::abs(w)) || v == w));
+        }
+      }
+    }
+  }
+  k::Buffer in(4, 1, 1, 1), out(4, 1, 1, 1);
+  k::fill(in, 1.0f);
+  ClipAttrs inverted;
+  inverted.min = 2;
+  inverted.max = 1;
+  BOOST_CHECK_EXCEPTION(k::run_clip(inverted, in, out), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "clip: min 2 is greater than max 1";
+  });
+}
+
+BOOST_AUTO_TEST_CASE(layer_norm_across_channels) {
+  struct Case {
+    const char* what;
+    const char* shape;
+    const char* attrs;
+    double offset;
+  };
+  const Case cases[] = {
+      {"37 channels, 5 x 3, batch 2", "[2, 37, 5, 3]", "", 0.0},
+      {"without affine parameters, eps 1e-6", "[2, 37, 5, 3]", ", affine: false, eps: 0.000001", 0.0},
+      // A mean far from zero: a one-pass variance (E[x^2] - mean^2) would lose most digits.
+      {"around 100", "[2, 19, 3, 4]", "", 100.0},
+      {"96 channels at 1 x 1, batch 3", "[3, 96, 1, 1]", "", 0.0},
+      {"3 channels at 7 x 9", "[1, 3, 7, 9]", ", eps: 0.01", 0.0},
+      // One channel: every deviation is 0, so the output is the bias.
+      {"one channel", "[2, 1, 2, 3]", "", 0.0},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.what) {
+      Run r(net(c.shape, std::string("  - {name: ln, op: layer_norm") + c.attrs + "}\n"), 1.0, c.offset);
+      const auto& a = std::get<LayerNormAttrs>(layer(r.g, "ln").attrs);
+      const int64_t channels = layer(r.g, "ln").output.c;
+      k::PreparedLayerNorm p = k::prepare_layer_norm(a, a.affine ? &r.w.at("ln.weight") : nullptr,
+                                                     a.affine ? &r.w.at("ln.bias") : nullptr, channels);
+      k::Buffer out = r.out("ln");
+      k::run_layer_norm(p, r.in("input"), out);
+      BOOST_TEST(r.error(out, "ln") <= kTolerance);
+      k::Buffer x = r.in("input");  // in place
+      k::run_layer_norm(p, x, x);
+      BOOST_TEST(r.error(x, "ln") <= kTolerance);
+    }
+  }
+  // Reading a channel window of a wider buffer (a concat slice).
+  Run r(net("[2, 12, 3, 5]", "  - {name: ln, op: layer_norm}\n"));
+  Tensor wide(Shape{2, 20, 3, 5});
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 12; ++c)
+      for (int64_t y = 0; y < 3; ++y)
+        for (int64_t x = 0; x < 5; ++x) wide.at(n, c + 5, y, x) = r.x.at(n, c, y, x);
+  k::Buffer all = k::to_halide(wide);
+  k::PreparedLayerNorm p = k::prepare_layer_norm(LayerNormAttrs{}, &r.w.at("ln.weight"), &r.w.at("ln.bias"), 12);
+  k::Buffer out = r.out("ln");
+  k::run_layer_norm(p, all.cropped(0, 5, 12), out);
+  BOOST_TEST(r.error(out, "ln") <= kTolerance);
+  k::Buffer narrow(11, 5, 3, 2);
+  BOOST_CHECK_EXCEPTION(k::run_layer_norm(p, narrow, narrow), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "layer_norm: 11 channels, prepared for 12";
+  });
+  BOOST_CHECK_EXCEPTION(k::prepare_layer_norm(LayerNormAttrs{}, &r.w.at("ln.weight"), nullptr, 12), RuntimeError,
+                        [](const RuntimeError& e) {
+                          return std::string(e.what()) ==
+                                 "layer_norm: weight and bias must both have 12 elements, or neither be given";
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(channel_shuffle_permutes_exactly) {
+  struct Case {
+    const char* shape;
+    int groups;
+  };
+  // ShuffleNet's 2 groups on 116 channels; odd sizes; groups equal to C and 1 (identities).
+  const Case cases[] = {{"[2, 116, 3, 5]", 2}, {"[2, 6, 5, 3]", 3}, {"[1, 35, 3, 3]", 5},
+                        {"[2, 7, 2, 3]", 7},   {"[2, 7, 2, 3]", 1}, {"[3, 24, 1, 1]", 4}};
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.shape << " groups " << c.groups) {
+      Run r(net(c.shape, "  - {name: s, op: channel_shuffle, groups: " + std::to_string(c.groups) + "}\n"));
+      k::Buffer out = r.out("s");
+      k::run_channel_shuffle(std::get<ChannelShuffleAttrs>(layer(r.g, "s").attrs), r.in("input"), out);
+      BOOST_TEST((k::to_nchw(out).data == r.ref.at("s").data));  // a permutation: exact
+    }
+  }
+  // Into a channel window of a wider buffer, which keeps its other channels.
+  Run r(net("[2, 12, 3, 5]", "  - {name: s, op: channel_shuffle, groups: 4}\n"));
+  k::Buffer wide(30, 5, 3, 2);
+  k::fill(wide, -7.0f);
+  k::Buffer window = wide.cropped(0, 9, 12);
+  k::run_channel_shuffle(ChannelShuffleAttrs{4}, r.in("input"), window);
+  BOOST_TEST((k::to_nchw(window).data == r.ref.at("s").data));
+  bool kept = true;
+  wide.for_each_element(
+      [&](int c, int x, int y, int n) { kept = kept && ((c >= 9 && c < 21) || wide(c, x, y, n) == -7.0f); });
+  BOOST_TEST(kept);
+  k::Buffer x = r.in("input");
+  BOOST_CHECK_EXCEPTION(k::run_channel_shuffle(ChannelShuffleAttrs{4}, x, x), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "channel_shuffle: the output may not be the input";
+  });
+  k::Buffer out = r.out("s");
+  BOOST_CHECK_EXCEPTION(
+      k::run_channel_shuffle(ChannelShuffleAttrs{5}, r.in("input"), out), RuntimeError, [](const RuntimeError& e) {
+        return std::string(e.what()) == "channel_shuffle: input channels 12 are not divisible by groups 5";
+      });
+}
+
+BOOST_AUTO_TEST_CASE(slice_copies_a_channel_range) {
+  struct Case {
+    const char* shape;
+    const char* channels;
+  };
+  // Halves of ShuffleNet's split, one channel, the whole input; the last is large enough
+  // (2 x 40 x 32 x 33 outputs) for the multi-threaded pad-kernel copy.
+  const Case cases[] = {{"[2, 37, 5, 3]", "[0, 18]"},
+                        {"[2, 37, 5, 3]", "[18, 37]"},
+                        {"[2, 37, 5, 3]", "[5, 6]"},
+                        {"[3, 21, 1, 1]", "[0, 21]"},
+                        {"[2, 64, 32, 33]", "[10, 50]"}};
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.shape << " channels " << c.channels) {
+      Run r(net(c.shape, std::string("  - {name: s, op: slice, channels: ") + c.channels + "}\n"));
+      k::Buffer out = r.out("s");
+      k::run_slice(std::get<SliceAttrs>(layer(r.g, "s").attrs), r.in("input"), out);
+      BOOST_TEST((k::to_nchw(out).data == r.ref.at("s").data));
+    }
+  }
+  Run r(net("[1, 8, 2, 2]", "  - {name: s, op: slice, channels: [2, 5]}\n"));
+  k::Buffer wrong(4, 2, 2, 1);
+  BOOST_CHECK_EXCEPTION(k::run_slice(SliceAttrs{2, 5}, r.in("input"), wrong), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "slice: output (4, 2, 2, 1) does not hold channels [2, 5) of input (8, 2, 2, 1)";
+  });
+  k::Buffer out = r.out("s");
+  BOOST_CHECK_EXCEPTION(k::run_slice(SliceAttrs{6, 9}, r.in("input"), out), RuntimeError, [](const RuntimeError& e) {
+    return std::string(e.what()) == "slice: channels [6, 9) are not a range of the input's 8";
+  });
+}
+
+BOOST_AUTO_TEST_CASE(scale_multiplies_each_channel) {
+  for (const char* shape : {"[2, 37, 5, 3]", "[3, 21, 1, 1]"}) {
+    for (bool bias : {false, true}) {
+      BOOST_TEST_CONTEXT(shape << (bias ? " with bias" : "")) {
+        Run r(net(shape, std::string("  - {name: ls, op: scale, bias: ") + (bias ? "true" : "false") + "}\n"), 4.0);
+        k::PreparedScaleShift ss = k::prepare_scale(r.w.at("ls.weight"), bias ? &r.w.at("ls.bias") : nullptr);
+        k::Buffer out = r.out("ls");
+        k::run_scale_shift(ss, r.in("input"), out);
+        BOOST_TEST(r.error(out, "ls") <= kTolerance);
+        k::Buffer x = r.in("input");
+        k::run_scale_shift(ss, x, x);
+        BOOST_TEST(r.error(x, "ls") <= kTolerance);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(softmax_over_channels) {

@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "helpers.h"
 #include "networks/ops.h"
@@ -162,12 +164,89 @@ BOOST_AUTO_TEST_CASE(window_attributes_are_bounded_and_exact_at_the_bound) {
                         });
 }
 
+// The ops an ONNX import needs: attributes and their defaults, shapes, costs (no MACs; FLOPs per
+// element as docs/ARCHITECTURE.md lists them), parameters, and receptive fields that pass
+// through unchanged.
+BOOST_AUTO_TEST_CASE(pointwise_and_channel_ops_for_imports) {
+  Graph g = one("[2, 12, 5, 3]",
+                "  - {name: hs, op: hardswish}\n"
+                "  - {name: hsig, op: hardsigmoid}\n"
+                "  - {name: hsig_onnx, op: hardsigmoid, alpha: 0.2, beta: 0.25}\n"
+                "  - {name: ge, op: gelu}\n"
+                "  - {name: ge_tanh, op: gelu, approximate: tanh}\n"
+                "  - {name: clip2, op: clip, min: -1, max: 2.5}\n"
+                "  - {name: clip_lo, op: clip, min: 0}\n"
+                "  - {name: clip_hi, op: clip, max: 6}\n"
+                "  - {name: ln, op: layer_norm}\n"
+                "  - {name: ln_plain, op: layer_norm, eps: 1e-6, affine: false}\n"
+                "  - {name: shuffle, op: channel_shuffle, groups: 3}\n"
+                "  - {name: half, op: slice, channels: [6, 12]}\n"
+                "  - {name: ls, op: scale, inputs: shuffle}\n"
+                "  - {name: ls_bias, op: scale, bias: true}\n");
+  const int64_t out = 2 * 12 * 5 * 3, positions = 2 * 5 * 3;
+  const auto& hsig = std::get<HardSigmoidAttrs>(layer(g, "hsig").attrs);
+  BOOST_TEST(hsig.alpha == 1.0 / 6.0);  // PyTorch's
+  BOOST_TEST(hsig.beta == 0.5);
+  BOOST_TEST(std::get<HardSigmoidAttrs>(layer(g, "hsig_onnx").attrs).alpha == 0.2);
+  BOOST_TEST(std::get<HardSigmoidAttrs>(layer(g, "hsig_onnx").attrs).beta == 0.25);
+  BOOST_TEST(!std::get<GeluAttrs>(layer(g, "ge").attrs).tanh);
+  BOOST_TEST(std::get<GeluAttrs>(layer(g, "ge_tanh").attrs).tanh);
+  BOOST_TEST(std::get<ClipAttrs>(layer(g, "clip2").attrs).min == -1.0);
+  BOOST_TEST(std::get<ClipAttrs>(layer(g, "clip2").attrs).max == 2.5);
+  BOOST_TEST(std::isinf(std::get<ClipAttrs>(layer(g, "clip_lo").attrs).max));
+  BOOST_TEST(std::get<ClipAttrs>(layer(g, "clip_hi").attrs).min == -std::numeric_limits<double>::infinity());
+  BOOST_TEST(std::get<LayerNormAttrs>(layer(g, "ln").attrs).eps == 1e-5);
+  BOOST_TEST(std::get<LayerNormAttrs>(layer(g, "ln").attrs).affine);
+  BOOST_TEST(std::get<LayerNormAttrs>(layer(g, "ln_plain").attrs).eps == 1e-6);
+  BOOST_TEST(!std::get<LayerNormAttrs>(layer(g, "ln_plain").attrs).affine);
+  BOOST_TEST(std::get<ChannelShuffleAttrs>(layer(g, "shuffle").attrs).groups == 3);
+  BOOST_TEST(std::get<SliceAttrs>(layer(g, "half").attrs).begin == 6);
+  BOOST_TEST(std::get<SliceAttrs>(layer(g, "half").attrs).end == 12);
+  BOOST_TEST(!std::get<ScaleAttrs>(layer(g, "ls").attrs).bias);
+
+  for (const char* name : {"hs", "hsig", "ge", "clip2", "ln", "shuffle", "ls"}) BOOST_TEST_CONTEXT(name) {
+      BOOST_TEST((layer(g, name).output == Shape{2, 12, 5, 3}));
+      BOOST_TEST(cost(g, name).macs == 0);
+    }
+  BOOST_TEST((layer(g, "half").output == Shape{2, 6, 5, 3}));
+  BOOST_TEST(cost(g, "hs").flops == 5 * out);
+  BOOST_TEST(cost(g, "hsig").flops == 4 * out);
+  BOOST_TEST(cost(g, "ge").flops == 9 * out);
+  BOOST_TEST(cost(g, "ge_tanh").flops == 13 * out);
+  BOOST_TEST(cost(g, "clip2").flops == 2 * out);
+  BOOST_TEST(cost(g, "clip_lo").flops == out);
+  BOOST_TEST(cost(g, "clip_hi").flops == out);
+  BOOST_TEST(cost(g, "ln").flops == 7 * out + 4 * positions);
+  BOOST_TEST(cost(g, "ln").params == 24);
+  BOOST_TEST(cost(g, "ln_plain").flops == 5 * out + 4 * positions);
+  BOOST_TEST(cost(g, "ln_plain").params == 0);
+  BOOST_TEST(cost(g, "shuffle").flops == 0);
+  BOOST_TEST(cost(g, "half").flops == 0);
+  BOOST_TEST(cost(g, "ls").flops == out);
+  BOOST_TEST(cost(g, "ls").params == 12);
+  BOOST_TEST(cost(g, "ls_bias").flops == 2 * out);
+  BOOST_TEST(cost(g, "ls_bias").params == 24);
+  for (const Layer& l : g.layers) {
+    if (l.name == "input") continue;
+    BOOST_TEST_CONTEXT(l.name) {
+      SpatialMap m = spatial_map(g, l);
+      BOOST_TEST(m.h.scale == Rational(1));
+      BOOST_TEST(m.h.offset == Rational(0));
+      BOOST_TEST(m.h.span == Rational(0));
+      BOOST_TEST(m.w.scale == Rational(1));
+      BOOST_TEST(m.w.span == Rational(0));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(known_ops_are_documented) {
   std::vector<std::string> ops = known_ops();
-  BOOST_TEST(ops.size() == 25u);
+  BOOST_TEST(ops.size() == 33u);
   BOOST_TEST(op_name(OpKind::FullyConnected) == "fc");
   BOOST_TEST(op_name(OpKind::ConvTranspose) == "conv_transpose");
   BOOST_TEST(op_name(OpKind::DeformConv) == "deform_conv");
+  BOOST_TEST(op_name(OpKind::LayerNorm) == "layer_norm");
+  BOOST_TEST(op_name(OpKind::ChannelShuffle) == "channel_shuffle");
   // Each in the spec format's table of ops.
   std::ifstream doc(test_dir() / "../docs/SPEC-FORMAT.md");
   const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -236,6 +237,96 @@ layers:
 )",
                       tensor({1, 1, 1, 3}, {1, 3, -1}), w);
   check_close(out.at("bn"), {1, 1, 1, 3}, {0.5, 3.5, -2.5});
+}
+
+BOOST_AUTO_TEST_CASE(hard_activations_gelu_and_clip) {
+  // PyTorch's definitions at hand-picked points: hardswish x * relu6(x + 3) / 6; hardsigmoid
+  // with PyTorch's alpha 1/6 and with ONNX's 0.2 (beta 0.5); GELU's exact values x * Phi(x)
+  // (Phi(1) = 0.8413447460685429) and its tanh form's; clip with both bounds and one.
+  const std::vector<double> x = {-4, -3, -1, 0, 0.5, 1, 3, 4};
+  std::vector<float> xf(x.begin(), x.end());
+  auto out = run_text(R"(
+name: t
+input: [1, 1, 1, 8]
+layers:
+  - {name: hs, op: hardswish}
+  - {name: hsig, op: hardsigmoid, inputs: input}
+  - {name: hsig_onnx, op: hardsigmoid, inputs: input, alpha: 0.2}
+  - {name: ge, op: gelu, inputs: input}
+  - {name: ge_tanh, op: gelu, inputs: input, approximate: tanh}
+  - {name: clip, op: clip, inputs: input, min: -1.5, max: 0.75}
+  - {name: floor, op: clip, inputs: input, min: 0.25}
+  - {name: ceiling, op: clip, inputs: input, max: -2}
+)",
+                      tensor({1, 1, 1, 8}, xf));
+  const std::vector<int64_t> shape{1, 1, 1, 8};
+  check_close(out.at("hs"), shape, {0, 0, -1.0 / 3, 0, 0.5 * 3.5 / 6, 4.0 / 6, 3, 4});
+  check_close(out.at("hsig"), shape, {0, 0, 1.0 / 3, 0.5, 0.5 / 6 + 0.5, 1.0 / 6 + 0.5, 1, 1});
+  check_close(out.at("hsig_onnx"), shape, {0, 0, 0.3, 0.5, 0.6, 0.7, 1, 1});
+  check_close(out.at("ge"), shape,
+              {-1.2668496733247991e-4, -4.0496940948903100e-3, -0.15865525393145707, 0, 0.34573123063700656,
+               0.8413447460685429, 2.9959503059051100, 3.9998733150326675});
+  check_close(out.at("ge_tanh"), shape,
+              {-7.0245948192271260e-5, -3.6373920817729943e-3, -0.15880800939172324, 0, 0.34571400982514394,
+               0.8411919906082768, 2.9963626079182270, 3.9999297540518075});
+  check_close(out.at("clip"), shape, {-1.5, -1.5, -1, 0, 0.5, 0.75, 0.75, 0.75});
+  check_close(out.at("floor"), shape, {0.25, 0.25, 0.25, 0.25, 0.5, 1, 3, 4});
+  check_close(out.at("ceiling"), shape, {-4, -3, -2, -2, -2, -2, -2, -2});
+  // NaN stays NaN, as in PyTorch.
+  Tensor nan_in = filled({1, 1, 1, 8}, std::numeric_limits<float>::quiet_NaN());
+  auto nan_out = run_text(R"(
+name: t
+input: [1, 1, 1, 8]
+layers:
+  - {name: hs, op: hardswish}
+  - {name: hsig, op: hardsigmoid, inputs: input}
+  - {name: ge, op: gelu, inputs: input}
+  - {name: clip, op: clip, inputs: input, min: 0, max: 1}
+)",
+                          nan_in);
+  for (const char* name : {"hs", "hsig", "ge", "clip"}) BOOST_TEST(std::isnan(nan_out.at(name).data[3]), name);
+}
+
+BOOST_AUTO_TEST_CASE(layer_norm_shuffle_slice_and_scale) {
+  // Two pixels of 4 channels: (1, 2, 3, 4), mean 2.5, variance 1.25; (2, 2, 2, 6), mean 3,
+  // variance 3. With eps 1 the deviations are 1.5 and 2. NCHW order: channel by channel.
+  const Tensor x = tensor({1, 4, 1, 2}, {1, 2, 2, 2, 3, 2, 4, 6});
+  Weights w;
+  w["ln.weight"] = vec({2, 1, 0.5, -1});
+  w["ln.bias"] = vec({0, 1, 0, 0.5});
+  w["s.weight"] = vec({2, -1, 0.5, 3});
+  w["sb.weight"] = vec({2, -1, 0.5, 3});
+  w["sb.bias"] = vec({1, 0, -1, 0.25});
+  auto out = run_text(R"(
+name: t
+input: [1, 4, 1, 2]
+layers:
+  - {name: ln, op: layer_norm, eps: 1}
+  - {name: plain, op: layer_norm, inputs: input, eps: 1, affine: false}
+  - {name: s, op: scale, inputs: input}
+  - {name: sb, op: scale, inputs: input, bias: true}
+  - {name: mid, op: slice, inputs: input, channels: [1, 3]}
+)",
+                      x, w);
+  check_close(out.at("plain"), {1, 4, 1, 2}, {-1, -0.5, -1.0 / 3, -0.5, 1.0 / 3, -0.5, 1, 1.5});
+  check_close(out.at("ln"), {1, 4, 1, 2}, {-2, -1, 2.0 / 3, 0.5, 1.0 / 6, -0.25, -0.5, -1});
+  check_close(out.at("s"), {1, 4, 1, 2}, {2, 4, -2, -2, 1.5, 1, 12, 18});
+  check_close(out.at("sb"), {1, 4, 1, 2}, {3, 5, -2, -2, 0.5, 0, 12.25, 18.25});
+  check_close(out.at("mid"), {1, 2, 1, 2}, {2, 2, 3, 2});
+
+  // Channel shuffle of 0..5 (one pixel, batch 2 adds 6): output j = input (j % g) * (6 / g) + j / g.
+  auto shuffled = run_text(R"(
+name: t
+input: [2, 6, 1, 1]
+layers:
+  - {name: g2, op: channel_shuffle, groups: 2}
+  - {name: g3, op: channel_shuffle, inputs: input, groups: 3}
+  - {name: g6, op: channel_shuffle, inputs: input, groups: 6}
+)",
+                           ramp({2, 6, 1, 1}));
+  check_close(shuffled.at("g2"), {2, 6, 1, 1}, {0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11});
+  check_close(shuffled.at("g3"), {2, 6, 1, 1}, {0, 2, 4, 1, 3, 5, 6, 8, 10, 7, 9, 11});
+  check_close(shuffled.at("g6"), {2, 6, 1, 1}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
 }
 
 // --- the executor's contract --------------------------------------------------------------

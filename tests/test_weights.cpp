@@ -101,6 +101,42 @@ layers:
   BOOST_TEST(expected_params(load_text("name: none\ninput: [1, 3, 4, 4]\nlayers:\n  - {name: r, op: relu}\n")).empty());
 }
 
+// Layer norm (affine) and scale: PyTorch's [C] weight and bias, drawn as batch-norm's gamma and
+// beta; their counts are the analyzer's.
+BOOST_AUTO_TEST_CASE(expected_params_of_layer_norm_and_scale) {
+  Graph g = load_text(R"(
+name: norms
+input: [2, 96, 5, 5]
+layers:
+  - {name: ln, op: layer_norm}
+  - {name: ln_plain, op: layer_norm, affine: false}
+  - {name: gamma, op: scale}
+  - {name: affine, op: scale, bias: true}
+  - {name: act, op: gelu}
+  - {name: half, op: slice, channels: [0, 48]}
+  - {name: shuffle, op: channel_shuffle, groups: 4}
+)");
+  std::vector<ParamSpec> p = expected_params(g);
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
+      {"ln.weight", {96}}, {"ln.bias", {96}}, {"gamma.weight", {96}}, {"affine.weight", {96}}, {"affine.bias", {96}}};
+  BOOST_TEST_REQUIRE(p.size() == expected.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    BOOST_TEST(p[i].name == expected[i].first);
+    BOOST_TEST(p[i].shape == expected[i].second);
+  }
+  BOOST_TEST(analyse(g).totals.params == 5 * 96);
+  Weights w = init_weights(g, 9);
+  check_weights(g, w, "init");
+  for (const char* key : {"ln.weight", "gamma.weight", "affine.weight"}) {
+    Stats s = stats(w.at(key).data);
+    BOOST_TEST((s.min >= 0.8 && s.max <= 1.2 && s.std > 0.05), key);
+  }
+  for (const char* key : {"ln.bias", "affine.bias"}) {
+    Stats s = stats(w.at(key).data);
+    BOOST_TEST((s.min >= -0.1 && s.max <= 0.1 && s.std > 0.02), key);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(expected_params_of_resnet18) {
   Graph g = zoo("resnet18");
   std::vector<ParamSpec> p = expected_params(g);
