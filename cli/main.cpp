@@ -136,11 +136,20 @@ struct RunArgs {
   int64_t repetitions = 10, warmup = 2;
 };
 
+// An ONNX model that run, bench or export read: imported once, with its initializers when no
+// --weights replaces them (a model is mostly weights; parsing it twice costs seconds).
+std::optional<OnnxImport> imported_model;
+
 Graph load_for_run(const RunArgs& r) {
   LoadOptions options;
   options.include_train_only = r.include_train_only;
   if (!r.input.empty()) options.input = parse_shape(r.input);
-  return load_spec(spec_path(r.spec), options);
+  const std::filesystem::path spec = spec_path(r.spec);
+  if (is_onnx_path(spec)) {
+    imported_model = import_onnx(spec, options, r.weights.empty());
+    return load_imported_spec(imported_model->spec, spec, options);
+  }
+  return load_spec(spec, options);
 }
 
 // The executor's options from the command line. With --schedule tuned, `tuned` receives the
@@ -178,11 +187,9 @@ Weights imported_weights(OnnxImport& model) {
 }
 
 Weights weights_for_run(const Graph& g, const RunArgs& r) {
-  if (r.weights.empty() && is_onnx_path(r.spec)) {  // an ONNX model brings its own weights
-    LoadOptions options;
-    if (!r.input.empty()) options.input = parse_shape(r.input);
-    OnnxImport model = import_onnx(spec_path(r.spec), options, true);
-    Weights w = imported_weights(model);
+  if (r.weights.empty() && imported_model) {  // an ONNX model brings its own weights
+    Weights w = imported_weights(*imported_model);
+    imported_model.reset();
     check_weights(g, w, r.spec);
     return w;
   }
@@ -370,7 +377,7 @@ int import_model(const ImportArgs& a) {
     throw RuntimeError(fmt::format("{}: import reads ONNX models (a .onnx file)", shown_path(a.model)));
   const auto t0 = std::chrono::steady_clock::now();
   OnnxImport m = import_onnx(model, options, !a.weights_out.empty());
-  const Graph g = load_spec_text(m.spec, model, options);
+  const Graph g = load_imported_spec(m.spec, model, options);
   if (!a.weights_out.empty()) {
     Weights w = imported_weights(m);
     check_weights(g, w, a.model);

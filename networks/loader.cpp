@@ -818,8 +818,18 @@ Graph load_spec_text(const std::string& text, const std::filesystem::path& file,
   return Loader(options).load(text, file);
 }
 
+Graph load_imported_spec(const std::string& text, const std::filesystem::path& model, const LoadOptions& options) {
+  try {
+    return load_spec_text(text, model, options);
+  } catch (const SpecError& e) {
+    // The line and column are the imported spec's, which the user has not seen: name the
+    // model and the layer only (`archbench import` prints the spec).
+    throw SpecError(SourceLoc{model.string(), 0, 0}, e.layer(), e.message());
+  }
+}
+
 Graph load_spec(const std::filesystem::path& file, const LoadOptions& options) {
-  if (is_onnx_path(file)) return load_spec_text(import_onnx(file, options, false).spec, file, options);
+  if (is_onnx_path(file)) return load_imported_spec(import_onnx(file, options, false).spec, file, options);
   SourceLoc where{file.string(), 0, 0};
   // A directory opens like a file on Linux and fails only at the first read.
   std::error_code ec;

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -1331,6 +1332,32 @@ void Importer::map_node(int index) {
     bind(out0, Act{add_layer(n, "global_avgpool", {x.layer}, {s.n, s.c, 1, 1}), keep ? Layout::NCHW : Layout::Flat, 0});
     return;
   }
+  if (op == "LayerNormalization") {  // opset 17
+    one_output();
+    const Act& x = first_act();
+    const int64_t axis = normalize_axis(attr_int(n, "axis", -1), dims(x).size());
+    const bool over_channels = (x.layout == Layout::NHWC && axis == 3) || (x.layout == Layout::NCHW && axis == 1 && shape(x).h * shape(x).w == 1) ||
+                               (x.layout == Layout::Flat && axis == 1);
+    if (!over_channels)
+      unsupported(fmt::format("a layer normalization from axis {} of a {} tensor: archbench normalizes over channels",
+                              axis, dims_text(dims(x))));
+    const int64_t channels = shape(x).c;
+    ConstPtr scale = get_const(n, 1, "scale");
+    std::optional<ConstPtr> bias = opt_const(n, 2);
+    auto g = channel_vector(*scale, x);
+    if (!g) unsupported("its scale is not one value per channel");
+    std::vector<float> beta(channels, 0.0f);
+    if (bias) {
+      auto b = channel_vector(**bias, x);
+      if (!b) unsupported("its bias is not one value per channel");
+      beta = *b;
+    }
+    const int id = add_layer(n, "layer_norm", {x.layer}, shape(x), {{"eps", num(attr_float(n, "epsilon", 1e-5))}});
+    layers_[id].params["weight"] = make_floats({channels}, *g);
+    layers_[id].params["bias"] = make_floats({channels}, beta);
+    same_layout(x, id);
+    return;
+  }
   if (op == "Slice") return slice_act(n, first_act());
   if (op == "Split") return split_act(n, first_act());
   if (op == "Squeeze" || op == "Unsqueeze") {
@@ -1435,6 +1462,27 @@ void Importer::pool(const onnx::NodeProto& n, const Act& x, bool max) {
   if (!max && (win.dh != 1 || win.dw != 1)) unsupported("a dilated average pool");
   if (max && attr_int(n, "storage_order", 0) != 0) unsupported("storage_order 1");
   const bool ceil = attr_int(n, "ceil_mode", 0) != 0;
+  // Padding beyond half the window (torch's ceil_mode at opset 9, TensorFlow's SAME pools):
+  // a max pool takes a pad layer of the lowest float first; an average pool cannot say what it
+  // divides by.
+  if (2 * std::max(win.pt, win.pb) > win.kh || 2 * std::max(win.pl, win.pr) > win.kw) {
+    if (!max) unsupported(fmt::format("an average pool padded by {} beyond half its {}x{} window",
+                                      dims_text(std::vector<int64_t>{win.pt, win.pl, win.pb, win.pr}), win.kh, win.kw));
+    const Shape padded{s.n, s.c, s.h + win.pt + win.pb, s.w + win.pl + win.pr};
+    const int pad = add_layer(n, "pad", {x.layer}, padded,
+                              {{"padding", pads_text(win.pt, win.pl, win.pb, win.pr)}, {"value", num(std::numeric_limits<float>::lowest())}});
+    layers_[pad].part = "pad";
+    NodeWindow inner = win;
+    inner.pt = inner.pl = inner.pb = inner.pr = 0;
+    const int64_t h = window_output(padded.h, 0, 0, inner.dh * (inner.kh - 1) + 1, inner.sh, ceil);
+    const int64_t w = window_output(padded.w, 0, 0, inner.dw * (inner.kw - 1) + 1, inner.sw, ceil);
+    std::vector<std::pair<std::string, std::string>> attrs{{"kernel", pair_text(inner.kh, inner.kw)},
+                                                           {"stride", pair_text(inner.sh, inner.sw)}};
+    if (inner.dh != 1 || inner.dw != 1) attrs.emplace_back("dilation", pair_text(inner.dh, inner.dw));
+    if (ceil) attrs.emplace_back("ceil_mode", "true");
+    bind(n.output(0), Act{add_layer(n, "maxpool", {pad}, {s.n, s.c, h, w}, std::move(attrs)), Layout::NCHW, 0});
+    return;
+  }
   const int64_t h = window_output(s.h, win.pt, win.pb, win.dh * (win.kh - 1) + 1, win.sh, ceil);
   const int64_t w = window_output(s.w, win.pl, win.pr, win.dw * (win.kw - 1) + 1, win.sw, ceil);
   std::vector<std::pair<std::string, std::string>> attrs{{"kernel", pair_text(win.kh, win.kw)},
@@ -1515,9 +1563,14 @@ void Importer::resize(const onnx::NodeProto& n, const Act& x) {
   std::optional<ConstPtr> scales, sizes;
   std::string mode = attr_string(n, "mode", "nearest");
   std::string transform = "asymmetric", nearest_mode = "floor";
-  if (n.op_type() == "Upsample" || opset_ < 11) {
+  const bool legacy = n.op_type() == "Upsample" || opset_ < 11;
+  if (legacy) {
     scales = opt_const(n, 1);
     if (opset_ >= 11) unsupported("Upsample is deprecated after opset 10");
+    if (mode == "linear" || mode == "bilinear")
+      unsupported(fmt::format("{} at opset {} interpolates linearly with asymmetric coordinates, which is neither "
+                              "PyTorch's bilinear (half-pixel) nor align_corners: re-export with opset 11 or later",
+                              n.op_type(), opset_));
   } else {
     transform = attr_string(n, "coordinate_transformation_mode", "half_pixel");
     nearest_mode = attr_string(n, "nearest_mode", "round_prefer_floor");

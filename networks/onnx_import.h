@@ -41,4 +41,8 @@ bool is_onnx_path(const std::filesystem::path& file);
 // is listed once in one error.
 OnnxImport import_onnx(const std::filesystem::path& file, const LoadOptions& options, bool with_weights);
 
+// Loads the spec text an import produced; errors name `model` and the layer (no line: the
+// text is not a file the user wrote).
+Graph load_imported_spec(const std::string& text, const std::filesystem::path& model, const LoadOptions& options);
+
 }  // namespace archbench

@@ -18,7 +18,7 @@ The vision transformers (vit_*, swin_*, maxvit_*) are left out: attention over t
 sequences is outside the spec format, whose layers are N x C x H x W convolutional ones.
 
 usage: bench/peers/torchvision_onnx.py [--archbench build/archbench] [--out build/peers/torchvision_onnx]
-                                       [--size 224] [--tolerance 1e-4] [MODEL...]
+                                       [--size 224] [--tolerance 1e-4] [--opset 13] [MODEL...]
 Needs Debian's python3-torch and python3-torchvision; no downloads (weights are random).
 """
 import argparse
@@ -37,9 +37,16 @@ from torchvision.models import segmentation
 LEFT_OUT = ("vit_", "swin_", "maxvit_")
 
 
+# The largest (by parameters) go last, so that a run cut short has covered the most models.
+LAST = ["resnext101_64x4d", "regnet_x_16gf", "regnet_y_16gf", "efficientnet_v2_l", "wide_resnet101_2", "vgg11",
+        "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "regnet_x_32gf", "regnet_y_32gf",
+        "convnext_large", "regnet_y_128gf"]
+
+
 def model_names():
     classification = [n for n in models.list_models(module=models) if not n.startswith(LEFT_OUT)]
-    return classification + models.list_models(module=segmentation)
+    names = classification + models.list_models(module=segmentation)
+    return sorted(names, key=lambda n: LAST.index(n) + 1 if n in LAST else 0)
 
 
 def build(name):
@@ -97,7 +104,7 @@ def evaluate(name, args, zoo):
     for mode, training in (("preserve", torch.onnx.TrainingMode.PRESERVE), ("fold", torch.onnx.TrainingMode.EVAL)):
         onnx_file = os.path.join(args.out, f"{name}.{mode}.onnx")
         with torch.no_grad():
-            torch.onnx.export(model, x, onnx_file, opset_version=13, training=training,
+            torch.onnx.export(model, x, onnx_file, opset_version=args.opset, training=training,
                               do_constant_folding=(mode == "fold"))
         _, seconds = archbench(args.archbench, "import", onnx_file, "-o", os.path.join(args.out, f"{name}.{mode}.yaml"),
                                timed=True)
@@ -132,6 +139,7 @@ def main():
     ap.add_argument("--out", default="build/peers/torchvision_onnx")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--opset", type=int, default=13, help="the export's opset (archbench reads 9 to 17)")
     ap.add_argument("models", nargs="*")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
