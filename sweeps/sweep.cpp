@@ -21,6 +21,7 @@
 #include "common/limits.h"
 #include "common/progress.h"
 #include "common/version.h"
+#include "networks/onnx_import.h"
 #include "networks/yaml_config.h"
 #include "reports/reports.h"
 #include "runtime/executor.h"
@@ -230,15 +231,16 @@ Sweep load_sweep(const std::filesystem::path& path) {
     }
     std::string name = scalar(n, file, "a network");
     std::filesystem::path spec = name;
-    if (spec.is_relative() && spec.extension() == ".yaml") spec = path.parent_path() / spec;  // beside the sweep
-    bool is_file = spec.extension() == ".yaml";
+    const bool onnx = is_onnx_path(spec);  // a model file, imported (docs/ONNX.md)
+    if (spec.is_relative() && (spec.extension() == ".yaml" || onnx)) spec = path.parent_path() / spec;  // beside the sweep
+    bool is_file = spec.extension() == ".yaml" || onnx;
     std::error_code spec_ec;
     bool found = std::filesystem::exists(is_file ? spec : zoo_dir() / (name + ".yaml"), spec_ec);
     if (spec_ec) fail(n, file, fmt::format("cannot read the spec '{}': {}", shown_path(name), spec_ec.message()));
     if (!found)
       fail(n, file,
            is_file ? fmt::format("no such spec file '{}'", spec.string())
-                   : fmt::format("unknown network '{}'{}: not in the zoo ({}), and not a .yaml file", name,
+                   : fmt::format("unknown network '{}'{}: not in the zoo ({}), and not a .yaml or .onnx file", name,
                                  hint_for(name, zoo), zoo_dir().string()));
     if (!is_file) spec = zoo_dir() / (name + ".yaml");
     networks.push_back({name, spec, spec_hash(spec), own});

@@ -328,6 +328,29 @@ printf 'version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    
 check_error "$work/bad_tuned.yaml:6:14: error: threads must be a positive integer, got '0'" run "$tiny_net" --schedule tuned --tuned-db "$work/bad_tuned.yaml"
 check_error "archbench: error: --tuned-db is read with --schedule tuned only" run "$tiny_net" --tuned-db "$work/tuned.yaml"
 
+# ONNX: export, import back (spec and weights), errors, and no partial files.
+"$bin" export "$tiny_net" -o "$work/tiny.onnx" 2>/dev/null || fail "export tiny_backbone"
+"$bin" import "$work/tiny.onnx" -o "$work/tiny_back.yaml" --weights-out "$work/tiny_back.safetensors" 2>/dev/null ||
+  fail "import the export"
+expect_eq "$("$bin" run "$tiny_net" 2>&1 | sed 's/ (Halide.*//')" \
+  "$("$bin" run "$work/tiny_back.yaml" --weights "$work/tiny_back.safetensors" 2>&1 | sed 's/ (Halide.*//')" \
+  "the imported spec with the imported weights runs as the spec"
+expect_eq "$("$bin" run "$tiny_net" 2>&1 | sed 's/ (Halide.*//')" \
+  "$("$bin" run "$work/tiny.onnx" 2>&1 | sed 's/ (Halide.*//')" "the .onnx file runs with its initializers as the spec"
+check_error "archbench: error: $tiny_net: import reads ONNX models (a .onnx file)" import "$tiny_net"
+printf 'not a model' >"$work/garbage.onnx"
+check_error "$work/garbage.onnx: error: not a valid ONNX model (the protobuf does not parse: a damaged or truncated file?)" \
+  analyze "$work/garbage.onnx"
+head -c 300 "$work/tiny.onnx" >"$work/truncated.onnx"
+check_error "$work/truncated.onnx: error: not a valid ONNX model (the protobuf does not parse: a damaged or truncated file?)" \
+  import "$work/truncated.onnx" -o "$work/truncated.yaml"
+[ -e "$work/truncated.yaml" ] && fail "a failed import left a spec behind"
+check_error "$(cd "$tests/../networks/zoo/common" && pwd)/resnet.yaml:33:9: error: layer 'layer2.0.conv2': deform_conv has no ONNX operator before opset 19 (archbench exports opset 13)" \
+  export resnet50_dcn -o "$work/dcn.onnx"
+[ -e "$work/dcn.onnx" ] && fail "a failed export left a file behind"
+check_error "archbench: error: $work/no/such/dir/x.yaml: cannot write: No such file or directory" \
+  import "$work/tiny.onnx" -o "$work/no/such/dir/x.yaml"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"
   exit 1

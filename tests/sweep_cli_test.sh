@@ -168,7 +168,7 @@ rc=1" "merge of a missing database"
 # --- bad sweep files and paths leave the database untouched --------------------------------
 before="$(md5sum <"$work/a.sqlite")"
 expect_eq "$("$bin" sweep "$tests/bad_sweeps/unknown_network.yaml" --db "$work/a.sqlite" 2>&1; echo "rc=$?")" \
-  "$tests/bad_sweeps/unknown_network.yaml:2:22: error: unknown network 'resnet5O' (did you mean 'resnet50'?): not in the zoo ($(cd "$tests/../networks/zoo" && pwd)), and not a .yaml file
+  "$tests/bad_sweeps/unknown_network.yaml:2:22: error: unknown network 'resnet5O' (did you mean 'resnet50'?): not in the zoo ($(cd "$tests/../networks/zoo" && pwd)), and not a .yaml or .onnx file
 rc=1" "unknown network"
 expect_eq "$("$bin" sweep "$tests/bad_sweeps/empty_product.yaml" --db "$work/a.sqlite" 2>&1; echo "rc=$?")" \
   "$tests/bad_sweeps/empty_product.yaml:1:1: error: the sweep has no cases: every combination is excluded

@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(bad_sweep_files_name_line_and_column) {
       {"unknown_network",
        "bad_sweeps/unknown_network.yaml:2:22: error: unknown network 'resnet5O' (did you mean 'resnet50'?): not in "
        "the zoo (" +
-           zoo_dir().string() + "), and not a .yaml file"},
+           zoo_dir().string() + "), and not a .yaml or .onnx file"},
       {"unknown_key", "bad_sweeps/unknown_key.yaml:5:1: error: unknown key 'repetition' (did you mean 'repetitions'?)"},
       {"unknown_target",
        "bad_sweeps/unknown_target.yaml:4:16: error: unknown target 'cdua' (one of: cpu, cuda, "
