@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer harness (tests/fuzz/) for SECONDS each (default 10, as CI does), seeded
-# from the zoo, the bad specs and sweeps, the fixtures, the shipped sweeps and tuned databases
-# and a small results database, with the corpus each run grows kept under BUILD/fuzz/. A crash,
-# a leak, undefined behaviour, an input slower than 1 s or an exception other than the reader's
-# own error fails the run; libFuzzer writes the input to
-# BUILD/fuzz/ (<harness>-crash-*, -leak-*, -timeout-*) and it belongs in
+# from the zoo, the bad specs and sweeps, the fixtures, the shipped sweeps and tuned databases,
+# a small results database and the ONNX models of tests/fuzz/corpus_onnx/, with the corpus each
+# run grows kept under BUILD/fuzz/. A crash, a leak, undefined behaviour, an input slower than
+# 1 s or an exception other than the reader's own error fails the run; libFuzzer writes the
+# input to BUILD/fuzz/ (<harness>-crash-*, -leak-*, -timeout-*) and it belongs in
 # tests/fuzz/regressions/<harness>/ with the fix.
 # usage: scripts/fuzz.sh [SECONDS] [BUILD] [HARNESS...]
 #   BUILD: build-test, which scripts/test.sh builds; HARNESS: spec tensor_files sweep tuned_db
-#   results_db (all by default). With ARCHBENCH_FUZZ_RUNS=N each runs N inputs instead (SECONDS is
-#   then only a limit), as the long runs in the README were made.
+#   results_db onnx (all by default). With ARCHBENCH_FUZZ_RUNS=N each runs N inputs instead
+#   (SECONDS is then only a limit), as the long runs in the README were made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
@@ -19,9 +19,9 @@ out="$build/fuzz"
 mkdir -p "$out"
 seeds="$(mktemp -d)"
 trap 'rm -rf "$seeds"' EXIT
-harnesses=(spec tensor_files sweep tuned_db results_db)
+harnesses=(spec tensor_files sweep tuned_db results_db onnx)
 [ $# -gt 2 ] && harnesses=("${@:3}")
-for h in spec tensor_files sweep tuned_db results_db; do mkdir -p "$seeds/$h"; done
+for h in spec tensor_files sweep tuned_db results_db onnx; do mkdir -p "$seeds/$h"; done
 # Specs: the zoo and every bad spec (whose includes resolve against tests/bad_specs/).
 cp networks/zoo/*.yaml tests/bad_specs/*.yaml "$seeds/spec/"
 # Tensor files: the harness reads its first byte as the format (odd: .npy), the rest as the file.
@@ -45,6 +45,9 @@ for f in configs/tuned/*.yaml; do
     awk -v n="$n" '/^      - signature:/ { if (++e > n) exit } { print }' "$f" >"$seeds/tuned_db/$n-$(basename "$f")"
   done
 done
+# ONNX models: the ones tests/test_onnx_import.cpp builds (conv/batch norm/pool/Gemm with torch's
+# shape arithmetic, the activation, GELU, LayerNorm and channel-shuffle patterns, unsupported nodes).
+cp tests/fuzz/corpus_onnx/*.onnx "$seeds/onnx/"
 # Results databases: the tiny sweep's (ok and failed cases) as written, then compacted to
 # 512-byte pages, and a copy at schema version 1 (upgraded when opened).
 app="$build/archbench"
