@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -61,6 +62,18 @@ int64_t checked_product(const std::vector<int64_t>& dims) {
   return n;
 }
 
+// A float from a model as an integer (a size, an index), refused where it is not one that fits.
+int64_t to_int(double v) {
+  if (!std::isfinite(v) || std::fabs(v) > 4.6e18) unsupported(fmt::format("{} is not an integer this importer can use", v));
+  return static_cast<int64_t>(v);
+}
+
+// Attributes and pads that become spec sizes: the spec's own limit (2^31 - 1).
+int64_t window_value(int64_t v, const char* what) {
+  if (v > 2147483647 || v < -2147483647) unsupported(fmt::format("{} {} is out of range", what, v));
+  return v;
+}
+
 std::vector<int64_t> strides_of(const std::vector<int64_t>& dims) {
   std::vector<int64_t> s(dims.size(), 1);
   for (size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * dims[i];
@@ -78,7 +91,7 @@ struct Const {
   double at(int64_t k) const { return integer ? static_cast<double>(i[k]) : static_cast<double>(f[k]); }
   std::vector<int64_t> ints() const {
     std::vector<int64_t> out(numel());
-    for (int64_t k = 0; k < numel(); ++k) out[k] = integer ? i[k] : static_cast<int64_t>(f[k]);
+    for (int64_t k = 0; k < numel(); ++k) out[k] = integer ? i[k] : to_int(f[k]);
     return out;
   }
 };
@@ -281,20 +294,26 @@ void Importer::read_model() {
 std::string Importer::read_external(const onnx::TensorProto& t, const std::string& what) const {
   std::string location;
   int64_t offset = 0, length = -1;
+  auto number = [&](const std::string& key, const std::string& text) {
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+      fail(fmt::format("initializer '{}': external data field '{}' is not a number: '{}'", what, key, text));
+    return v;
+  };
   for (const auto& kv : t.external_data()) {
-    try {
-      if (kv.key() == "location") location = kv.value();
-      if (kv.key() == "offset") offset = std::stoll(kv.value());
-      if (kv.key() == "length") length = std::stoll(kv.value());
-    } catch (const std::exception&) {
-      fail(fmt::format("initializer '{}': external data field '{}' is not a number: '{}'", what, kv.key(), kv.value()));
-    }
+    if (kv.key() == "location") location = kv.value();
+    if (kv.key() == "offset") offset = number(kv.key(), kv.value());
+    if (kv.key() == "length") length = number(kv.key(), kv.value());
   }
   const fs::path rel(location);
   if (location.empty() || rel.is_absolute() ||
       std::any_of(rel.begin(), rel.end(), [](const fs::path& part) { return part == ".."; }))
     fail(fmt::format("initializer '{}': external data location '{}' must be a file beside the model", what, location));
   const fs::path path = file_.parent_path() / rel;
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+    fail(fmt::format("initializer '{}': external data {} is not a file", what, path.string()));
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(fmt::format("initializer '{}': cannot open external data {}: {}", what, path.string(), std::strerror(errno)));
   in.seekg(0, std::ios::end);
@@ -331,6 +350,25 @@ ConstPtr Importer::decode(const onnx::TensorProto& t, const std::string& what) c
       size_error(static_cast<int64_t>(raw.size() / bytes_each));
     for (int64_t k = 0; k < count; ++k) convert(raw.data() + k * bytes_each);
   };
+  // The values there are, checked against the shape before anything is allocated for it.
+  {
+    const int type = t.data_type();
+    const int64_t each = type == kFloat || type == kInt32 ? 4 : type == kDouble || type == kInt64 ? 8 : type == kInt16 ? 2 : 1;
+    int64_t have = 0;
+    if (has_raw)
+      have = static_cast<int64_t>(raw.size()) / each;
+    else if (type == kFloat)
+      have = t.float_data_size();
+    else if (type == kDouble)
+      have = t.double_data_size();
+    else if (type == kInt64)
+      have = t.int64_data_size();
+    else
+      have = t.int32_data_size();
+    const bool known = type == kFloat || type == kDouble || type == kInt64 || type == kInt32 || type == kInt16 ||
+                       type == kInt8 || type == kUint8 || type == kBool;
+    if (known && (have != count || (has_raw && static_cast<int64_t>(raw.size()) != count * each))) size_error(have);
+  }
   switch (t.data_type()) {
     case kFloat:
       c->f.reserve(count);
@@ -480,10 +518,12 @@ NodeWindow node_window(const onnx::NodeProto& n, std::vector<int64_t> kernel, co
   two("dilations", w.dh, w.dw);
   if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1)
     unsupported("kernel, strides and dilations must be positive");
+  for (int64_t v : {w.kh, w.kw, w.sh, w.sw, w.dh, w.dw}) window_value(v, "a window size");
   if (auto p = attr_ints(n, "pads")) {
     if (p->size() != 4) unsupported(fmt::format("'pads' has {} values, expected 4", p->size()));
     w.pt = (*p)[0], w.pl = (*p)[1], w.pb = (*p)[2], w.pr = (*p)[3];
     if (w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0) unsupported("negative pads");
+    for (int64_t v : *p) window_value(v, "a pad");
   }
   const std::string auto_pad = attr_string(n, "auto_pad", "NOTSET");
   if (auto_pad == "VALID") {
@@ -697,11 +737,12 @@ void Importer::find_patterns() {
       const std::string x = g.node(div).input(0);
       if (!near(scalar(g.node(div).input(1)), std::sqrt(2.0), 1e-5)) continue;
       const int add = only_consumer(n.output(0));
-      if (!is_op(add, "Add") || !near(scalar(other_input(g.node(add), n.output(0))), 1.0, 1e-7)) continue;
+      if (!is_op(add, "Add") || g.node(add).output_size() < 1 || !near(scalar(other_input(g.node(add), n.output(0))), 1.0, 1e-7)) continue;
       const int mul = only_consumer(g.node(add).output(0));
-      if (!is_op(mul, "Mul") || other_input(g.node(mul), g.node(add).output(0)) != x) continue;
+      if (!is_op(mul, "Mul") || g.node(mul).output_size() < 1 || other_input(g.node(mul), g.node(add).output(0)) != x)
+        continue;
       const int half = only_consumer(g.node(mul).output(0));
-      if (!is_op(half, "Mul") || !near(scalar(other_input(g.node(half), g.node(mul).output(0))), 0.5, 1e-7)) continue;
+      if (!is_op(half, "Mul") || g.node(half).output_size() < 1 || !near(scalar(other_input(g.node(half), g.node(mul).output(0))), 0.5, 1e-7)) continue;
       fused_[half] = Fused{"gelu", x, 0, {}, "", ""};
       for (int s : {div, k, add, mul}) skip_[s] = true;
     }
@@ -715,7 +756,9 @@ void Importer::find_patterns() {
         continue;
       }
       const int sub = only_consumer(n.output(0));
-      if (!is_op(sub, "Sub") || g.node(sub).input(0) != x || g.node(sub).input(1) != n.output(0)) continue;
+      if (!is_op(sub, "Sub") || g.node(sub).input_size() != 2 || g.node(sub).input(0) != x ||
+          g.node(sub).input(1) != n.output(0) || g.node(sub).output_size() < 1)
+        continue;
       const std::string d = g.node(sub).output(0);
       auto it = consumers.find(d);
       if (it == consumers.end() || it->second.size() != 2) continue;
@@ -724,32 +767,38 @@ void Importer::find_patterns() {
         if (is_op(c, "Pow")) pow = c;
         if (is_op(c, "Div")) divide = c;
       }
-      if (pow < 0 || divide < 0 || !near(scalar(g.node(pow).input(1)), 2.0, 0)) continue;
+      if (pow < 0 || divide < 0 || g.node(pow).input_size() != 2 || g.node(divide).input_size() != 2 ||
+          g.node(pow).output_size() < 1 || g.node(divide).output_size() < 1 || !near(scalar(g.node(pow).input(1)), 2.0, 0))
+        continue;
       const int mean2 = only_consumer(g.node(pow).output(0));
-      if (!is_op(mean2, "ReduceMean")) continue;
+      if (!is_op(mean2, "ReduceMean") || g.node(mean2).output_size() < 1) continue;
       try {
         if (attr_ints(g.node(mean2), "axes").value_or(std::vector<int64_t>{}) != axes) continue;
       } catch (const NodeError&) {
         continue;
       }
       const int add_eps = only_consumer(g.node(mean2).output(0));
-      if (!is_op(add_eps, "Add")) continue;
+      if (!is_op(add_eps, "Add") || g.node(add_eps).output_size() < 1) continue;
       std::optional<double> eps = scalar(other_input(g.node(add_eps), g.node(mean2).output(0)));
       if (!eps || !(*eps > 0)) continue;
       const int sqrt = only_consumer(g.node(add_eps).output(0));
-      if (!is_op(sqrt, "Sqrt") || only_consumer(g.node(sqrt).output(0)) != divide) continue;
+      if (!is_op(sqrt, "Sqrt") || g.node(sqrt).output_size() < 1 || only_consumer(g.node(sqrt).output(0)) != divide)
+        continue;
       if (g.node(divide).input(0) != d) continue;
       int last = divide;
       std::string gamma, beta;
-      const int mul = only_consumer(g.node(divide).output(0));
-      if (is_op(mul, "Mul") && constant(other_input(g.node(mul), g.node(divide).output(0)))) {
+      int mul = only_consumer(g.node(divide).output(0));
+      if (!is_op(mul, "Mul")) mul = -1;
+      if (mul >= 0 && g.node(mul).output_size() > 0 && constant(other_input(g.node(mul), g.node(divide).output(0)))) {
         gamma = other_input(g.node(mul), g.node(divide).output(0));
         last = mul;
         const int add = only_consumer(g.node(mul).output(0));
-        if (is_op(add, "Add") && constant(other_input(g.node(add), g.node(mul).output(0)))) {
+        if (is_op(add, "Add") && g.node(add).output_size() > 0 && constant(other_input(g.node(add), g.node(mul).output(0)))) {
           beta = other_input(g.node(add), g.node(mul).output(0));
           last = add;
         }
+      } else {
+        mul = -1;
       }
       fused_[last] = Fused{"layer_norm", x, *eps, axes, gamma, beta};
       for (int s : {k, sub, pow, mean2, add_eps, sqrt, divide, mul})
@@ -838,7 +887,9 @@ OnnxImport Importer::run() {
   std::vector<bool> live(layers_.size(), false);
   live[0] = true;
   for (const auto& o : g.output()) {
-    Val v = get(o.name());
+    auto it = values_.find(o.name());
+    if (it == values_.end()) fail(fmt::format("graph output '{}' is produced by no node", o.name()));
+    const Val& v = it->second;
     if (!v.act) fail(fmt::format("graph output '{}' is a constant, not computed from the input", o.name()));
     live[v.a.layer] = true;
   }
@@ -993,11 +1044,19 @@ void Importer::map_node(int index) {
     const int id = add_layer(n, "layer_norm", {x.layer}, shape(x), std::move(attrs));
     if (!ln.gamma.empty()) {
       std::vector<float> gamma(channels, 1.0f), beta(channels, 0.0f);
-      auto g = channel_vector(*get(ln.gamma).c, x);
+      const Val gv = get(ln.gamma);
+      const Val bv = ln.beta.empty() ? Val{} : get(ln.beta);
+      if (gv.poison || bv.poison) {  // made by an unsupported node, which is listed already
+        values_[n.output(0)] = Val{nullptr, {}, false, true};
+        return;
+      }
+      if (!gv.c) unsupported("its scale is not a constant");
+      auto g = channel_vector(*gv.c, x);
       if (!g) unsupported("its scale is not one value per channel");
       gamma = *g;
       if (!ln.beta.empty()) {
-        auto b = channel_vector(*get(ln.beta).c, x);
+        if (!bv.c) unsupported("its shift is not a constant");
+        auto b = channel_vector(*bv.c, x);
         if (!b) unsupported("its shift is not one value per channel");
         beta = *b;
       }
@@ -1180,6 +1239,7 @@ void Importer::map_node(int index) {
     return binary(n, in[0], in[1]);
   }
   if (op == "Concat") {
+    if (in.empty()) unsupported("a Concat of nothing");
     std::vector<int> layers;
     Layout layout = Layout::NCHW;
     for (const Val& v : in) {
@@ -1225,8 +1285,10 @@ void Importer::map_node(int index) {
     }
     if (pads.size() != 8) unsupported(fmt::format("pads {} for a 4-d tensor", dims_text(pads)));
     if (pads[0] || pads[1] || pads[4] || pads[5]) unsupported("padding of the batch or channel axis");
-    for (int64_t p : pads)
+    for (int64_t p : pads) {
       if (p < 0) unsupported("negative padding (a crop)");
+      window_value(p, "a pad");
+    }
     const Shape s = shape(x);
     std::vector<std::pair<std::string, std::string>> attrs{{"padding", pads_text(pads[2], pads[3], pads[6], pads[7])}};
     if (value != 0) attrs.emplace_back("value", num(value));
@@ -1248,7 +1310,7 @@ void Importer::map_node(int index) {
     return;
   }
   if (op == "Reshape") {
-    if (!in[1].c) unsupported("its target shape is computed at run time");
+    if (in.size() < 2 || !in[1].c) unsupported("its target shape is missing or computed at run time");
     return reshape(n, first_act(), *in[1].c);
   }
   if (op == "Transpose") {
@@ -1298,7 +1360,8 @@ void Importer::map_node(int index) {
   }
   if (op == "MatMul") {
     const Act& x = first_act();
-    if (!in[1].c || in[1].c->dims.size() != 2) unsupported("MatMul by something other than a constant matrix");
+    if (in.size() < 2 || !in[1].c || in[1].c->dims.size() != 2)
+      unsupported("MatMul by something other than a constant matrix");
     const Const& b = *in[1].c;
     const Shape s = shape(x);
     const int64_t k_in = b.dims[0], outs = b.dims[1];
@@ -1397,6 +1460,7 @@ void Importer::conv(const onnx::NodeProto& n, const Act& x) {
   const int64_t wd = window_output(s.w, win.pl, win.pr, win.dw * (win.kw - 1) + 1, win.sw, false);
   std::optional<ConstPtr> bias = opt_const(n, 2);
   if (bias && (*bias)->numel() != outs) unsupported(fmt::format("its bias has {} values for {} outputs", (*bias)->numel(), outs));
+  if (bias && (*bias)->integer) unsupported("an integer bias");
   std::vector<std::pair<std::string, std::string>> attrs{{"out", std::to_string(outs)}, {"kernel", pair_text(win.kh, win.kw)}};
   if (win.sh != 1 || win.sw != 1) attrs.emplace_back("stride", pair_text(win.sh, win.sw));
   if (win.pt || win.pl || win.pb || win.pr) attrs.emplace_back("padding", pads_text(win.pt, win.pl, win.pb, win.pr));
@@ -1417,18 +1481,21 @@ void Importer::conv_transpose(const onnx::NodeProto& n, const Act& x) {
   const int64_t groups = attr_int(n, "group", 1);
   if (groups < 1 || w->dims[0] != s.c || s.c % groups != 0)
     unsupported(fmt::format("weight {} with group {} does not fit {} input channels", dims_text(w->dims), groups, s.c));
+  if (w->integer) unsupported("integer weights");
   NodeWindow win = node_window(n, {w->dims[2], w->dims[3]}, s, true);
   const int64_t outs = w->dims[1] * groups;
   int64_t oph = 0, opw = 0;
   if (auto op = attr_ints(n, "output_padding")) {
     if (op->size() != 2) unsupported("output_padding needs 2 values");
-    oph = (*op)[0], opw = (*op)[1];
+    oph = window_value((*op)[0], "output_padding"), opw = window_value((*op)[1], "output_padding");
+    if (oph < 0 || opw < 0) unsupported("negative output_padding");
   }
   auto full = [](int64_t in, int64_t k, int64_t st, int64_t d, int64_t op) { return st * (in - 1) + op + (k - 1) * d + 1; };
   if (auto os = attr_ints(n, "output_shape")) {
     std::vector<int64_t> o = *os;
     if (o.size() == 4) o = {o[2], o[3]};
     if (o.size() != 2) unsupported("output_shape needs 2 (or 4) values");
+    for (int64_t v : o) window_value(v, "output_shape");
     const std::string auto_pad = attr_string(n, "auto_pad", "NOTSET");
     auto split = [&](int64_t total, int64_t& lo, int64_t& hi) {
       if (total < 0) unsupported(fmt::format("output_shape {} is larger than the transposed conv makes", dims_text(*os)));
@@ -1442,6 +1509,7 @@ void Importer::conv_transpose(const onnx::NodeProto& n, const Act& x) {
   const int64_t wd = full(s.w, win.kw, win.sw, win.dw, opw) - win.pl - win.pr;
   std::optional<ConstPtr> bias = opt_const(n, 2);
   if (bias && (*bias)->numel() != outs) unsupported(fmt::format("its bias has {} values for {} outputs", (*bias)->numel(), outs));
+  if (bias && (*bias)->integer) unsupported("an integer bias");
   std::vector<std::pair<std::string, std::string>> attrs{{"out", std::to_string(outs)}, {"kernel", pair_text(win.kh, win.kw)}};
   if (win.sh != 1 || win.sw != 1) attrs.emplace_back("stride", pair_text(win.sh, win.sw));
   if (win.pt || win.pl || win.pb || win.pr) attrs.emplace_back("padding", pads_text(win.pt, win.pl, win.pb, win.pr));
@@ -1583,15 +1651,15 @@ void Importer::resize(const onnx::NodeProto& n, const Act& x) {
     const Const& z = **sizes;
     if (z.numel() != 4) unsupported(fmt::format("sizes {} for a 4-d tensor", dims_text(z.dims)));
     if (z.at(0) != static_cast<double>(s.n) || z.at(1) != static_cast<double>(s.c)) unsupported("a resize of the batch or channel axis");
-    oh = static_cast<int64_t>(z.at(2)), ow = static_cast<int64_t>(z.at(3));
+    oh = window_value(to_int(z.at(2)), "a size"), ow = window_value(to_int(z.at(3)), "a size");
   } else if (scales) {
     const Const& z = **scales;
     if (z.numel() != 4) unsupported(fmt::format("scales {} for a 4-d tensor", dims_text(z.dims)));
     if (z.at(0) != 1 || z.at(1) != 1) unsupported("a resize of the batch or channel axis");
     sh = z.at(2), sw = z.at(3);
     if (!(sh > 0) || !(sw > 0)) unsupported("non-positive scales");
-    oh = static_cast<int64_t>(std::floor(static_cast<double>(s.h) * sh)),
-    ow = static_cast<int64_t>(std::floor(static_cast<double>(s.w) * sw));
+    oh = window_value(to_int(std::floor(static_cast<double>(s.h) * sh)), "an output size");
+    ow = window_value(to_int(std::floor(static_cast<double>(s.w) * sw)), "an output size");
   } else {
     unsupported("a resize without scales or sizes");
   }
@@ -1636,8 +1704,8 @@ void Importer::reshape(const onnx::NodeProto& n, const Act& x, const Const& targ
       infer = static_cast<int64_t>(k);
     } else if (to[k] <= 0) {
       unsupported(fmt::format("target shape {}", dims_text(target_const.ints())));
-    } else {
-      known *= to[k];
+    } else if (__builtin_mul_overflow(known, to[k], &known)) {
+      unsupported(fmt::format("target shape {} overflows 64 bits", dims_text(target_const.ints())));
     }
   }
   // The batch may differ from the export's (--input): a reshape keeps it.
@@ -1776,18 +1844,21 @@ ConstPtr broadcast_binary(const Const& a, const Const& b, const std::string& op)
     if (c->integer) {
       const int64_t x = a.i[ia], y = b.i[ib];
       int64_t r = 0;
-      if (op == "Add") r = x + y;
-      else if (op == "Sub") r = x - y;
-      else if (op == "Mul") r = x * y;
+      bool overflow = false;
+      if (op == "Add") overflow = __builtin_add_overflow(x, y, &r);
+      else if (op == "Sub") overflow = __builtin_sub_overflow(x, y, &r);
+      else if (op == "Mul") overflow = __builtin_mul_overflow(x, y, &r);
       else if (op == "Div") {
         if (y == 0) unsupported("an integer division by zero");
-        r = x / y;
-      } else if (op == "Pow") r = static_cast<int64_t>(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        if (x == INT64_MIN && y == -1) overflow = true;
+        else r = x / y;
+      } else if (op == "Pow") r = to_int(std::pow(static_cast<double>(x), static_cast<double>(y)));
       else if (op == "Equal") r = x == y;
       else if (op == "Less") r = x < y;
       else if (op == "Greater") r = x > y;
       else if (op == "Min") r = std::min(x, y);
       else if (op == "Max") r = std::max(x, y);
+      if (overflow) unsupported(fmt::format("{} of {} and {} overflows 64 bits", op, x, y));
       c->i.push_back(r);
     } else {
       const double x = a.at(ia), y = b.at(ib);
@@ -1833,7 +1904,7 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
     const Const& a = c0();
     auto c = std::make_shared<Const>(a);
     if (c->integer)
-      for (int64_t& v : c->i) v = static_cast<int64_t>(f(static_cast<double>(v)));
+      for (int64_t& v : c->i) v = to_int(f(static_cast<double>(v)));
     else
       for (float& v : c->f) v = static_cast<float>(f(static_cast<double>(v)));
     bind(out, c);
@@ -1859,7 +1930,7 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
       for (int64_t k = 0; k < a.numel(); ++k) c->f.push_back(static_cast<float>(a.at(k)));
     } else if (to == kInt64 || to == kInt32 || to == kInt16 || to == kInt8 || to == kUint8 || to == kBool) {
       c->integer = true;
-      for (int64_t k = 0; k < a.numel(); ++k) c->i.push_back(static_cast<int64_t>(a.at(k)));
+      for (int64_t k = 0; k < a.numel(); ++k) c->i.push_back(to_int(a.at(k)));
     } else {
       unsupported(fmt::format("a cast to type {}", to));
     }
@@ -1901,8 +1972,8 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
       if (to[k] == 0 && k < a.dims.size()) to[k] = a.dims[k];
       if (to[k] == -1)
         infer = static_cast<int64_t>(k);
-      else
-        known *= to[k];
+      else if (to[k] < 0 || __builtin_mul_overflow(known, to[k], &known))
+        unsupported(fmt::format("reshaping {} to {}", dims_text(a.dims), dims_text(in[1].c->ints())));
     }
     if (infer >= 0 && known > 0) to[infer] = a.numel() / known;
     if (checked_product(to) != a.numel()) unsupported(fmt::format("reshaping {} to {}", dims_text(a.dims), dims_text(to)));
@@ -1930,7 +2001,7 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
         for (int64_t k = 0; k < chunk; ++k) {
           const double x = v.c->at(o * chunk + k);
           if (c->integer)
-            c->i.push_back(v.c->integer ? v.c->i[o * chunk + k] : static_cast<int64_t>(x));
+            c->i.push_back(v.c->integer ? v.c->i[o * chunk + k] : to_int(x));
           else
             c->f.push_back(static_cast<float>(x));
         }
@@ -2011,8 +2082,11 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
     if (perm.empty())
       for (size_t k = rank; k-- > 0;) perm.push_back(static_cast<int64_t>(k));
     if (perm.size() != rank) unsupported("a permutation of the wrong length");
+    for (int64_t& p : perm) p = normalize_axis(p, rank);
+    if (std::set<int64_t>(perm.begin(), perm.end()).size() != rank)
+      unsupported(fmt::format("perm {} is not a permutation", dims_text(perm)));
     std::vector<int64_t> d(rank);
-    for (size_t k = 0; k < rank; ++k) d[k] = a.dims[normalize_axis(perm[k], rank)];
+    for (size_t k = 0; k < rank; ++k) d[k] = a.dims[perm[k]];
     const std::vector<int64_t> so = strides_of(d), sa = strides_of(a.dims);
     std::vector<int64_t> from;
     const int64_t count = a.numel();
@@ -2042,17 +2116,18 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
     return bind(out, c);
   }
   if (op == "Range") {
-    if (in.size() != 3) unsupported("Range needs three inputs");
+    if (in.size() != 3 || !in[0].c || !in[1].c || !in[2].c || !in[0].c->numel() || !in[1].c->numel() || !in[2].c->numel())
+      unsupported("Range needs three one-value inputs");
     const double start = in[0].c->at(0), limit = in[1].c->at(0), delta = in[2].c->at(0);
     if (delta == 0) unsupported("a Range step of 0");
-    const int64_t count = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
+    const int64_t count = std::max<int64_t>(0, to_int(std::ceil((limit - start) / delta)));
     if (count > kMaxElements) unsupported("a Range too long");
     auto c = std::make_shared<Const>();
     c->dims = {count};
     c->integer = in[0].c->integer;
     for (int64_t k = 0; k < count; ++k) {
       if (c->integer)
-        c->i.push_back(static_cast<int64_t>(start + static_cast<double>(k) * delta));
+        c->i.push_back(to_int(start + static_cast<double>(k) * delta));
       else
         c->f.push_back(static_cast<float>(start + static_cast<double>(k) * delta));
     }
