@@ -400,6 +400,7 @@ int import_model(const ImportArgs& a) {
 int export_model(const RunArgs& r) {
   if (r.out.empty()) throw RuntimeError("export needs -o FILE.onnx");
   Graph g = load_for_run(r);
+  check_exportable(g);
   Weights w = weights_for_run(g, r);
   std::map<std::string, ImportedArray> arrays;
   for (auto& [name, t] : w) arrays.emplace(name, ImportedArray{std::move(t.shape), std::move(t.data)});

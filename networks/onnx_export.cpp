@@ -16,7 +16,8 @@ namespace {
 
 class Exporter {
  public:
-  Exporter(const Graph& g, const std::map<std::string, ImportedArray>& weights) : g_(g), weights_(weights) {}
+  Exporter(const Graph& g, const std::map<std::string, ImportedArray>& weights, bool dry)
+      : g_(g), weights_(weights), dry_(dry) {}
 
   std::string run();
 
@@ -34,6 +35,7 @@ class Exporter {
 
   const Graph& g_;
   const std::map<std::string, ImportedArray>& weights_;
+  bool dry_;  // checking only: weights are not read
   onnx::GraphProto* graph_ = nullptr;
   std::vector<bool> flat_;  // the layer's ONNX output is [N, F], not [N, F, 1, 1]
   std::map<std::string, int> parts_;
@@ -96,6 +98,12 @@ onnx::NodeProto& Exporter::node(const Layer& l, const std::string& op, std::vect
 
 std::string Exporter::weight(const Layer& l, const std::string& param, const std::vector<int64_t>& dims) {
   const std::string name = l.name + "." + param;
+  if (dry_) {
+    auto* t = graph_->add_initializer();
+    t->set_name(name);
+    for (int64_t d : dims) t->add_dims(d);
+    return name;
+  }
   auto it = weights_.find(name);
   if (it == weights_.end()) fail(l, fmt::format("no weight '{}' to export", name));
   int64_t count = 1;
@@ -455,7 +463,12 @@ std::string Exporter::run() {
 }  // namespace
 
 std::string export_onnx(const Graph& graph, const std::map<std::string, ImportedArray>& weights) {
-  return Exporter(graph, weights).run();
+  return Exporter(graph, weights, false).run();
+}
+
+void check_exportable(const Graph& graph) {
+  const std::map<std::string, ImportedArray> none;
+  (void)Exporter(graph, none, true).run();
 }
 
 }  // namespace archbench

@@ -22,4 +22,8 @@ constexpr int64_t kExportOpset = 13;
 // divide its input) or a missing weight.
 std::string export_onnx(const Graph& graph, const std::map<std::string, ImportedArray>& weights);
 
+// Throws what export_onnx would for the graph's layers, without weights (so that a refusal
+// comes before the weights are made).
+void check_exportable(const Graph& graph);
+
 }  // namespace archbench

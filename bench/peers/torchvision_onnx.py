@@ -55,7 +55,7 @@ def build(name):
         kwargs = dict(weights=None, weights_backbone=None)
         if not name.startswith("lraspp"):
             kwargs["aux_loss"] = False
-        model = segmentation.get_model(name, **kwargs)
+        model = models.get_model(name, **kwargs)
     else:
         kwargs = dict(weights=None)
         if name in ("googlenet", "inception_v3"):
