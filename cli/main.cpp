@@ -136,20 +136,13 @@ struct RunArgs {
   int64_t repetitions = 10, warmup = 2;
 };
 
-// An ONNX model that run, bench or export read: imported once, with its initializers when no
-// --weights replaces them (a model is mostly weights; parsing it twice costs seconds).
-std::optional<OnnxImport> imported_model;
-
-Graph load_for_run(const RunArgs& r) {
+// The network of run, bench, tune and export; an ONNX model brings its weights unless
+// --weights replaces them.
+LoadedNetwork load_for_run(const RunArgs& r) {
   LoadOptions options;
   options.include_train_only = r.include_train_only;
   if (!r.input.empty()) options.input = parse_shape(r.input);
-  const std::filesystem::path spec = spec_path(r.spec);
-  if (is_onnx_path(spec)) {
-    imported_model = import_onnx(spec, options, r.weights.empty());
-    return load_imported_spec(imported_model->spec, spec, options);
-  }
-  return load_spec(spec, options);
+  return load_network(spec_path(r.spec), options, r.weights.empty());
 }
 
 // The executor's options from the command line. With --schedule tuned, `tuned` receives the
@@ -174,25 +167,9 @@ void tuned_note(const std::optional<TunedChoice>& tuned) {
   if (tuned) fmt::print(stderr, "{}\n", tuned->note());
 }
 
-// An imported model's initializers, as the spec's parameters.
-Weights imported_weights(OnnxImport& model) {
-  Weights w;
-  for (auto& [name, array] : model.weights) {
-    Tensor t;
-    t.shape = std::move(array.dims);
-    t.data = std::move(array.data);
-    w.emplace(name, std::move(t));
-  }
-  return w;
-}
-
-Weights weights_for_run(const Graph& g, const RunArgs& r) {
-  if (r.weights.empty() && imported_model) {  // an ONNX model brings its own weights
-    Weights w = imported_weights(*imported_model);
-    imported_model.reset();
-    check_weights(g, w, r.spec);
-    return w;
-  }
+Weights weights_for_run(LoadedNetwork& n, const RunArgs& r) {
+  const Graph& g = n.graph;
+  if (n.weights) return std::move(*n.weights);
   if (r.weights.empty()) return init_weights(g, r.seed);
   Weights w = read_safetensors(r.weights);
   check_weights(g, w, r.weights);
@@ -201,9 +178,10 @@ Weights weights_for_run(const Graph& g, const RunArgs& r) {
 
 // `archbench run`: one inference, through the Halide kernels or the reference executor.
 int run(const RunArgs& r) {
-  Graph g = load_for_run(r);
+  LoadedNetwork n = load_for_run(r);
+  const Graph& g = n.graph;
   check_memory(g, r.reference ? MemoryUse::Reference : MemoryUse::Run, parse_kernel_set(r.target));
-  Weights w = weights_for_run(g, r);
+  Weights w = weights_for_run(n, r);
   Tensor x = r.input_file.empty() ? default_input(g.input().output) : read_input(r.input_file, g.input().output);
   auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, Tensor> outputs;
@@ -230,9 +208,10 @@ int run(const RunArgs& r) {
 
 int bench(const RunArgs& r) {
   Format format = parse_format(r.format);
-  Graph g = load_for_run(r);
+  LoadedNetwork n = load_for_run(r);
+  const Graph& g = n.graph;
   check_memory(g, MemoryUse::Timed, parse_kernel_set(r.target));
-  Weights w = weights_for_run(g, r);
+  Weights w = weights_for_run(n, r);
   BenchOptions o;
   std::optional<TunedChoice> tuned;
   o.executor = executor_options(r, tuned);
@@ -248,9 +227,10 @@ int bench(const RunArgs& r) {
 
 // `archbench tune`: every distinct layer signature's schedules timed, the winners kept.
 int tune(const RunArgs& r) {
-  Graph g = load_for_run(r);
+  LoadedNetwork n = load_for_run(r);
+  const Graph& g = n.graph;
   check_memory(g, MemoryUse::Timed, parse_kernel_set(r.target));
-  Weights w = weights_for_run(g, r);
+  Weights w = weights_for_run(n, r);
   TuneOptions o;
   o.target = parse_kernel_set(r.target);
   o.threads = r.executor.threads;
@@ -379,7 +359,7 @@ int import_model(const ImportArgs& a) {
   OnnxImport m = import_onnx(model, options, !a.weights_out.empty());
   const Graph g = load_imported_spec(m.spec, model, options);
   if (!a.weights_out.empty()) {
-    Weights w = imported_weights(m);
+    Weights w = weights_from_arrays(std::move(m.weights));
     check_weights(g, w, a.model);
     write_safetensors(a.weights_out, w);
   }
@@ -399,12 +379,10 @@ int import_model(const ImportArgs& a) {
 // `archbench export`: a spec as an ONNX model (opset 13) with the run's weights.
 int export_model(const RunArgs& r) {
   if (r.out.empty()) throw RuntimeError("export needs -o FILE.onnx");
-  Graph g = load_for_run(r);
+  LoadedNetwork n = load_for_run(r);
+  const Graph& g = n.graph;
   check_exportable(g);
-  Weights w = weights_for_run(g, r);
-  std::map<std::string, ImportedArray> arrays;
-  for (auto& [name, t] : w) arrays.emplace(name, ImportedArray{std::move(t.shape), std::move(t.data)});
-  const std::string bytes = export_onnx(g, arrays);
+  const std::string bytes = export_onnx(g, arrays_from_weights(weights_for_run(n, r)));
   write_file_atomically(r.out, bytes);
   fmt::print(stderr, "exported {} ({} layers, opset {}) to {}\n", g.name, g.layers.size() - 1, kExportOpset,
              shown_path(r.out));

@@ -26,11 +26,11 @@ class Exporter {
 
   onnx::NodeProto& node(const Layer& l, const std::string& op, std::vector<std::string> inputs,
                         std::vector<std::string> outputs, const std::string& part = "");
-  std::string weight(const Layer& l, const std::string& param, const std::vector<int64_t>& dims);
+  std::string weight(const Layer& l, const std::string& param);
   std::string constant_ints(const std::string& name, const std::vector<int64_t>& values);
   std::string constant_floats(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values);
   std::string as_4d(int layer);  // the layer's output as N x C x H x W (a flat one reshaped)
-  std::string per_channel(const Layer& l, const std::string& param, int64_t channels, bool flat);
+  std::string per_channel(const Layer& l, const std::string& param, bool flat);
   void layer(int index);
 
   const Graph& g_;
@@ -96,24 +96,17 @@ onnx::NodeProto& Exporter::node(const Layer& l, const std::string& op, std::vect
   return *n;
 }
 
-std::string Exporter::weight(const Layer& l, const std::string& param, const std::vector<int64_t>& dims) {
+// A parameter as an initializer of its own name, in the layout it has (check_weights held it
+// to the graph's).
+std::string Exporter::weight(const Layer& l, const std::string& param) {
   const std::string name = l.name + "." + param;
-  if (dry_) {
-    auto* t = graph_->add_initializer();
-    t->set_name(name);
-    for (int64_t d : dims) t->add_dims(d);
-    return name;
-  }
-  auto it = weights_.find(name);
-  if (it == weights_.end()) fail(l, fmt::format("no weight '{}' to export", name));
-  int64_t count = 1;
-  for (int64_t d : dims) count *= d;
-  if (it->second.dims != dims || static_cast<int64_t>(it->second.data.size()) != count)
-    fail(l, fmt::format("weight '{}' is {}, expected {}", name, dims_text(it->second.dims), dims_text(dims)));
   auto* t = graph_->add_initializer();
   t->set_name(name);
   t->set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t->add_dims(d);
+  if (dry_) return name;
+  auto it = weights_.find(name);
+  if (it == weights_.end()) fail(l, fmt::format("no weight '{}' to export", name));
+  for (int64_t d : it->second.dims) t->add_dims(d);
   t->set_raw_data(std::string(reinterpret_cast<const char*>(it->second.data.data()), it->second.data.size() * 4));
   return name;
 }
@@ -149,8 +142,8 @@ std::string Exporter::as_4d(int index) {
 }
 
 // A per-channel parameter shaped to broadcast over N x C x H x W ([C, 1, 1]) or [N, C] ([C]).
-std::string Exporter::per_channel(const Layer& l, const std::string& param, int64_t channels, bool flat) {
-  const std::string name = weight(l, param, {channels});
+std::string Exporter::per_channel(const Layer& l, const std::string& param, bool flat) {
+  const std::string name = weight(l, param);
   if (flat) return name;
   auto* t = graph_->mutable_initializer(graph_->initializer_size() - 1);
   t->add_dims(1);
@@ -169,27 +162,23 @@ void Exporter::layer(int index) {
   switch (l.op) {
     case OpKind::Input:
       return;
-    case OpKind::Conv: {
-      const auto& a = std::get<ConvAttrs>(l.attrs);
-      std::vector<std::string> ins{as_4d(l.inputs[0]),
-                                   weight(l, "weight", {a.out_channels, in_shape.c / a.groups, a.win.kh, a.win.kw})};
-      if (a.bias) ins.push_back(weight(l, "bias", {a.out_channels}));
-      auto& n = node(l, "Conv", ins, {out});
-      set_ints(n, "dilations", {a.win.dh, a.win.dw});
-      set_int(n, "group", a.groups);
-      set_window(n, a.win, false);
-      return;
-    }
+    case OpKind::Conv:
     case OpKind::ConvTranspose: {
-      const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
-      std::vector<std::string> ins{as_4d(l.inputs[0]),
-                                   weight(l, "weight", {in_shape.c, a.out_channels / a.groups, a.win.kh, a.win.kw})};
-      if (a.bias) ins.push_back(weight(l, "bias", {a.out_channels}));
-      auto& n = node(l, "ConvTranspose", ins, {out});
-      set_ints(n, "dilations", {a.win.dh, a.win.dw});
-      set_int(n, "group", a.groups);
-      set_window(n, a.win, false);
-      set_ints(n, "output_padding", {a.output_pad_h, a.output_pad_w});
+      auto conv = [&](const auto& a, const char* op) -> onnx::NodeProto& {
+        std::vector<std::string> ins{as_4d(l.inputs[0]), weight(l, "weight")};
+        if (a.bias) ins.push_back(weight(l, "bias"));
+        auto& n = node(l, op, ins, {out});
+        set_ints(n, "dilations", {a.win.dh, a.win.dw});
+        set_int(n, "group", a.groups);
+        set_window(n, a.win, false);
+        return n;
+      };
+      if (l.op == OpKind::Conv) {
+        conv(std::get<ConvAttrs>(l.attrs), "Conv");
+      } else {
+        const auto& a = std::get<ConvTransposeAttrs>(l.attrs);
+        set_ints(conv(a, "ConvTranspose"), "output_padding", {a.output_pad_h, a.output_pad_w});
+      }
       return;
     }
     case OpKind::MaxPool:
@@ -233,10 +222,8 @@ void Exporter::layer(int index) {
       return;
     }
     case OpKind::BatchNorm: {
-      const int64_t c = l.output.c;
       auto& n = node(l, "BatchNormalization",
-                     {in(0), weight(l, "weight", {c}), weight(l, "bias", {c}), weight(l, "running_mean", {c}),
-                      weight(l, "running_var", {c})},
+                     {in(0), weight(l, "weight"), weight(l, "bias"), weight(l, "running_mean"), weight(l, "running_var")},
                      {out});
       set_float(n, "epsilon", std::get<BatchNormAttrs>(l.attrs).eps);
       keep_rank();
@@ -304,8 +291,8 @@ void Exporter::layer(int index) {
       const std::string normed = a.affine ? out + ".normed" : out;
       node(l, "Div", {out + ".centred", out + ".std"}, {normed});
       if (a.affine) {
-        node(l, "Mul", {normed, per_channel(l, "weight", l.output.c, false)}, {out + ".scaled"});
-        node(l, "Add", {out + ".scaled", per_channel(l, "bias", l.output.c, false)}, {out});
+        node(l, "Mul", {normed, per_channel(l, "weight", false)}, {out + ".scaled"});
+        node(l, "Add", {out + ".scaled", per_channel(l, "bias", false)}, {out});
       }
       return;
     }
@@ -313,8 +300,8 @@ void Exporter::layer(int index) {
       const bool flat = flat_[l.inputs[0]];
       const bool bias = std::get<ScaleAttrs>(l.attrs).bias;
       const std::string scaled = bias ? out + ".scaled" : out;
-      node(l, "Mul", {in(0), per_channel(l, "weight", l.output.c, flat)}, {scaled});
-      if (bias) node(l, "Add", {scaled, per_channel(l, "bias", l.output.c, flat)}, {out});
+      node(l, "Mul", {in(0), per_channel(l, "weight", flat)}, {scaled});
+      if (bias) node(l, "Add", {scaled, per_channel(l, "bias", flat)}, {out});
       return keep_rank();
     }
     case OpKind::Add:
@@ -386,14 +373,13 @@ void Exporter::layer(int index) {
       return;
     case OpKind::FullyConnected: {
       const auto& a = std::get<FullyConnectedAttrs>(l.attrs);
-      const int64_t features = in_shape.c * in_shape.h * in_shape.w;
       std::string x = in(0);
       if (!in_flat(0)) {  // an fc reads C x H x W: torch writes the flatten before its Linear
         x = out + ".flat";
         set_int(node(l, "Flatten", {in(0)}, {x}, "Flatten"), "axis", 1);
       }
-      std::vector<std::string> ins{x, weight(l, "weight", {a.out_features, features})};
-      if (a.bias) ins.push_back(weight(l, "bias", {a.out_features}));
+      std::vector<std::string> ins{x, weight(l, "weight")};
+      if (a.bias) ins.push_back(weight(l, "bias"));
       auto& n = node(l, "Gemm", ins, {out});
       set_int(n, "transB", 1);
       flat_[index] = true;

@@ -15,7 +15,8 @@ namespace archbench {
 
 constexpr int64_t kExportOpset = 13;
 
-// The serialized ModelProto. `weights` holds every parameter the graph needs, keyed
+// The serialized ModelProto. `weights` holds every parameter the graph needs (as check_weights
+// accepts them), keyed
 // "<layer>.<param>" in PyTorch layouts (runtime/runtime.h); initializers keep those names.
 // Every layer's output shape is recorded as value_info. Throws SpecError naming the layer for
 // an op that opset 13 cannot express (deform_conv, dense_crf, an adaptive pool that does not

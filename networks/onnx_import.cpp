@@ -163,6 +163,9 @@ std::string pads_text(int64_t t, int64_t l, int64_t b, int64_t r) {
   return fmt::format("[{}, {}, {}, {}]", t, l, b, r);
 }
 
+struct NodeWindow;
+void window_attrs(std::vector<std::pair<std::string, std::string>>& attrs, const NodeWindow& w, bool stride_always);
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
   return s;
@@ -212,6 +215,9 @@ class Importer {
   void name_layers();
 
   // node families
+  ConstPtr conv_weight(const onnx::NodeProto& n, const Act& x, int64_t& groups);
+  void conv_layer(const onnx::NodeProto& n, const Act& x, const std::string& op, ConstPtr w, const NodeWindow& win,
+                  int64_t groups, Shape out, std::vector<std::pair<std::string, std::string>> extra);
   void conv(const onnx::NodeProto& n, const Act& x);
   void conv_transpose(const onnx::NodeProto& n, const Act& x);
   void pool(const onnx::NodeProto& n, const Act& x, bool max);
@@ -544,6 +550,15 @@ NodeWindow node_window(const onnx::NodeProto& n, std::vector<int64_t> kernel, co
   return w;
 }
 
+// A window's spec attributes: the kernel, then stride, padding and dilation where they are not
+// the defaults (a pool's stride always: the spec's default for pools is the kernel, ONNX's 1).
+void window_attrs(std::vector<std::pair<std::string, std::string>>& attrs, const NodeWindow& w, bool stride_always) {
+  attrs.emplace_back("kernel", pair_text(w.kh, w.kw));
+  if (stride_always || w.sh != 1 || w.sw != 1) attrs.emplace_back("stride", pair_text(w.sh, w.sw));
+  if (w.pt || w.pl || w.pb || w.pr) attrs.emplace_back("padding", pads_text(w.pt, w.pl, w.pb, w.pr));
+  if (w.dh != 1 || w.dw != 1) attrs.emplace_back("dilation", pair_text(w.dh, w.dw));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values
 
@@ -581,6 +596,8 @@ std::optional<double> Importer::scalar(const std::string& name) const {
   if (it != values_.end() && it->second.c && it->second.c->numel() == 1) return it->second.c->at(0);
   auto init = inits_.find(name);
   if (init != inits_.end()) {
+    const auto& dims = init->second->dims();
+    if (std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d != 1; })) return std::nullopt;
     try {
       ConstPtr c = decode(*init->second, name);
       if (c->numel() == 1) return c->at(0);
@@ -1445,43 +1462,55 @@ void Importer::map_node(int index) {
   unsupported(fmt::format("no spec op does what {} does", op));
 }
 
-void Importer::conv(const onnx::NodeProto& n, const Act& x) {
+// What Conv and ConvTranspose share: an N x C x H x W input, a float 4-d weight, a group count.
+ConstPtr Importer::conv_weight(const onnx::NodeProto& n, const Act& x, int64_t& groups) {
   if (x.layout != Layout::NCHW) unsupported("a convolution of a tensor that is not N x C x H x W");
   ConstPtr w = get_const(n, 1, "weight");
   if (w->dims.size() != 4) unsupported(fmt::format("its weight is {}, expected 4-d", dims_text(w->dims)));
   if (w->integer) unsupported("integer weights");
-  const Shape s = shape(x);
-  const int64_t groups = attr_int(n, "group", 1);
-  if (groups < 1 || s.c % groups != 0 || w->dims[1] * groups != s.c || w->dims[0] % groups != 0)
-    unsupported(fmt::format("weight {} with group {} does not fit {} input channels", dims_text(w->dims), groups, s.c));
-  const NodeWindow win = node_window(n, {w->dims[2], w->dims[3]}, s, false);
-  const int64_t outs = w->dims[0];
-  const int64_t h = window_output(s.h, win.pt, win.pb, win.dh * (win.kh - 1) + 1, win.sh, false);
-  const int64_t wd = window_output(s.w, win.pl, win.pr, win.dw * (win.kw - 1) + 1, win.sw, false);
+  groups = attr_int(n, "group", 1);
+  const int64_t channels = shape(x).c;
+  const bool transposed = n.op_type() == "ConvTranspose";
+  const bool fits = groups >= 1 && channels % groups == 0 &&
+                    (transposed ? w->dims[0] == channels : w->dims[1] * groups == channels && w->dims[0] % groups == 0);
+  if (!fits)
+    unsupported(fmt::format("weight {} with group {} does not fit {} input channels", dims_text(w->dims), groups, channels));
+  return w;
+}
+
+// The conv-like layer: its attributes (a window's only where they are not the defaults), the
+// weight and the optional bias (input 2).
+void Importer::conv_layer(const onnx::NodeProto& n, const Act& x, const std::string& op, ConstPtr w, const NodeWindow& win,
+                          int64_t groups, Shape out, std::vector<std::pair<std::string, std::string>> extra) {
   std::optional<ConstPtr> bias = opt_const(n, 2);
-  if (bias && (*bias)->numel() != outs) unsupported(fmt::format("its bias has {} values for {} outputs", (*bias)->numel(), outs));
+  if (bias && (*bias)->numel() != out.c) unsupported(fmt::format("its bias has {} values for {} outputs", (*bias)->numel(), out.c));
   if (bias && (*bias)->integer) unsupported("an integer bias");
-  std::vector<std::pair<std::string, std::string>> attrs{{"out", std::to_string(outs)}, {"kernel", pair_text(win.kh, win.kw)}};
-  if (win.sh != 1 || win.sw != 1) attrs.emplace_back("stride", pair_text(win.sh, win.sw));
-  if (win.pt || win.pl || win.pb || win.pr) attrs.emplace_back("padding", pads_text(win.pt, win.pl, win.pb, win.pr));
-  if (win.dh != 1 || win.dw != 1) attrs.emplace_back("dilation", pair_text(win.dh, win.dw));
+  std::vector<std::pair<std::string, std::string>> attrs{{"out", std::to_string(out.c)}};
+  window_attrs(attrs, win, false);
+  for (auto& kv : extra) attrs.push_back(std::move(kv));
   if (groups != 1) attrs.emplace_back("groups", std::to_string(groups));
   attrs.emplace_back("bias", bias ? "true" : "false");
-  const int id = add_layer(n, "conv", {x.layer}, {s.n, outs, h, wd}, std::move(attrs));
-  layers_[id].params["weight"] = w;
-  if (bias) layers_[id].params["bias"] = make_floats({outs}, (*bias)->f);
+  const int id = add_layer(n, op, {x.layer}, out, std::move(attrs));
+  layers_[id].params["weight"] = std::move(w);
+  if (bias) layers_[id].params["bias"] = make_floats({out.c}, (*bias)->f);
   bind(n.output(0), Act{id, Layout::NCHW, 0});
 }
 
-void Importer::conv_transpose(const onnx::NodeProto& n, const Act& x) {
-  if (x.layout != Layout::NCHW) unsupported("a convolution of a tensor that is not N x C x H x W");
-  ConstPtr w = get_const(n, 1, "weight");
-  if (w->dims.size() != 4) unsupported(fmt::format("its weight is {}, expected 4-d", dims_text(w->dims)));
+void Importer::conv(const onnx::NodeProto& n, const Act& x) {
+  int64_t groups = 1;
+  ConstPtr w = conv_weight(n, x, groups);
   const Shape s = shape(x);
-  const int64_t groups = attr_int(n, "group", 1);
-  if (groups < 1 || w->dims[0] != s.c || s.c % groups != 0)
-    unsupported(fmt::format("weight {} with group {} does not fit {} input channels", dims_text(w->dims), groups, s.c));
-  if (w->integer) unsupported("integer weights");
+  const NodeWindow win = node_window(n, {w->dims[2], w->dims[3]}, s, false);
+  const int64_t h = window_output(s.h, win.pt, win.pb, win.dh * (win.kh - 1) + 1, win.sh, false);
+  const int64_t wd = window_output(s.w, win.pl, win.pr, win.dw * (win.kw - 1) + 1, win.sw, false);
+  const int64_t outs = w->dims[0];
+  conv_layer(n, x, "conv", w, win, groups, {s.n, outs, h, wd}, {});
+}
+
+void Importer::conv_transpose(const onnx::NodeProto& n, const Act& x) {
+  int64_t groups = 1;
+  ConstPtr w = conv_weight(n, x, groups);
+  const Shape s = shape(x);
   NodeWindow win = node_window(n, {w->dims[2], w->dims[3]}, s, true);
   const int64_t outs = w->dims[1] * groups;
   int64_t oph = 0, opw = 0;
@@ -1507,63 +1536,43 @@ void Importer::conv_transpose(const onnx::NodeProto& n, const Act& x) {
   }
   const int64_t h = full(s.h, win.kh, win.sh, win.dh, oph) - win.pt - win.pb;
   const int64_t wd = full(s.w, win.kw, win.sw, win.dw, opw) - win.pl - win.pr;
-  std::optional<ConstPtr> bias = opt_const(n, 2);
-  if (bias && (*bias)->numel() != outs) unsupported(fmt::format("its bias has {} values for {} outputs", (*bias)->numel(), outs));
-  if (bias && (*bias)->integer) unsupported("an integer bias");
-  std::vector<std::pair<std::string, std::string>> attrs{{"out", std::to_string(outs)}, {"kernel", pair_text(win.kh, win.kw)}};
-  if (win.sh != 1 || win.sw != 1) attrs.emplace_back("stride", pair_text(win.sh, win.sw));
-  if (win.pt || win.pl || win.pb || win.pr) attrs.emplace_back("padding", pads_text(win.pt, win.pl, win.pb, win.pr));
-  if (oph || opw) attrs.emplace_back("output_padding", pair_text(oph, opw));
-  if (win.dh != 1 || win.dw != 1) attrs.emplace_back("dilation", pair_text(win.dh, win.dw));
-  if (groups != 1) attrs.emplace_back("groups", std::to_string(groups));
-  attrs.emplace_back("bias", bias ? "true" : "false");
-  const int id = add_layer(n, "conv_transpose", {x.layer}, {s.n, outs, h, wd}, std::move(attrs));
-  layers_[id].params["weight"] = w;
-  if (bias) layers_[id].params["bias"] = make_floats({outs}, (*bias)->f);
-  bind(n.output(0), Act{id, Layout::NCHW, 0});
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (oph || opw) extra.emplace_back("output_padding", pair_text(oph, opw));
+  conv_layer(n, x, "conv_transpose", w, win, groups, {s.n, outs, h, wd}, std::move(extra));
 }
 
 void Importer::pool(const onnx::NodeProto& n, const Act& x, bool max) {
   if (x.layout != Layout::NCHW) unsupported("pooling a tensor that is not N x C x H x W");
-  const Shape s = shape(x);
-  const NodeWindow win = node_window(n, {}, s, false);
+  Shape s = shape(x);
+  NodeWindow win = node_window(n, {}, s, false);
   if (!max && (win.dh != 1 || win.dw != 1)) unsupported("a dilated average pool");
   if (max && attr_int(n, "storage_order", 0) != 0) unsupported("storage_order 1");
   const bool ceil = attr_int(n, "ceil_mode", 0) != 0;
+  int input = x.layer;
   // Padding beyond half the window (torch's ceil_mode at opset 9, TensorFlow's SAME pools):
   // a max pool takes a pad layer of the lowest float first; an average pool cannot say what it
   // divides by.
   if (2 * std::max(win.pt, win.pb) > win.kh || 2 * std::max(win.pl, win.pr) > win.kw) {
     if (!max) unsupported(fmt::format("an average pool padded by {} beyond half its {}x{} window",
                                       dims_text(std::vector<int64_t>{win.pt, win.pl, win.pb, win.pr}), win.kh, win.kw));
-    const Shape padded{s.n, s.c, s.h + win.pt + win.pb, s.w + win.pl + win.pr};
-    const int pad = add_layer(n, "pad", {x.layer}, padded,
-                              {{"padding", pads_text(win.pt, win.pl, win.pb, win.pr)}, {"value", num(std::numeric_limits<float>::lowest())}});
-    layers_[pad].part = "pad";
-    NodeWindow inner = win;
-    inner.pt = inner.pl = inner.pb = inner.pr = 0;
-    const int64_t h = window_output(padded.h, 0, 0, inner.dh * (inner.kh - 1) + 1, inner.sh, ceil);
-    const int64_t w = window_output(padded.w, 0, 0, inner.dw * (inner.kw - 1) + 1, inner.sw, ceil);
-    std::vector<std::pair<std::string, std::string>> attrs{{"kernel", pair_text(inner.kh, inner.kw)},
-                                                           {"stride", pair_text(inner.sh, inner.sw)}};
-    if (inner.dh != 1 || inner.dw != 1) attrs.emplace_back("dilation", pair_text(inner.dh, inner.dw));
-    if (ceil) attrs.emplace_back("ceil_mode", "true");
-    bind(n.output(0), Act{add_layer(n, "maxpool", {pad}, {s.n, s.c, h, w}, std::move(attrs)), Layout::NCHW, 0});
-    return;
+    s = {s.n, s.c, s.h + win.pt + win.pb, s.w + win.pl + win.pr};
+    input = add_layer(n, "pad", {x.layer}, s,
+                      {{"padding", pads_text(win.pt, win.pl, win.pb, win.pr)},
+                       {"value", num(std::numeric_limits<float>::lowest())}});
+    layers_[input].part = "pad";
+    win.pt = win.pl = win.pb = win.pr = 0;
   }
   const int64_t h = window_output(s.h, win.pt, win.pb, win.dh * (win.kh - 1) + 1, win.sh, ceil);
   const int64_t w = window_output(s.w, win.pl, win.pr, win.dw * (win.kw - 1) + 1, win.sw, ceil);
-  std::vector<std::pair<std::string, std::string>> attrs{{"kernel", pair_text(win.kh, win.kw)},
-                                                         {"stride", pair_text(win.sh, win.sw)}};
-  const bool padded = win.pt || win.pl || win.pb || win.pr;
-  if (padded) attrs.emplace_back("padding", pads_text(win.pt, win.pl, win.pb, win.pr));
-  if (win.dh != 1 || win.dw != 1) attrs.emplace_back("dilation", pair_text(win.dh, win.dw));
+  std::vector<std::pair<std::string, std::string>> attrs;
+  window_attrs(attrs, win, true);
   if (ceil) attrs.emplace_back("ceil_mode", "true");
   // ONNX's AveragePool leaves the padding out of the divisor unless told otherwise; the spec's
   // default is PyTorch's, which counts it.
+  const bool padded = win.pt || win.pl || win.pb || win.pr;
   if (!max && (padded || ceil))
     attrs.emplace_back("count_include_pad", attr_int(n, "count_include_pad", 0) ? "true" : "false");
-  bind(n.output(0), Act{add_layer(n, max ? "maxpool" : "avgpool", {x.layer}, {s.n, s.c, h, w}, std::move(attrs)),
+  bind(n.output(0), Act{add_layer(n, max ? "maxpool" : "avgpool", {input}, {s.n, s.c, h, w}, std::move(attrs)),
                         Layout::NCHW, 0});
 }
 

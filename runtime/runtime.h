@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "networks/networks.h"
+#include "networks/onnx_import.h"
 
 namespace archbench {
 
@@ -58,6 +60,19 @@ Weights init_weights(const Graph& graph, uint64_t seed);
 // Keys the graph does not use are ignored (a torchvision state_dict carries
 // num_batches_tracked, aux heads, ...). Throws RuntimeError naming the key and `source`.
 void check_weights(const Graph& graph, const Weights& weights, const std::string& source);
+
+// An ONNX model's initializers as weights, and weights as the arrays export_onnx writes.
+Weights weights_from_arrays(std::map<std::string, ImportedArray> arrays);
+std::map<std::string, ImportedArray> arrays_from_weights(Weights weights);
+
+// A network to run: a spec loaded, or an ONNX model imported (networks/onnx_import.h) once,
+// with the weights it carries (its initializers, checked against the graph) where
+// `model_weights` asks for them. `weights` is empty for a spec.
+struct LoadedNetwork {
+  Graph graph;
+  std::optional<Weights> weights;
+};
+LoadedNetwork load_network(const std::filesystem::path& file, const LoadOptions& options, bool model_weights);
 
 // .npy (NumPy format 1.0/2.0, little-endian float32, C order). Throws RuntimeError on a
 // missing, truncated or non-float32 file; write is whole-or-nothing.

@@ -221,6 +221,34 @@ Weights init_weights(const Graph& graph, uint64_t seed) {
   return w;
 }
 
+Weights weights_from_arrays(std::map<std::string, ImportedArray> arrays) {
+  Weights w;
+  for (auto& [name, array] : arrays) {
+    Tensor t;
+    t.shape = std::move(array.dims);
+    t.data = std::move(array.data);
+    w.emplace(name, std::move(t));
+  }
+  return w;
+}
+
+std::map<std::string, ImportedArray> arrays_from_weights(Weights weights) {
+  std::map<std::string, ImportedArray> arrays;
+  for (auto& [name, t] : weights) arrays.emplace(name, ImportedArray{std::move(t.shape), std::move(t.data)});
+  return arrays;
+}
+
+LoadedNetwork load_network(const std::filesystem::path& file, const LoadOptions& options, bool model_weights) {
+  if (!is_onnx_path(file)) return {load_spec(file, options), std::nullopt};
+  OnnxImport model = import_onnx(file, options, model_weights);
+  LoadedNetwork n{load_imported_spec(model.spec, file, options), std::nullopt};
+  if (model_weights) {
+    n.weights = weights_from_arrays(std::move(model.weights));
+    check_weights(n.graph, *n.weights, file.string());
+  }
+  return n;
+}
+
 void check_weights(const Graph& graph, const Weights& weights, const std::string& source) {
   for (const Param& p : params_of(graph)) {
     const Layer& l = graph.layers[p.layer];

@@ -216,35 +216,9 @@ void zoo_networks(KernelSet set) {
   }
 }
 
-// The ops an ONNX import needs (standalone activations, channel shuffle, slices into a concat,
-// layer norm, layer scale), at batch 2 and odd sizes, against the reference executor.
+// The ops an ONNX import needs (tests/fixtures/import_ops.yaml), against the reference executor.
 void import_ops(KernelSet set) {
-  Graph g = load_text(R"(
-name: import_ops
-input: [2, 6, 9, 11]
-layers:
-  - {name: stem, op: conv, out: 24, kernel: 3, padding: 1, bias: false}
-  - {name: stem_bn, op: batchnorm}
-  - {name: stem_act, op: hardswish}
-  - {name: shuffle, op: channel_shuffle, groups: 3}
-  - {name: left, op: slice, channels: [0, 12]}
-  - {name: right, op: slice, inputs: shuffle, channels: [12, 24]}
-  - {name: r1, op: conv, out: 12, kernel: 1, bias: false}
-  - {name: r1_act, op: gelu}
-  - {name: cat, op: concat, inputs: [left, r1_act]}
-  - {name: ln, op: layer_norm}
-  - {name: pw, op: conv, out: 37, kernel: 1}
-  - {name: pw_act, op: gelu, approximate: tanh}
-  - {name: pw2, op: conv, out: 24, kernel: 1}
-  - {name: ls, op: scale}
-  - {name: res, op: add, inputs: [ls, cat]}
-  - {name: bn, op: batchnorm}
-  - {name: bn_act, op: hardswish}
-  - {name: gate, op: hardsigmoid}
-  - {name: clip, op: clip, min: 0.1, max: 0.9}
-  - {name: out, op: scale, bias: true}
-  - {name: side, op: clip, inputs: ln, max: 0.5}
-)");
+  Graph g = load_spec(test_dir() / "fixtures" / "import_ops.yaml");
   Weights w = init_weights(g, 3);
   Tensor x = random_tensor(g.input().output, 5);
   double err = worst_error(run_on(set, g, w, x), run_reference(g, w, x));

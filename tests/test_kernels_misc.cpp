@@ -105,6 +105,18 @@ double deform_error(const std::string& spec, double amplitude, std::string& ran)
   return r.error(out, "dc");
 }
 
+// `x` as the channels [offset, offset + C) of a tensor of `channels` channels (a concat's slice):
+// kernels that read a channel window of a wider buffer are checked on it.
+Tensor widened(const Tensor& x, int64_t channels, int64_t offset) {
+  const Shape s = x.nchw();
+  Tensor wide(Shape{s.n, channels, s.h, s.w});
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c)
+      for (int64_t y = 0; y < s.h; ++y)
+        for (int64_t w = 0; w < s.w; ++w) wide.at(n, c + offset, y, w) = x.at(n, c, y, w);
+  return wide;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(kernels_misc)
@@ -204,11 +216,7 @@ BOOST_AUTO_TEST_CASE(fully_connected_reads_a_strided_view) {
   // The fc input as a channel window of a wider buffer (a concat slice).
   Run r(net("[2, 12, 3, 5]", "  - {name: fc, op: fc, out: 33}\n"));
   k::PreparedFC p = k::prepare_fc(r.w.at("fc.weight"), &r.w.at("fc.bias"), r.g.input().output);
-  Tensor wide(Shape{2, 20, 3, 5});
-  for (int64_t n = 0; n < 2; ++n)
-    for (int64_t c = 0; c < 12; ++c)
-      for (int64_t y = 0; y < 3; ++y)
-        for (int64_t x = 0; x < 5; ++x) wide.at(n, c + 5, y, x) = r.x.at(n, c, y, x);
+  Tensor wide = widened(r.x, 20, 5);
   k::Buffer all = k::to_halide(wide);
   k::Buffer view = all.cropped(0, 5, 12);
   k::Buffer out = r.out("fc");
@@ -475,11 +483,7 @@ BOOST_AUTO_TEST_CASE(layer_norm_across_channels) {
   }
   // Reading a channel window of a wider buffer (a concat slice).
   Run r(net("[2, 12, 3, 5]", "  - {name: ln, op: layer_norm}\n"));
-  Tensor wide(Shape{2, 20, 3, 5});
-  for (int64_t n = 0; n < 2; ++n)
-    for (int64_t c = 0; c < 12; ++c)
-      for (int64_t y = 0; y < 3; ++y)
-        for (int64_t x = 0; x < 5; ++x) wide.at(n, c + 5, y, x) = r.x.at(n, c, y, x);
+  Tensor wide = widened(r.x, 20, 5);
   k::Buffer all = k::to_halide(wide);
   k::PreparedLayerNorm p = k::prepare_layer_norm(LayerNormAttrs{}, &r.w.at("ln.weight"), &r.w.at("ln.bias"), 12);
   k::Buffer out = r.out("ln");

@@ -144,18 +144,16 @@ struct Model {
   }
   // A Constant node whose output is `name`.
   Model& constant(const std::string& name, const Dims& dims, const Floats& values) {
-    Attr a;
-    a.set_name("value");
-    a.set_type(Attr::TENSOR);
-    *a.mutable_t() = float_tensor("", dims, values);
-    node("Constant", {}, {name}, "", {a});
-    return *this;
+    return constant_tensor(name, float_tensor("", dims, values));
   }
   Model& constant_i64(const std::string& name, const Dims& dims, const Dims& values) {
+    return constant_tensor(name, int64_tensor("", dims, values));
+  }
+  Model& constant_tensor(const std::string& name, const onnx::TensorProto& value) {
     Attr a;
     a.set_name("value");
     a.set_type(Attr::TENSOR);
-    *a.mutable_t() = int64_tensor("", dims, values);
+    *a.mutable_t() = value;
     node("Constant", {}, {name}, "", {a});
     return *this;
   }
