@@ -224,6 +224,10 @@ class Importer {
   void binary(const onnx::NodeProto& n, const Val& a, const Val& b);
   void resize(const onnx::NodeProto& n, const Act& x);
   void reshape(const onnx::NodeProto& n, const Act& x, const Const& target);
+  struct SliceArgs {
+    std::vector<int64_t> starts, ends, axes, steps;
+  };
+  SliceArgs slice_args(const onnx::NodeProto& n);
   void slice_act(const onnx::NodeProto& n, const Act& x);
   void split_act(const onnx::NodeProto& n, const Act& x);
   void fold(const onnx::NodeProto& n, const std::vector<Val>& in);
@@ -1748,28 +1752,36 @@ void Importer::reshape(const onnx::NodeProto& n, const Act& x, const Const& targ
   unsupported(fmt::format("a reshape of {} to {}", dims_text(from), dims_text(to)));
 }
 
+// A Slice's starts, ends, axes (all, where absent) and steps (1, where absent), of equal lengths:
+// attributes before opset 10, constant inputs after.
+Importer::SliceArgs Importer::slice_args(const onnx::NodeProto& n) {
+  SliceArgs a;
+  if (opset_ < 10) {
+    a.starts = attr_ints(n, "starts").value_or(std::vector<int64_t>{});
+    a.ends = attr_ints(n, "ends").value_or(std::vector<int64_t>{});
+    a.axes = attr_ints(n, "axes").value_or(std::vector<int64_t>{});
+  } else {
+    a.starts = get_const(n, 1, "starts")->ints();
+    a.ends = get_const(n, 2, "ends")->ints();
+    if (auto c = opt_const(n, 3)) a.axes = (*c)->ints();
+    if (auto c = opt_const(n, 4)) a.steps = (*c)->ints();
+  }
+  if (a.axes.empty())
+    for (size_t k = 0; k < a.starts.size(); ++k) a.axes.push_back(static_cast<int64_t>(k));
+  if (a.steps.empty()) a.steps.assign(a.starts.size(), 1);
+  if (a.starts.size() != a.ends.size() || a.axes.size() != a.starts.size() || a.steps.size() != a.starts.size())
+    unsupported("starts, ends, axes and steps of different lengths");
+  return a;
+}
+
 void Importer::slice_act(const onnx::NodeProto& n, const Act& x) {
   if (x.layout != Layout::NCHW && x.layout != Layout::Flat) unsupported("slicing a permuted tensor");
   const std::vector<int64_t> d = dims(x);
-  std::vector<int64_t> starts, ends, axes, steps;
-  if (opset_ < 10) {
-    starts = attr_ints(n, "starts").value_or(std::vector<int64_t>{});
-    ends = attr_ints(n, "ends").value_or(std::vector<int64_t>{});
-    axes = attr_ints(n, "axes").value_or(std::vector<int64_t>{});
-  } else {
-    starts = get_const(n, 1, "starts")->ints();
-    ends = get_const(n, 2, "ends")->ints();
-    if (auto a = opt_const(n, 3)) axes = (*a)->ints();
-    if (auto st = opt_const(n, 4)) steps = (*st)->ints();
-  }
-  if (axes.empty())
-    for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
-  if (starts.size() != ends.size() || axes.size() != starts.size() || (!steps.empty() && steps.size() != starts.size()))
-    unsupported("starts, ends, axes and steps of different lengths");
+  const auto [starts, ends, axes, steps] = slice_args(n);
   std::vector<int64_t> begin(d.size(), 0), end = d;
   for (size_t k = 0; k < axes.size(); ++k) {
     const int64_t axis = normalize_axis(axes[k], d.size());
-    if (!steps.empty() && steps[k] != 1) unsupported("a slice with a step other than 1");
+    if (steps[k] != 1) unsupported("a slice with a step other than 1");
     const int64_t dim = d[axis];
     auto clampi = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + dim : v, 0, dim); };
     begin[axis] = clampi(starts[k]), end[axis] = clampi(ends[k]);
@@ -2039,26 +2051,12 @@ void Importer::fold(const onnx::NodeProto& n, const std::vector<Val>& in) {
   }
   if (op == "Slice") {
     const Const& a = c0();
-    std::vector<int64_t> starts, ends, axes, steps;
-    if (opset_ < 10) {
-      starts = attr_ints(n, "starts").value_or(std::vector<int64_t>{});
-      ends = attr_ints(n, "ends").value_or(std::vector<int64_t>{});
-      axes = attr_ints(n, "axes").value_or(std::vector<int64_t>{});
-    } else {
-      if (in.size() < 3 || !in[1].c || !in[2].c) unsupported("Slice without starts and ends");
-      starts = in[1].c->ints();
-      ends = in[2].c->ints();
-      if (in.size() > 3 && in[3].c) axes = in[3].c->ints();
-      if (in.size() > 4 && in[4].c) steps = in[4].c->ints();
-    }
-    if (axes.empty())
-      for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
-    if (starts.size() != ends.size() || axes.size() != starts.size()) unsupported("starts, ends and axes differ in length");
+    const auto [starts, ends, axes, steps] = slice_args(n);
     const size_t rank = a.dims.size();
     std::vector<int64_t> b(rank, 0), st(rank, 1), d = a.dims;
     for (size_t k = 0; k < axes.size(); ++k) {
       const int64_t ax = normalize_axis(axes[k], rank), dim = a.dims[ax];
-      const int64_t step = steps.empty() ? 1 : steps[k];
+      const int64_t step = steps[k];
       if (step == 0) unsupported("a slice step of 0");
       int64_t s0 = starts[k] < 0 ? starts[k] + dim : starts[k], e0 = ends[k] < 0 ? ends[k] + dim : ends[k];
       if (step > 0) {
