@@ -22,16 +22,20 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -165,7 +169,8 @@ Range even_part(int64_t n, int parts, int part) { return {n * part / parts, n * 
 
 // Part `part` of [0, items) cut so that each part holds about the same share of the work
 // counted by `offsets` (a CSR offset array: item k costs offsets[k + 1] - offsets[k]).
-Range weighted_part(const std::vector<uint32_t>& offsets, int parts, int part) {
+template <typename Offsets>
+Range weighted_part(const Offsets& offsets, int parts, int part) {
   const int64_t items = static_cast<int64_t>(offsets.size()) - 1;
   if (items <= 0) return {0, 0};
   const uint64_t total = offsets.back();
@@ -212,10 +217,74 @@ void make_buffer(std::vector<T, A>& v, size_t n, T fill = T{}) {
   v.assign(n, fill);
 }
 
+// Large blocks are kept when a call frees them and handed to a later request that fits,
+// pages already touched: the CRF runs once per image with buffers of the same sizes, and on
+// the machine this was tuned on first-touching a call's buffers cost a fifth of its time even
+// with 2 MiB pages (500x375 pixels, 21 labels: about 40 ms of 0.2 s). Blocks of at least
+// kPooledBytes come from here; at most kCachedBytes are kept in all (the largest go first),
+// so a process holds at most that much beyond what it uses.
+class BlockCache {
+ public:
+  static constexpr size_t kPooledBytes = size_t{256} << 10;
+  static constexpr size_t kCachedBytes = size_t{512} << 20;
+
+  static BlockCache& instance() {
+    static BlockCache* cache = new BlockCache;  // never destroyed: buffers may outlive statics
+    return *cache;
+  }
+
+  void* take(size_t bytes) {
+    // Whole 2 MiB pages from 2 MiB up, whole 64 KiB below (a small array in a huge page
+    // would have the kernel clear all 2 MiB of it).
+    const size_t unit = bytes >= kHuge ? kHuge : kSmallUnit;
+    const size_t size = (bytes + unit - 1) / unit * unit;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // The smallest cached block that holds `size`, if it is at most twice as large.
+      const auto fit = free_.lower_bound(size);
+      if (fit != free_.end() && fit->first / 2 <= size) {
+        void* block = fit->second;
+        cached_ -= fit->first;
+        used_.emplace(block, fit->first);
+        free_.erase(fit);
+        return block;
+      }
+    }
+    void* block = std::aligned_alloc(unit == kHuge ? kHuge : 4096, size);
+    if (!block) throw std::bad_alloc();
+    if (unit == kHuge) advise_huge_pages(block, size);
+    std::lock_guard<std::mutex> lock(mutex_);
+    used_.emplace(block, size);
+    return block;
+  }
+
+  void give(void* block) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto at = used_.find(block);
+    const size_t size = at->second;
+    used_.erase(at);
+    free_.emplace(size, block);
+    cached_ += size;
+    while (cached_ > kCachedBytes) {
+      const auto largest = std::prev(free_.end());
+      std::free(largest->second);
+      cached_ -= largest->first;
+      free_.erase(largest);
+    }
+  }
+
+ private:
+  static constexpr size_t kHuge = size_t{2} << 20, kSmallUnit = size_t{64} << 10;
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;       // size -> block
+  std::unordered_map<void*, size_t> used_;  // block -> size
+  size_t cached_ = 0;
+};
+
 // A std::vector whose resize leaves new elements of trivial types uninitialised where a plain
-// one would zero them. The large per-call arrays are all written before they are read, mostly
-// by parallel passes, which then also take the page faults of first touch, rather than one
-// thread zeroing everything beforehand.
+// one would zero them, its large blocks from the BlockCache. The large per-call arrays are all
+// written before they are read, mostly by parallel passes, rather than zeroed by one thread
+// beforehand.
 template <typename T>
 struct NoInit : std::allocator<T> {
   template <typename U>
@@ -225,6 +294,14 @@ struct NoInit : std::allocator<T> {
   NoInit() = default;
   template <typename U>
   NoInit(const NoInit<U>&) noexcept {}
+  T* allocate(size_t n) {
+    if (n * sizeof(T) < BlockCache::kPooledBytes) return std::allocator<T>::allocate(n);
+    return static_cast<T*>(BlockCache::instance().take(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < BlockCache::kPooledBytes) return std::allocator<T>::deallocate(p, n);
+    BlockCache::instance().give(p);
+  }
   template <typename U>
   void construct(U* at) noexcept {
     ::new (static_cast<void*>(at)) U;
@@ -448,17 +525,17 @@ struct LatticeGraph {
   int64_t points = 0;  // every lattice point, lonely pixels' corners included
   int64_t kept = 0;    // points that hold values
   // Slice: the corners of pixel i (none for a lonely one), entries [slice_offsets[i], [i + 1]).
-  std::vector<uint32_t> slice_offsets;
+  Array<uint32_t> slice_offsets;
   Array<uint32_t> slice_point;
   Array<float> slice_weight;
-  std::vector<float> self;  // per pixel: a lonely pixel's response to itself, else 0
+  Array<float> self;  // per pixel: a lonely pixel's response to itself, else 0
   // Splat: the pixels of kept point p, in pixel order, entries [splat_offsets[p], [p + 1]).
-  std::vector<uint32_t> splat_offsets;
+  Array<uint32_t> splat_offsets;
   Array<uint32_t> splat_pixel;
   Array<float> splat_weight;
   // Blur: per axis, maximal runs of points each the previous one's neighbour along the axis
   // (a run of one point is left out: the blur does not change it).
-  std::vector<std::vector<uint32_t>> chain_offsets, chain_points;
+  std::vector<Array<uint32_t>> chain_offsets, chain_points;
 };
 
 // The hash of a key is linear in its coordinates before mixing, so that a neighbour's hash is
@@ -540,8 +617,8 @@ class PointTable {
     }
   }
 
-  std::vector<uint64_t> slots_;
-  std::vector<int32_t> keys_;
+  Array<uint64_t> slots_;
+  Array<int32_t> keys_;
   uint64_t mask_ = 0;
 };
 
@@ -674,61 +751,95 @@ LatticeGraph build_lattice(const float* features, int64_t pixels, Team& team) {
   }
 
   // 1. The simplices and the points. The points are numbered in order of first touch (the
-  //    numbering must not depend on timing), so one thread hashes the corners, chunk by chunk,
-  //    while the others compute the next chunk's simplices.
-  PointTable<D> table(pixels / 4, entries);  // natural images have fewer points than pixels
-  Array<uint32_t> corner_point = uninitialised<uint32_t>(static_cast<size_t>(entries));
+  //    numbering must not depend on timing or on the number of threads). Each part hashes the
+  //    corners of its own run of pixels into a table of its own, numbering them in its order
+  //    of first touch; the parts' tables are then merged in part order, which numbers every
+  //    point exactly as one pass over all pixels would (a part's run follows the earlier
+  //    ones'), and the corners are renumbered. (One thread hashing while the others computed
+  //    simplices was no faster than one thread doing both: the simplices crossed cores.)
+  const int parts = team.size();
+  struct Part {
+    Range pixels;
+    std::unique_ptr<PointTable<D>> table;
+    Array<uint32_t> owner;    // per local point: the first pixel to touch it
+    Array<uint32_t> touches;  // per local point: how many of the part's pixels touch it
+    Array<uint32_t> global;   // per local point: its number in the merged table
+    Array<uint32_t> cursor;   // per local point: where its next splat entry goes
+  };
+  std::vector<Part> part_of(static_cast<size_t>(parts));
+  Array<uint32_t> corner_local = uninitialised<uint32_t>(static_cast<size_t>(entries));
   Array<float> corner_weight = uninitialised<float>(static_cast<size_t>(entries));
   Array<float> response = uninitialised<float>(static_cast<size_t>(pixels));
-  std::vector<uint32_t> owner;    // the first pixel to touch each point
-  std::vector<uint32_t> touches;  // how many pixels have the point as a corner
-  reserve_buffer(owner, static_cast<size_t>(entries));
-  reserve_buffer(touches, static_cast<size_t>(entries));
-  constexpr int64_t kChunk = 4096;
-  const int64_t chunks = (pixels + kChunk - 1) / kChunk;
-  std::vector<Simplex<D>> computed(kChunk), hashing(kChunk);
   std::atomic<bool> out_of_range{false};
-  for (int64_t c = 0; c <= chunks; ++c) {
-    team.run([&](int part) {
-      if (part == 0 && c > 0) {
-        const int64_t first = (c - 1) * kChunk, count = std::min(kChunk, pixels - first);
-        for (int64_t i = 0; i < count; ++i) {
-          const Simplex<D>& s = hashing[static_cast<size_t>(i)];
-          const int64_t px = first + i;
-          for (int k = 0; k < kCorners; ++k) {
-            const uint32_t id = table.find_or_insert(s.key[k], s.linear[k]);
-            if (id == owner.size()) {
-              owner.push_back(static_cast<uint32_t>(px));
-              touches.push_back(0);
-            }
-            ++touches[id];
-            corner_point[static_cast<size_t>(px * kCorners + k)] = id;
-          }
-        }
+  team.run([&](int part) {
+    Part& mine = part_of[static_cast<size_t>(part)];
+    mine.pixels = even_part(pixels, parts, part);
+    const int64_t count = mine.pixels.end - mine.pixels.begin;
+    mine.table = std::make_unique<PointTable<D>>(count / 4, count * kCorners);  // natural images: few points
+    Simplex<D> s;
+    int32_t previous_base[D] = {};
+    int previous_rank[kCorners] = {};
+    uint32_t previous_id[kCorners] = {};
+    bool have_previous = false;
+    for (int64_t px = mine.pixels.begin; px < mine.pixels.end; ++px) {
+      if (!enclosing_simplex<D>(features + px * D, scale, s)) {
+        out_of_range.store(true, std::memory_order_relaxed);
+        return;
       }
-      if (c < chunks && (part > 0 || team.size() == 1)) {
-        const int workers = std::max(1, team.size() - 1);
-        const int64_t first = c * kChunk;
-        const Range r = even_part(std::min(kChunk, pixels - first), workers, std::max(0, part - 1));
-        for (int64_t i = r.begin; i < r.end; ++i) {
-          Simplex<D>& s = computed[static_cast<size_t>(i)];
-          if (!enclosing_simplex<D>(features + (first + i) * D, scale, s)) {
-            out_of_range.store(true, std::memory_order_relaxed);
-            return;
+      // Neighbouring pixels often share their simplex (same base, same ranks): then they
+      // share its corners, and the look-ups are skipped.
+      const bool same = have_previous && std::equal(s.key[0], s.key[0] + D, previous_base) &&
+                        std::equal(s.rank, s.rank + kCorners, previous_rank);
+      for (int k = 0; k < kCorners; ++k) {
+        uint32_t id = previous_id[k];
+        if (!same) {
+          id = mine.table->find_or_insert(s.key[k], linear_hash<D>(s.key[k]));
+          if (id == mine.owner.size()) {
+            mine.owner.push_back(static_cast<uint32_t>(px));
+            mine.touches.push_back(0);
           }
-          for (int k = 0; k < kCorners; ++k) {
-            s.linear[k] = linear_hash<D>(s.key[k]);
-            corner_weight[static_cast<size_t>((first + i) * kCorners + k)] = s.weight[k];
-          }
-          response[static_cast<size_t>(first + i)] = lonely_response<D>(s);
+          previous_id[k] = id;
         }
+        ++mine.touches[id];
+        corner_local[static_cast<size_t>(px * kCorners + k)] = id;
+        corner_weight[static_cast<size_t>(px * kCorners + k)] = s.weight[k];
       }
-    });
-    if (out_of_range.load())
-      refuse("features must be finite and below 1e7 standard deviations (check the image and the sxy/srgb parameters)");
-    std::swap(computed, hashing);
+      std::copy(s.key[0], s.key[0] + D, previous_base);
+      std::copy(s.rank, s.rank + kCorners, previous_rank);
+      have_previous = true;
+      response[static_cast<size_t>(px)] = lonely_response<D>(s);
+    }
+  });
+  if (out_of_range.load())
+    refuse("features must be finite and below 1e7 standard deviations (check the image and the sxy/srgb parameters)");
+  // The merge: part 0's table is the start of the whole one.
+  PointTable<D> table = std::move(*part_of[0].table);
+  Array<uint32_t> owner = part_of[0].owner;
+  Array<uint32_t> touches = part_of[0].touches;
+  part_of[0].global.resize(owner.size());
+  std::iota(part_of[0].global.begin(), part_of[0].global.end(), 0u);
+  for (int part = 1; part < parts; ++part) {
+    Part& later = part_of[static_cast<size_t>(part)];
+    later.global.resize(later.owner.size());
+    for (size_t j = 0; j < later.owner.size(); ++j) {
+      const int32_t* key = later.table->key(static_cast<int64_t>(j));
+      const uint32_t id = table.find_or_insert(key, linear_hash<D>(key));
+      if (id == owner.size()) {
+        owner.push_back(later.owner[j]);
+        touches.push_back(0);
+      }
+      touches[id] += later.touches[j];
+      later.global[j] = id;
+    }
+    later.table.reset();
   }
   const int64_t points = table.size();
+  Array<uint32_t> corner_point = uninitialised<uint32_t>(static_cast<size_t>(entries));
+  team.run([&](int part) {
+    const Part& mine = part_of[static_cast<size_t>(part)];
+    for (int64_t e = mine.pixels.begin * kCorners; e < mine.pixels.end * kCorners; ++e)
+      corner_point[static_cast<size_t>(e)] = mine.global[corner_local[static_cast<size_t>(e)]];
+  });
 
   // 2. Every point's next neighbour along each axis (in parallel; the table is only read).
   Array<uint32_t> next = uninitialised<uint32_t>(static_cast<size_t>(points * kCorners));
@@ -747,7 +858,7 @@ LatticeGraph build_lattice(const float* features, int64_t pixels, Team& team) {
 
   // 3. Lonely pixels: none of their corners is shared and every link along an axis stays
   //    inside their own simplex. The other pixels' corners are kept, renumbered in order.
-  std::vector<uint8_t> linked;
+  Array<uint8_t> linked;
   make_buffer(linked, static_cast<size_t>(pixels), uint8_t{0});
   for (int64_t px = 0; px < pixels; ++px)
     for (int k = 0; k < kCorners; ++k)
@@ -763,7 +874,7 @@ LatticeGraph build_lattice(const float* features, int64_t pixels, Team& team) {
   g.d = D;
   g.pixels = pixels;
   g.points = points;
-  std::vector<uint32_t> kept_id, kept_point;
+  Array<uint32_t> kept_id, kept_point;
   make_buffer(kept_id, static_cast<size_t>(points), kNone);
   reserve_buffer(kept_point, static_cast<size_t>(points));
   for (int64_t p = 0; p < points; ++p)
@@ -782,7 +893,7 @@ LatticeGraph build_lattice(const float* features, int64_t pixels, Team& team) {
     }
 
   // 4. Per axis, the chains, walked from the points with no predecessor.
-  std::vector<uint16_t> has_previous;  // bit j: a predecessor along axis j
+  Array<uint16_t> has_previous;  // bit j: a predecessor along axis j
   make_buffer(has_previous, static_cast<size_t>(kept), uint16_t{0});
   for (int64_t k = 0; k < kept; ++k)
     for (int j = 0; j < kCorners; ++j) {
@@ -835,18 +946,32 @@ LatticeGraph build_lattice(const float* features, int64_t pixels, Team& team) {
         g.splat_offsets[static_cast<size_t>(k)] + touches[kept_point[static_cast<size_t>(k)]];
   g.splat_pixel = uninitialised<uint32_t>(sliced);
   g.splat_weight = uninitialised<float>(sliced);
-  team.run([&](int part) {
-    const Range mine = weighted_part(g.splat_offsets, team.size(), part);
-    std::vector<uint32_t> cursor(g.splat_offsets.begin() + mine.begin, g.splat_offsets.begin() + mine.end);
-    for (int64_t px = 0; px < pixels; ++px)
-      for (uint32_t e = g.slice_offsets[static_cast<size_t>(px)]; e < g.slice_offsets[static_cast<size_t>(px) + 1];
-           ++e) {
-        const int64_t id = g.slice_point[e];
-        if (id < mine.begin || id >= mine.end) continue;
-        const uint32_t at = cursor[static_cast<size_t>(id - mine.begin)]++;
-        g.splat_pixel[at] = static_cast<uint32_t>(px);
-        g.splat_weight[at] = g.slice_weight[e];
+  // Each part writes its pixels' entries: a point's entries from part t follow those from the
+  // earlier parts, so every list stays in pixel order. Where part t's entries of each of its
+  // points start is counted over the parts' local points, in part order.
+  {
+    Array<uint32_t> filled(static_cast<size_t>(points), 0u);  // entries taken by earlier parts
+    for (Part& mine : part_of) {
+      mine.cursor.resize(mine.global.size());
+      for (size_t j = 0; j < mine.global.size(); ++j) {
+        const uint32_t p = mine.global[j], k = kept_id[p];
+        if (k == kNone) continue;
+        mine.cursor[j] = g.splat_offsets[k] + filled[p];
+        filled[p] += mine.touches[j];
       }
+    }
+  }
+  team.run([&](int part) {
+    Part& mine = part_of[static_cast<size_t>(part)];
+    for (int64_t px = mine.pixels.begin; px < mine.pixels.end; ++px) {
+      const uint32_t first = g.slice_offsets[static_cast<size_t>(px)];
+      if (first == g.slice_offsets[static_cast<size_t>(px) + 1]) continue;  // lonely
+      for (int k = 0; k < kCorners; ++k) {
+        const uint32_t at = mine.cursor[corner_local[static_cast<size_t>(px * kCorners + k)]]++;
+        g.splat_pixel[at] = static_cast<uint32_t>(px);
+        g.splat_weight[at] = g.slice_weight[first + static_cast<uint32_t>(k)];
+      }
+    }
   });
   return g;
 }
@@ -1011,8 +1136,9 @@ std::vector<float> apply_lattice(const LatticeGraph& g, const float* values, int
 }
 
 // d_i = sum_j K_ij: the filter applied to an image of ones, with one float per point.
-std::vector<float> degrees(const LatticeGraph& g, Team& team) {
-  std::vector<float> lattice(static_cast<size_t>(g.kept)), degree(static_cast<size_t>(g.pixels));
+Array<float> degrees(const LatticeGraph& g, Team& team) {
+  Array<float> lattice = uninitialised<float>(static_cast<size_t>(g.kept));
+  Array<float> degree = uninitialised<float>(static_cast<size_t>(g.pixels));
   const int parts = team.size();
   team.run([&](int part) {
     const Range r = weighted_part(g.splat_offsets, parts, part);
@@ -1056,8 +1182,9 @@ std::vector<float> degrees(const LatticeGraph& g, Team& team) {
 //   symmetric: s_j = d_j^(-1/2),  t_i = d_i^(-1/2).
 // d comes from the same lattice, so the lattice's constant scale cancels in both.
 void fold_normalisation(LatticeGraph& g, double weight, bool symmetric, Team& team) {
-  const std::vector<float> degree = degrees(g, team);
-  std::vector<float> s(static_cast<size_t>(g.pixels)), t(static_cast<size_t>(g.pixels));
+  const Array<float> degree = degrees(g, team);
+  Array<float> s = uninitialised<float>(static_cast<size_t>(g.pixels));
+  Array<float> t = uninitialised<float>(static_cast<size_t>(g.pixels));
   const int parts = team.size();
   team.run([&](int part) {
     const Range r = even_part(g.pixels, parts, part);
