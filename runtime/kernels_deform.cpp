@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <thread>
 
 #include "archbench_deform_p1.h"
 #include "archbench_deform_p12.h"
+#include "archbench_deform_p14.h"
 #include "archbench_deform_p7.h"
 #include "runtime/kernels_misc.h"
 #ifdef ARCHBENCH_HAS_CUDA
@@ -22,9 +24,12 @@ namespace archbench::kernels {
 
 namespace {
 
-// The bytes of sampled columns a task's band of rows holds (all of the group's channels and
-// taps of its pixels): within L2 (1 MiB on Zen 5) beside the filter slice of one channel tile.
-constexpr int64_t kBandBytes = 512 << 10;
+// The most bytes of sampled columns a task's band of rows holds (all of the group's channels
+// and taps of its pixels): about L2 (1 MiB on Zen 5). Bands of up to 512 KiB, which left L2
+// room for a channel tile's filter slice, cost ResNet's 14x14 deformable convs an uneven split
+// (bands of 4, 4, 4 and 2 rows on 2 threads): 0.81-0.86 ms each against 0.70-0.75 ms for
+// two bands of 7 rows (903 KiB).
+constexpr int64_t kBandBytes = 1 << 20;
 
 }  // namespace
 
@@ -78,22 +83,60 @@ std::string run_deform_conv(const PreparedDeform& p, const Buffer& input, const 
   Fn fn = nullptr;
   std::string ran = "deform";
   if (cpu) {
-    // Edge tiles shift inwards, computing some pixels twice: take the 12-pixel tile only where
-    // it wastes little (its pixels cost about 0.85 of a 7-pixel tile's: more FMAs per load).
-    // ResNet's 28-, 14- and 7-wide maps take 7 (no waste); 56 takes 12 (60 computed).
-    const int64_t tiles12 = (width + 11) / 12 * 12, tiles7 = (width + 6) / 7 * 7;
-    const bool wide = width >= 12 && static_cast<double>(tiles12) * 0.85 < static_cast<double>(tiles7);
-    fn = wide ? archbench_deform_p12 : width >= 7 ? archbench_deform_p7 : archbench_deform_p1;
-    ran = wide ? "deform p12" : width >= 7 ? "deform p7" : "deform p1";
+    // Edge tiles shift inwards, computing some pixels twice: take the tile with the least work,
+    // a pixel of a wider tile costing less (more FMAs per filter load): 0.82 of a 7-pixel
+    // tile's at 14, 0.85 at 12, about 3 times as much at 1. ResNet's 56-, 28- and 14-wide maps
+    // take 14 (no waste), its 7-wide ones 7.
+    struct Tile {
+      int pixels;
+      double cost;
+      Fn fn;
+    };
+    const Tile tiles[] = {
+        {14, 0.82, archbench_deform_p14}, {12, 0.85, archbench_deform_p12}, {7, 1.0, archbench_deform_p7}};
+    fn = archbench_deform_p1;
+    ran = "deform p1";
+    double least = 3.0 * width;  // the 1-pixel tile's
+    for (const Tile& t : tiles) {
+      if (width < t.pixels) continue;
+      const double work = static_cast<double>((width + t.pixels - 1) / t.pixels * t.pixels) * t.cost;
+      if (work < least) {
+        least = work;
+        fn = t.fn;
+        ran = fmt::format("deform p{}", t.pixels);
+      }
+    }
   } else {
     fn = for_set<Fn>(nullptr, ARCHBENCH_CUDA_FN(deform), ARCHBENCH_OPENCL_FN(deform));
   }
-  // Rows per task: the band's columns within kBandBytes, and a task per thread at least where
-  // the image has the rows (each band reads the whole filter once).
+  // Tasks: bands of rows, each split into groups of channel tiles. Each task samples its
+  // band's columns (all channels and taps of its pixels, within kBandBytes), then runs its
+  // tiles over them, streaming each tile's filter slice. The band and group sizes whose tasks
+  // finish soonest on the threads, in pixel passes of one tile: rounds of ceil(tasks / threads) x (tiles x (pixels + 8)
+  // + pixels / 2). The 8 is the filter slice's stream from L3 (about half a 14-pixel row's FMAs on Zen 5, by bandwidth
+  // and peak), the half pixel the sampling (a few loads and FMAs per channel vector against a tile's 32). ResNet's 28-
+  // and 14-wide maps take bands of 7 rows, its 7x7 ones the whole image in 2 groups (2 equal tasks, where bands of 3
+  // rows left a thread idle).
   const int64_t row_bytes = int64_t{width} * cin_g * win.kh * win.kw * 4;
   const int64_t threads = std::max(1u, std::thread::hardware_concurrency());
-  int64_t rows = std::clamp<int64_t>(kBandBytes / std::max<int64_t>(row_bytes, 1), 1, height);
-  rows = std::min<int64_t>(rows, std::max<int64_t>(1, int64_t{height} * images / threads));
+  const int64_t tiles = (cout_g + 31) / 32;
+  int64_t rows = 1, group = tiles;
+  double soonest = INFINITY;
+  for (int64_t r = height; r >= 1; --r) {
+    if (r > 1 && r * row_bytes > kBandBytes) continue;
+    const double pixels = static_cast<double>(r * width);
+    for (int64_t g = 1; g <= tiles; g *= 2) {
+      const int64_t per_group = (tiles + g - 1) / g;
+      const int64_t tasks = (height + r - 1) / r * images * g;
+      const double finish = static_cast<double>((tasks + threads - 1) / threads) *
+                            (static_cast<double>(per_group) * (pixels + 8) + pixels / 2);
+      if (finish < soonest) {
+        soonest = finish;
+        rows = r;
+        group = per_group;
+      }
+    }
+  }
 
   Buffer offsets = at_origin(offset.cropped(0, offset.dim(0).min(), 2 * taps)).launchable_copy(true);
   Buffer masks = p.sigmoid ? at_origin(offset.cropped(0, offset.dim(0).min() + 2 * taps, taps)).launchable_copy(true)
@@ -108,7 +151,7 @@ std::string run_deform_conv(const PreparedDeform& p, const Buffer& input, const 
         fn(in.raw_buffer(), const_cast<Buffer&>(p.conv.filters[i]).raw_buffer(),
            const_cast<Buffer&>(p.conv.biases[i]).raw_buffer(), offsets.raw_buffer(), masks.raw_buffer(), p.sigmoid,
            relu, g * cin_g, to_int(cin / p.offset_groups), to_int(win.sw), to_int(win.sh), to_int(win.dw),
-           to_int(win.dh), to_int(win.pad_left), to_int(win.pad_top), to_int(rows), out.raw_buffer());
+           to_int(win.dh), to_int(win.pad_left), to_int(win.pad_top), to_int(rows), to_int(group), out.raw_buffer());
     check(result, "deform_conv");
     if (out.data() != out_view.data()) out_view.copy_contents_from(out);
   }

@@ -53,6 +53,7 @@ class DeformConv2D : public Generator<DeformConv2D> {
   Input<int> dilation_x{"dilation_x"}, dilation_y{"dilation_y"};
   Input<int> pad_x{"pad_x"}, pad_y{"pad_y"};
   Input<int> band_rows{"band_rows"};          // output rows per parallel task (cpu set)
+  Input<int> tile_group{"tile_group"};        // channel tiles per parallel task (cpu set)
   Output<Buffer<float, 4>> output{"output"};  // co, x, y, n
 
   void generate() {
@@ -124,19 +125,23 @@ class DeformConv2D : public Generator<DeformConv2D> {
                        : get_target().has_feature(Target::AVX2)         ? 12
                                                                         : 8;
     const int px = std::max(1, std::min<int>(pixels, budget / (T / vec)));
-    Var co("co"), cv("cv"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), task("task");
-    // A task: a band of rows of one image. Its columns are sampled first (all channels and
-    // taps of the band's pixels, L2-sized: the runtime sizes the band), then each channel tile
-    // runs over the band, reusing the tile's filter slice row after row. Edge tiles along x
-    // shift inwards (the runtime picks `pixels` no wider than the output).
+    Var co("co"), cv("cv"), cg("cg"), ct("ct"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
+    // A task: a band of rows of one image and a group of channel tiles. Its columns are
+    // sampled first (all channels and taps of the band's pixels, L2-sized: the runtime sizes
+    // the band), then each of its channel tiles runs over the band, reusing the tile's filter
+    // slice row after row. Groups of tiles (each sampling the band again) are for maps whose
+    // rows do not split evenly between the threads (ResNet's 7x7). Edge tiles along x shift
+    // inwards (the runtime picks `pixels` no wider than the output).
     output.split(c, co, cv, T, TailStrategy::GuardWithIf)
+        .split(co, cg, ct, tile_group, TailStrategy::GuardWithIf)
         .split(x, xo, xi, px, TailStrategy::ShiftInwards)
         .split(y, yo, yi, band_rows, TailStrategy::GuardWithIf)
-        .reorder(cv, xi, xo, yi, co, yo, n)
+        .reorder(cv, xi, xo, yi, ct, cg, yo, n)
         .vectorize(cv, vec)
         .unroll(cv)
         .unroll(xi)
-        .fuse(yo, n, task)
+        .fuse(cg, yo, band)
+        .fuse(band, n, task)
         .parallel(task);
     acc.bound_extent(lane, T).bound_extent(tile, 1);
     acc.compute_at(output, xo).vectorize(lane, vec).unroll(lane).unroll(tile).unroll(x).unroll(y).unroll(n);
@@ -148,6 +153,10 @@ class DeformConv2D : public Generator<DeformConv2D> {
         .unroll(x)
         .unroll(y)
         .unroll(n);
+    // ResNets' widths as constants: the register tile broadcasts each pixel's column value from
+    // a pixel stride of channels x taps; a runtime stride made LLVM compute the 14 addresses
+    // in vector registers every step (spilling an accumulator), a constant one is an offset.
+    for (int channels : {128, 256, 512}) output.specialize(input.dim(0).extent() == channels && kw == 3 && kh == 3);
     cols.compute_at(output, task).vectorize(ci, vec, TailStrategy::GuardWithIf);
     cols.specialize(one_group);
     where.compute_at(output, task);
@@ -172,6 +181,7 @@ class DeformConv2D : public Generator<DeformConv2D> {
     pad_x.set_estimate(1);
     pad_y.set_estimate(1);
     band_rows.set_estimate(4);
+    tile_group.set_estimate(5);
     output.set_estimates({{0, 128}, {0, 28}, {0, 28}, {0, 1}});
   }
 };

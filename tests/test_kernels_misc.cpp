@@ -158,6 +158,12 @@ BOOST_AUTO_TEST_CASE(deform_conv_awkward_shapes) {
            "  - {name: dc, op: deform_conv, inputs: [input, off], out: 40, kernel: 3, padding: 1, "
            "modulated: sigmoid}\n"),
        6, "deform p12"},
+      {"14-pixel tiles: 28 wide (two tiles), 35 outputs, 2 offset groups, DCNv2",
+       net("[1, 6, 5, 28]",
+           "  - {name: off, op: conv, out: 54, kernel: 3, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 35, kernel: 3, padding: 1, "
+           "offset_groups: 2, modulated: sigmoid}\n"),
+       4, "deform p14"},
       {"1-pixel tiles: 5 wide, 33 outputs, stride 2",
        net("[1, 7, 11, 10]",
            "  - {name: off, op: conv, out: 18, kernel: 3, stride: 2, padding: 1}\n"
