@@ -1289,8 +1289,95 @@ std::vector<float> dense_crf_exact(const float* scores, const float* image, int6
   return out;
 }
 
+namespace dense_crf_detail {
+
+// The mean-field update by a CrfUpdateKernel: the lattices' corners as it reads them (every
+// pixel d + 1 of them, a lonely pixel's at the zero row with weight 0), the lonely terms of
+// both lattices summed, and a second Q buffer (the kernel does not update in place).
+class KernelUpdate {
+ public:
+  KernelUpdate(CrfUpdateKernel kernel, const std::vector<LatticeGraph>& graphs,
+               const std::vector<Array<float>>& lattice, const Array<float>& unary, const Array<float>& q,
+               int64_t labels, int64_t stride, Team& team)
+      : kernel_(kernel), team_(team) {
+    if (!kernel_) return;
+    const int64_t pixels = graphs.front().pixels;
+    job_.pixels = pixels;
+    job_.stride = stride;
+    job_.labels = labels;
+    job_.unary = unary.data();
+    corners_.resize(graphs.size());
+    for (size_t k = 0; k < graphs.size(); ++k) {
+      const LatticeGraph& g = graphs[k];
+      const int corners = g.d + 1;
+      corners_[k].point = uninitialised<int32_t>(static_cast<size_t>(pixels * corners));
+      corners_[k].weight = uninitialised<float>(static_cast<size_t>(pixels * corners));
+      job_.lattices.push_back(
+          CrfLattice{corners, g.kept + 1, lattice[k].data(), corners_[k].point.data(), corners_[k].weight.data()});
+    }
+    if (!kernel_(job_, 0, 0)) {
+      kernel_ = nullptr;
+      return;
+    }
+    self_ = uninitialised<float>(static_cast<size_t>(pixels));
+    next_ = uninitialised<float>(q.size());
+    job_.self = self_.data();
+    const int parts = team.size();
+    team.run([&](int part) {
+      const Range r = even_part(pixels, parts, part);
+      for (int64_t i = r.begin; i < r.end; ++i) {
+        const size_t at = static_cast<size_t>(i);
+        float self = 0;
+        for (size_t k = 0; k < graphs.size(); ++k) {
+          const LatticeGraph& g = graphs[k];
+          const uint32_t first = g.slice_offsets[at], corners = static_cast<uint32_t>(g.d + 1);
+          const bool lonely = first == g.slice_offsets[at + 1];
+          for (uint32_t c = 0; c < corners; ++c) {
+            const size_t to = at * corners + c;
+            corners_[k].point[to] =
+                lonely ? static_cast<int32_t>(g.kept) : static_cast<int32_t>(g.slice_point[first + c]);
+            corners_[k].weight[to] = lonely ? 0.0f : g.slice_weight[first + c];
+          }
+          self += g.self[at];
+        }
+        self_[at] = self;
+      }
+    });
+  }
+
+  bool active() const { return kernel_ != nullptr; }
+
+  // One update: q <- the kernel's result.
+  void run(Array<float>& q) {
+    job_.q = q.data();
+    job_.out = next_.data();
+    const int parts = team_.size();
+    std::atomic<bool> failed{false};
+    team_.run([&](int part) {
+      const Range r = even_part(job_.pixels, parts, part);
+      if (!kernel_(job_, r.begin, r.end)) failed.store(true);
+    });
+    if (failed.load()) refuse("the update kernel failed on lattices it accepted");
+    std::swap(q, next_);
+  }
+
+ private:
+  struct Corners {
+    Array<int32_t> point;
+    Array<float> weight;
+  };
+  CrfUpdateKernel kernel_;
+  Team& team_;
+  CrfUpdate job_;
+  std::vector<Corners> corners_;
+  Array<float> self_, next_;
+};
+
+}  // namespace dense_crf_detail
+
 std::vector<float> dense_crf_lattice(const float* scores, const float* image, int64_t n, int64_t labels, int64_t h,
-                                     int64_t w, const DenseCrfParams& params, int threads, LatticeStats* stats) {
+                                     int64_t w, const DenseCrfParams& params, int threads, LatticeStats* stats,
+                                     CrfUpdateKernel update) {
   check_crf_arguments(scores, image, n, labels, h, w, params);
   Team team(threads);
   const int parts = team.size();
@@ -1336,12 +1423,15 @@ std::vector<float> dense_crf_lattice(const float* scores, const float* image, in
     }
 
     if (!graphs.empty()) {
-      std::vector<Array<float>> lattice;  // each row is first written by the splat
+      // Each row is first written by the splat; one more row, of zeros, for the update kernel.
+      std::vector<Array<float>> lattice;
       int axes = 0;
       for (const LatticeGraph& g : graphs) {
-        lattice.push_back(uninitialised<float>(static_cast<size_t>(g.kept * stride)));
+        lattice.push_back(uninitialised<float>(static_cast<size_t>((g.kept + 1) * stride)));
+        std::fill(lattice.back().end() - stride, lattice.back().end(), 0.0f);
         axes = std::max(axes, g.d + 1);
       }
+      KernelUpdate kernel(update, graphs, lattice, unary, q, labels, stride, team);
       for (int it = 0; it < params.iterations; ++it) {
         team.run([&](int part) {
           for (size_t k = 0; k < graphs.size(); ++k)
@@ -1354,6 +1444,10 @@ std::vector<float> dense_crf_lattice(const float* scores, const float* image, in
                 blur(graphs[k], axis, stride, lattice[k].data(),
                      weighted_part(graphs[k].chain_offsets[static_cast<size_t>(axis)], parts, part));
           });
+        if (kernel.active()) {
+          kernel.run(q);
+          continue;
+        }
         // Slice both kernels onto the scores and take the softmax, pixel by pixel; a pixel's
         // own Q (the lonely term) is read before its row is overwritten.
         team.run([&](int part) {

@@ -64,11 +64,37 @@ std::vector<float> dense_crf_exact(const float* scores, const float* image, int6
 // after ten; where scores nearly tie, mean-field amplifies any change of kernel (a 5% change
 // of the exact path's weights moves as many pixels as the lattice does).
 //
+// The mean-field update as a kernel may do it (runtime/kernels_crf.cpp: a Halide one): per
+// pixel i in [begin, end) and label l < labels,
+//   out(l, i) = softmax over l of unary(l, i) + self(i) q(l, i)
+//               + sum over the lattices and their corners k of weight(k, i) values(l, point(k, i)),
+// rows of `stride` floats (labels padded with scores far below any other; they come out 0).
+// Every pixel has `corners` (d + 1) entries per lattice; a lonely pixel's point at the last
+// row of values, which is zero, with weight 0. out is not q's buffer.
+struct CrfLattice {
+  int corners = 0;
+  int64_t rows = 0;                // lattice points + 1 (the zero row)
+  const float* values = nullptr;   // rows x stride
+  const int32_t* point = nullptr;  // pixels x corners
+  const float* weight = nullptr;   // pixels x corners
+};
+struct CrfUpdate {
+  int64_t pixels = 0, stride = 0, labels = 0;
+  const float* unary = nullptr;
+  const float* q = nullptr;
+  const float* self = nullptr;
+  float* out = nullptr;
+  std::vector<CrfLattice> lattices;  // one or two
+};
+// False where the kernel does not handle this set of lattices (the built-in update runs).
+using CrfUpdateKernel = bool (*)(const CrfUpdate&, int64_t begin, int64_t end);
+
 // `threads` workers (0: one per hardware thread); the result does not depend on their number.
-// It may differ in the last bits between builds for different instruction sets.
+// It may differ in the last bits between builds for different instruction sets, and between
+// the built-in update (C++ vectors, below) and an `update` kernel's.
 std::vector<float> dense_crf_lattice(const float* scores, const float* image, int64_t n, int64_t labels, int64_t h,
                                      int64_t w, const DenseCrfParams& params, int threads,
-                                     LatticeStats* stats = nullptr);
+                                     LatticeStats* stats = nullptr, CrfUpdateKernel update = nullptr);
 
 // --- the Gaussian filter on its own (for tests) --------------------------------------------
 

@@ -613,8 +613,9 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
       return;
     }
     case OpKind::DenseCrf: {
-      // On the host, by the permutohedral lattice (runtime/dense_crf.h), on the kernel threads;
-      // a GPU set's tensors are copied down and the result up.
+      // On the host, by the permutohedral lattice (runtime/dense_crf.h) with the cpu set's
+      // Halide kernel for the mean-field update, on the kernel threads; a GPU set's tensors are
+      // copied down and the result up.
       const DenseCrfParams params = dense_crf_params(std::get<DenseCrfAttrs>(l.attrs));
       const int image = l.inputs[1];
       const Shape shape = l.output;
@@ -629,7 +630,7 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
         LatticeStats stats;
         try {
           q.data = dense_crf_lattice(s.data.data(), im.data.data(), shape.n, shape.c, shape.h, shape.w, params, threads,
-                                     &stats);
+                                     &stats, k::crf_update);
         } catch (const std::invalid_argument& e) {
           throw RuntimeError(e.what());
         }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "networks/networks.h"
+#include "runtime/dense_crf.h"
 #include "runtime/kernels.h"
 
 namespace archbench::kernels {
@@ -149,9 +150,16 @@ PreparedDeform prepare_deform_conv(const DeformConvAttrs& attrs, const Tensor& w
 // out = [relu](deform_conv(in, offset, mask) + bias), torchvision.ops.deform_conv2d's
 // semantics (schedules/deform.cpp). `offset` holds the offsets in its first 2 * G * kh * kw
 // channels; with sigmoid its next G * kh * kw are the mask logits, else `mask` (or null: ones).
-// Returns the variant that ran: "deform p12", "deform p7" or "deform p1" (the widest register
-// tile no wider than the output), "deform" on a GPU set.
+// Returns the variant that ran: "deform p14", "deform p12", "deform p7" or "deform p1" (the
+// register tile that computes the fewest pixels twice), "deform" on a GPU set.
 std::string run_deform_conv(const PreparedDeform& deform, const Buffer& in, const Buffer& offset, const Buffer* mask,
                             Buffer& out, bool relu);
+
+// --- dense CRF -----------------------------------------------------------------------------
+
+// dense_crf_lattice's mean-field update (runtime/dense_crf.h) by the cpu set's Halide kernel
+// (schedules/crf.cpp), in every kernel set: the CRF runs on the host. Handles the smoothness
+// and appearance lattices together or either alone (3 and 6 corners per pixel).
+bool crf_update(const CrfUpdate& job, int64_t begin, int64_t end);
 
 }  // namespace archbench::kernels

@@ -5,6 +5,11 @@
 //       tests/test_dense_crf_standalone.cpp -o /tmp/crf_test && /tmp/crf_test
 // `--no-timing` skips the last section, which times the lattice path and prints, not asserts,
 // the figures (timings on a shared machine are not a pass/fail matter).
+//
+// Built with ARCHBENCH_CRF_KERNEL and linked with the kernels (the CMake targets
+// archbench_dense_crf_check and bench/dense_crf.sh's archbench_dense_crf_bench), it also
+// checks and times the lattice path with the Halide mean-field update (schedules/crf.cpp)
+// against the built-in one.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,6 +22,9 @@
 #include <vector>
 
 #include "runtime/dense_crf.h"
+#ifdef ARCHBENCH_CRF_KERNEL
+#include "runtime/kernels_misc.h"
+#endif
 
 namespace {
 
@@ -146,6 +154,21 @@ std::vector<float> run_exact(const Problem& p, const DenseCrfParams& params) {
 
 std::vector<float> run_lattice(const Problem& p, const DenseCrfParams& params) {
   return archbench::dense_crf_lattice(p.scores.data(), p.image.data(), p.n, p.labels, p.h, p.w, params, 2);
+}
+
+// The mean-field update kernel dense_crf_lattice is given: the Halide one where linked.
+#ifdef ARCHBENCH_CRF_KERNEL
+constexpr archbench::CrfUpdateKernel kUpdate = &archbench::kernels::crf_update;
+#else
+constexpr archbench::CrfUpdateKernel kUpdate = nullptr;
+#endif
+
+std::vector<float> run_lattice_kernel(const Problem& p, const DenseCrfParams& params, int threads = 2) {
+  return archbench::dense_crf_lattice(p.scores.data(), p.image.data(), p.n, p.labels, p.h, p.w, params, threads,
+                                      nullptr, kUpdate);
+}
+std::vector<float> run_lattice_kernel_2(const Problem& p, const DenseCrfParams& params) {
+  return run_lattice_kernel(p, params);
 }
 
 template <typename F>
@@ -349,6 +372,48 @@ void check_lattice_against_exact() {
   check(same, "lattice: 1, 2, 3 and 7 threads give identical results");
 }
 
+// --- the Halide update against the built-in one ---------------------------------------------
+
+// Same lattices, same splat and blur: only the update's arithmetic differs (Halide's exp, the
+// order of the sums), by float rounding per iteration, which mean-field can amplify only where
+// scores tie. Label counts whose padded rows are 1, 3 and 5 vectors; each lattice alone; the
+// symmetric normalisation; a batch of 2; a noise image (most appearance corners lonely).
+void check_kernel_against_builtin() {
+  std::printf("\n== the Halide mean-field update against the built-in one ==\n");
+  struct Case {
+    const char* what;
+    Problem problem;
+    DenseCrfParams params;
+  };
+  DenseCrfParams gauss_only, bilat_only, symmetric;
+  gauss_only.bilateral_weight = 0;
+  bilat_only.gaussian_weight = 0;
+  symmetric.symmetric = true;
+  const Case cases[] = {
+      {"21 labels, 37x45 blocks", make_problem(1, 21, 37, 45, 31, false, 2.0f, 1.5f), DenseCrfParams{}},
+      {"5 labels, batch 2, 30x40 blocks", make_problem(2, 5, 30, 40, 32, false, 2.0f, 1.5f), DenseCrfParams{}},
+      {"33 labels, 23x29 noise", make_problem(1, 33, 23, 29, 33, true, 2.0f, 1.5f), DenseCrfParams{}},
+      {"smoothness kernel alone", make_problem(1, 21, 30, 40, 34, false, 2.0f, 1.5f), gauss_only},
+      {"appearance kernel alone", make_problem(1, 21, 30, 40, 35, false, 2.0f, 1.5f), bilat_only},
+      {"symmetric normalisation", make_problem(1, 21, 30, 40, 36, false, 2.0f, 1.5f), symmetric},
+  };
+  for (const Case& c : cases) {
+    const std::vector<float> builtin =
+        archbench::dense_crf_lattice(c.problem.scores.data(), c.problem.image.data(), c.problem.n, c.problem.labels,
+                                     c.problem.h, c.problem.w, c.params, 2);
+    const std::vector<float> kernel = run_lattice_kernel(c.problem, c.params);
+    const double diff = max_abs_diff(builtin, kernel), agree = agreement(c.problem, builtin, kernel);
+    check(diff < 1e-5 && agree >= 0.999 && max_label_sum_error(c.problem, kernel) <= 1e-5,
+          std::string(c.what) +
+              fmt(": max|dQ| %.2g < 1e-5, argmax agreement %.2f%% >= 99.9%%, labels sum to 1", diff, 100 * agree));
+  }
+  const Problem p = make_problem(1, 21, 30, 40, 37, false, 2.0f, 1.5f);
+  const std::vector<float> one = run_lattice_kernel(p, DenseCrfParams{}, 1);
+  bool same = true;
+  for (int threads : {2, 3, 7}) same = same && one == run_lattice_kernel(p, DenseCrfParams{}, threads);
+  check(same, "Halide update: 1, 2, 3 and 7 threads give identical results");
+}
+
 // --- the filter alone ------------------------------------------------------------------------
 
 void check_filter() {
@@ -432,7 +497,7 @@ void check_filter() {
 // Method: best of 5 consecutive calls, wall-clock time and the process's CPU time over the
 // call; the first call is printed too: it also first-touches the buffers that later calls
 // take from the block cache (an image after the first, as in a stream of images).
-void time_lattice(const char* name, const Problem& p, int threads) {
+void time_lattice(const char* name, const Problem& p, int threads, archbench::CrfUpdateKernel update) {
   LatticeStats stats;
   double best_wall = INFINITY, best_cpu = INFINITY, first_wall = 0;
   std::vector<float> q;
@@ -440,17 +505,17 @@ void time_lattice(const char* name, const Problem& p, int threads) {
     const auto start = std::chrono::steady_clock::now();
     const std::clock_t cpu_start = std::clock();
     q = archbench::dense_crf_lattice(p.scores.data(), p.image.data(), p.n, p.labels, p.h, p.w, DenseCrfParams{},
-                                     threads, &stats);
+                                     threads, &stats, update);
     best_cpu = std::min(best_cpu, static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (run == 0) first_wall = wall;
     best_wall = std::min(best_wall, wall);
   }
   std::printf(
-      "lattice, %lldx%lld, %lld labels, %s image, 10 iterations, %d thread(s): %.3f s wall, %.3f s CPU (first call "
-      "%.3f s)\n",
-      static_cast<long long>(p.w), static_cast<long long>(p.h), static_cast<long long>(p.labels), name, threads,
-      best_wall, best_cpu, first_wall);
+      "lattice, %s update, %lldx%lld, %lld labels, %s image, 10 iterations, %d thread(s): %.3f s wall, %.3f s CPU "
+      "(first call %.3f s)\n",
+      update ? "Halide" : "built-in", static_cast<long long>(p.w), static_cast<long long>(p.h),
+      static_cast<long long>(p.labels), name, threads, best_wall, best_cpu, first_wall);
   std::printf("  lattice points: %lld smoothness, %lld appearance (at most %lld and %lld)\n",
               static_cast<long long>(stats.points_gaussian), static_cast<long long>(stats.points_bilateral),
               static_cast<long long>(p.pixels() * 3), static_cast<long long>(p.pixels() * 6));
@@ -461,10 +526,11 @@ void report_timing() {
   std::printf("\n== timing (printed, not asserted) ==\n");
   const Problem noise = make_problem(1, 21, 375, 500, 21, true);
   const Problem blocks = make_problem(1, 21, 375, 500, 22, false, 2.0f, 1.5f);
-  for (int threads : {2, 1}) {
-    time_lattice("noise", noise, threads);
-    time_lattice("blocks", blocks, threads);
-  }
+  for (int threads : {2, 1})
+    for (const Problem* image : {&noise, &blocks})
+      for (archbench::CrfUpdateKernel update : {kUpdate, archbench::CrfUpdateKernel{}})
+        if (update || !kUpdate || threads == 2)
+          time_lattice(image == &noise ? "noise" : "blocks", *image, threads, update);
   const Problem small = make_problem(1, 21, 30, 40, 23, true);
   const auto start = std::chrono::steady_clock::now();
   run_exact(small, DenseCrfParams{});
@@ -478,8 +544,10 @@ int main(int argc, char** argv) {
   const bool timing = !(argc > 1 && std::string(argv[1]) == "--no-timing");
   check_invariants("exact", &run_exact);
   check_invariants("lattice", &run_lattice);
+  if (kUpdate) check_invariants("lattice with the Halide update", &run_lattice_kernel_2);
   check_errors();
   check_lattice_against_exact();
+  if (kUpdate) check_kernel_against_builtin();
   check_filter();
   if (timing) report_timing();
   std::printf("\n%s: %d check(s) failed\n", failures ? "FAILED" : "passed", failures);
