@@ -1306,18 +1306,19 @@ class KernelUpdate {
     job_.stride = stride;
     job_.labels = labels;
     job_.unary = unary.data();
-    corners_.resize(graphs.size());
-    for (size_t k = 0; k < graphs.size(); ++k) {
-      const LatticeGraph& g = graphs[k];
-      const int corners = g.d + 1;
-      corners_[k].point = uninitialised<int32_t>(static_cast<size_t>(pixels * corners));
-      corners_[k].weight = uninitialised<float>(static_cast<size_t>(pixels * corners));
-      job_.lattices.push_back(
-          CrfLattice{corners, g.kept + 1, lattice[k].data(), corners_[k].point.data(), corners_[k].weight.data()});
-    }
-    if (!kernel_(job_, 0, 0)) {
+    for (size_t k = 0; k < graphs.size(); ++k)
+      job_.lattices.push_back(CrfLattice{graphs[k].d + 1, graphs[k].kept + 1, lattice[k].data(), nullptr, nullptr});
+    if (!kernel_(job_, 0, 0)) {  // an empty run: does the kernel take these lattices?
       kernel_ = nullptr;
       return;
+    }
+    corners_.resize(graphs.size());
+    for (size_t k = 0; k < graphs.size(); ++k) {
+      const size_t entries = static_cast<size_t>(pixels * job_.lattices[k].corners);
+      corners_[k].point = uninitialised<int32_t>(entries);
+      corners_[k].weight = uninitialised<float>(entries);
+      job_.lattices[k].point = corners_[k].point.data();
+      job_.lattices[k].weight = corners_[k].weight.data();
     }
     self_ = uninitialised<float>(static_cast<size_t>(pixels));
     next_ = uninitialised<float>(q.size());

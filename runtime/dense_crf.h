@@ -86,7 +86,8 @@ struct CrfUpdate {
   float* out = nullptr;
   std::vector<CrfLattice> lattices;  // one or two
 };
-// False where the kernel does not handle this set of lattices (the built-in update runs).
+// False where the kernel does not handle this set of lattices (the built-in update runs then);
+// it is first asked with begin == end, before the corner arrays exist (point and weight null).
 using CrfUpdateKernel = bool (*)(const CrfUpdate&, int64_t begin, int64_t end);
 
 // `threads` workers (0: one per hardware thread); the result does not depend on their number.
