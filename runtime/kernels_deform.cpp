@@ -84,8 +84,8 @@ std::string run_deform_conv(const PreparedDeform& p, const Buffer& input, const 
   std::string ran = "deform";
   if (cpu) {
     // Edge tiles shift inwards, computing some pixels twice: take the tile with the least work,
-    // a pixel of a wider tile costing less (more FMAs per filter load): 0.82 of a 7-pixel
-    // tile's at 14, 0.85 at 12, about 3 times as much at 1. ResNet's 56-, 28- and 14-wide maps
+    // a pixel of a wider tile costing less (more FMAs per filter load; estimates): 0.82 of a
+    // 7-pixel tile's at 14, 0.85 at 12, about 3 times as much at 1. ResNet's 56-, 28- and 14-wide maps
     // take 14 (no waste), its 7-wide ones 7.
     struct Tile {
       int pixels;
@@ -111,12 +111,14 @@ std::string run_deform_conv(const PreparedDeform& p, const Buffer& input, const 
   }
   // Tasks: bands of rows, each split into groups of channel tiles. Each task samples its
   // band's columns (all channels and taps of its pixels, within kBandBytes), then runs its
-  // tiles over them, streaming each tile's filter slice. The band and group sizes whose tasks
-  // finish soonest on the threads, in pixel passes of one tile: rounds of ceil(tasks / threads) x (tiles x (pixels + 8)
-  // + pixels / 2). The 8 is the filter slice's stream from L3 (about half a 14-pixel row's FMAs on Zen 5, by bandwidth
-  // and peak), the half pixel the sampling (a few loads and FMAs per channel vector against a tile's 32). ResNet's 28-
-  // and 14-wide maps take bands of 7 rows, its 7x7 ones the whole image in 2 groups (2 equal tasks, where bands of 3
-  // rows left a thread idle).
+  // tiles over them, streaming each tile's filter slice. The band and group sizes are those
+  // whose tasks finish soonest on the threads, counted in pixel passes of one tile:
+  //   rounds of ceil(tasks / threads) x (tiles x (pixels + 8) + pixels / 2),
+  // the 8 an estimate of the filter slice's stream from L3 (about half a 14-pixel row's FMAs on
+  // Zen 5, by bandwidth and peak), the half pixel one of the sampling (a few loads and FMAs per
+  // channel vector against a tile's 32). ResNet's 28- and 14-wide maps take bands of 7 rows,
+  // its 7x7 ones the whole image in 2 groups (2 equal tasks, where bands of 3 rows had left a
+  // thread idle).
   const int64_t row_bytes = int64_t{width} * cin_g * win.kh * win.kw * 4;
   const int64_t threads = std::max(1u, std::thread::hardware_concurrency());
   const int64_t tiles = (cout_g + 31) / 32;

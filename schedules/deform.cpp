@@ -156,7 +156,10 @@ class DeformConv2D : public Generator<DeformConv2D> {
     // ResNets' widths as constants: the register tile broadcasts each pixel's column value from
     // a pixel stride of channels x taps; a runtime stride made LLVM compute the 14 addresses
     // in vector registers every step (spilling an accumulator), a constant one is an offset.
-    for (int channels : {128, 256, 512}) output.specialize(input.dim(0).extent() == channels && kw == 3 && kh == 3);
+    // AVX-512 only: below it the tile is 3 pixels or 1, and each case is code of its own to
+    // compile for every level.
+    if (get_target().has_feature(Target::AVX512_Skylake))
+      for (int channels : {128, 256, 512}) output.specialize(input.dim(0).extent() == channels && kw == 3 && kh == 3);
     cols.compute_at(output, task).vectorize(ci, vec, TailStrategy::GuardWithIf);
     cols.specialize(one_group);
     where.compute_at(output, task);
