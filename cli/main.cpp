@@ -356,13 +356,10 @@ int import_model(const ImportArgs& a) {
   if (!is_onnx_path(model))
     throw RuntimeError(fmt::format("{}: import reads ONNX models (a .onnx file)", shown_path(a.model)));
   const auto t0 = std::chrono::steady_clock::now();
-  OnnxImport m = import_onnx(model, options, !a.weights_out.empty());
-  const Graph g = load_imported_spec(m.spec, model, options);
-  if (!a.weights_out.empty()) {
-    Weights w = weights_from_arrays(std::move(m.weights));
-    check_weights(g, w, a.model);
-    write_safetensors(a.weights_out, w);
-  }
+  const LoadedNetwork n = load_network(model, options, !a.weights_out.empty());
+  const Graph& g = n.graph;
+  const OnnxImport& m = *n.model;
+  if (n.weights) write_safetensors(a.weights_out, *n.weights);
   try {
     emit(m.spec, a.out);
   } catch (...) {
@@ -526,8 +523,9 @@ int main(int argc, char** argv) {
   ImportArgs ia;
   CLI::App* import_cmd = app.add_subcommand("import", "an ONNX model as a spec (and its weights as .safetensors)");
   path(import_cmd->add_option("model", ia.model, "the .onnx file")->required(), "MODEL");
-  path(import_cmd->add_option("-o,--out", ia.out, "write the spec to this file (whole or not at all) instead of stdout"),
-       "-o");
+  path(
+      import_cmd->add_option("-o,--out", ia.out, "write the spec to this file (whole or not at all) instead of stdout"),
+      "-o");
   path(import_cmd->add_option("--weights-out", ia.weights_out,
                               "write the initializers as the spec's weights (.safetensors, keyed by layer name)"),
        "--weights-out");

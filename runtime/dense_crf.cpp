@@ -814,8 +814,8 @@ LatticeGraph build_lattice(const float* features, int64_t pixels, Team& team) {
     refuse("features must be finite and below 1e7 standard deviations (check the image and the sxy/srgb parameters)");
   // The merge: part 0's table is the start of the whole one.
   PointTable<D> table = std::move(*part_of[0].table);
-  Array<uint32_t> owner = part_of[0].owner;
-  Array<uint32_t> touches = part_of[0].touches;
+  Array<uint32_t> owner = std::move(part_of[0].owner);
+  Array<uint32_t> touches = part_of[0].touches;  // part 0's own counts are read again below
   part_of[0].global.resize(owner.size());
   std::iota(part_of[0].global.begin(), part_of[0].global.end(), 0u);
   for (int part = 1; part < parts; ++part) {
@@ -1299,8 +1299,8 @@ class KernelUpdate {
   KernelUpdate(CrfUpdateKernel kernel, const std::vector<LatticeGraph>& graphs,
                const std::vector<Array<float>>& lattice, const Array<float>& unary, const Array<float>& q,
                int64_t labels, int64_t stride, Team& team)
-      : kernel_(kernel), team_(team) {
-    if (!kernel_) return;
+      : run_(kernel.run), team_(team) {
+    if (!run_) return;
     const int64_t pixels = graphs.front().pixels;
     job_.pixels = pixels;
     job_.stride = stride;
@@ -1308,8 +1308,8 @@ class KernelUpdate {
     job_.unary = unary.data();
     for (size_t k = 0; k < graphs.size(); ++k)
       job_.lattices.push_back(CrfLattice{graphs[k].d + 1, graphs[k].kept + 1, lattice[k].data(), nullptr, nullptr});
-    if (!kernel_(job_, 0, 0)) {  // an empty run: does the kernel take these lattices?
-      kernel_ = nullptr;
+    if (!kernel.accepts(job_)) {
+      run_ = nullptr;
       return;
     }
     corners_.resize(graphs.size());
@@ -1346,19 +1346,17 @@ class KernelUpdate {
     });
   }
 
-  bool active() const { return kernel_ != nullptr; }
+  bool active() const { return run_ != nullptr; }
 
   // One update: q <- the kernel's result.
   void run(Array<float>& q) {
     job_.q = q.data();
     job_.out = next_.data();
     const int parts = team_.size();
-    std::atomic<bool> failed{false};
     team_.run([&](int part) {
       const Range r = even_part(job_.pixels, parts, part);
-      if (!kernel_(job_, r.begin, r.end)) failed.store(true);
+      run_(job_, r.begin, r.end);
     });
-    if (failed.load()) refuse("the update kernel failed on lattices it accepted");
     std::swap(q, next_);
   }
 
@@ -1367,7 +1365,7 @@ class KernelUpdate {
     Array<int32_t> point;
     Array<float> weight;
   };
-  CrfUpdateKernel kernel_;
+  void (*run_)(const CrfUpdate&, int64_t, int64_t);
   Team& team_;
   CrfUpdate job_;
   std::vector<Corners> corners_;

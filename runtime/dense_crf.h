@@ -86,16 +86,20 @@ struct CrfUpdate {
   float* out = nullptr;
   std::vector<CrfLattice> lattices;  // one or two
 };
-// False where the kernel does not handle this set of lattices (the built-in update runs then);
-// it is first asked with begin == end, before the corner arrays exist (point and weight null).
-using CrfUpdateKernel = bool (*)(const CrfUpdate&, int64_t begin, int64_t end);
+// accepts: whether the kernel handles these lattices (their corners and the stride; point and
+// weight are not set yet); where it does not, the built-in update runs. run: one update of
+// pixels [begin, end).
+struct CrfUpdateKernel {
+  bool (*accepts)(const CrfUpdate&) = nullptr;
+  void (*run)(const CrfUpdate&, int64_t begin, int64_t end) = nullptr;
+};
 
 // `threads` workers (0: one per hardware thread); the result does not depend on their number.
 // It may differ in the last bits between builds for different instruction sets, and between
 // the built-in update (C++ vectors, below) and an `update` kernel's.
 std::vector<float> dense_crf_lattice(const float* scores, const float* image, int64_t n, int64_t labels, int64_t h,
                                      int64_t w, const DenseCrfParams& params, int threads,
-                                     LatticeStats* stats = nullptr, CrfUpdateKernel update = nullptr);
+                                     LatticeStats* stats = nullptr, CrfUpdateKernel update = {});
 
 // --- the Gaussian filter on its own (for tests) --------------------------------------------
 

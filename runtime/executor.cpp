@@ -630,7 +630,7 @@ void Executor::Impl::plan_single(int i, const Weights& w) {
         LatticeStats stats;
         try {
           q.data = dense_crf_lattice(s.data.data(), im.data.data(), shape.n, shape.c, shape.h, shape.w, params, threads,
-                                     &stats, k::crf_update);
+                                     &stats, k::crf_update_kernel());
         } catch (const std::invalid_argument& e) {
           throw RuntimeError(e.what());
         }

@@ -24,18 +24,25 @@ HostBuffer<T> pixel_rows(const T* data, int64_t row, int64_t begin, int64_t end)
   return HostBuffer<T>(const_cast<T*>(data) + begin * row, 2, dims);
 }
 
-}  // namespace
-
-bool crf_update(const CrfUpdate& job, int64_t begin, int64_t end) {
-  using Fn = decltype(&archbench_crf_slice_3_6);
+// The variant for the lattices at hand (3 corners: the smoothness kernel, 6: the appearance
+// kernel), or null.
+using SliceFn = decltype(&archbench_crf_slice_3_6);
+SliceFn slice_variant(const CrfUpdate& job) {
   const std::vector<CrfLattice>& l = job.lattices;
-  Fn fn = nullptr;
-  if (l.size() == 2 && l[0].corners == 3 && l[1].corners == 6) fn = archbench_crf_slice_3_6;
-  if (l.size() == 1 && l[0].corners == 3) fn = archbench_crf_slice_3;
-  if (l.size() == 1 && l[0].corners == 6) fn = archbench_crf_slice_6;
-  if (!fn || job.stride % 8 != 0) return false;
-  if (begin >= end) return true;
+  if (job.stride % 8 != 0) return nullptr;
+  if (l.size() == 2 && l[0].corners == 3 && l[1].corners == 6) return archbench_crf_slice_3_6;
+  if (l.size() == 1 && l[0].corners == 3) return archbench_crf_slice_3;
+  if (l.size() == 1 && l[0].corners == 6) return archbench_crf_slice_6;
+  return nullptr;
+}
+
+bool accepts(const CrfUpdate& job) { return slice_variant(job) != nullptr; }
+
+void update(const CrfUpdate& job, int64_t begin, int64_t end) {
+  if (begin >= end) return;
   install_error_handler();
+  KernelSetScope cpu(KernelSet::Cpu);  // the CRF runs on the host whatever the executor's set
+  const std::vector<CrfLattice>& l = job.lattices;
   HostBuffer<float> unary = pixel_rows(job.unary, job.stride, begin, end);
   HostBuffer<float> q = pixel_rows(job.q, job.stride, begin, end);
   HostBuffer<float> out = pixel_rows(static_cast<const float*>(job.out), job.stride, begin, end);
@@ -49,11 +56,15 @@ bool crf_update(const CrfUpdate& job, int64_t begin, int64_t end) {
     points[k] = pixel_rows(lattice.point, lattice.corners, begin, end);
     weights[k] = pixel_rows(lattice.weight, lattice.corners, begin, end);
   }
-  check(fn(unary.raw_buffer(), q.raw_buffer(), self.raw_buffer(), values[0].raw_buffer(), points[0].raw_buffer(),
-           weights[0].raw_buffer(), values[1].raw_buffer(), points[1].raw_buffer(), weights[1].raw_buffer(),
-           static_cast<int>(job.labels), out.raw_buffer()),
+  check(slice_variant(job)(unary.raw_buffer(), q.raw_buffer(), self.raw_buffer(), values[0].raw_buffer(),
+                           points[0].raw_buffer(), weights[0].raw_buffer(), values[1].raw_buffer(),
+                           points[1].raw_buffer(), weights[1].raw_buffer(), static_cast<int>(job.labels),
+                           out.raw_buffer()),
         "crf_slice");
-  return true;
 }
+
+}  // namespace
+
+CrfUpdateKernel crf_update_kernel() { return {&accepts, &update}; }
 
 }  // namespace archbench::kernels

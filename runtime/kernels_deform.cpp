@@ -84,16 +84,17 @@ std::string run_deform_conv(const PreparedDeform& p, const Buffer& input, const 
   std::string ran = "deform";
   if (cpu) {
     // Edge tiles shift inwards, computing some pixels twice: take the tile with the least work,
-    // a pixel of a wider tile costing less (more FMAs per filter load; estimates): 0.82 of a
-    // 7-pixel tile's at 14, 0.85 at 12, about 3 times as much at 1. ResNet's 56-, 28- and 14-wide maps
-    // take 14 (no waste), its 7-wide ones 7.
+    // a pixel of a wider tile costing less (more FMAs per filter load): 0.97 of a 7-pixel
+    // tile's at 14 (measured on resnet50_dcnv2's ten 28- and 14-wide steps: 7.21-8.99 against
+    // 7.35-9.09 ms, 6 alternating rounds), 0.85 at 12 and about 3 times as much at 1
+    // (estimates). ResNet's 28- and 14-wide maps take 14 (no waste), its 7-wide ones 7.
     struct Tile {
       int pixels;
       double cost;
       Fn fn;
     };
     const Tile tiles[] = {
-        {14, 0.82, archbench_deform_p14}, {12, 0.85, archbench_deform_p12}, {7, 1.0, archbench_deform_p7}};
+        {14, 0.97, archbench_deform_p14}, {12, 0.85, archbench_deform_p12}, {7, 1.0, archbench_deform_p7}};
     fn = archbench_deform_p1;
     ran = "deform p1";
     double least = 3.0 * width;  // the 1-pixel tile's

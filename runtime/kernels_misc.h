@@ -160,6 +160,6 @@ std::string run_deform_conv(const PreparedDeform& deform, const Buffer& in, cons
 // dense_crf_lattice's mean-field update (runtime/dense_crf.h) by the cpu set's Halide kernel
 // (schedules/crf.cpp), in every kernel set: the CRF runs on the host. Handles the smoothness
 // and appearance lattices together or either alone (3 and 6 corners per pixel).
-bool crf_update(const CrfUpdate& job, int64_t begin, int64_t end);
+CrfUpdateKernel crf_update_kernel();
 
 }  // namespace archbench::kernels

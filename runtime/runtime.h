@@ -67,10 +67,12 @@ std::map<std::string, ImportedArray> arrays_from_weights(Weights weights);
 
 // A network to run: a spec loaded, or an ONNX model imported (networks/onnx_import.h) once,
 // with the weights it carries (its initializers, checked against the graph) where
-// `model_weights` asks for them. `weights` is empty for a spec.
+// `model_weights` asks for them. `weights` and `model` are empty for a spec; `model` keeps the
+// import's spec text, opset and node count (its weights moved to `weights`).
 struct LoadedNetwork {
   Graph graph;
   std::optional<Weights> weights;
+  std::optional<OnnxImport> model;
 };
 LoadedNetwork load_network(const std::filesystem::path& file, const LoadOptions& options, bool model_weights);
 

@@ -239,13 +239,15 @@ std::map<std::string, ImportedArray> arrays_from_weights(Weights weights) {
 }
 
 LoadedNetwork load_network(const std::filesystem::path& file, const LoadOptions& options, bool model_weights) {
-  if (!is_onnx_path(file)) return {load_spec(file, options), std::nullopt};
+  if (!is_onnx_path(file)) return {load_spec(file, options), std::nullopt, std::nullopt};
   OnnxImport model = import_onnx(file, options, model_weights);
-  LoadedNetwork n{load_imported_spec(model.spec, file, options), std::nullopt};
+  LoadedNetwork n{load_imported_spec(model.spec, file, options), std::nullopt, std::nullopt};
   if (model_weights) {
     n.weights = weights_from_arrays(std::move(model.weights));
+    model.weights.clear();
     check_weights(n.graph, *n.weights, file.string());
   }
+  n.model = std::move(model);
   return n;
 }
 

@@ -164,6 +164,17 @@ BOOST_AUTO_TEST_CASE(deform_conv_awkward_shapes) {
            "  - {name: dc, op: deform_conv, inputs: [input, off], out: 35, kernel: 3, padding: 1, "
            "offset_groups: 2, modulated: sigmoid}\n"),
        4, "deform p14"},
+      {"128 input channels, 3x3 (AVX-512's specialised code), 14 wide: 14-pixel tiles",
+       net("[1, 128, 6, 14]",
+           "  - {name: off, op: conv, out: 18, kernel: 3, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 40, kernel: 3, padding: 1}\n"),
+       3, "deform p14"},
+      {"128 input channels, 3x3, 7x7, 96 outputs: on 2 threads the whole image in 2 groups of channel tiles (2 and 1)",
+       net("[1, 128, 7, 7]",
+           "  - {name: off, op: conv, out: 27, kernel: 3, padding: 1}\n"
+           "  - {name: dc, op: deform_conv, inputs: [input, off], out: 96, kernel: 3, padding: 1, "
+           "modulated: sigmoid}\n"),
+       3, "deform p7"},
       {"1-pixel tiles: 5 wide, 33 outputs, stride 2",
        net("[1, 7, 11, 10]",
            "  - {name: off, op: conv, out: 18, kernel: 3, stride: 2, padding: 1}\n"
