@@ -132,7 +132,7 @@ struct RunArgs {
   ExecutorOptions executor;
   std::vector<std::string> layer_schedules;  // LAYER=SCHEDULE, parsed into executor
   uint64_t seed = 0;
-  bool reference = false, include_train_only = false, per_layer = false;
+  bool reference = false, include_train_only = false, per_layer = false, isolated = false;
   int64_t repetitions = 10, warmup = 2;
 };
 
@@ -236,6 +236,7 @@ int tune(const RunArgs& r) {
   o.threads = r.executor.threads;
   o.budget_seconds = r.budget_seconds;
   o.rounds = static_cast<int>(r.rounds);
+  o.in_network = !r.isolated;
   o.db = r.tuned_db.empty() ? default_tuned_file(this_target(o.target, o.threads)) : std::filesystem::path(r.tuned_db);
   TuneSummary t = tune_network(g, std::move(w), o);
   fmt::print(
@@ -244,6 +245,9 @@ int tune(const RunArgs& r) {
       t.left ? fmt::format(", {} left: the budget of {:.0f} s ran out (run again to go on)", t.left, r.budget_seconds)
              : "",
       t.seconds);
+  if (o.in_network && t.tuned > 0)
+    fmt::print("timed in place: {} round{}, {} network runs\n", t.rounds, t.rounds == 1 ? "" : "s",
+               t.network_runs);
   if (t.default_ms > 0)
     fmt::print(
         "kernel time of the steps with a choice, at their signatures' medians: default {:.3f} ms, tuned {:.3f} ms "
@@ -488,8 +492,11 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--target", ra.target, "cpu | cuda | opencl")->capture_default_str();
   tune_cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores, at most 256)")
       ->capture_default_str();
-  tune_cmd->add_option("--budget-seconds", ra.budget_seconds, "start no new layer after this (seconds, > 0)")
+  tune_cmd->add_option("--budget-seconds", ra.budget_seconds,
+                       "start no new layer (--isolated) or timing round after this (seconds, > 0)")
       ->capture_default_str();
+  tune_cmd->add_flag("--isolated", ra.isolated,
+                     "time each signature's first step alone, repeated, instead of in place in network runs");
   tune_cmd->add_option("--rounds", ra.rounds, "alternating rounds of timing per candidate (1 to 1000)")
       ->capture_default_str();
   path(tune_cmd->add_option("--db", ra.tuned_db, "tuned database to update (default: configs/tuned/<cpu model>.yaml)"),

@@ -59,7 +59,8 @@ std::string narrow_net() {
 
 using test::scratch;
 
-// Injected timings in ms per (first layer of the step, schedule that ran); 50 ms for the rest.
+// Injected timings in ms per (first layer of the step, schedule that ran); 300 ms for the rest
+// (so that in place, where a sample takes as many network runs as fill 0.25 s, a run is one).
 struct FakeClock {
   struct Interrupt {};
   const Graph* graph;
@@ -73,7 +74,21 @@ struct FakeClock {
     ++calls[layer];
     auto it = ms.find({layer, e.step_schedule_ran(step)});
     if (it != ms.end() && it->second < 0) throw RuntimeError("injected failure");
-    return std::vector<double>(static_cast<size_t>(n), (it == ms.end() ? 50.0 : it->second) / 1e3);
+    return std::vector<double>(static_cast<size_t>(n), (it == ms.end() ? 300.0 : it->second) / 1e3);
+  }
+  // One network run (tune in place): each step with a schedule choice takes its injected time.
+  std::vector<double> network(Executor& e, const Tensor& x) {
+    std::vector<double> seconds;
+    e.run(x, seconds);  // really run it, so step_schedule_ran is what ran
+    for (size_t s = 0; s < e.steps().size(); ++s) {
+      if (e.steps()[s].family.empty()) continue;
+      std::string layer = graph->layers[static_cast<size_t>(e.steps()[s].layers.front())].name;
+      if (layer == stop_at) throw Interrupt{};
+      ++calls[layer];
+      auto it = ms.find({layer, e.step_schedule_ran(s)});
+      seconds[s] = (it == ms.end() ? 300.0 : it->second) / 1e3;
+    }
+    return seconds;
   }
 };
 
@@ -83,6 +98,7 @@ TuneOptions quiet(const fs::path& db, FakeClock& clock) {
   o.db = db;
   o.progress = nullptr;
   o.timer = [&clock](Executor& e, size_t s, int n) { return clock(e, s, n); };
+  o.network_timer = [&clock](Executor& e, const Tensor& x) { return clock.network(e, x); };
   return o;
 }
 
@@ -118,55 +134,69 @@ BOOST_AUTO_TEST_CASE(the_winner_is_the_fastest_and_ties_go_to_the_default) {
   BOOST_TEST(pick_winner({}, "direct", order) == "");
 }
 
+// Both methods: isolated (each signature's first step timed alone) and in place (within
+// network runs, a signature's time the mean over its steps: b2 is slower than b1).
 BOOST_AUTO_TEST_CASE(tune_with_injected_timings) {
   Graph g = test::load_text(kNet);
   Weights w = init_weights(g, 1);
   const std::string d3 = default_choice(g, w);
   BOOST_TEST(d3 == "winograd-m4-ch-t48-p8");
-  FakeClock clock{&g, {}, {}, ""};
-  clock.ms[{"a", d3}] = 10;
-  clock.ms[{"a", "direct-p7-r4"}] = 4;
-  clock.ms[{"a", "tiled"}] = 6;
-  clock.ms[{"b1", d3}] = 8;
-  clock.ms[{"b1", "narrow"}] = 3;
-  clock.ms[{"b1", "tiled"}] = -1;  // fails
-  clock.ms[{"c", "direct"}] = 2;
-  clock.ms[{"c", "blocked"}] = 2.005;  // a tie: the default's choice stays
-  fs::path db = scratch("tune") / "tuned.yaml";
-  TuneSummary t = tune_network(g, w, quiet(db, clock));
-  BOOST_TEST(t.signatures == 3);
-  BOOST_TEST(t.tuned == 3);
-  BOOST_REQUIRE_EQUAL(t.entries.size(), 3u);
-  BOOST_TEST(t.entries[0].layer == "a");
-  BOOST_TEST(t.entries[0].schedule == "direct-p7-r4");
-  BOOST_TEST(t.entries[0].default_schedule == d3);
-  BOOST_TEST(t.entries[0].signature == "conv+bn+relu in 1x64x16x16 out 1x64x16x16 k3x3 s1x1 d1x1 p1,1,1,1 g1");
-  BOOST_TEST(t.entries[1].layer == "b1");  // b2 has the same signature: not timed
-  BOOST_TEST(t.entries[1].schedule == "narrow");
-  BOOST_TEST(t.entries[1].failed.at("tiled") == "injected failure");
-  BOOST_TEST(!t.entries[1].median_ms.count("tiled"));
-  BOOST_TEST(t.entries[2].schedule == "direct");
-  BOOST_TEST(clock.calls.count("b2") == 0u);
-  BOOST_TEST(t.entries[2].failed.empty());
-  // All apply to the 1x1 conv but the Winograd variants (3x3 only).
-  std::vector<std::string> for_1x1 = tuning_candidates("conv");
-  std::erase_if(for_1x1, [](const std::string& c) { return c.rfind("winograd-", 0) == 0; });
-  BOOST_TEST(t.entries[2].median_ms.size() == for_1x1.size());
-  // End to end at the medians: a 10 -> 4, b1 and b2 8 -> 3, c 2 -> 2.
-  BOOST_TEST(t.default_ms == 28.0, boost::test_tools::tolerance(1e-9));
-  BOOST_TEST(t.tuned_ms == 12.0, boost::test_tools::tolerance(1e-9));
+  for (bool in_network : {false, true}) BOOST_TEST_CONTEXT("in_network " << in_network) {
+      FakeClock clock{&g, {}, {}, ""};
+      clock.ms[{"a", d3}] = 10;
+      clock.ms[{"a", "direct-p7-r4"}] = 4;
+      clock.ms[{"a", "tiled"}] = 6;
+      clock.ms[{"b1", d3}] = 8;
+      clock.ms[{"b1", "narrow"}] = 3;
+      clock.ms[{"b2", d3}] = 8;
+      clock.ms[{"b2", "narrow"}] = 5;
+      clock.ms[{"b1", "tiled"}] = -1;  // fails
+      clock.ms[{"c", "direct"}] = 2;
+      clock.ms[{"c", "blocked"}] = 2.005;  // a tie: the default's choice stays
+      fs::path db = scratch(in_network ? "tune-in-place" : "tune") / "tuned.yaml";
+      TuneOptions o = quiet(db, clock);
+      o.in_network = in_network;
+      TuneSummary t = tune_network(g, w, o);
+      BOOST_TEST(t.signatures == 3);
+      BOOST_TEST(t.tuned == 3);
+      BOOST_REQUIRE_EQUAL(t.entries.size(), 3u);
+      BOOST_TEST(t.entries[0].layer == "a");
+      BOOST_TEST(t.entries[0].schedule == "direct-p7-r4");
+      BOOST_TEST(t.entries[0].default_schedule == d3);
+      BOOST_TEST(t.entries[0].signature == "conv+bn+relu in 1x64x16x16 out 1x64x16x16 k3x3 s1x1 d1x1 p1,1,1,1 g1");
+      BOOST_TEST(t.entries[1].layer == "b1");  // b2 has the same signature
+      BOOST_TEST(t.entries[1].schedule == "narrow");
+      BOOST_TEST(t.entries[1].failed.at("tiled") == "injected failure");
+      BOOST_TEST(!t.entries[1].median_ms.count("tiled"));
+      // Alone, b1 is timed for the signature; in place, b1 and b2 in the same runs.
+      BOOST_TEST(t.entries[1].median_ms.at("narrow") == (in_network ? 4.0 : 3.0), boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(clock.calls.count("b2") == (in_network ? 1u : 0u));
+      BOOST_TEST(t.entries[2].schedule == "direct");
+      BOOST_TEST(t.entries[2].failed.empty());
+      // All apply to the 1x1 conv but the Winograd variants (3x3 only).
+      std::vector<std::string> for_1x1 = tuning_candidates("conv");
+      std::erase_if(for_1x1, [](const std::string& c) { return c.rfind("winograd-", 0) == 0; });
+      BOOST_TEST(t.entries[2].median_ms.size() == for_1x1.size());
+      // End to end at the medians: a 10 -> 4, b1 and b2 8 -> 3 (in place 4), c 2 -> 2.
+      BOOST_TEST(t.default_ms == 28.0, boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(t.tuned_ms == (in_network ? 14.0 : 12.0), boost::test_tools::tolerance(1e-9));
+      // In place: 3 rounds of one run per candidate of the signature with the most (the 3x3
+      // convs: every conv candidate but tiled, which failed on b1 and is not timed for it).
+      BOOST_TEST(t.rounds == 3);
+      if (in_network) BOOST_TEST(t.network_runs == 3 * static_cast<int>(tuning_candidates("conv").size()));
 
-  // The database round trip.
-  TunedDb back = read_tuned_db(db);
-  BOOST_REQUIRE_EQUAL(back.targets.size(), 1u);
-  BOOST_TEST((back.targets[0].fingerprint == this_cpu_target(1)));
-  BOOST_REQUIRE_EQUAL(back.targets[0].entries.size(), 3u);
-  BOOST_TEST(back.targets[0].entries[1].schedule == "narrow");
-  BOOST_TEST(back.targets[0].entries[1].failed.at("tiled") == "injected failure");
-  BOOST_TEST(back.targets[0].entries[0].median_ms.at("direct-p7-r4") == 4.0, boost::test_tools::tolerance(1e-9));
-  fs::path again = db.parent_path() / "again.yaml";
-  write_tuned_db(again, back);
-  BOOST_TEST(read_text(again) == read_text(db));
+      // The database round trip.
+      TunedDb back = read_tuned_db(db);
+      BOOST_REQUIRE_EQUAL(back.targets.size(), 1u);
+      BOOST_TEST((back.targets[0].fingerprint == this_cpu_target(1)));
+      BOOST_REQUIRE_EQUAL(back.targets[0].entries.size(), 3u);
+      BOOST_TEST(back.targets[0].entries[1].schedule == "narrow");
+      BOOST_TEST(back.targets[0].entries[1].failed.at("tiled") == "injected failure");
+      BOOST_TEST(back.targets[0].entries[0].median_ms.at("direct-p7-r4") == 4.0, boost::test_tools::tolerance(1e-9));
+      fs::path again = db.parent_path() / "again.yaml";
+      write_tuned_db(again, back);
+      BOOST_TEST(read_text(again) == read_text(db));
+    }
 }
 
 // A winner other than the default's choice is checked by running the network with it: Winograd
@@ -204,15 +234,23 @@ BOOST_AUTO_TEST_CASE(an_interrupted_tune_keeps_finished_layers_and_resumes) {
   Graph g = test::load_text(kNet);
   Weights w = init_weights(g, 1);
   fs::path db = scratch("resume") / "tuned.yaml";
+  // Isolated, signatures are tuned one at a time, each written when done.
   FakeClock first{&g, {}, {}, "c"};
-  BOOST_CHECK_THROW(tune_network(g, w, quiet(db, first)), FakeClock::Interrupt);
+  TuneOptions o = quiet(db, first);
+  o.in_network = false;
+  BOOST_CHECK_THROW(tune_network(g, w, o), FakeClock::Interrupt);
   BOOST_TEST(read_tuned_db(db).targets.at(0).entries.size() == 2u);  // a and b1 were written
+  // In place the timing is shared: a resumed run (either way) times only what is left.
   FakeClock second{&g, {}, {}, ""};
   TuneSummary t = tune_network(g, w, quiet(db, second));
   BOOST_TEST(t.already == 2);
   BOOST_TEST(t.tuned == 1);
-  BOOST_TEST(second.calls.count("a") == 0u);
-  BOOST_TEST(second.calls.count("c") == 1u);
+  BOOST_REQUIRE_EQUAL(t.entries.size(), 1u);
+  BOOST_TEST(t.entries[0].layer == "c");
+  // Only c's candidates were timed: a round is one run per candidate of the 1x1 conv.
+  std::vector<std::string> for_1x1 = tuning_candidates("conv");
+  std::erase_if(for_1x1, [](const std::string& c) { return c.rfind("winograd-", 0) == 0; });
+  BOOST_TEST(t.network_runs == 3 * static_cast<int>(for_1x1.size()));
   BOOST_TEST(read_tuned_db(db).targets.at(0).entries.size() == 3u);
 }
 
@@ -399,6 +437,7 @@ BOOST_AUTO_TEST_CASE(a_gpu_set_tunes_its_own_schedules) {
   o.db = dir / "gpu.yaml";
   o.progress = nullptr;
   o.timer = std::ref(clock);
+  o.network_timer = [&clock](Executor& e, const Tensor& x) { return clock.network(e, x); };
   TuneSummary t = tune_network(g, w, o);
   BOOST_TEST_REQUIRE(t.entries.size() == 3u);
   BOOST_TEST(t.entries[0].schedule == "gpu-simple");

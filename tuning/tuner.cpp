@@ -152,83 +152,160 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
       ++summary.already;
     else
       todo.push_back(&g);
-  Progress progress(options.progress, static_cast<int>(todo.size()));
-  int done = 0;
-  for (const Group* g : todo) {
-    if (now_seconds() - start > options.budget_seconds) {
-      summary.left = static_cast<int>(todo.size()) - done;
-      break;
-    }
-    std::string label = fmt::format("{} ({} step{})", g->layer, g->steps.size(), g->steps.size() == 1 ? "" : "s");
-    progress.start(done, label);
-    double t0 = now_seconds();
-    size_t s = g->steps.front();
+
+  // A signature being tuned: its entry, its candidates (the default's choice first: ties go
+  // to it) and those that apply to its steps, and their timings in ms.
+  struct Trial {
+    const Group* group;
     TunedEntry entry;
-    entry.signature = g->signature;
-    entry.default_schedule = g->default_schedule;
-    entry.network = graph.name;
-    entry.layer = g->layer;
-    // Which candidates run here (their preconditions hold), each once untimed.
     std::vector<std::string> order, applicable;
-    std::vector<std::string> all = tuning_candidates(g->family, options.target);
-    // The default's own choice first: ties go to it.
-    if (std::find(all.begin(), all.end(), g->default_schedule) != all.end()) order.push_back(g->default_schedule);
+    std::map<std::string, std::vector<double>> samples;
+    double single = 0;  // the slowest candidate's untimed call, seconds
+  };
+  // Runs every candidate once untimed on the signature's first step: those whose
+  // preconditions do not hold fall back (and are left out), those that throw are recorded.
+  auto prepare = [&](const Group& g) {
+    Trial t{&g, {}, {}, {}, {}, 0};
+    t.entry.signature = g.signature;
+    t.entry.default_schedule = g.default_schedule;
+    t.entry.network = graph.name;
+    t.entry.layer = g.layer;
+    std::vector<std::string> all = tuning_candidates(g.family, options.target);
+    if (std::find(all.begin(), all.end(), g.default_schedule) != all.end()) t.order.push_back(g.default_schedule);
     for (const std::string& c : all)
-      if (c != g->default_schedule) order.push_back(c);
-    double single = 0;
-    for (const std::string& c : order) {
+      if (c != g.default_schedule) t.order.push_back(c);
+    size_t s = g.steps.front();
+    for (const std::string& c : t.order) {
       try {
         exec.set_step_schedule(s, c);
         std::vector<double> warm = timer(exec, s, 1);
         if (exec.step_schedule_ran(s) != c) continue;  // fell back: not a candidate for this step
-        applicable.push_back(c);
-        single = std::max(single, warm.empty() ? 0.0 : warm.front());
+        t.applicable.push_back(c);
+        t.single = std::max(t.single, warm.empty() ? 0.0 : warm.front());
       } catch (const std::exception& e) {
-        entry.failed[c] = e.what();
+        t.entry.failed[c] = e.what();
       }
     }
-    // Calls per candidate and round: about 50 ms of the slowest, 1 to 5.
-    int calls = single > 0 ? std::clamp(static_cast<int>(0.05 / single), 1, 5) : 3;
-    std::map<std::string, std::vector<double>> samples;
-    for (int r = 0; r < options.rounds; ++r)
-      for (const std::string& c : applicable) {
-        if (entry.failed.count(c)) continue;
-        try {
-          exec.set_step_schedule(s, c);
-          for (double t : timer(exec, s, calls)) samples[c].push_back(t * 1e3);
-        } catch (const std::exception& e) {
-          entry.failed[c] = e.what();
-          samples.erase(c);
-        }
-      }
-    for (const auto& [c, v] : samples)
-      if (!v.empty()) entry.median_ms[c] = median(v);
-    entry.schedule = pick_winner(entry.median_ms, g->default_schedule, order);
     exec.set_step_schedule(s, "default");
+    return t;
+  };
+  // The medians, the winner (checked against the default's outputs), the database.
+  auto conclude = [&](Trial& t) {
+    const Group& g = *t.group;
+    for (const auto& [c, v] : t.samples)
+      if (!v.empty()) t.entry.median_ms[c] = median(v);
+    TunedEntry& entry = t.entry;
+    entry.schedule = pick_winner(entry.median_ms, g.default_schedule, t.order);
     // A winner other than the default's choice must compute what the default does (Winograd's
     // rounding differs): else it is recorded as failed and the next fastest is checked.
-    while (!entry.schedule.empty() && entry.schedule != g->default_schedule) {
-      std::string why = disagreement(exec, g->steps, entry.schedule, input, want, options.tolerance);
+    while (!entry.schedule.empty() && entry.schedule != g.default_schedule) {
+      std::string why = disagreement(exec, g.steps, entry.schedule, input, want, options.tolerance);
       if (why.empty()) break;
       entry.failed[entry.schedule] = why;
       entry.median_ms.erase(entry.schedule);
-      entry.schedule = pick_winner(entry.median_ms, g->default_schedule, order);
+      entry.schedule = pick_winner(entry.median_ms, g.default_schedule, t.order);
     }
-    if (entry.schedule.empty()) {
-      progress.finish(++done, label, "no candidate ran", now_seconds() - t0);
-      continue;
-    }
+    if (entry.schedule.empty()) return std::string("no candidate ran");
     db.target(fp)->entries.push_back(entry);
     if (!options.db.empty()) write_tuned_db(options.db, db);  // a kill keeps every finished signature
     summary.entries.push_back(entry);
     ++summary.tuned;
-    double def = entry.median_ms.count(g->default_schedule) ? entry.median_ms.at(g->default_schedule) : 0;
+    double def = entry.median_ms.count(g.default_schedule) ? entry.median_ms.at(g.default_schedule) : 0;
     double win = entry.median_ms.at(entry.schedule);
-    progress.finish(++done, label,
-                    def > 0 ? fmt::format("{} {:.3f} ms (default {} {:.3f} ms, {:+.1f} %)", entry.schedule, win,
-                                          g->default_schedule, def, 100.0 * (def - win) / def)
-                            : fmt::format("{} {:.3f} ms", entry.schedule, win),
-                    now_seconds() - t0);
+    return def > 0 ? fmt::format("{} {:.3f} ms (default {} {:.3f} ms, {:+.1f} %)", entry.schedule, win,
+                                 g.default_schedule, def, 100.0 * (def - win) / def)
+                   : fmt::format("{} {:.3f} ms", entry.schedule, win);
+  };
+  auto label_of = [](const Group& g) {
+    return fmt::format("{} ({} step{})", g.layer, g.steps.size(), g.steps.size() == 1 ? "" : "s");
+  };
+
+  Progress progress(options.progress, static_cast<int>(todo.size()));
+  int done = 0;
+  if (!options.in_network) {
+    // Isolated: one signature at a time, its first step repeated alone.
+    for (const Group* g : todo) {
+      if (now_seconds() - start > options.budget_seconds) {
+        summary.left = static_cast<int>(todo.size()) - done;
+        break;
+      }
+      const std::string label = label_of(*g);
+      progress.start(done, label);
+      double t0 = now_seconds();
+      Trial t = prepare(*g);
+      size_t s = g->steps.front();
+      // Calls per candidate and round: about 50 ms of the slowest, 1 to 5.
+      int calls = t.single > 0 ? std::clamp(static_cast<int>(0.05 / t.single), 1, 5) : 3;
+      for (int r = 0; r < options.rounds; ++r)
+        for (const std::string& c : t.applicable) {
+          if (t.entry.failed.count(c)) continue;
+          try {
+            exec.set_step_schedule(s, c);
+            for (double x : timer(exec, s, calls)) t.samples[c].push_back(x * 1e3);
+          } catch (const std::exception& e) {
+            t.entry.failed[c] = e.what();
+            t.samples.erase(c);
+          }
+        }
+      exec.set_step_schedule(s, "default");
+      std::string result = conclude(t);
+      progress.finish(++done, label, result, now_seconds() - t0);
+    }
+    summary.rounds = options.rounds;
+  } else {
+    // In place: every signature's candidates found first, then whole network runs. Run k of a
+    // round gives signature i its candidate (k + i) mod n_i (none once k >= n_i: the default),
+    // so each run mixes candidates, and each round times every candidate of every signature
+    // once; a candidate's sample is the mean over the signature's steps of their time in the
+    // run. Rounds alternate, as the machine's speed drifts; the budget stops new rounds after
+    // the first.
+    std::vector<Trial> trials;
+    for (const Group* g : todo) trials.push_back(prepare(*g));
+    auto network_timer = options.network_timer ? options.network_timer : [](Executor& e, const Tensor& x) {
+      std::vector<double> seconds;
+      e.run(x, seconds);
+      return seconds;
+    };
+    size_t most = 0;
+    for (const Trial& t : trials) most = std::max(most, t.applicable.size());
+    auto set_all = [&](const Trial& t, const std::string& schedule) {
+      for (size_t s : t.group->steps) exec.set_step_schedule(s, schedule);
+    };
+    double run_seconds = 0;
+    for (int r = 0; r < options.rounds && most > 0; ++r) {
+      if (r > 0 && now_seconds() - start > options.budget_seconds) break;
+      for (size_t k = 0; k < most; ++k) {
+        std::vector<const std::string*> chosen(trials.size(), nullptr);
+        for (size_t i = 0; i < trials.size(); ++i) {
+          const std::vector<std::string>& a = trials[i].applicable;
+          if (k < a.size()) chosen[i] = &a[(k + i) % a.size()];
+          set_all(trials[i], chosen[i] ? *chosen[i] : "default");
+        }
+        // Runs per sample: about 0.25 s of steps, 1 to 5 (from the first run's step times).
+        int runs = run_seconds > 0 ? std::clamp(static_cast<int>(0.25 / run_seconds), 1, 5) : 1;
+        for (int n = 0; n < runs; ++n) {
+          std::vector<double> step_seconds = network_timer(exec, input);
+          if (run_seconds == 0)
+            for (double x : step_seconds) run_seconds += x;
+          ++summary.network_runs;
+          for (size_t i = 0; i < trials.size(); ++i) {
+            if (!chosen[i]) continue;
+            double sum = 0;
+            for (size_t s : trials[i].group->steps) sum += step_seconds.at(s);
+            trials[i].samples[*chosen[i]].push_back(sum / static_cast<double>(trials[i].group->steps.size()) * 1e3);
+          }
+        }
+      }
+      summary.rounds = r + 1;
+    }
+    for (Trial& t : trials) set_all(t, "default");
+    for (Trial& t : trials) {
+      const std::string label = label_of(*t.group);
+      progress.start(done, label);
+      double t0 = now_seconds();
+      std::string result = conclude(t);
+      progress.finish(++done, label, result, now_seconds() - t0);
+    }
   }
   // The estimated gain over the whole network: each step at its signature's medians.
   for (const Group& g : groups)

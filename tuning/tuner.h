@@ -41,14 +41,27 @@ struct TuneOptions {
   double tolerance = kTunedTolerance;  // a winner's outputs against the default's
   std::filesystem::path db;            // read first (signatures tuned there are skipped), written after each signature
   FILE* progress = stderr;
+  // In place (the default): candidates are timed inside whole runs of the network, each
+  // signature's steps with one candidate per run, so that a step meets the weights, inputs
+  // and thread pool as the network leaves them (its weights streamed from memory, its input
+  // just written by the step before). Else each signature's first step is timed alone,
+  // repeated, on what a run left in the arena (`tune --isolated`).
+  bool in_network = true;
   // Times `calls` runs of the step with the schedule the executor has set for it; tests
-  // inject a fake. Default: Executor::time_step.
+  // inject a fake. Default: Executor::time_step. In place it runs each candidate once
+  // untimed, to find those that apply and fail early.
   std::function<std::vector<double>(Executor&, size_t step, int calls)> timer;
+  // One run of the network, returning each step's wall time in seconds (in place). Default:
+  // Executor::run with step times.
+  std::function<std::vector<double>(Executor&, const Tensor& input)> network_timer;
 };
 
 struct TuneSummary {
   int signatures = 0, already = 0, tuned = 0, left = 0;  // left: not started within the budget
   double seconds = 0;
+  // In place: the timing rounds run (fewer than options.rounds where the budget ran out) and
+  // the network runs they took.
+  int rounds = 0, network_runs = 0;
   // Per step of the network with a choice: the default's and the winner's median (where tuned
   // in this run or found in the database), for the estimated end-to-end gain.
   double default_ms = 0, tuned_ms = 0;
