@@ -31,6 +31,9 @@ set(conv_variants
     "auto-adams2019|beam_size=4|Adams2019|auto|7|all"
     "auto-li2018||Li2018|auto|7|all"
     "direct-p7-r4|schedule=direct pixels=7 row_band=4||direct|7|none relu add_relu"
+    # Bands of 16 rows: a map of 9-16 rows in one band per channel tile (8-row bands split a
+    # 14-row map 8 + 6 and read each filter slice twice); a tuning candidate only.
+    "direct-p7-r16|schedule=direct pixels=7 row_band=16||direct|7|none relu add_relu"
     # Two channel tiles (64 output channels) x 4 pixels: the default on wide maps (kernels.cpp).
     "direct-c64-p4|schedule=direct pixels=4 channel_tiles=2||direct|4|all|64"
     # One vector of 16 output channels x 14 pixels: the default for outputs of under 64

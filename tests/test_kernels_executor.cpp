@@ -364,7 +364,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_conv_schedule_is_refused) {
            "unknown conv schedule 'fastest' (one of: default, tiled, narrow, blocked, direct, simple, "
            "auto-mullapudi2016, " +
                test::adams_listed() +
-               "auto-li2018, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
+               "auto-li2018, direct-p7-r4, direct-p7-r16, direct-c64-p4, direct-c16-p14, "
                "winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, "
                "gpu-simple, gpu-c8, gpu-auto-li2018)";
   });

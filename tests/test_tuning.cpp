@@ -333,10 +333,9 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
   BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
              "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p7-r4, direct-c64-p4, direct-c16-p14, "
-             "winograd-m4-rows-t24, "
-             "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, "
-             "gpu-auto-li2018)");
+             "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p7-r4, direct-p7-r16, direct-c64-p4, "
+             "direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, "
+             "gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -352,8 +351,8 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   // Timings and failures are of the family's schedules too.
   const std::string conv_schedules =
       "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, "
-      "direct-p7-r4, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, "
-      "winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018";
+      "direct-p7-r4, direct-p7-r16, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, "
+      "winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018";
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        ms: {direct: 1, bogus: 2}\n") ==
              "db.yaml:10:25: error: unknown conv schedule 'bogus' in 'ms' (one of: " + conv_schedules + ")");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        failed:\n          drect: oops\n") ==
