@@ -272,8 +272,13 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
       for (size_t s : t.group->steps) exec.set_step_schedule(s, schedule);
     };
     double run_seconds = 0;
+    Progress rounds(options.progress, options.rounds);
     for (int r = 0; r < options.rounds && most > 0; ++r) {
       if (r > 0 && now_seconds() - start > options.budget_seconds) break;
+      const std::string label = fmt::format("timing {} signatures in place, round {}", trials.size(), r + 1);
+      rounds.start(r, label);
+      const double round_start = now_seconds();
+      const int runs_before = summary.network_runs;
       for (size_t k = 0; k < most; ++k) {
         std::vector<const std::string*> chosen(trials.size(), nullptr);
         for (size_t i = 0; i < trials.size(); ++i) {
@@ -297,6 +302,8 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
         }
       }
       summary.rounds = r + 1;
+      rounds.finish(r + 1, label, fmt::format("{} network runs", summary.network_runs - runs_before),
+                    now_seconds() - round_start);
     }
     for (Trial& t : trials) set_all(t, "default");
     for (Trial& t : trials) {
