@@ -246,8 +246,7 @@ int tune(const RunArgs& r) {
              : "",
       t.seconds);
   if (o.in_network && t.tuned > 0)
-    fmt::print("timed in place: {} round{}, {} network runs\n", t.rounds, t.rounds == 1 ? "" : "s",
-               t.network_runs);
+    fmt::print("timed in place: {} round{}, {} network runs\n", t.rounds, t.rounds == 1 ? "" : "s", t.network_runs);
   if (t.default_ms > 0)
     fmt::print(
         "kernel time of the steps with a choice, at their signatures' medians: default {:.3f} ms, tuned {:.3f} ms "
@@ -492,8 +491,9 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--target", ra.target, "cpu | cuda | opencl")->capture_default_str();
   tune_cmd->add_option("--threads", ra.executor.threads, "kernel threads (0: all cores, at most 256)")
       ->capture_default_str();
-  tune_cmd->add_option("--budget-seconds", ra.budget_seconds,
-                       "start no new layer (--isolated) or timing round after this (seconds, > 0)")
+  tune_cmd
+      ->add_option("--budget-seconds", ra.budget_seconds,
+                   "start no new layer (--isolated) or timing round after this (seconds, > 0)")
       ->capture_default_str();
   tune_cmd->add_flag("--isolated", ra.isolated,
                      "time each signature's first step alone, repeated, instead of in place in network runs");

@@ -40,12 +40,16 @@ double max_relative_difference(const std::map<std::string, Tensor>& got, const s
   return worst;
 }
 
+void set_schedule(Executor& exec, const std::vector<size_t>& steps, const std::string& schedule) {
+  for (size_t s : steps) exec.set_step_schedule(s, schedule);
+}
+
 // Why `schedule` on `steps` may not replace the default's choice: the network's outputs with
 // it differ from `want` (the default's) by more than `tolerance`, or the run failed (its
 // error); empty where they agree.
 std::string disagreement(Executor& exec, const std::vector<size_t>& steps, const std::string& schedule,
                          const Tensor& input, const std::map<std::string, Tensor>& want, double tolerance) {
-  for (size_t s : steps) exec.set_step_schedule(s, schedule);
+  set_schedule(exec, steps, schedule);
   double diff = 0;
   std::string failure;
   try {
@@ -53,7 +57,7 @@ std::string disagreement(Executor& exec, const std::vector<size_t>& steps, const
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  for (size_t s : steps) exec.set_step_schedule(s, "default");
+  set_schedule(exec, steps, "default");
   if (!failure.empty()) return failure;
   if (diff <= tolerance) return "";
   return fmt::format(
@@ -257,8 +261,8 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
     // round gives signature i its candidate (k + i) mod n_i (none once k >= n_i: the default),
     // so each run mixes candidates, and each round times every candidate of every signature
     // once; a candidate's sample is the mean over the signature's steps of their time in the
-    // run. Rounds alternate, as the machine's speed drifts; the budget stops new rounds after
-    // the first.
+    // run; a round gives each candidate `runs` runs, each a sample. Rounds alternate, as the
+    // machine's speed drifts; the budget stops new rounds after the first.
     std::vector<Trial> trials;
     for (const Group* g : todo) trials.push_back(prepare(*g));
     auto network_timer = options.network_timer ? options.network_timer : [](Executor& e, const Tensor& x) {
@@ -268,10 +272,11 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
     };
     size_t most = 0;
     for (const Trial& t : trials) most = std::max(most, t.applicable.size());
-    auto set_all = [&](const Trial& t, const std::string& schedule) {
-      for (size_t s : t.group->steps) exec.set_step_schedule(s, schedule);
-    };
-    double run_seconds = 0;
+    // Runs per sample: as many as fill about 0.25 s of the default's steps, 1 to 5.
+    double default_seconds = 0;
+    if (most > 0)
+      for (double x : network_timer(exec, input)) default_seconds += x;
+    const int runs = default_seconds > 0 ? std::clamp(static_cast<int>(0.25 / default_seconds), 1, 5) : 1;
     Progress rounds(options.progress, options.rounds);
     for (int r = 0; r < options.rounds && most > 0; ++r) {
       if (r > 0 && now_seconds() - start > options.budget_seconds) break;
@@ -284,14 +289,10 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
         for (size_t i = 0; i < trials.size(); ++i) {
           const std::vector<std::string>& a = trials[i].applicable;
           if (k < a.size()) chosen[i] = &a[(k + i) % a.size()];
-          set_all(trials[i], chosen[i] ? *chosen[i] : "default");
+          set_schedule(exec, trials[i].group->steps, chosen[i] ? *chosen[i] : "default");
         }
-        // Runs per sample: about 0.25 s of steps, 1 to 5 (from the first run's step times).
-        int runs = run_seconds > 0 ? std::clamp(static_cast<int>(0.25 / run_seconds), 1, 5) : 1;
         for (int n = 0; n < runs; ++n) {
           std::vector<double> step_seconds = network_timer(exec, input);
-          if (run_seconds == 0)
-            for (double x : step_seconds) run_seconds += x;
           ++summary.network_runs;
           for (size_t i = 0; i < trials.size(); ++i) {
             if (!chosen[i]) continue;
@@ -305,7 +306,7 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
       rounds.finish(r + 1, label, fmt::format("{} network runs", summary.network_runs - runs_before),
                     now_seconds() - round_start);
     }
-    for (Trial& t : trials) set_all(t, "default");
+    for (const Trial& t : trials) set_schedule(exec, t.group->steps, "default");
     for (Trial& t : trials) {
       const std::string label = label_of(*t.group);
       progress.start(done, label);

@@ -60,7 +60,8 @@ struct TuneSummary {
   int signatures = 0, already = 0, tuned = 0, left = 0;  // left: not started within the budget
   double seconds = 0;
   // In place: the timing rounds run (fewer than options.rounds where the budget ran out) and
-  // the network runs they took.
+  // the network runs they took (not counting the one with the default's schedules that sets
+  // how many runs a candidate gets per round).
   int rounds = 0, network_runs = 0;
   // Per step of the network with a choice: the default's and the winner's median (where tuned
   // in this run or found in the database), for the estimated end-to-end gain.
