@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 
 #include "archbench_depthwise_columns.h"
@@ -322,16 +323,55 @@ bool run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const
   return true;
 }
 
+// The output channels of a variant's register tile at this machine's ISA: at AVX2 every
+// register-tiled variant's tile is 16 channels (2 vectors of 8, and a task of 16 channels:
+// schedules/conv.cpp), elsewhere the variant's own.
+int tile_channels(const ConvVariantSet& v) {
+  bool register_tiled = v.kind == ConvKind::Tiled || v.kind == ConvKind::Narrow || v.kind == ConvKind::Direct;
+  return register_tiled && cpu_isa() == CpuIsa::Avx2 ? 16 : v.channels;
+}
+
+// With AVX2's 16 registers a direct register tile is 2 vectors of 8 channels x at most 6
+// pixels (schedules/conv.cpp, px_limit): direct's 7 pixels are 6 there, direct-p5's 5 and
+// direct-c64-p4's 4 (its 64 channels are AVX-512's). The default takes the one that computes
+// the fewest pixels per row, the edge tile shifted inwards counted, a pixel of a 5- or
+// 4-pixel tile counted 2 or 4 % dearer (fewer accumulators per filter load): 4 pixels on 7-,
+// 28- and 56-wide maps, 5 on 14-wide ones, 6 on 112-wide ones. On this project's AVX2 host
+// (Zen 4 with AVX-512 hidden) the 6-pixel tile computed 12 pixels per 7-wide row, and
+// ResNet-50's layer4 convs ran 1.2-1.4x slower than with 4 (docs/PERFORMANCE.md, "At AVX2").
+// Seven pixels (14 accumulators) spill: 1.1-2.8x slower. -1 where no tile fits the width.
+int avx2_pixels(const ConvVariantSet& v) { return std::min(v.pixels, 6); }
+
+ConvSchedule avx2_direct_default(int width, bool residual, Activation act) {
+  static const ConvSchedule candidates[] = {named("direct"), named("direct-p5"), named("direct-c64-p4")};
+  ConvSchedule best = -1;
+  int64_t cheapest = std::numeric_limits<int64_t>::max();
+  for (ConvSchedule s : candidates) {
+    int px = avx2_pixels(kConvVariants[s]);
+    int64_t cost = int64_t{(width + px - 1) / px * px} * (100 + 2 * (6 - px));
+    if (width >= px && cost < cheapest && compiled(s, residual, act)) {
+      best = s;
+      cheapest = cost;
+    }
+  }
+  return best;
+}
+
 // Outputs of under 64 channels per group that are not whole 32-channel tiles (MobileNet-V2's
 // and EfficientNet-B0's projections to 16, 24 and 40 channels, FCN's 21 classes), at least 14
-// wide: the default runs them in tiles of 16 channels x 14 pixels (direct-c16-p14; AVX-512
-// only: below it the variant is direct's 32-channel tile). Against the 32-channel tile (widened
-// into a scratch buffer and copied out under 32 channels) they compute a third to a half fewer
-// lanes in vain. Returns the variant where that holds, else -1.
+// wide: at AVX-512 the default runs them in tiles of 16 channels x 14 pixels (direct-c16-p14).
+// Against the 32-channel tile (widened into a scratch buffer and copied out under 32
+// channels) they compute a third to a half fewer lanes in vain. At AVX2, where every direct
+// tile is 16 channels, those of 16 to 31 channels run the AVX2 direct default unwidened
+// (32 -> 16 at 112x112 and 96 -> 24 at 56x56: docs/PERFORMANCE.md, "At AVX2"); 32 to 63 take
+// the deep convs' way. Returns the variant where that holds, else -1.
 ConvSchedule narrow_tile_default(int cout_g, int width, bool residual, Activation act) {
+  if (cout_g % kConvChannelTile == 0 || cout_g >= 2 * kConvChannelTile) return -1;
+  if (cpu_isa() == CpuIsa::Avx2)
+    return cout_g >= 16 && cout_g < kConvChannelTile ? avx2_direct_default(width, residual, act) : -1;
   static const ConvSchedule narrow16 = named("direct-c16-p14");
-  bool fits = cpu_isa() == CpuIsa::Avx512 && cout_g % kConvChannelTile != 0 && cout_g < 2 * kConvChannelTile &&
-              width >= kConvVariants[narrow16].pixels && compiled(narrow16, residual, act);
+  bool fits =
+      cpu_isa() == CpuIsa::Avx512 && width >= kConvVariants[narrow16].pixels && compiled(narrow16, residual, act);
   return fits ? narrow16 : -1;
 }
 
@@ -345,7 +385,7 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   bool deep = cout_g >= kConvChannelTile;
   // A variant whose register tile spans several channel tiles runs on whole tiles only.
   auto whole_tiles = [&](const ConvVariantSet& v) {
-    return v.channels <= kConvChannelTile || cout_g % v.channels == 0;
+    return tile_channels(v) <= kConvChannelTile || cout_g % tile_channels(v) == 0;
   };
   bool blockable = cin_g % kConvInputBlock == 0;
   if (requested >= 0 && compiled(requested, skip != nullptr, act)) {
@@ -355,7 +395,7 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
       case ConvKind::Narrow:
       case ConvKind::Direct:
         // A 16-channel tile (direct-c16-p14) runs on any channel count: its edge tile is guarded.
-        if ((deep || v.channels < kConvChannelTile) && width >= v.pixels && whole_tiles(v)) return requested;
+        if ((deep || tile_channels(v) < kConvChannelTile) && width >= v.pixels && whole_tiles(v)) return requested;
         break;
       case ConvKind::Blocked:
         if (deep && width >= v.pixels && blockable) return requested;
@@ -422,6 +462,8 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   if (cpu_isa() == CpuIsa::Avx512 && width >= 32 && whole_tiles(c64) && tasks >= 8 &&
       compiled(wide, skip != nullptr, act))
     return wide;
+  if (cpu_isa() == CpuIsa::Avx2)
+    if (ConvSchedule tile = avx2_direct_default(width, skip != nullptr, act); tile >= 0) return tile;
   return direct;
 }
 
@@ -678,7 +720,7 @@ bool widen_output(const PreparedConv& p, const Buffer* skip, const Buffer& outpu
                                             kConvVariants[schedule].kind != ConvKind::Winograd);
   // Not where a 16-channel tile runs (requested, or the default's pick): it needs no widening.
   const bool narrow_tile =
-      cpu_variant ? kConvVariants[schedule].channels < kConvChannelTile
+      cpu_variant ? tile_channels(kConvVariants[schedule]) < kConvChannelTile
                   : schedule == kDefaultConvSchedule &&
                         narrow_tile_default(output.dim(0).extent(), output.dim(1).extent(), false, act) >= 0;
   return whole_tiles && !narrow_tile && current_kernel_set() == KernelSet::Cpu && !skip && p.groups == 1 &&

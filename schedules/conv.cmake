@@ -34,6 +34,7 @@ set(conv_variants
     # Bands of 16 rows: a map of 9-16 rows in one band per channel tile (8-row bands split a
     # 14-row map 8 + 6 and read each filter slice twice); a tuning candidate only.
     "direct-p7-r16|schedule=direct pixels=7 row_band=16||direct|7|none relu add_relu"
+    "direct-p5|schedule=direct pixels=5||direct|5|all"
     # Two channel tiles (64 output channels) x 4 pixels: the default on wide maps (kernels.cpp).
     "direct-c64-p4|schedule=direct pixels=4 channel_tiles=2||direct|4|all|64"
     # One vector of 16 output channels x 14 pixels: the default for outputs of under 64

@@ -96,7 +96,10 @@ class Conv2D : public Generator<Conv2D> {
         std::string(schedule) == "tiled" || std::string(schedule) == "narrow" || std::string(schedule) == "direct";
     const int vec = natural_vector_size<float>();
     const bool avx2 = !avx512 && get_target().has_feature(Target::AVX2);
-    const bool lanes16 = register_tiled && avx512 && channel_lanes == 16;
+    // A task of 16 channels: AVX-512's 16-channel tile, and every register tile at AVX2, whose
+    // 2 vectors of 8 are 16 channels (a task of 32 ran them as two halves, one after the other:
+    // on 7x7 and 14x14 maps, twice the tasks balance the cores better).
+    const bool lanes16 = register_tiled && ((avx512 && channel_lanes == 16) || avx2);
     const int L = register_tiled && avx2 ? 2 * vec : lanes16 ? 16 : T, parts = T / L;
     Func acc("acc"), partial("partial");
     acc(lane, tile, x, y, n) = bias(tile * L + lane);
@@ -156,7 +159,7 @@ class Conv2D : public Generator<Conv2D> {
       // Each task takes one channel tile over a band of kConvRowBand rows, so the tile's filter
       // slice is reused across the whole band while it is in cache. Channel tiles are tasks too:
       // a 7x7 or 14x14 output has only one or two row bands, too few to keep the cores busy.
-      Var co("co"), ci("ci"), ch("ch"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
+      Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), band("band"), task("task");
       output.split(c, co, ci, lanes16 ? L : kConvChannelTile * tiles, TailStrategy::GuardWithIf)
           // Edge tiles along x shift inwards (recomputing a few outputs) rather than test
           // bounds, with a residual too: the runtime never passes a skip input that is the
@@ -165,11 +168,8 @@ class Conv2D : public Generator<Conv2D> {
           // convs on 64x64-128x128 maps ran 4-22 % slower guarded than shifted.
           .split(x, xo, xi, px, TailStrategy::ShiftInwards)
           .split(y, yo, yi, row_band, TailStrategy::GuardWithIf);
-      if (lanes < T && !lanes16)  // AVX2: the channel tile's halves one after another, each over the row
-        output.split(ci, ch, ci, lanes).reorder(ci, xi, xo, ch, yi, co, yo, n);
-      else
-        output.reorder(ci, xi, xo, yi, co, yo, n);
-      output.vectorize(ci, vec)
+      output.reorder(ci, xi, xo, yi, co, yo, n)
+          .vectorize(ci, vec)
           .unroll(ci)
           .unroll(xi)
           .fuse(co, yo, band)

@@ -168,7 +168,7 @@ if [ -z "$adams" ]; then
 fi
 check_error "archbench: error: layer 'c': conv schedule 'direct-p4-r2' is not compiled into this build (configure with -DARCHBENCH_TUNING=ON)" \
   run tiny.yaml --layer-schedule c=direct-p4-r2
-check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, ${adams}auto-li2018, direct-p7-r4, direct-p7-r16, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)" \
+check_error "archbench: error: layer 'c': unknown conv schedule 'fast' (one of: default, tiled, narrow, blocked, direct, simple, auto-mullapudi2016, ${adams}auto-li2018, direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)" \
   run tiny.yaml --layer-schedule c=fast
 check_error "archbench: error: schedule 'simple' given for 'x', which is not a conv layer of tiny" \
   run tiny.yaml --layer-schedule x=simple
