@@ -323,32 +323,34 @@ bool run_groups(const PreparedConv& p, const std::vector<Buffer>& filters, const
   return true;
 }
 
-// The output channels of a variant's register tile at this machine's ISA: at AVX2 every
-// register-tiled variant's tile is 16 channels (2 vectors of 8, and a task of 16 channels:
-// schedules/conv.cpp), elsewhere the variant's own.
-int tile_channels(const ConvVariantSet& v) {
-  bool register_tiled = v.kind == ConvKind::Tiled || v.kind == ConvKind::Narrow || v.kind == ConvKind::Direct;
-  return register_tiled && cpu_isa() == CpuIsa::Avx2 ? 16 : v.channels;
+// A variant's register tile at this machine's ISA: at AVX2 every register-tiled variant's
+// tile is 16 channels (2 vectors of 8, and a task of 16 channels) by at most
+// kConvPixelTileAvx2 pixels (schedules/conv.cpp); elsewhere the variant's own.
+bool avx2_register_tile(const ConvVariantSet& v) {
+  return cpu_isa() == CpuIsa::Avx2 &&
+         (v.kind == ConvKind::Tiled || v.kind == ConvKind::Narrow || v.kind == ConvKind::Direct);
+}
+int tile_channels(const ConvVariantSet& v) { return avx2_register_tile(v) ? 16 : v.channels; }
+int tile_pixels(const ConvVariantSet& v) {
+  return avx2_register_tile(v) ? std::min(v.pixels, kConvPixelTileAvx2) : v.pixels;
 }
 
-// With AVX2's 16 registers a direct register tile is 2 vectors of 8 channels x at most 6
-// pixels (schedules/conv.cpp, px_limit): direct's 7 pixels are 6 there, direct-p5's 5 and
-// direct-c64-p4's 4 (its 64 channels are AVX-512's). The default takes the one that computes
-// the fewest pixels per row, the edge tile shifted inwards counted, a pixel of a 5- or
-// 4-pixel tile counted 2 or 4 % dearer (fewer accumulators per filter load): 4 pixels on 7-,
-// 28- and 56-wide maps, 5 on 14-wide ones, 6 on 112-wide ones. On this project's AVX2 host
-// (Zen 4 with AVX-512 hidden) the 6-pixel tile computed 12 pixels per 7-wide row, and
-// ResNet-50's layer4 convs ran 1.2-1.4x slower than with 4 (docs/PERFORMANCE.md, "At AVX2").
-// Seven pixels (14 accumulators) spill: 1.1-2.8x slower. -1 where no tile fits the width.
-int avx2_pixels(const ConvVariantSet& v) { return std::min(v.pixels, 6); }
-
+// The AVX2 default's direct tile: direct's 7 pixels are 6 there, direct-p5's 5 and
+// direct-c64-p4's 4 (its 64 channels are AVX-512's). It takes the one that computes the fewest
+// pixels per row, the edge tile shifted inwards counted, a pixel of a 5- or 4-pixel tile
+// counted 2 or 4 % dearer (fewer accumulators per filter load): 4 pixels on 7-, 28- and
+// 56-wide maps, 5 on 14-wide ones, 6 on 112-wide ones. On this project's AVX2 host (Zen 4 with
+// AVX-512 hidden) the 6-pixel tile computed 12 pixels per 7-wide row, and ResNet-50's layer4
+// convs ran 1.2-1.4x slower than with 4 (docs/PERFORMANCE.md, section 11). Seven pixels (14
+// accumulators) spill: ResNet-50 with every direct conv at 7 ran 109 ms against 58. Returns -1
+// where no tile fits the width.
 ConvSchedule avx2_direct_default(int width, bool residual, Activation act) {
   static const ConvSchedule candidates[] = {named("direct"), named("direct-p5"), named("direct-c64-p4")};
   ConvSchedule best = -1;
   int64_t cheapest = std::numeric_limits<int64_t>::max();
   for (ConvSchedule s : candidates) {
-    int px = avx2_pixels(kConvVariants[s]);
-    int64_t cost = int64_t{(width + px - 1) / px * px} * (100 + 2 * (6 - px));
+    int px = tile_pixels(kConvVariants[s]);
+    int64_t cost = int64_t{(width + px - 1) / px * px} * (100 + 2 * (kConvPixelTileAvx2 - px));
     if (width >= px && cost < cheapest && compiled(s, residual, act)) {
       best = s;
       cheapest = cost;
@@ -363,7 +365,7 @@ ConvSchedule avx2_direct_default(int width, bool residual, Activation act) {
 // Against the 32-channel tile (widened into a scratch buffer and copied out under 32
 // channels) they compute a third to a half fewer lanes in vain. At AVX2, where every direct
 // tile is 16 channels, those of 16 to 31 channels run the AVX2 direct default unwidened
-// (32 -> 16 at 112x112 and 96 -> 24 at 56x56: docs/PERFORMANCE.md, "At AVX2"); 32 to 63 take
+// (MobileNet-V2's 32 -> 16 at 112x112: docs/PERFORMANCE.md, section 11); 32 to 63 take
 // the deep convs' way. Returns the variant where that holds, else -1.
 ConvSchedule narrow_tile_default(int cout_g, int width, bool residual, Activation act) {
   if (cout_g % kConvChannelTile == 0 || cout_g >= 2 * kConvChannelTile) return -1;
@@ -395,7 +397,8 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
       case ConvKind::Narrow:
       case ConvKind::Direct:
         // A 16-channel tile (direct-c16-p14) runs on any channel count: its edge tile is guarded.
-        if ((deep || tile_channels(v) < kConvChannelTile) && width >= v.pixels && whole_tiles(v)) return requested;
+        if ((deep || tile_channels(v) < kConvChannelTile) && width >= tile_pixels(v) && whole_tiles(v))
+          return requested;
         break;
       case ConvKind::Blocked:
         if (deep && width >= v.pixels && blockable) return requested;

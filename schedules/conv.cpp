@@ -100,7 +100,7 @@ class Conv2D : public Generator<Conv2D> {
     // 2 vectors of 8 are 16 channels (a task of 32 ran them as two halves, one after the other:
     // on 7x7 and 14x14 maps, twice the tasks balance the cores better).
     const bool lanes16 = register_tiled && ((avx512 && channel_lanes == 16) || avx2);
-    const int L = register_tiled && avx2 ? 2 * vec : lanes16 ? 16 : T, parts = T / L;
+    const int L = lanes16 ? 16 : T, parts = T / L;  // at AVX2, 16 = 2 vectors
     Func acc("acc"), partial("partial");
     acc(lane, tile, x, y, n) = bias(tile * L + lane);
     if (blocked) {

@@ -5,9 +5,9 @@
 
 namespace archbench {
 
-constexpr int kConvChannelTile = 32;      // output channels per register tile (all targets)
+constexpr int kConvChannelTile = 32;      // output channels per filter tile (AVX2 register tiles: half)
 constexpr int kConvPixelTileAvx512 = 12;  // 2 vectors x 12 pixels = 24 of 32 registers
-constexpr int kConvPixelTileAvx2 = 3;     // 4 vectors x 3 pixels = 12 of 16 registers
+constexpr int kConvPixelTileAvx2 = 6;     // 2 vectors (16 channels) x 6 pixels = 12 of 16 registers
 constexpr int kConvPixelTileSse = 1;      // 8 vectors x 1 pixel
 constexpr int kConvPixelTileMax = 12;     // the runtime's precondition covers every target
 constexpr int kConvNarrowPixels = 7;      // the narrow variant's tile: ResNet/VGG widths are multiples of 7

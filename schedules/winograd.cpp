@@ -143,9 +143,9 @@ class Winograd : public Generator<Winograd> {
     // as the conv generator's direct schedule does (conv.cpp: the 6 x 16 shape, which leaves
     // registers for the filter vectors); otherwise the whole channel tile.
     const int lanes = wide && !avx512 ? 2 * vec : T;
-    const int P = lanes < T ? std::min(6, register_tile > 0 ? static_cast<int>(register_tile) : 6)
-                  : register_tile > 0 ? static_cast<int>(register_tile)
-                                      : conv_pixel_tile(get_target());
+    const int P = register_tile == 0 ? conv_pixel_tile(get_target())
+                  : lanes < T        ? std::min<int>(kConvPixelTileAvx2, register_tile)
+                                     : static_cast<int>(register_tile);
     // A band: about `tiles` tiles, whole tile rows where a row is shorter, else a run of
     // one row's tiles (either way one range of t).
     Expr band_rows = max(1, tiles / columns), band_columns = min(columns, tiles);

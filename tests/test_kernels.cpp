@@ -84,7 +84,9 @@ std::string direct_at(int width) {
     case 14:
     case 15:
     case 40:  // 40 x 1.02 = 40.8, against 42 and 40 x 1.04
+    case 45:  // 45 x 1.02 = 45.9, against 48 and 48 x 1.04
       return "direct-p5";
+    case 6:   // 6, against 10 x 1.02 and 8 x 1.04
     case 11:  // 12, against 15 x 1.02 and 12 x 1.04
     case 12:
       return "direct";
@@ -282,14 +284,12 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
     const char* what;
     std::string spec;
     bool in_place;
-    const char* expected;
+    std::string expected;
   };
   // (Only AVX-512 code has the 64-channel tile; AVX2's tiles are 16 channels x 4, 5 or 6
   // pixels, the default's the one that computes the fewest pixels per row, 5 on 45-wide maps
   // and 4 on 28-wide ones (kernels.cpp, avx2_direct_default); below AVX2, direct.)
-  const bool avx2 = cpu_isa() == CpuIsa::Avx2;
-  const char* wide = cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : avx2 ? "direct-p5" : "direct";
-  const char* narrow = avx2 ? "direct-p5" : "direct";
+  const std::string wide = cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : direct_at(45);
   const std::string residual =
       "  - {name: skip, op: conv, out: 128, kernel: 1}\n"
       "  - {name: conv, op: conv, inputs: input, out: 128, kernel: 3, padding: 1}\n"
@@ -300,11 +300,11 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
       {"+ residual in place", net("[1, 24, 33, 45]", residual), true, wide},
       {"+ residual", net("[1, 24, 33, 45]", residual), false, wide},
       {"28 wide", net("[1, 24, 33, 28]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"), false,
-       avx2 ? "direct-c64-p4" : "direct"},
+       direct_at(28)},
       {"96 channels", net("[1, 24, 33, 45]", "  - {name: conv, op: conv, out: 96, kernel: 3, padding: 1}\n"), false,
-       narrow},
+       direct_at(45)},
       {"4 tasks", net("[1, 24, 9, 45]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"), false,
-       narrow},
+       direct_at(45)},
   };
   for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
       std::string ran;
@@ -326,7 +326,7 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
     std::string spec;
     k::ConvSchedule schedule;
     const char* expected;
-    const char* at_avx2 = nullptr;  // where AVX2 runs another: its 16-channel tiles run unwidened
+    int avx2_width = 0;  // where AVX2 runs another: the output's width, whose tile it runs (direct_at)
   };
   k::ConvSchedule simple = k::kDefaultConvSchedule, tiled = k::kDefaultConvSchedule, direct = k::kDefaultConvSchedule;
   for (const auto& [name, schedule] : k::conv_schedules()) {
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
     if (name == "tiled") tiled = schedule;
     if (name == "direct") direct = schedule;
   }
-  // AVX-512 only: AVX2 runs its own 16-channel tiles (at_avx2), below it the default keeps the
+  // AVX-512 only: AVX2 runs its own 16-channel tiles (avx2_width), below it the default keeps the
   // widened 32-channel tile.
   const char* narrow16 = cpu_isa() == CpuIsa::Avx512 ? "direct-c16-p14" : "direct";
   const std::string residual =
@@ -343,11 +343,11 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
       "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n";
   const Case cases[] = {
       {"1x1 to 16 channels, 13 wide", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"),
-       k::kDefaultConvSchedule, "direct", "direct-p5"},
+       k::kDefaultConvSchedule, "direct", 13},
       {"3x3 / 2 to 24 channels, batch 2, + relu6",
        net("[2, 20, 17, 19]",
            "  - {name: conv, op: conv, out: 24, kernel: 3, stride: 2, padding: 1}\n  - {name: act, op: relu6}\n"),
-       k::kDefaultConvSchedule, "direct", "direct-p5"},
+       k::kDefaultConvSchedule, "direct", 10},
       // 14+ wide on AVX-512: the 16-channel tile, in place, its edge tile guarded.
       {"dilation 2 to 16 channels (tap bands), 22 wide",
        net("[1, 8, 21, 22]", "  - {name: conv, op: conv, out: 16, kernel: 3, dilation: 2, padding: 2}\n"),
@@ -363,28 +363,31 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
            "  - {name: skip, op: conv, out: 24, kernel: 3, stride: 2, padding: 1}\n"
            "  - {name: conv, op: conv, inputs: input, out: 24, kernel: 3, stride: 2, padding: 1}\n"
            "  - {name: add, op: add, inputs: [conv, skip]}\n  - {name: act, op: relu}\n"),
-       k::kDefaultConvSchedule, narrow16, "direct-p5"},
+       k::kDefaultConvSchedule, narrow16, 15},
       {"forced simple", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), simple, "simple"},
       {"forced tiled, 3x3", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 3, padding: 1}\n"),
        tiled, "tiled"},
-      {"+ residual", net("[1, 32, 9, 13]", residual), k::kDefaultConvSchedule, "simple", "direct-p5"},
+      {"+ residual", net("[1, 32, 9, 13]", residual), k::kDefaultConvSchedule, "simple", 13},
       {"6 wide", net("[1, 32, 9, 6]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), k::kDefaultConvSchedule,
-       "simple", "direct"},
+       "simple", 6},
       {"2 groups of 8", net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1, groups: 2}\n"),
        k::kDefaultConvSchedule, "simple"},
       {"1 channel, 3x3 / 2, batch 3, 13 wide",
        net("[3, 5, 31, 25]", "  - {name: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"),
-       k::kDefaultConvSchedule, "direct", "direct-p5"},
+       k::kDefaultConvSchedule, "direct", 13},
       {"1 channel, 3x3 / 2, batch 3, 15 wide",
        net("[3, 5, 31, 29]", "  - {name: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"),
-       k::kDefaultConvSchedule, narrow16, "direct-p5"},
+       k::kDefaultConvSchedule, narrow16, 15},
       {"forced direct, 16 channels, 20 wide (widened)",
        net("[1, 32, 9, 20]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"), direct, "direct"},
+      // A forced tile runs where its pixels at this ISA fit: 6 at AVX2 (else 7: simple runs).
+      {"forced direct, 32 channels, 6 wide", net("[1, 32, 9, 6]", "  - {name: conv, op: conv, out: 32, kernel: 1}\n"),
+       direct, "simple", 6},
   };
   for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
       std::string ran;
       BOOST_TEST(conv_error(c.spec, c.schedule, false, &ran) <= 1e-4);
-      BOOST_TEST(ran == (cpu_isa() == CpuIsa::Avx2 && c.at_avx2 ? c.at_avx2 : c.expected));
+      BOOST_TEST(ran == (cpu_isa() == CpuIsa::Avx2 && c.avx2_width ? direct_at(c.avx2_width) : c.expected));
     }
   // Into a channel view: only its channels are written.
   std::string ran;
