@@ -210,7 +210,7 @@ RunRecord run_from(const Statement& s) {  // columns: id, then kRunColumns
   r.uuid = s.text(1), r.sweep = s.text(2), r.sweep_hash = s.text(3), r.shard = s.text(4);
   r.started_at = s.text(5), r.finished_at = s.text(6), r.archbench_version = s.text(7), r.git_hash = s.text(8);
   r.kernel_sets = s.text(9);
-  r.machine = {s.text(10), s.text(11), s.text(14), s.i32(12), s.i64(13)};
+  r.machine = {s.text(10), s.text(11), s.text(14), s.i32(12), s.i64(13), ""};
   r.peak_gflops = s.f64(15), r.peak_gbps = s.f64(16), r.peak_isa = s.text(17);
   return r;
 }
@@ -301,13 +301,20 @@ MachineInfo this_machine() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) m.hostname = host;
   std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) m.cpu_model = line.substr(line.find_first_not_of(' ', colon + 1));
-      break;
-    }
+  // The first processor's entry; "model" and "cpu family" (x86) tell apart CPUs that a hypervisor
+  // names alike.
+  std::string family, model_number;
+  for (std::string line; std::getline(cpuinfo, line) && !line.empty();) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos || colon == 0) continue;
+    std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    size_t from = line.find_first_not_of(' ', colon + 1);
+    std::string value = from == std::string::npos ? "" : line.substr(from);
+    if (key == "model name") m.cpu_model = value;
+    if (key == "cpu family") family = value;
+    if (key == "model") model_number = value;
   }
+  if (!family.empty() && !model_number.empty()) m.cpu_id = "family " + family + " model " + model_number;
   if (m.cpu_model.empty()) m.cpu_model = "unknown CPU";
   // NVIDIA's driver lists its GPUs here; no driver, no entry (and no CUDA target either).
   std::error_code ec;

@@ -36,6 +36,7 @@ struct MachineInfo {
   std::string hostname, cpu_model, gpu_name;  // gpu_name: "" when none was found
   int cores = 0;
   int64_t memory_bytes = 0;
+  std::string cpu_id;  // "family 25 model 17" where /proc/cpuinfo has them, else ""; not stored in the database
 };
 MachineInfo this_machine();  // from /proc/cpuinfo, sysconf, the host name and NVIDIA's /proc entries
 
@@ -95,9 +96,9 @@ class ResultsDb {
  public:
   // Opens (creating with `create`) a database; WAL journal. A write waits up to
   // ARCHBENCH_DB_WAIT seconds (default 60) for another process's lock, then fails with
-  // "PATH: database is locked: another process held it for over N s (...)". Throws DatabaseError "PATH: REASON" for a missing file without `create`, an
-  // unwritable location, a file that is not SQLite, or a schema version it does not know. A
-  // file of an older version is upgraded in place (its new columns empty for the cases it has).
+  // "PATH: database is locked: another process held it for over N s (...)". Throws DatabaseError "PATH: REASON" for a
+  // missing file without `create`, an unwritable location, a file that is not SQLite, or a schema version it does not
+  // know. A file of an older version is upgraded in place (its new columns empty for the cases it has).
   static ResultsDb open(const std::filesystem::path& path, bool create);
   ResultsDb(ResultsDb&&) noexcept;
   ~ResultsDb();

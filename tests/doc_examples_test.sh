@@ -12,7 +12,8 @@
 #   number and the machine's description (ISA level, device name) are masked and runs of
 #   blanks collapse before the comparison, so rows, names and columns are still checked. The
 #   direct schedule's tile variants (`direct-p5`, `direct-c64-p4`, ...) read as `direct`: the
-#   default picks among them by the ISA level (AVX2 and AVX-512 pick differently).
+#   default picks among them by the ISA level (AVX2 and AVX-512 pick differently). A CPU's
+#   family and model in a tuned-database fingerprint (`(family 25 model 17)`) are dropped.
 # - A command may start with VAR=value assignments and may pipe into head, tail or grep. It
 #   runs in a temporary folder whose entries link to the checkout's, so relative paths work
 #   as from the checkout and a file a command writes lands in the temporary folder.
@@ -55,6 +56,7 @@ normalise() {  # mode, text
     printf '%s\n' "$text" | sed -E -e 's/\([^()]*(avx|sse|x86-64|pthread|capability)[^()]*\)/(<machine>)/g' \
       -e 's/pthread-[^,]*/<device>/g' -e 's/\((avx512|avx2|sse41|x86-64)\)/(<isa>)/g' \
       -e 's/-?[0-9][0-9.]*([eE][-+]?[0-9]+)?/#/g' -e 's/#+/#/g' -e 's/direct(-c#)?-p#(-r#)?/direct/g' \
+      -e 's/ \(family # model #\)//g' \
       -e 's/[[:space:]]+/ /g' -e 's/ +$//' | sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}'
   else
     printf '%s\n' "$text" | sed -E -e 's/[[:space:]]+$//' | sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}'

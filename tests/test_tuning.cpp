@@ -280,6 +280,41 @@ BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
   BOOST_TEST(*c.predicted == 0);
   BOOST_TEST(*c.missing == 4);
   BOOST_TEST(c.note().find("no entries for this target") != std::string::npos);
+  // Nor is one of a CPU of this name with another family and model.
+  other = this_cpu_target(1);
+  other.cpu_id = "family 0 model 0";
+  db.targets[0].fingerprint = other;
+  write_tuned_db(dir / "sibling.yaml", db);
+  TunedChoice sibling = tuned_choice(dir / "sibling.yaml", 1);
+  o.schedule_for = sibling.hook;
+  Executor sibling_exec(g, w, o);
+  BOOST_TEST(*sibling.found == 0);
+  BOOST_TEST(*sibling.missing == 4);
+  // One of this name that records no family and model (tuned before they were recorded) is
+  // used where this CPU has no target of its own, and the note names it; this CPU's own wins.
+  other.cpu_id.clear();
+  db.targets[0].fingerprint = other;
+  write_tuned_db(dir / "unrecorded.yaml", db);
+  BOOST_TEST(read_text(dir / "unrecorded.yaml").find("cpu_id") == std::string::npos);
+  TunedChoice unrecorded = tuned_choice(dir / "unrecorded.yaml", 1);
+  o.schedule_for = unrecorded.hook;
+  Executor unrecorded_exec(g, w, o);
+  BOOST_TEST(*unrecorded.found == 1);
+  if (!this_cpu_target(1).cpu_id.empty()) {
+    BOOST_TEST(unrecorded.note().find("(" + other.text() + ")") != std::string::npos);
+    BOOST_TEST(other.text().find(this_cpu_target(1).cpu_id) == std::string::npos);
+    TunedDb both = db;
+    both.targets.push_back({this_cpu_target(1), {}});  // this CPU's own, with no entries
+    write_tuned_db(dir / "both.yaml", both);
+    BOOST_TEST(read_text(dir / "both.yaml").find("    cpu_id: \"" + this_cpu_target(1).cpu_id + "\"\n") !=
+               std::string::npos);
+    TunedChoice own = tuned_choice(dir / "both.yaml", 1);
+    o.schedule_for = own.hook;
+    Executor own_exec(g, w, o);
+    BOOST_TEST(*own.found == 0);
+    BOOST_TEST(*own.missing == 4);
+    BOOST_TEST(own.note().find("(" + this_cpu_target(1).text() + ")") != std::string::npos);
+  }
   // The same entry under this machine's fingerprint is used, and predicts the other 3x3 conv.
   db.targets[0].fingerprint = this_cpu_target(1);
   write_tuned_db(dir / "mine.yaml", db);
@@ -336,11 +371,14 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string head =
       "version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 2\n    layers:\n";
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
-  BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
-             "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-             "auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, "
-             "direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, "
-             "gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)");
+  BOOST_TEST(
+      db_error(head + sig + "        schedule: fastest\n") ==
+      "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
+      "auto-mullapudi2016, " +
+          test::adams_listed() +
+          "auto-li2018, direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, "
+          "direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, "
+          "gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -355,8 +393,10 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
              "db.yaml:6:14: error: threads must be a positive integer, got 'two'");
   // Timings and failures are of the family's schedules too.
   const std::string conv_schedules =
-      "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() + "auto-li2018, "
-      "direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, "
+      "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() +
+      "auto-li2018, "
+      "direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, "
+      "winograd-m4-rows-t96, "
       "winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018";
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        ms: {direct: 1, bogus: 2}\n") ==
              "db.yaml:10:25: error: unknown conv schedule 'bogus' in 'ms' (one of: " + conv_schedules + ")");

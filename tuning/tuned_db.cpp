@@ -137,12 +137,15 @@ Parsed parse_signature(const std::string& sig) {
 }  // namespace
 
 std::string TargetFingerprint::text() const {
-  return fmt::format("{}, {}, {}, {} threads", cpu, isa, kernel_set, threads);
+  return fmt::format("{}{}, {}, {}, {} threads", cpu, cpu_id.empty() ? "" : " (" + cpu_id + ")", isa, kernel_set,
+                     threads);
 }
 
 TargetFingerprint this_cpu_target(int threads) {
   TargetFingerprint f;
-  f.cpu = this_machine().cpu_model;
+  MachineInfo m = this_machine();
+  f.cpu = m.cpu_model;
+  f.cpu_id = m.cpu_id;
   // The level the cpu set dispatches to (ARCHBENCH_CPU_ISA may cap what this CPU has).
   f.isa = cpu_isa_db_name(cpu_isa());
   f.kernel_set = cpu_kernel_set();
@@ -154,7 +157,7 @@ TargetFingerprint this_target(KernelSet set, int threads) {
   if (set == KernelSet::Cpu) return this_cpu_target(threads);
   KernelSetStatus s = probe_kernel_set(set);
   if (!s.usable) throw RuntimeError(fmt::format("target {} cannot run here: {}", kernel_set_name(set), s.reason));
-  return {s.device, kernel_set_name(set), kernel_set_name(set), 1};
+  return {s.device, kernel_set_name(set), kernel_set_name(set), 1, ""};
 }
 
 const TunedEntry* TunedTarget::find(const std::string& signature) const {
@@ -171,6 +174,13 @@ TunedTarget* TunedDb::target(const TargetFingerprint& f) {
 
 const TunedTarget* TunedDb::target(const TargetFingerprint& f) const { return const_cast<TunedDb*>(this)->target(f); }
 
+const TunedTarget* TunedDb::target_for(const TargetFingerprint& f) const {
+  if (const TunedTarget* t = target(f)) return t;
+  TargetFingerprint unrecorded = f;
+  unrecorded.cpu_id.clear();
+  return target(unrecorded);
+}
+
 TunedDb read_tuned_db(const std::filesystem::path& path) {
   const std::string file = path.string();
   YAML::Node root = load_yaml_config(path, "tuned database");
@@ -183,9 +193,10 @@ TunedDb read_tuned_db(const std::filesystem::path& path) {
   if (!targets) return db;
   if (!targets.IsSequence()) fail(targets, file, "'targets' must be a list");
   for (const YAML::Node& t : targets) {
-    only_keys(t, {"cpu", "isa", "kernel_set", "threads", "layers"}, file, "a target");
+    only_keys(t, {"cpu", "cpu_id", "isa", "kernel_set", "threads", "layers"}, file, "a target");
     TunedTarget target;
     target.fingerprint.cpu = text(t, "cpu", file, "a target");
+    if (t["cpu_id"]) target.fingerprint.cpu_id = text(t, "cpu_id", file, "a target");
     target.fingerprint.isa = text(t, "isa", file, "a target");
     target.fingerprint.kernel_set = text(t, "kernel_set", file, "a target");
     std::string threads = text(t, "threads", file, "a target");
@@ -292,9 +303,11 @@ void write_tuned_db(const std::filesystem::path& file, const TunedDb& db) {
       "# Written by `archbench tune`; read by --schedule tuned. ms: median per candidate.\n";
   out += fmt::format("version: {}\ntargets:\n", kVersion);
   for (const TunedTarget& t : db.targets) {
-    out += fmt::format("  - cpu: {}\n    isa: {}\n    kernel_set: {}\n    threads: {}\n    layers:\n",
-                       quoted(t.fingerprint.cpu), quoted(t.fingerprint.isa), quoted(t.fingerprint.kernel_set),
-                       t.fingerprint.threads);
+    out += fmt::format("  - cpu: {}\n", quoted(t.fingerprint.cpu));
+    if (!t.fingerprint.cpu_id.empty()) out += fmt::format("    cpu_id: {}\n", quoted(t.fingerprint.cpu_id));
+    // A target with no entries yet (a tune interrupted before its first) is an empty list.
+    out += fmt::format("    isa: {}\n    kernel_set: {}\n    threads: {}\n    layers:{}\n", quoted(t.fingerprint.isa),
+                       quoted(t.fingerprint.kernel_set), t.fingerprint.threads, t.entries.empty() ? " []" : "");
     for (const TunedEntry& e : t.entries) {
       out += fmt::format("      - signature: {}\n        schedule: {}\n", quoted(e.signature), e.schedule);
       if (!e.default_schedule.empty()) out += fmt::format("        default: {}\n", quoted(e.default_schedule));

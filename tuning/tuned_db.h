@@ -16,11 +16,15 @@ namespace archbench {
 // What a tuned choice is valid for: the same CPU model and ISA, kernel set and thread count.
 // For a GPU kernel set: `cpu` holds the device's name, `isa` the set (cuda, opencl) and
 // `threads` 1 (the host threads do not run its kernels).
+// `cpu_id` tells CPUs apart whose model name does not: a hypervisor may show two generations
+// as the same "AMD EPYC" ("family 25 model 17", from /proc/cpuinfo; "" where it has none, and
+// in a target written before it was recorded).
 struct TargetFingerprint {
   std::string cpu, isa, kernel_set;
   int threads = 0;
+  std::string cpu_id;
   bool operator==(const TargetFingerprint&) const = default;
-  std::string text() const;  // "AMD EPYC, avx512, cpu (x86-64 avx512_skylake), 2 threads"
+  std::string text() const;  // "AMD EPYC (family 25 model 17), avx512, cpu (x86-64 avx512_skylake), 2 threads"
 };
 // This machine's cpu target with `threads` kernel threads (0: all cores, resolved).
 TargetFingerprint this_cpu_target(int threads);
@@ -45,8 +49,11 @@ struct TunedTarget {
 
 struct TunedDb {
   std::vector<TunedTarget> targets;
-  TunedTarget* target(const TargetFingerprint& f);  // nullptr when absent
+  TunedTarget* target(const TargetFingerprint& f);  // exactly this fingerprint; nullptr when absent
   const TunedTarget* target(const TargetFingerprint& f) const;
+  // What --schedule tuned reads for `f`: its own target, else one that differs only in
+  // recording no cpu_id (tuned on a CPU of the same name before cpu_id was recorded).
+  const TunedTarget* target_for(const TargetFingerprint& f) const;
 };
 
 // Reads a database; errors are SpecError at the offending line and column (unknown keys,

@@ -344,8 +344,10 @@ TunedChoice tuned_choice(const std::filesystem::path& db_path, int threads, Kern
   c.found = std::make_shared<int>(0);
   c.predicted = std::make_shared<int>(0);
   c.missing = std::make_shared<int>(0);
-  const TunedTarget* target = db.target(fp);
-  c.source = fmt::format("{} ({}{})", path.string(), fp.text(), target ? "" : ": no entries for this target");
+  // The note names the target read: this CPU's own, or one of its name that records no family and model.
+  const TunedTarget* target = db.target_for(fp);
+  c.source = fmt::format("{} ({}{})", path.string(), target ? target->fingerprint.text() : fp.text(),
+                         target ? "" : ": no entries for this target");
   auto shared = std::make_shared<TunedTarget>(target ? *target : TunedTarget{fp, {}});
   c.hook = [shared, found = c.found, predicted = c.predicted, missing = c.missing](
                const std::string& signature, const std::string& family) -> std::optional<std::string> {
