@@ -59,8 +59,8 @@ class MaxPool : public Generator<MaxPool> {
     // the accumulator (a select, so a NaN stays a NaN as with the predicate); the condition is
     // `likely`, so Halide splits each row into its edges and an interior whose taps run without
     // a test. Padded and ceil-mode windows then take about half the predicate's time
-    // (GoogLeNet's 3x3/1 pad 1 on 27x27x192: 0.079 -> 0.038 ms), an unpadded one three
-    // quarters (AlexNet's first, 3x3/2: 0.017 -> 0.013 ms; PERFORMANCE.md section 12).
+    // (GoogLeNet's 3x3/1 pad 1 on 27x27x192: 0.079 -> 0.038 ms); unpadded ones gain little
+    // (AlexNet's first alone 0.017 -> 0.013 ms, in the network nothing; PERFORMANCE.md section 12).
     if (gpu) r.where(inside);
 
     Func acc("acc");
