@@ -301,18 +301,20 @@ MachineInfo this_machine() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) m.hostname = host;
   std::ifstream cpuinfo("/proc/cpuinfo");
-  // The first processor's entry; "model" and "cpu family" (x86) tell apart CPUs that a hypervisor
-  // names alike.
+  // Each key's first line (the first processor's); "cpu family" and "model" (x86) tell apart
+  // CPUs that a hypervisor names alike.
   std::string family, model_number;
-  for (std::string line; std::getline(cpuinfo, line) && !line.empty();) {
+  for (std::string line; std::getline(cpuinfo, line);) {
     size_t colon = line.find(':');
     if (colon == std::string::npos || colon == 0) continue;
     std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
     size_t from = line.find_first_not_of(' ', colon + 1);
     std::string value = from == std::string::npos ? "" : line.substr(from);
-    if (key == "model name") m.cpu_model = value;
-    if (key == "cpu family") family = value;
-    if (key == "model") model_number = value;
+    std::string* field = key == "model name"   ? &m.cpu_model
+                         : key == "cpu family" ? &family
+                         : key == "model"      ? &model_number
+                                               : nullptr;
+    if (field && field->empty()) *field = value;
   }
   if (!family.empty() && !model_number.empty()) m.cpu_id = "family " + family + " model " + model_number;
   if (m.cpu_model.empty()) m.cpu_model = "unknown CPU";

@@ -263,6 +263,16 @@ BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
   Graph g = test::load_text(kNet);
   Weights w = init_weights(g, 1);
   fs::path dir = scratch("foreign");
+  // Writes `db` as dir/NAME.yaml and builds the network with --schedule tuned from it.
+  auto tuned_from = [&](const TunedDb& db, const std::string& name) {
+    write_tuned_db(dir / (name + ".yaml"), db);
+    TunedChoice c = tuned_choice(dir / (name + ".yaml"), 1);
+    ExecutorOptions o;
+    o.threads = 1;
+    o.schedule_for = c.hook;
+    Executor exec(g, w, o);
+    return c;
+  };
   TunedDb db;
   TargetFingerprint other = this_cpu_target(1);
   other.cpu = "Another CPU";
@@ -270,12 +280,7 @@ BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
   e.signature = "conv+bn+relu in 1x64x16x16 out 1x64x16x16 k3x3 s1x1 d1x1 p1,1,1,1 g1";
   e.schedule = "narrow";
   db.targets.push_back({other, {e}});
-  write_tuned_db(dir / "other.yaml", db);
-  TunedChoice c = tuned_choice(dir / "other.yaml", 1);
-  ExecutorOptions o;
-  o.threads = 1;
-  o.schedule_for = c.hook;
-  Executor exec(g, w, o);
+  TunedChoice c = tuned_from(db, "other");
   BOOST_TEST(*c.found == 0);
   BOOST_TEST(*c.predicted == 0);
   BOOST_TEST(*c.missing == 4);
@@ -284,43 +289,31 @@ BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
   other = this_cpu_target(1);
   other.cpu_id = "family 0 model 0";
   db.targets[0].fingerprint = other;
-  write_tuned_db(dir / "sibling.yaml", db);
-  TunedChoice sibling = tuned_choice(dir / "sibling.yaml", 1);
-  o.schedule_for = sibling.hook;
-  Executor sibling_exec(g, w, o);
+  TunedChoice sibling = tuned_from(db, "sibling");
   BOOST_TEST(*sibling.found == 0);
   BOOST_TEST(*sibling.missing == 4);
   // One of this name that records no family and model (tuned before they were recorded) is
   // used where this CPU has no target of its own, and the note names it; this CPU's own wins.
   other.cpu_id.clear();
   db.targets[0].fingerprint = other;
-  write_tuned_db(dir / "unrecorded.yaml", db);
+  TunedChoice unrecorded = tuned_from(db, "unrecorded");
   BOOST_TEST(read_text(dir / "unrecorded.yaml").find("cpu_id") == std::string::npos);
-  TunedChoice unrecorded = tuned_choice(dir / "unrecorded.yaml", 1);
-  o.schedule_for = unrecorded.hook;
-  Executor unrecorded_exec(g, w, o);
   BOOST_TEST(*unrecorded.found == 1);
   if (!this_cpu_target(1).cpu_id.empty()) {
     BOOST_TEST(unrecorded.note().find("(" + other.text() + ")") != std::string::npos);
     BOOST_TEST(other.text().find(this_cpu_target(1).cpu_id) == std::string::npos);
     TunedDb both = db;
     both.targets.push_back({this_cpu_target(1), {}});  // this CPU's own, with no entries
-    write_tuned_db(dir / "both.yaml", both);
+    TunedChoice own = tuned_from(both, "both");
     BOOST_TEST(read_text(dir / "both.yaml").find("    cpu_id: \"" + this_cpu_target(1).cpu_id + "\"\n") !=
                std::string::npos);
-    TunedChoice own = tuned_choice(dir / "both.yaml", 1);
-    o.schedule_for = own.hook;
-    Executor own_exec(g, w, o);
     BOOST_TEST(*own.found == 0);
     BOOST_TEST(*own.missing == 4);
     BOOST_TEST(own.note().find("(" + this_cpu_target(1).text() + ")") != std::string::npos);
   }
   // The same entry under this machine's fingerprint is used, and predicts the other 3x3 conv.
   db.targets[0].fingerprint = this_cpu_target(1);
-  write_tuned_db(dir / "mine.yaml", db);
-  TunedChoice mine = tuned_choice(dir / "mine.yaml", 1);
-  o.schedule_for = mine.hook;
-  Executor tuned(g, w, o);
+  TunedChoice mine = tuned_from(db, "mine");
   BOOST_TEST(*mine.found == 1);
   BOOST_TEST(*mine.predicted == 0);  // b1, b2 (conv+relu) and c (conv): other fused kernels
   BOOST_TEST(*mine.missing == 3);
@@ -329,10 +322,7 @@ BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
   if (!conv_schedule_not_compiled("direct-p4-r2").empty()) {
     db.targets[0].entries[0].schedule = "direct-p4-r2";
     db.targets[0].entries[0].median_ms = {{"direct-p4-r2", 1.0}, {"auto-adams2019", 2.0}, {"direct", 3.0}};
-    write_tuned_db(dir / "absent.yaml", db);
-    TunedChoice absent = tuned_choice(dir / "absent.yaml", 1);
-    o.schedule_for = absent.hook;
-    Executor fallback(g, w, o);
+    TunedChoice absent = tuned_from(db, "absent");
     BOOST_TEST(*absent.found == 0);
     BOOST_TEST(*absent.missing == 4);
   }
