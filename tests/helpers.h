@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -32,6 +33,41 @@ namespace archbench::test {
 // test preset does not), else "": for schedule lists in expected messages.
 inline std::string adams_listed() {
   return conv_schedule_not_compiled("auto-adams2019").empty() ? "auto-adams2019, " : "";
+}
+
+// The conv schedules as an unknown-schedule error lists them, in the runtime's order: written
+// out here (not derived from the runtime, so that the tests check the list), once for every
+// test that expects such a message.
+inline std::string conv_schedules_listed() {
+  return "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + adams_listed() +
+         "auto-li2018, direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, "
+         "winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, "
+         "gpu-auto-li2018";
+}
+
+// The direct tile the default runs on a map `width` wide where AVX-512 runs `direct`: at AVX2
+// the one of 6, 5 and 4 pixels (direct, direct-p5, direct-c64-p4) that computes the fewest
+// pixels per row, a pixel of the narrower tiles counted 2 and 4 % dearer (kernels.cpp,
+// avx2_direct_default), worked out by hand for the widths the tests use; below AVX2, direct.
+inline std::string direct_at(int width) {
+  if (cpu_isa() != CpuIsa::Avx2) return "direct";
+  switch (width) {
+    case 7:   // 4 px: 8 computed (x 1.04), against 10 (x 1.02) and 12
+    case 28:  // 28 x 1.04 = 29.1, against 30 x 1.02 and 30
+      return "direct-c64-p4";
+    case 10:  // 10 x 1.02, against 12 and 12 x 1.04
+    case 13:  // 15 x 1.02 = 15.3, against 18 and 16 x 1.04 = 16.6
+    case 14:
+    case 15:
+    case 40:  // 40 x 1.02 = 40.8, against 42 and 40 x 1.04
+    case 45:  // 45 x 1.02 = 45.9, against 48 and 48 x 1.04
+      return "direct-p5";
+    case 6:   // 6, against 10 x 1.02 and 8 x 1.04
+    case 11:  // 12, against 15 x 1.02 and 12 x 1.04
+    case 12:
+      return "direct";
+  }
+  throw std::logic_error("direct_at: no expectation for width " + std::to_string(width));
 }
 
 // The tests folder: the source tree's, or $ARCHBENCH_TEST_DIR (a checkout elsewhere, e.g. on

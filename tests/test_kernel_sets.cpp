@@ -367,9 +367,7 @@ layers:
 )");
   Executor we(wide, init_weights(wide, 3));
   we.run(random_tensor(wide.input().output, 5));
-  BOOST_TEST(we.step_schedule_ran(0) == (cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4"
-                                         : cpu_isa() == CpuIsa::Avx2 ? "direct-p5"
-                                                                     : "direct"));
+  BOOST_TEST(we.step_schedule_ran(0) == (cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : test::direct_at(45)));
   zoo_networks(KernelSet::Cpu);
   import_ops(KernelSet::Cpu);
   // Halide's dispatch asked, and the cap refused the levels above it.

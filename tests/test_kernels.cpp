@@ -69,31 +69,6 @@ std::string net(const std::string& input, const std::string& layers) {
   return "name: t\ninput: " + input + "\nlayers:\n" + layers;
 }
 
-// The direct tile the default runs on a map `width` wide where AVX-512 runs `direct`: at AVX2
-// the one of 6, 5 and 4 pixels (direct, direct-p5, direct-c64-p4) that computes the fewest
-// pixels per row, a pixel of the narrower tiles counted 2 and 4 % dearer (kernels.cpp,
-// avx2_direct_default), worked out by hand for the widths these tests use; below AVX2, direct.
-std::string direct_at(int width) {
-  if (archbench::cpu_isa() != archbench::CpuIsa::Avx2) return "direct";
-  switch (width) {
-    case 7:   // 4 px: 8 computed (x 1.04), against 10 (x 1.02) and 12
-    case 28:  // 28 x 1.04 = 29.1, against 30 x 1.02 and 30
-      return "direct-c64-p4";
-    case 10:  // 10 x 1.02, against 12 and 12 x 1.04
-    case 13:  // 15 x 1.02 = 15.3, against 18 and 16 x 1.04 = 16.6
-    case 14:
-    case 15:
-    case 40:  // 40 x 1.02 = 40.8, against 42 and 40 x 1.04
-    case 45:  // 45 x 1.02 = 45.9, against 48 and 48 x 1.04
-      return "direct-p5";
-    case 6:   // 6, against 10 x 1.02 and 8 x 1.04
-    case 11:  // 12, against 15 x 1.02 and 12 x 1.04
-    case 12:
-      return "direct";
-  }
-  throw std::logic_error("direct_at: no expectation for width " + std::to_string(width));
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(kernels)
@@ -289,7 +264,7 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
   // (Only AVX-512 code has the 64-channel tile; AVX2's tiles are 16 channels x 4, 5 or 6
   // pixels, the default's the one that computes the fewest pixels per row, 5 on 45-wide maps
   // and 4 on 28-wide ones (kernels.cpp, avx2_direct_default); below AVX2, direct.)
-  const std::string wide = cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : direct_at(45);
+  const std::string wide = cpu_isa() == CpuIsa::Avx512 ? "direct-c64-p4" : test::direct_at(45);
   const std::string residual =
       "  - {name: skip, op: conv, out: 128, kernel: 1}\n"
       "  - {name: conv, op: conv, inputs: input, out: 128, kernel: 3, padding: 1}\n"
@@ -300,11 +275,11 @@ BOOST_AUTO_TEST_CASE(the_default_runs_64_channel_tiles_on_wide_maps) {
       {"+ residual in place", net("[1, 24, 33, 45]", residual), true, wide},
       {"+ residual", net("[1, 24, 33, 45]", residual), false, wide},
       {"28 wide", net("[1, 24, 33, 28]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"), false,
-       direct_at(28)},
+       test::direct_at(28)},
       {"96 channels", net("[1, 24, 33, 45]", "  - {name: conv, op: conv, out: 96, kernel: 3, padding: 1}\n"), false,
-       direct_at(45)},
+       test::direct_at(45)},
       {"4 tasks", net("[1, 24, 9, 45]", "  - {name: conv, op: conv, out: 128, kernel: 3, padding: 1}\n"), false,
-       direct_at(45)},
+       test::direct_at(45)},
   };
   for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
       std::string ran;
@@ -356,7 +331,8 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
        net("[2, 40, 5, 29]", "  - {name: conv, op: conv, out: 24, kernel: 1}\n  - {name: act, op: relu6}\n"),
        k::kDefaultConvSchedule, narrow16},
       {"3x3 to 40 channels, 17 wide, + swish",
-       net("[1, 19, 6, 17]", "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: swish}\n"),
+       net("[1, 19, 6, 17]",
+           "  - {name: conv, op: conv, out: 40, kernel: 3, padding: 1}\n  - {name: act, op: swish}\n"),
        k::kDefaultConvSchedule, narrow16},
       {"3x3 / 2 to 24 channels + residual, 15 wide",
        net("[1, 24, 30, 30]",
@@ -387,13 +363,13 @@ BOOST_AUTO_TEST_CASE(the_default_runs_few_output_channels_as_a_whole_tile) {
   for (const Case& c : cases) BOOST_TEST_CONTEXT(c.what) {
       std::string ran;
       BOOST_TEST(conv_error(c.spec, c.schedule, false, &ran) <= 1e-4);
-      BOOST_TEST(ran == (cpu_isa() == CpuIsa::Avx2 && c.avx2_width ? direct_at(c.avx2_width) : c.expected));
+      BOOST_TEST(ran == (cpu_isa() == CpuIsa::Avx2 && c.avx2_width ? test::direct_at(c.avx2_width) : c.expected));
     }
   // Into a channel view: only its channels are written.
   std::string ran;
   BOOST_TEST(conv_error(net("[1, 32, 9, 13]", "  - {name: conv, op: conv, out: 16, kernel: 1}\n"),
                         k::kDefaultConvSchedule, false, &ran, k::DepthwiseSchedule::Default, true) <= 1e-4);
-  BOOST_TEST(ran == direct_at(13));
+  BOOST_TEST(ran == test::direct_at(13));
 }
 
 // Every conv variant the runtime can be told to use (the tuner's candidates), on shapes where
@@ -488,7 +464,7 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
     for (size_t i = 0; i < std::size(falls_back); ++i) BOOST_TEST_CONTEXT(name << " on fallback case " << i) {
         std::string ran;
         BOOST_TEST(conv_error(falls_back[i].first, schedule, false, &ran) <= 1e-4);
-        BOOST_TEST(ran == direct_at(falls_back[i].second));
+        BOOST_TEST(ran == test::direct_at(falls_back[i].second));
       }
   }
   BOOST_TEST(variants >= 2);  // F(2x2) and F(4x4)
@@ -500,17 +476,25 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
 // Winograd variants are held to.
 BOOST_AUTO_TEST_CASE(the_default_picks_winograd_where_it_pays) {
   const std::pair<std::string, std::string> cases[] = {
-      {net("[1, 64, 56, 56]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu}\n"),
+      {net("[1, 64, 56, 56]",
+           "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu}\n"),
        "winograd-m4-rows-t96"},
-      {net("[1, 128, 13, 13]", "  - {name: conv, op: conv, out: 96, kernel: 3, padding: 1}\n"), "winograd-m4-ch-t48-p8"},
-      {net("[1, 96, 30, 29]", "  - {name: conv, op: conv, out: 512, kernel: 3, padding: 1}\n"), "winograd-m4-ch-t48-p8"},
-      {net("[1, 128, 28, 28]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: 1}\n"), direct_at(28)},  // 32 out
+      {net("[1, 128, 13, 13]", "  - {name: conv, op: conv, out: 96, kernel: 3, padding: 1}\n"),
+       "winograd-m4-ch-t48-p8"},
+      {net("[1, 96, 30, 29]", "  - {name: conv, op: conv, out: 512, kernel: 3, padding: 1}\n"),
+       "winograd-m4-ch-t48-p8"},
+      {net("[1, 128, 28, 28]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: 1}\n"),
+       test::direct_at(28)},  // 32 out
       {net("[1, 128, 57, 56]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: 1}\n"), "winograd-m4-rows-t96"},
-      {net("[1, 512, 7, 7]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n"), direct_at(7)},  // 7 wide
-      {net("[1, 48, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n"), direct_at(28)},  // 48 in
-      {net("[1, 64, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, stride: 2, padding: 1}\n"), direct_at(14)},
-      {net("[1, 64, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
-       direct_at(28)},  // no Winograd variant has the relu6 epilogue
+      {net("[1, 512, 7, 7]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n"),
+       test::direct_at(7)},  // 7 wide
+      {net("[1, 48, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n"),
+       test::direct_at(28)},  // 48 in
+      {net("[1, 64, 28, 28]", "  - {name: conv, op: conv, out: 64, kernel: 3, stride: 2, padding: 1}\n"),
+       test::direct_at(14)},
+      {net("[1, 64, 28, 28]",
+           "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
+       test::direct_at(28)},  // no Winograd variant has the relu6 epilogue
   };
   for (const auto& [spec, want] : cases) BOOST_TEST_CONTEXT(spec) {
       std::string ran;

@@ -301,7 +301,6 @@ BOOST_AUTO_TEST_CASE(foreign_fingerprints_are_not_used) {
   BOOST_TEST(*unrecorded.found == 1);
   if (!this_cpu_target(1).cpu_id.empty()) {
     BOOST_TEST(unrecorded.note().find("(" + other.text() + ")") != std::string::npos);
-    BOOST_TEST(other.text().find(this_cpu_target(1).cpu_id) == std::string::npos);
     TunedDb both = db;
     both.targets.push_back({this_cpu_target(1), {}});  // this CPU's own, with no entries
     TunedChoice own = tuned_from(both, "both");
@@ -361,14 +360,8 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   const std::string head =
       "version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: 2\n    layers:\n";
   const std::string sig = "      - signature: \"conv in 1x8x8x8 out 1x8x8x8 k3x3 s1x1 d1x1 p1,1,1,1 g1\"\n";
-  BOOST_TEST(
-      db_error(head + sig + "        schedule: fastest\n") ==
-      "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: tiled, narrow, blocked, direct, simple, "
-      "auto-mullapudi2016, " +
-          test::adams_listed() +
-          "auto-li2018, direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, "
-          "direct-c16-p14, winograd-m4-rows-t24, winograd-m4-rows-t96, winograd-m4-ch-t48-p8, winograd-m2-rows-t24, "
-          "gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018)");
+  BOOST_TEST(db_error(head + sig + "        schedule: fastest\n") ==
+             "db.yaml:9:19: error: unknown conv schedule 'fastest' (one of: " + test::conv_schedules_listed() + ")");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        shedule: x\n") ==
              "db.yaml:10:9: error: unknown key 'shedule' in a layer entry (did you mean 'schedule'?)");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n" + sig + "        schedule: simple\n") ==
@@ -382,12 +375,7 @@ BOOST_AUTO_TEST_CASE(bad_tuned_databases_name_the_line) {
   BOOST_TEST(db_error("version: 1\ntargets:\n  - cpu: X\n    isa: avx2\n    kernel_set: k\n    threads: two\n") ==
              "db.yaml:6:14: error: threads must be a positive integer, got 'two'");
   // Timings and failures are of the family's schedules too.
-  const std::string conv_schedules =
-      "tiled, narrow, blocked, direct, simple, auto-mullapudi2016, " + test::adams_listed() +
-      "auto-li2018, "
-      "direct-p7-r4, direct-p7-r16, direct-p5, direct-c64-p4, direct-c16-p14, winograd-m4-rows-t24, "
-      "winograd-m4-rows-t96, "
-      "winograd-m4-ch-t48-p8, winograd-m2-rows-t24, gpu-tiled, gpu-simple, gpu-c8, gpu-auto-li2018";
+  const std::string conv_schedules = test::conv_schedules_listed();
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        ms: {direct: 1, bogus: 2}\n") ==
              "db.yaml:10:25: error: unknown conv schedule 'bogus' in 'ms' (one of: " + conv_schedules + ")");
   BOOST_TEST(db_error(head + sig + "        schedule: direct\n        failed:\n          drect: oops\n") ==
