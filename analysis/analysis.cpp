@@ -202,6 +202,7 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
 
   MemoryPlan p;
   p.buffer_of.assign(n, -1);
+  p.overwrites.assign(n, -1);
   std::vector<int> buffer_last;      // last step any tensor in the buffer is read
   std::vector<int> buffer_origin;    // the layer that first wrote the buffer
   std::vector<bool> buffer_outside;  // read by a layer that does not write into it
@@ -217,6 +218,7 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
     int reuse = -1;
     if (l.op == OpKind::Dropout || (l.op == OpKind::Flatten && flatten_is_view(g, static_cast<int>(i)))) {
       reuse = p.buffer_of[l.inputs[0]];
+      p.overwrites[i] = l.inputs[0];
     } else if (is_elementwise(l.op)) {
       // Of the inputs that die here, the one computed last: a runtime that fuses the add into
       // the conv producing that input then writes its own buffer and reads the other.
@@ -229,6 +231,7 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
           reuse = b;
         }
       }
+      p.overwrites[i] = latest;
     }
     if (reuse >= 0) {
       p.buffer_of[i] = reuse;
@@ -249,21 +252,28 @@ MemoryPlan plan_memory(const Graph& g, int64_t alignment) {
   }
   for (int o : g.outputs()) p.last_step[p.buffer_of[o]] = static_cast<int>(n) - 1;
 
-  // Zero-copy concat candidates: a buffer whose only outside reader is one concat (and which
-  // is neither the input nor an output) can be a slice of that concat's buffer.
+  // Zero-copy concat candidates: a buffer (neither the input nor an output) that nothing reads
+  // after one concat, which reads it, can be a slice of that concat's buffer. Layers before
+  // the concat may read it (in place: a view with the concat's channel stride) or write over
+  // it (an in-place chain that fills the slice). Not after: a layer writing over it then would
+  // change the concat, and one reading it could find it overwritten by a layer that writes in
+  // place into the concat's buffer where the concat dies. DenseNet's dense block is the case
+  // for readers before: each layer's concat is read by the next layer's batch-norm and by the
+  // next concat, so the block's features are written once into the last concat's buffer
+  // instead of copied at every layer (58 copies, 1.0 of DenseNet-121's 27 ms).
   std::vector<std::pair<int, int>> slices;  // (buffer, the concat's buffer)
   for (size_t i = 0; i < n; ++i) {
     if (g.layers[i].op != OpKind::Concat) continue;
     for (int j : g.layers[i].inputs) {
       int b = p.buffer_of[j];
       if (b == p.buffer_of[0] || is_output[j]) continue;
-      bool only_concat = true;
+      bool done_by_then = true;
       for (size_t k = 0; k < n; ++k) {
         if (p.buffer_of[k] != b) continue;
         for (int u : users[k])
-          if (p.buffer_of[u] != b && u != static_cast<int>(i)) only_concat = false;
+          if (u > static_cast<int>(i)) done_by_then = false;
       }
-      if (!only_concat || std::count(g.layers[i].inputs.begin(), g.layers[i].inputs.end(), j) > 1) continue;
+      if (!done_by_then || std::count(g.layers[i].inputs.begin(), g.layers[i].inputs.end(), j) > 1) continue;
       slices.emplace_back(b, p.buffer_of[i]);
     }
   }

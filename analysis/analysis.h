@@ -45,11 +45,16 @@ bool flatten_is_view(const Graph& graph, int layer);
 // - dropout and flatten (where flatten_is_view) are views of their input;
 // - an element-wise layer (batch-norm, activations, add, same-shape multiply) writes into an
 //   input that dies there (never the network input; of several, the one computed last);
-// - a buffer read only by one concat is a slice of the concat's output (zero-copy concat),
-//   which is then live from that producer's step, unless copying it into the concat lowers
-//   the peak (slices dropped one at a time while one does: U-Net's decoder stages).
+// - a buffer read by one concat and otherwise only by layers before it is a slice of the
+//   concat's output (zero-copy concat), which is then live from that producer's step, unless
+//   copying it into the concat lowers the arena (slices dropped one at a time while one does:
+//   U-Net's decoder stages). DenseNet's dense blocks are one buffer each this way.
 struct MemoryPlan {
   std::vector<int> buffer_of;              // per layer: the buffer its output lives in
+  // Per layer: the input whose place it writes (an in-place element-wise layer, a view), or -1.
+  // Within a concat's buffer, only these chains share a slice: other layers there (an input
+  // read before the concat, and what is computed from it) each have their own.
+  std::vector<int> overwrites;
   std::vector<int64_t> buffer_bytes;       // per buffer
   std::vector<int> first_step, last_step;  // per buffer: live over [first, last] layer steps
   std::vector<int64_t> offset;             // per buffer: byte offset in the arena (aligned)

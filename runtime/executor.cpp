@@ -169,19 +169,9 @@ struct Executor::Impl {
       if (l.op != OpKind::Concat) continue;
       int64_t at = offset[i];
       for (int j : l.inputs) {
-        if (plan.buffer_of[static_cast<size_t>(j)] == plan.buffer_of[i]) {
-          for (int m = j;;) {  // back along the in-place chain that fills this slice
+        if (plan.buffer_of[static_cast<size_t>(j)] == plan.buffer_of[i])
+          for (int m = j; m >= 0; m = plan.overwrites[static_cast<size_t>(m)])  // the chain filling it
             offset[static_cast<size_t>(m)] = at;
-            const Layer& lm = graph.layers[static_cast<size_t>(m)];
-            int next = -1;
-            for (int in : lm.inputs)
-              if (lm.op != OpKind::Concat &&
-                  plan.buffer_of[static_cast<size_t>(in)] == plan.buffer_of[static_cast<size_t>(m)])
-                next = in;
-            if (next < 0) break;
-            m = next;
-          }
-        }
         at += graph.layers[static_cast<size_t>(j)].output.c;
       }
     }

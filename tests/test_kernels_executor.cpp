@@ -263,6 +263,71 @@ layers:
   static_assert(2 * 9 * 67 * 61 >= 1 << 16, "big_copy copies a (2x9x67x61) on the parallel path");
 }
 
+// Concats of tensors read by other layers before them, written in place: a DenseNet-like
+// block (each concat read by the next batch-norm and the next concat), and a tensor placed
+// after the two layers computed from it, which are not over it (their channel offsets come
+// from the plan's in-place chains, not its buffers). And one that is copied: a tensor that a
+// layer after the concat writes over in place (as a slice, the concat would change with it).
+BOOST_AUTO_TEST_CASE(concats_of_tensors_read_before_them_match_the_reference) {
+  const struct {
+    const char* spec;
+    const char* concat;  // every concat step's kernel
+    int concats;
+  } cases[] = {{R"(
+name: dense_block
+input: [2, 5, 13, 11]
+layers:
+  - {name: stem, op: conv, out: 16, kernel: 3, padding: 1}
+  - {name: n1, op: batchnorm}
+  - {name: r1, op: relu}
+  - {name: c1, op: conv, out: 8, kernel: 3, padding: 1}
+  - {name: cat1, op: concat, inputs: [stem, c1]}
+  - {name: n2, op: batchnorm}
+  - {name: r2, op: relu}
+  - {name: c2, op: conv, out: 8, kernel: 1}
+  - {name: cat2, op: concat, inputs: [cat1, c2]}
+  - {name: tn, op: batchnorm}
+  - {name: tr, op: relu}
+)",
+                "concat (in place)", 2},
+               {R"(
+name: shared_first
+input: [1, 3, 9, 7]
+layers:
+  - {name: a, op: conv, out: 5, kernel: 3, padding: 1}
+  - {name: b, op: relu}
+  - {name: c, op: sigmoid, inputs: a}
+  - {name: cat, op: concat, inputs: [a, b, c]}
+  - {name: d, op: conv, out: 4, kernel: 1}
+)",
+                "concat (in place)", 1},
+               {R"(
+name: overwritten_after
+input: [1, 3, 9, 7]
+layers:
+  - {name: a, op: conv, out: 5, kernel: 3, padding: 1}
+  - {name: e, op: conv, inputs: input, out: 3, kernel: 1}
+  - {name: cat, op: concat, inputs: [a, e]}
+  - {name: d, op: relu, inputs: a}
+  - {name: out, op: conv, inputs: cat, out: 4, kernel: 1}
+)",
+                "concat (copy)", 1}};
+  for (const auto& c : cases) {
+    Graph g = load_text(c.spec);
+    BOOST_TEST_CONTEXT(g.name) {
+      BOOST_TEST(network_error(g) <= 1e-4);
+      Executor e(g, init_weights(g, 1));
+      int concats = 0;
+      for (const auto& s : e.steps())
+        if (s.kernel.starts_with("concat")) {
+          BOOST_TEST(s.kernel == c.concat);
+          ++concats;
+        }
+      BOOST_TEST(concats == c.concats);
+    }
+  }
+}
+
 // Given its weights with std::move, the executor frees them as it prepares each step; what it
 // computes is the same.
 BOOST_AUTO_TEST_CASE(an_executor_consumes_weights_moved_into_it) {

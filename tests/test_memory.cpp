@@ -45,16 +45,63 @@ layers:
   - {name: b, op: relu}
   - {name: c, op: sigmoid, inputs: a}
   - {name: cat, op: concat, inputs: [b, c, a]}
+  - {name: d, op: relu, inputs: a}
+)");
+  MemoryPlan m = plan_memory(g);
+  int a = g.find("a"), b = g.find("b"), c = g.find("c"), cat = g.find("cat"), d = g.find("d");
+  BOOST_TEST(m.buffer_of[b] != m.buffer_of[a]);  // a is still read by c, cat and d
+  BOOST_TEST(m.buffer_of[c] != m.buffer_of[a]);
+  BOOST_TEST(m.overwrites[b] == -1);
+  BOOST_TEST(m.overwrites[c] == -1);
+  BOOST_TEST(m.buffer_of[b] == m.buffer_of[cat]);  // b and c feed only the concat
+  BOOST_TEST(m.buffer_of[c] == m.buffer_of[cat]);
+  BOOST_TEST(m.buffer_of[a] != m.buffer_of[cat]);  // a is read after the concat too
+  BOOST_TEST(m.overwrites[d] == a);                // the last reader of a writes over it
+  // From b's step on: a (128 bytes, read by cat and d) and the concat buffer (384); the input
+  // died at a.
+  BOOST_TEST(m.peak_bytes == 128 + 384);
+}
+
+// A tensor read by a concat and by layers before it is a slice of the concat too, beside the
+// layers computed from it (not over it: b and c are not in place), as in DenseNet's dense
+// block, where each concat is read by the next layer's batch-norm and by the next concat.
+BOOST_AUTO_TEST_CASE(a_tensor_read_before_its_concat_is_a_slice_of_it) {
+  Graph g = load_text(R"(
+name: shared
+input: [1, 1, 4, 4]
+layers:
+  - {name: a, op: conv, out: 2, kernel: 1}
+  - {name: b, op: relu}
+  - {name: c, op: sigmoid, inputs: a}
+  - {name: cat, op: concat, inputs: [b, c, a]}
 )");
   MemoryPlan m = plan_memory(g);
   int a = g.find("a"), b = g.find("b"), c = g.find("c"), cat = g.find("cat");
-  BOOST_TEST(m.buffer_of[b] != m.buffer_of[a]);  // a is still read by c and cat
-  BOOST_TEST(m.buffer_of[c] != m.buffer_of[a]);
-  BOOST_TEST(m.buffer_of[b] == m.buffer_of[cat]);  // b and c feed only the concat
-  BOOST_TEST(m.buffer_of[c] == m.buffer_of[cat]);
-  BOOST_TEST(m.buffer_of[a] != m.buffer_of[cat]);  // a has other readers
-  // From b's step on: a (128 bytes, read by cat) and the concat buffer (384); the input died at a.
-  BOOST_TEST(m.peak_bytes == 128 + 384);
+  for (int l : {a, b, c}) BOOST_TEST(m.buffer_of[l] == m.buffer_of[cat]);
+  BOOST_TEST(m.overwrites[b] == -1);
+  BOOST_TEST(m.overwrites[c] == -1);
+  BOOST_TEST(m.buffer_bytes[m.buffer_of[cat]] == 384);
+  // From a's step on: the concat buffer (384) and the input (64), which dies at a.
+  BOOST_TEST(m.peak_bytes == 64 + 384);
+
+  Graph dense = load_text(R"(
+name: dense_block
+input: [1, 3, 8, 8]
+layers:
+  - {name: stem, op: conv, out: 4, kernel: 1}
+  - {name: n1, op: batchnorm}
+  - {name: c1, op: conv, out: 2, kernel: 1}
+  - {name: cat1, op: concat, inputs: [stem, c1]}
+  - {name: n2, op: batchnorm}
+  - {name: c2, op: conv, out: 2, kernel: 1}
+  - {name: cat2, op: concat, inputs: [cat1, c2]}
+  - {name: out, op: batchnorm}
+)");
+  MemoryPlan md = plan_memory(dense);
+  int last = dense.find("cat2");
+  for (const char* l : {"stem", "c1", "cat1", "c2", "out"}) BOOST_TEST(md.buffer_of[dense.find(l)] == md.buffer_of[last]);
+  BOOST_TEST(md.overwrites[dense.find("out")] == last);  // the concat's last reader, in place
+  BOOST_TEST(md.buffer_bytes[md.buffer_of[last]] == 8 * 8 * 8 * 4);
 }
 
 // U-Net's expansive stage: crop [skip, up] reads only up's size, so the skip dies at the crop.
