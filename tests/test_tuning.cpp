@@ -203,6 +203,37 @@ BOOST_AUTO_TEST_CASE(tune_with_injected_timings) {
     }
 }
 
+// A dilated conv split into tap bands (a 2-wide band on each side of an 8-wide one: 11 % of
+// the taps fall in the padding) runs different schedules in different bands by default; that
+// mix is then the candidate "default", timed like the others, so a single schedule replaces
+// it only where it is faster.
+BOOST_AUTO_TEST_CASE(a_default_that_mixes_schedules_across_tap_bands_is_a_candidate) {
+  Graph g = test::load_text(R"(name: banded
+input: [1, 32, 12, 12]
+layers:
+  - {name: d, op: conv, out: 32, kernel: 3, padding: 2, dilation: 2}
+)");
+  Weights w = init_weights(g, 1);
+  const std::string mix = default_choices(g, w).at(0);
+  BOOST_TEST(mix.find('+') != std::string::npos, mix);
+  for (bool in_network : {false, true}) BOOST_TEST_CONTEXT("in_network " << in_network) {
+      for (double simple_ms : {2.0, 9.0}) {
+        FakeClock clock{&g, {}, {}, ""};
+        clock.ms[{"d", mix}] = 5;
+        clock.ms[{"d", "simple"}] = simple_ms;
+        fs::path db = scratch(in_network ? "tune-banded-in-place" : "tune-banded") / "tuned.yaml";
+        fs::remove(db);
+        TuneOptions o = quiet(db, clock);
+        o.in_network = in_network;
+        TuneSummary t = tune_network(g, w, o);
+        BOOST_REQUIRE_EQUAL(t.entries.size(), 1u);
+        BOOST_TEST(t.entries[0].default_schedule == "default");
+        BOOST_TEST(t.entries[0].median_ms.at("default") == 5.0, boost::test_tools::tolerance(1e-9));
+        BOOST_TEST(t.entries[0].schedule == (simple_ms < 5 ? "simple" : "default"));
+      }
+    }
+}
+
 // A winner other than the default's choice is checked by running the network with it: Winograd
 // (whose rounding differs from direct convolution's) passes the default tolerance, and is refused
 // with the difference recorded where none is allowed; the next fastest then wins.

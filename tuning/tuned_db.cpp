@@ -222,9 +222,11 @@ TunedDb read_tuned_db(const std::filesystem::path& path) {
         std::string family = family_of(e.signature);
         std::vector<std::string> known = schedules_of(family);
         // A schedule another build compiles (the Adams2019 baseline, the tuning grid) is a
-        // name a database may hold too: it runs as the default here (tuned_choice).
+        // name a database may hold too: it runs as the default here (tuned_choice). So is
+        // "default" itself, where the default runs different tiles in a conv's tap bands
+        // (tune times that mix as one candidate).
         auto is_known = [&](const std::string& name) {
-          return std::find(known.begin(), known.end(), name) != known.end() ||
+          return name == "default" || std::find(known.begin(), known.end(), name) != known.end() ||
                  (family == "conv" && !conv_schedule_not_compiled(name).empty());
         };
         if (!parse_signature(e.signature).ok)

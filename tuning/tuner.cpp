@@ -131,11 +131,12 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
     std::string sig = step_signature(graph, step);
     auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.signature == sig; });
     if (it == groups.end()) {
-      groups.push_back({sig,
-                        step.family,
-                        graph.layers[static_cast<size_t>(step.layers.front())].name,
-                        exec.step_schedule_ran(s),
-                        {}});
+      // A conv split into tap bands may run different tiles in different bands
+      // ("direct+direct-c64-p4"): the default's own choice is then "default" itself, a
+      // candidate like the others, so a single schedule for all bands wins only if it is faster.
+      std::string ran = exec.step_schedule_ran(s);
+      if (ran.find('+') != std::string::npos) ran = "default";
+      groups.push_back({sig, step.family, graph.layers[static_cast<size_t>(step.layers.front())].name, ran, {}});
       it = groups.end() - 1;
     }
     it->steps.push_back(s);
@@ -175,7 +176,8 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
     t.entry.network = graph.name;
     t.entry.layer = g.layer;
     std::vector<std::string> all = tuning_candidates(g.family, options.target);
-    if (std::find(all.begin(), all.end(), g.default_schedule) != all.end()) t.order.push_back(g.default_schedule);
+    if (g.default_schedule == "default" || std::find(all.begin(), all.end(), g.default_schedule) != all.end())
+      t.order.push_back(g.default_schedule);
     for (const std::string& c : all)
       if (c != g.default_schedule) t.order.push_back(c);
     size_t s = g.steps.front();
@@ -183,7 +185,7 @@ TuneSummary tune_network(const Graph& graph, Weights weights, const TuneOptions&
       try {
         exec.set_step_schedule(s, c);
         std::vector<double> warm = timer(exec, s, 1);
-        if (exec.step_schedule_ran(s) != c) continue;  // fell back: not a candidate for this step
+        if (c != "default" && exec.step_schedule_ran(s) != c) continue;  // fell back: not a candidate here
         t.applicable.push_back(c);
         t.single = std::max(t.single, warm.empty() ? 0.0 : warm.front());
       } catch (const std::exception& e) {
