@@ -470,7 +470,8 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
   const ConvVariantSet& c64 = kConvVariants[wide];
   int64_t tasks = cout_g / c64.channels * ((output.dim(2).extent() + kConvRowBand - 1) / kConvRowBand);
   auto computed = [&](int px) { return (width + px - 1) / px * px; };
-  bool fewer_pixels = computed(c64.pixels) < (width >= kConvNarrowPixels ? computed(kConvNarrowPixels) : std::numeric_limits<int>::max());
+  bool fewer_pixels = computed(c64.pixels) <
+                      (width >= kConvNarrowPixels ? computed(kConvNarrowPixels) : std::numeric_limits<int>::max());
   if (cpu_isa() == CpuIsa::Avx512 && width >= c64.pixels && (width >= 32 || fewer_pixels) && whole_tiles(c64) &&
       tasks >= 8 && compiled(wide, skip != nullptr, act))
     return wide;

@@ -36,8 +36,8 @@ layers:
   BOOST_TEST(a.totals.peak_activation_bytes == 384);
 }
 
-BOOST_AUTO_TEST_CASE(shared_tensors_are_not_overwritten) {
-  Graph g = load_text(R"(
+// a, read by b, c and the concat; b and c feed only the concat.
+const char* kShared = R"(
 name: shared
 input: [1, 1, 4, 4]
 layers:
@@ -45,8 +45,10 @@ layers:
   - {name: b, op: relu}
   - {name: c, op: sigmoid, inputs: a}
   - {name: cat, op: concat, inputs: [b, c, a]}
-  - {name: d, op: relu, inputs: a}
-)");
+)";
+
+BOOST_AUTO_TEST_CASE(shared_tensors_are_not_overwritten) {
+  Graph g = load_text(std::string(kShared) + "  - {name: d, op: relu, inputs: a}\n");
   MemoryPlan m = plan_memory(g);
   int a = g.find("a"), b = g.find("b"), c = g.find("c"), cat = g.find("cat"), d = g.find("d");
   BOOST_TEST(m.buffer_of[b] != m.buffer_of[a]);  // a is still read by c, cat and d
@@ -66,15 +68,7 @@ layers:
 // layers computed from it (not over it: b and c are not in place), as in DenseNet's dense
 // block, where each concat is read by the next layer's batch-norm and by the next concat.
 BOOST_AUTO_TEST_CASE(a_tensor_read_before_its_concat_is_a_slice_of_it) {
-  Graph g = load_text(R"(
-name: shared
-input: [1, 1, 4, 4]
-layers:
-  - {name: a, op: conv, out: 2, kernel: 1}
-  - {name: b, op: relu}
-  - {name: c, op: sigmoid, inputs: a}
-  - {name: cat, op: concat, inputs: [b, c, a]}
-)");
+  Graph g = load_text(kShared);
   MemoryPlan m = plan_memory(g);
   int a = g.find("a"), b = g.find("b"), c = g.find("c"), cat = g.find("cat");
   for (int l : {a, b, c}) BOOST_TEST(m.buffer_of[l] == m.buffer_of[cat]);
@@ -99,7 +93,8 @@ layers:
 )");
   MemoryPlan md = plan_memory(dense);
   int last = dense.find("cat2");
-  for (const char* l : {"stem", "c1", "cat1", "c2", "out"}) BOOST_TEST(md.buffer_of[dense.find(l)] == md.buffer_of[last]);
+  for (const char* l : {"stem", "c1", "cat1", "c2", "out"})
+    BOOST_TEST(md.buffer_of[dense.find(l)] == md.buffer_of[last]);
   BOOST_TEST(md.overwrites[dense.find("out")] == last);  // the concat's last reader, in place
   BOOST_TEST(md.buffer_bytes[md.buffer_of[last]] == 8 * 8 * 8 * 4);
 }
