@@ -462,20 +462,20 @@ ConvSchedule choose(ConvSchedule requested, const Window& w, const Buffer& input
     return wino;
   // Below 32 wide, direct-c64-p4 also where its 4-pixel tiles compute fewer pixels per row
   // than direct's 7 (the edge tile shifted inwards counted): the bands that DeepLabV3's ASPP
-  // convs are split into (12, 16, 24 and 8 wide beside the map's 64; run_groups) ran 18-37 %
-  // of their pixels in vain with 7, and the three convs took 170, 138 and 87 ms against 145,
-  // 105 and 73 with 4 (one 2048 -> 256 conv alone at dilation 12, 24, 36 on a 64x64 map,
-  // 2 threads). On the zoo's undilated maps (7, 14, 28, 56 wide; AlexNet's 13) 7 computes
-  // as few or fewer, and the rule keeps direct there.
+  // convs are split into (12, 16, 24 and 8 wide beside the map's 64; run_groups) computed
+  // 17-75 % more pixels than they have with 7, and the three convs took 170, 138 and 87 ms
+  // against 145, 105 and 73 with 4 (one 2048 -> 256 conv alone at dilation 12, 24, 36 on a
+  // 64x64 map, 2 threads, best of 2 alternating rounds). On the zoo's undilated maps (7, 14,
+  // 28, 56 wide; AlexNet's 13) 7 computes as few or fewer, and the rule keeps direct there.
   const ConvVariantSet& c64 = kConvVariants[wide];
   int64_t tasks = cout_g / c64.channels * ((output.dim(2).extent() + kConvRowBand - 1) / kConvRowBand);
-  auto computed = [&](int px) { return (width + px - 1) / px * px; };
-  bool fewer_pixels = computed(c64.pixels) <
-                      (width >= kConvNarrowPixels ? computed(kConvNarrowPixels) : std::numeric_limits<int>::max());
+  const int direct_px = kConvVariants[direct].pixels;
+  auto computed = [&](int px) { return width < px ? std::numeric_limits<int>::max() : (width + px - 1) / px * px; };
+  bool fewer_pixels = computed(c64.pixels) < computed(direct_px);
   if (cpu_isa() == CpuIsa::Avx512 && width >= c64.pixels && (width >= 32 || fewer_pixels) && whole_tiles(c64) &&
       tasks >= 8 && compiled(wide, skip != nullptr, act))
     return wide;
-  if (width < kConvNarrowPixels) return simple;
+  if (width < direct_px) return simple;
   if (cpu_isa() == CpuIsa::Avx2)
     if (ConvSchedule tile = avx2_direct_default(width, skip != nullptr, act); tile >= 0) return tile;
   return direct;
