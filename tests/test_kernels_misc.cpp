@@ -335,7 +335,7 @@ BOOST_AUTO_TEST_CASE(batchnorm_then_each_activation) {
 BOOST_AUTO_TEST_CASE(activations_of_special_values) {
   // PyTorch's results, which the reference gives: NaN stays NaN (relu, relu6 and sigmoid too),
   // infinities saturate. Not checked: swish(-inf), NaN in PyTorch (-inf * 0) but -inf from
-  // activation.h's v / (1 + exp(-v)) with Halide's exp(inf) = 0.
+  // activation.h's v / (1 + e^-v), whose e^-v stops at 2^126.
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> values = {nan, inf, -inf, 100.0f, -100.0f, 0.0f, -0.0f, 6.0f, 1e-30f, -3.5f};
   for (OpKind act : kActivations) {
