@@ -91,7 +91,7 @@ struct BatchNormParams {
 // largest call's, not a sum over layers; a PreparedConv on its own has its own.
 class ConvScratch {
  public:
-  enum Slot { PaddedInput, SkipCopy, WideOutput, PartialSum, PartialTerm, kSlots };
+  enum Slot { PaddedInput, SkipCopy, WideOutput, PartialSum, PartialTerm, MosaicOutput, kSlots };
   Buffer view(Slot slot, const std::array<int, 4>& extents);
   int64_t bytes() const;  // allocated in all slots
 

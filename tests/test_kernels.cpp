@@ -425,8 +425,9 @@ BOOST_AUTO_TEST_CASE(every_conv_schedule_agrees_with_the_reference) {
 // Winograd F(2x2, 3x3) and F(4x4, 3x3), every compiled knob variant, on shapes where it runs
 // (asserted): fewer input channels than a vector, output channels leaving a partial tile,
 // widths and heights that are not multiples of m, valid (unpadded) convs as U-Net's, right
-// padding smaller than the left, rows shorter than a register tile, batch 2, and a residual
-// added in place. Where its preconditions fail it hands over to the default.
+// padding smaller than the left, rows shorter than a register tile, batch 2, a residual
+// added in place, and dilated convs (run on a mosaic of their sub-grids). Where its
+// preconditions fail it hands over to the default.
 BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_reference) {
   const std::string runs[] = {
       net("[1, 3, 6, 9]", "  - {name: conv, op: conv, out: 33, kernel: 3}\n  - {name: act, op: relu}\n"),
@@ -439,11 +440,19 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
           "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1, bias: false}\n"
           "  - {name: bn, op: batchnorm}\n  - {name: add, op: add, inputs: [bn, input]}\n"
           "  - {name: act, op: relu}\n"),
+      // dilated, on a mosaic of the sub-grids (kernels.cpp): even and odd sizes, batch 2
+      net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"),
+      net("[2, 40, 26, 25]",
+          "  - {name: conv, op: conv, out: 37, kernel: 3, dilation: 3, padding: 3}\n  - {name: act, op: relu}\n"),
   };
-  // Shapes Winograd does not take, and their outputs' widths.
+  // Shapes Winograd does not take, and their outputs' widths: among them dilated convs whose
+  // sub-grids are under 8 pixels a side or that fuse a residual add.
   const std::pair<std::string, int> falls_back[] = {
       {net("[1, 32, 20, 20]", "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, padding: 1}\n"), 10},
-      {net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"), 40},
+      {net("[1, 32, 14, 14]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"), 14},
+      {net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"
+                              "  - {name: add, op: add, inputs: [conv, input]}\n  - {name: act, op: relu}\n"),
+       40},
       {net("[1, 32, 12, 12]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: [1, 0, 1, 2]}\n"), 11},
       {net("[1, 32, 12, 12]", "  - {name: conv, op: conv, out: 32, kernel: 5, padding: 2}\n"), 12},
   };
@@ -472,8 +481,8 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
 
 // The default picks Winograd F(4x4, 3x3) for 3x3 convs at stride 1 with 64+ input channels
 // on maps 13+ wide (bands of tiles from 56 wide, channel tasks below, where it also needs 64+
-// outputs), else a direct schedule, and agrees with the reference within the bound the
-// Winograd variants are held to.
+// outputs), and for dilated ones on a mosaic of their sub-grids, else a direct schedule, and
+// agrees with the reference within the bound the Winograd variants are held to.
 BOOST_AUTO_TEST_CASE(the_default_picks_winograd_where_it_pays) {
   const std::pair<std::string, std::string> cases[] = {
       {net("[1, 64, 56, 56]",
@@ -495,6 +504,14 @@ BOOST_AUTO_TEST_CASE(the_default_picks_winograd_where_it_pays) {
       {net("[1, 64, 28, 28]",
            "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
        test::direct_at(28)},  // no Winograd variant has the relu6 epilogue
+      // dilated 3x3 convs with padding d, sub-grids 8+ a side: on a mosaic of them, whose strip
+      // is 56+ wide (73 and 86 here)
+      {net("[1, 64, 34, 35]",
+           "  - {name: conv, op: conv, out: 64, kernel: 3, dilation: 2, padding: 2}\n  - {name: act, op: relu}\n"),
+       "winograd-m4-rows-t96"},
+      {net("[2, 96, 26, 25]", "  - {name: conv, op: conv, out: 72, kernel: 3, dilation: 3, padding: 3, bias: false}\n"
+                              "  - {name: bn, op: batchnorm}\n"),
+       "winograd-m4-rows-t96"},
   };
   for (const auto& [spec, want] : cases) BOOST_TEST_CONTEXT(spec) {
       std::string ran;
