@@ -887,29 +887,93 @@ std::string run_reduction_parts(const PreparedConv& p, int parts, const Buffer& 
 // Winograd F(4x4, 3x3), which the zoo's undilated 3x3 convs run 1.3-2.5x faster than direct.
 // DeepLabV3's and FCN's layer3 (d = 2) and layer4 (d = 4) 3x3 convs are a quarter of those
 // networks' time. One call per sub-grid would read the whole transformed filter (37 MB for
-// 512 -> 512) once per 16x16 sub-image, so the sub-grids are copied side by side into one
-// row-strip image, one zero column between neighbours (their padding: the conv's own padding
-// of 1 borders the strip), run as one undilated conv, and the strip's output is copied back
-// to the sub-grids. The columns between blocks compute garbage that is dropped: 3-6 % more
-// output than the conv has on the zoo's maps.
+// 512 -> 512) once per 16x16 sub-image, so the sub-grids are copied into the cells of one
+// image, a mosaic with one zero column and row between neighbouring cells (their padding;
+// the conv's own padding of 1 borders the mosaic), which runs as one undilated conv, and the
+// mosaic's output is copied back to the sub-grids. Between cells it computes garbage that is
+// dropped; the layout is the one that computes the fewest pixels in whole 4x4 tiles.
 
-// Sub-grids at least this many pixels a side. Smaller ones are mostly padding, which the tap
-// bands of run_conv skip and Winograd computes: DeepLabV3's ASPP 2048 -> 256 convs on 64x64
-// (sub-grids 5, 2 and 1 wide) took 136-151 ms against 142-153 at dilation 12, 137-155 against
-// 120-204 at 24 and 223-235 against 83-86 at 36 (one conv alone, 2 rounds).
-constexpr int kMosaicMinSide = 8;
+// A mosaic: sub-grid s = b d + a in cell (s % columns, s / columns); a cell as wide as the
+// widest sub-grid in its column and as tall as the tallest in its row.
+struct Mosaic {
+  int d = 0, columns = 0;
+  std::vector<int> x, y;  // per column and row of cells: its offset in the mosaic
+  int width = 0, height = 0;
+  int64_t tiled_pixels(int m) const {
+    return int64_t{(width + m - 1) / m * m} * ((height + m - 1) / m * m);
+  }
+};
+
+int sub_grid_extent(int extent, int d, int first) { return (extent - first + d - 1) / d; }
+
+Mosaic mosaic_layout(int d, int width, int height, int columns) {
+  Mosaic m;
+  m.d = d;
+  m.columns = columns;
+  const int cells = d * d, rows = (cells + columns - 1) / columns;
+  std::vector<int> cell_w(static_cast<size_t>(columns), 0), cell_h(static_cast<size_t>(rows), 0);
+  for (int s = 0; s < cells; ++s) {
+    int& w = cell_w[static_cast<size_t>(s % columns)];
+    int& h = cell_h[static_cast<size_t>(s / columns)];
+    w = std::max(w, sub_grid_extent(width, d, s % d));
+    h = std::max(h, sub_grid_extent(height, d, s / d));
+  }
+  for (int w : cell_w) m.x.push_back(m.width + static_cast<int>(m.x.size() > 0)), m.width = m.x.back() + w;
+  for (int h : cell_h) m.y.push_back(m.height + static_cast<int>(m.y.size() > 0)), m.height = m.y.back() + h;
+  return m;
+}
+
+// Of the layouts at least as wide as tall, the one with the fewest pixels in whole m x m
+// tiles (ties: more columns). Wide, as the default's Winograd wants its maps (13+ wide; bands
+// of tile rows from 56): a 1-column stack of 30x27's sub-grids at dilation 4 would be 8 wide.
+Mosaic best_mosaic(int d, int width, int height, int m) {
+  Mosaic best;
+  for (int columns = d * d; columns >= 1; --columns) {
+    Mosaic c = mosaic_layout(d, width, height, columns);
+    if (c.width < c.height) continue;
+    if (best.columns == 0 || c.tiled_pixels(m) < best.tiled_pixels(m)) best = std::move(c);
+  }
+  return best;
+}
+
+// The fraction of a dilated window's taps that fall inside the input, over all outputs (the
+// work of direct convolution split into tap bands; 1 without padding).
+double valid_tap_fraction(int out, int in, int64_t k, int64_t d, int64_t pad) {
+  int64_t valid = 0;
+  for (const TapBand& b : tap_bands(out, in, k, 1, d, pad)) valid += (b.end_tap - b.first_tap) * (b.end - b.first);
+  return static_cast<double>(valid) / static_cast<double>(k * out);
+}
+
+// Winograd F(4x4, 3x3) against direct convolution on the same pixels, at least (the tuner's
+// measured 1.3-2.5x on the zoo's undilated 3x3 convs), for the choice below.
+constexpr double kWinogradGain = 2.0;
 
 // Whether `p` (with this input, output and fused add) runs on a mosaic: 3x3 at stride 1 and
 // one dilation d > 1 in both directions, padding d on every side (the output's size is the
-// input's), sub-grids of kMosaicMinSide or more, one group, no fused add (the skip would need
-// its own mosaic), the cpu set.
-bool atrous_mosaic_fits(const PreparedConv& p, const Buffer& input, const Buffer* skip, const Buffer& output) {
+// input's), one group, no fused add (the skip would need its own mosaic), the cpu set; and
+// where Winograd's work on the mosaic, its pixels in whole 4x4 tiles over the output's pixels
+// divided by kWinogradGain, is less than the fraction of taps direct convolution computes
+// (the rest fall in the padding, which its tap bands skip). DeepLabV3's ASPP convs on 64x64
+// at dilation 24 and 36 have sub-grids 2-3 and 1-2 pixels wide: mosaics 1.9 and 4 times the
+// output against 56 % and 36 % of the taps, and run direct (a 1-row strip of the sub-grids
+// took 223-235 ms at dilation 36, direct 83-86).
+std::optional<Mosaic> atrous_mosaic(const PreparedConv& p, const Buffer& input, const Buffer* skip,
+                                    const Buffer& output) {
   const Window& w = p.win;
-  return current_kernel_set() == KernelSet::Cpu && !p.depthwise && p.groups == 1 && !skip && w.kw == 3 &&
-         w.kh == 3 && w.sw == 1 && w.sh == 1 && w.dw > 1 && w.dh == w.dw && w.pad_left == w.dw &&
-         w.pad_right == w.dw && w.pad_top == w.dh && w.pad_bottom == w.dh &&
-         output.dim(1).extent() == input.dim(1).extent() && output.dim(2).extent() == input.dim(2).extent() &&
-         input.dim(1).extent() >= kMosaicMinSide * w.dw && input.dim(2).extent() >= kMosaicMinSide * w.dh;
+  const int width = input.dim(1).extent(), height = input.dim(2).extent();
+  if (current_kernel_set() != KernelSet::Cpu || p.depthwise || p.groups != 1 || skip || w.kw != 3 || w.kh != 3 ||
+      w.sw != 1 || w.sh != 1 || w.dw < 2 || w.dh != w.dw || w.pad_left != w.dw || w.pad_right != w.dw ||
+      w.pad_top != w.dh || w.pad_bottom != w.dh || output.dim(1).extent() != width ||
+      output.dim(2).extent() != height)
+    return std::nullopt;
+  // Sub-grids 3+ pixels a side, and at most 32 x 32 of them (the layout search is quadratic).
+  const int d = to_int(w.dw);
+  if (width < 3 * d || height < 3 * d || d > 32) return std::nullopt;
+  const double direct = valid_tap_fraction(width, width, 3, d, d) * valid_tap_fraction(height, height, 3, d, d);
+  Mosaic m = best_mosaic(d, width, height, 4);
+  const double winograd = static_cast<double>(m.tiled_pixels(4)) / (static_cast<double>(width) * height);
+  if (winograd / kWinogradGain >= direct) return std::nullopt;
+  return m;
 }
 
 // The sub-grid (a, b) of a (c, x, y, n) buffer with dilation d: elements (c, a + d i, b + d j, n),
@@ -918,8 +982,7 @@ Buffer sub_grid(const Buffer& buf, int d, int a, int b) {
   halide_dimension_t dims[4];
   for (int k = 0; k < 4; ++k) dims[k] = buf.raw_buffer()->dim[k];
   for (int k : {1, 2}) {
-    const int first = k == 1 ? a : b;
-    dims[k].extent = (buf.dim(k).extent() - first + d - 1) / d;
+    dims[k].extent = sub_grid_extent(buf.dim(k).extent(), d, k == 1 ? a : b);
     dims[k].stride *= d;
   }
   for (auto& dim : dims) dim.min = 0;
@@ -927,50 +990,44 @@ Buffer sub_grid(const Buffer& buf, int d, int a, int b) {
   return Buffer(origin, 4, dims);
 }
 
-// Runs `p` as described above with `schedule` (a Winograd variant, or the default: what the
-// default picks for the strip); nullopt where that is not a Winograd variant (the caller
-// runs the dilated conv as it is).
-std::optional<std::string> run_atrous_mosaic(const PreparedConv& p, const Buffer& input, Buffer& output,
-                                             Activation act, ConvSchedule schedule) {
-  const int d = to_int(p.win.dw);
-  const int width = input.dim(1).extent(), height = input.dim(2).extent();
-  // Block widths and offsets along the strip, sub-grids in (b, a) order; each block but the
-  // last is followed by one zero column.
-  std::vector<int> offset;
-  int strip = 0;
-  for (int b = 0; b < d; ++b)
-    for (int a = 0; a < d; ++a) {
-      if (!offset.empty()) ++strip;
-      offset.push_back(strip);
-      strip += (width - a + d - 1) / d;
-    }
-  const int rows = (height + d - 1) / d;
+// Runs `p` on mosaic `m` as described above with `schedule` (a Winograd variant, or the
+// default: what the default picks for the mosaic); nullopt where that is not a Winograd
+// variant (the caller runs the dilated conv as it is).
+std::optional<std::string> run_atrous_mosaic(const PreparedConv& p, const Mosaic& m, const Buffer& input,
+                                             Buffer& output, Activation act, ConvSchedule schedule) {
   const int channels = input.dim(0).extent(), batch = input.dim(3).extent();
-  Buffer in_strip = p.scratch->view(ConvScratch::PaddedInput, {channels, strip, rows, batch});
-  Buffer out_strip = p.scratch->view(ConvScratch::MosaicOutput, {output.dim(0).extent(), strip, rows, batch});
+  Buffer in_mosaic = p.scratch->view(ConvScratch::PaddedInput, {channels, m.width, m.height, batch});
+  Buffer out_mosaic = p.scratch->view(ConvScratch::MosaicOutput, {output.dim(0).extent(), m.width, m.height, batch});
   Window undilated = p.win;
   undilated.dw = undilated.dh = 1;
   undilated.pad_left = undilated.pad_right = undilated.pad_top = undilated.pad_bottom = 1;
-  const ConvSchedule chosen = choose(schedule, undilated, in_strip, nullptr, out_strip, 1, act);
+  const ConvSchedule chosen = choose(schedule, undilated, in_mosaic, nullptr, out_mosaic, 1, act);
   if (kConvVariants[chosen].kind != ConvKind::Winograd) return std::nullopt;
-  // Each block with the zero column after it (and zero rows below a shorter sub-grid): the
-  // pad kernel writes the view and the border beyond it.
-  for (int b = 0, s = 0; b < d; ++b)
-    for (int a = 0; a < d; ++a, ++s) {
-      const int end = s + 1 < d * d ? offset[static_cast<size_t>(s) + 1] : strip;
-      Buffer block = in_strip.cropped(1, offset[static_cast<size_t>(s)], end - offset[static_cast<size_t>(s)]);
-      copy_with_border(sub_grid(input, d, a, b), block, 0, 0, 0.0f, "conv (atrous mosaic)");
-    }
+  // Each sub-grid's cell of the mosaic, up to the next cell (its zero column and row, and
+  // zeros past a sub-grid smaller than its cell): the pad kernel writes the view and the
+  // border beyond it.
+  const int rows = static_cast<int>(m.y.size());
+  auto cell = [&](const Buffer& b, int s, bool with_border) {
+    const int col = s % m.columns, row = s / m.columns;
+    const int x0 = m.x[static_cast<size_t>(col)], y0 = m.y[static_cast<size_t>(row)];
+    const int x1 = col + 1 < m.columns ? m.x[static_cast<size_t>(col) + 1] : m.width;
+    const int y1 = row + 1 < rows ? m.y[static_cast<size_t>(row) + 1] : m.height;
+    const int a = s % m.d, sb = s / m.d;
+    const int w = with_border ? x1 - x0 : sub_grid_extent(output.dim(1).extent(), m.d, a);
+    const int h = with_border ? y1 - y0 : sub_grid_extent(output.dim(2).extent(), m.d, sb);
+    return b.cropped(1, x0, w).cropped(2, y0, h);
+  };
+  for (int s = 0; s < m.d * m.d; ++s) {
+    Buffer block = cell(in_mosaic, s, true);
+    copy_with_border(sub_grid(input, m.d, s % m.d, s / m.d), block, 0, 0, 0.0f, "conv (atrous mosaic)");
+  }
   const std::vector<Buffer>& filters = winograd_filters(p, kConvVariants[chosen].pixels);
   ConvCall call{1, 1, 0, filters.front().dim(2).extent(), 0, filters.front().dim(3).extent()};
-  run_groups(p, filters, pick(chosen, false, act), in_strip, nullptr, out_strip, call);
-  for (int b = 0, s = 0; b < d; ++b)
-    for (int a = 0; a < d; ++a, ++s) {
-      Buffer target = sub_grid(output, d, a, b);
-      run_copy(out_strip.cropped(1, offset[static_cast<size_t>(s)], target.dim(1).extent())
-                   .cropped(2, 0, target.dim(2).extent()),
-               target);
-    }
+  run_groups(p, filters, pick(chosen, false, act), in_mosaic, nullptr, out_mosaic, call);
+  for (int s = 0; s < m.d * m.d; ++s) {
+    Buffer target = sub_grid(output, m.d, s % m.d, s / m.d);
+    run_copy(cell(out_mosaic, s, false), target);
+  }
   output.mark_written();
   return name_of(conv_schedules(), chosen);
 }
@@ -999,9 +1056,9 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   }
   if (int parts = reduction_parts(p, act); parts > 1)
     return run_reduction_parts(p, parts, input, skip, output, act, schedule);
-  if (atrous_mosaic_fits(p, input, skip, output) &&
-      (schedule < 0 || schedule >= kConvVariantCount || kConvVariants[schedule].kind == ConvKind::Winograd))
-    if (std::optional<std::string> ran = run_atrous_mosaic(p, input, output, act, schedule)) return *ran;
+  if (schedule < 0 || schedule >= kConvVariantCount || kConvVariants[schedule].kind == ConvKind::Winograd)
+    if (std::optional<Mosaic> m = atrous_mosaic(p, input, skip, output))
+      if (std::optional<std::string> ran = run_atrous_mosaic(p, *m, input, output, act, schedule)) return *ran;
   // The CPU variants' edge tiles shift inwards and compute a few outputs twice: a skip input
   // that is the output itself (an in-place add) would be added twice there, so they read a
   // copy of it (in the conv scratch).

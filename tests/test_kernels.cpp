@@ -440,16 +440,20 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
           "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1, bias: false}\n"
           "  - {name: bn, op: batchnorm}\n  - {name: add, op: add, inputs: [bn, input]}\n"
           "  - {name: act, op: relu}\n"),
-      // dilated, on a mosaic of the sub-grids (kernels.cpp): even and odd sizes, batch 2
+      // dilated, on a mosaic of the sub-grids (kernels.cpp): even and odd sizes, batch 2; in one
+      // row of cells, and in 5 x 5 and 9 x 4 cells of unequal sizes (a row of cells holding
+      // sub-grids of two rows of the map)
       net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"),
       net("[2, 40, 26, 25]",
           "  - {name: conv, op: conv, out: 37, kernel: 3, dilation: 3, padding: 3}\n  - {name: act, op: relu}\n"),
+      net("[1, 40, 29, 31]", "  - {name: conv, op: conv, out: 33, kernel: 3, dilation: 5, padding: 5}\n"),
+      net("[2, 24, 37, 40]",
+          "  - {name: conv, op: conv, out: 48, kernel: 3, dilation: 6, padding: 6}\n  - {name: act, op: relu}\n"),
   };
-  // Shapes Winograd does not take, and their outputs' widths: among them dilated convs whose
-  // sub-grids are under 8 pixels a side or that fuse a residual add.
+  // Shapes Winograd does not take, and their outputs' widths: among them a dilated conv that
+  // fuses a residual add.
   const std::pair<std::string, int> falls_back[] = {
       {net("[1, 32, 20, 20]", "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, padding: 1}\n"), 10},
-      {net("[1, 32, 14, 14]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"), 14},
       {net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"
                               "  - {name: add, op: add, inputs: [conv, input]}\n  - {name: act, op: relu}\n"),
        40},
@@ -475,6 +479,15 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
         BOOST_TEST(conv_error(falls_back[i].first, schedule, false, &ran) <= 1e-4);
         BOOST_TEST(ran == test::direct_at(falls_back[i].second));
       }
+    // A dilated conv whose sub-grids are 2-3 pixels a side: its mosaic would be twice the
+    // output, so it runs direct, its padded taps skipped in bands.
+    BOOST_TEST_CONTEXT(name << " on 2-pixel sub-grids") {
+      std::string ran;
+      BOOST_TEST(conv_error(net("[1, 32, 20, 20]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 8, "
+                                                   "padding: 8}\n"),
+                            schedule, false, &ran) <= 1e-4);
+      BOOST_TEST(ran.find("winograd") == std::string::npos);
+    }
   }
   BOOST_TEST(variants >= 2);  // F(2x2) and F(4x4)
 }
@@ -504,14 +517,17 @@ BOOST_AUTO_TEST_CASE(the_default_picks_winograd_where_it_pays) {
       {net("[1, 64, 28, 28]",
            "  - {name: conv, op: conv, out: 64, kernel: 3, padding: 1}\n  - {name: act, op: relu6}\n"),
        test::direct_at(28)},  // no Winograd variant has the relu6 epilogue
-      // dilated 3x3 convs with padding d, sub-grids 8+ a side: on a mosaic of them, whose strip
-      // is 56+ wide (73 and 86 here)
+      // dilated 3x3 convs with padding d: on a mosaic of their sub-grids, 207, 36 and 47 wide
+      // here (a row of 16 cells, 2 x 2 cells, 5 x 2; bands from 56 wide, channel tasks below)
+      {net("[1, 64, 48, 48]",
+           "  - {name: conv, op: conv, out: 64, kernel: 3, dilation: 4, padding: 4}\n  - {name: act, op: relu}\n"),
+       "winograd-m4-rows-t96"},
       {net("[1, 64, 34, 35]",
            "  - {name: conv, op: conv, out: 64, kernel: 3, dilation: 2, padding: 2}\n  - {name: act, op: relu}\n"),
-       "winograd-m4-rows-t96"},
+       "winograd-m4-ch-t48-p8"},
       {net("[2, 96, 26, 25]", "  - {name: conv, op: conv, out: 72, kernel: 3, dilation: 3, padding: 3, bias: false}\n"
                               "  - {name: bn, op: batchnorm}\n"),
-       "winograd-m4-rows-t96"},
+       "winograd-m4-ch-t48-p8"},
   };
   for (const auto& [spec, want] : cases) BOOST_TEST_CONTEXT(spec) {
       std::string ran;
