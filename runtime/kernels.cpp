@@ -899,9 +899,7 @@ struct Mosaic {
   int d = 0, columns = 0;
   std::vector<int> x, y;  // per column and row of cells: its offset in the mosaic
   int width = 0, height = 0;
-  int64_t tiled_pixels(int m) const {
-    return int64_t{(width + m - 1) / m * m} * ((height + m - 1) / m * m);
-  }
+  int64_t tiled_pixels(int m) const { return int64_t{(width + m - 1) / m * m} * ((height + m - 1) / m * m); }
 };
 
 int sub_grid_extent(int extent, int d, int first) { return (extent - first + d - 1) / d; }
@@ -963,8 +961,7 @@ std::optional<Mosaic> atrous_mosaic(const PreparedConv& p, const Buffer& input, 
   const int width = input.dim(1).extent(), height = input.dim(2).extent();
   if (current_kernel_set() != KernelSet::Cpu || p.depthwise || p.groups != 1 || skip || w.kw != 3 || w.kh != 3 ||
       w.sw != 1 || w.sh != 1 || w.dw < 2 || w.dh != w.dw || w.pad_left != w.dw || w.pad_right != w.dw ||
-      w.pad_top != w.dh || w.pad_bottom != w.dh || output.dim(1).extent() != width ||
-      output.dim(2).extent() != height)
+      w.pad_top != w.dh || w.pad_bottom != w.dh || output.dim(1).extent() != width || output.dim(2).extent() != height)
     return std::nullopt;
   // Sub-grids 3+ pixels a side, and at most 32 x 32 of them (the layout search is quadratic).
   const int d = to_int(w.dw);

@@ -454,8 +454,9 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
   // fuses a residual add.
   const std::pair<std::string, int> falls_back[] = {
       {net("[1, 32, 20, 20]", "  - {name: conv, op: conv, out: 32, kernel: 3, stride: 2, padding: 1}\n"), 10},
-      {net("[1, 32, 40, 40]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"
-                              "  - {name: add, op: add, inputs: [conv, input]}\n  - {name: act, op: relu}\n"),
+      {net("[1, 32, 40, 40]",
+           "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 2, padding: 2}\n"
+           "  - {name: add, op: add, inputs: [conv, input]}\n  - {name: act, op: relu}\n"),
        40},
       {net("[1, 32, 12, 12]", "  - {name: conv, op: conv, out: 32, kernel: 3, padding: [1, 0, 1, 2]}\n"), 11},
       {net("[1, 32, 12, 12]", "  - {name: conv, op: conv, out: 32, kernel: 5, padding: 2}\n"), 12},
@@ -483,8 +484,9 @@ BOOST_AUTO_TEST_CASE(winograd_runs_on_awkward_shapes_and_agrees_with_the_referen
     // output, so it runs direct, its padded taps skipped in bands.
     BOOST_TEST_CONTEXT(name << " on 2-pixel sub-grids") {
       std::string ran;
-      BOOST_TEST(conv_error(net("[1, 32, 20, 20]", "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 8, "
-                                                   "padding: 8}\n"),
+      BOOST_TEST(conv_error(net("[1, 32, 20, 20]",
+                                "  - {name: conv, op: conv, out: 32, kernel: 3, dilation: 8, "
+                                "padding: 8}\n"),
                             schedule, false, &ran) <= 1e-4);
       BOOST_TEST(ran.find("winograd") == std::string::npos);
     }
@@ -525,8 +527,9 @@ BOOST_AUTO_TEST_CASE(the_default_picks_winograd_where_it_pays) {
       {net("[1, 64, 34, 35]",
            "  - {name: conv, op: conv, out: 64, kernel: 3, dilation: 2, padding: 2}\n  - {name: act, op: relu}\n"),
        "winograd-m4-ch-t48-p8"},
-      {net("[2, 96, 26, 25]", "  - {name: conv, op: conv, out: 72, kernel: 3, dilation: 3, padding: 3, bias: false}\n"
-                              "  - {name: bn, op: batchnorm}\n"),
+      {net("[2, 96, 26, 25]",
+           "  - {name: conv, op: conv, out: 72, kernel: 3, dilation: 3, padding: 3, bias: false}\n"
+           "  - {name: bn, op: batchnorm}\n"),
        "winograd-m4-ch-t48-p8"},
   };
   for (const auto& [spec, want] : cases) BOOST_TEST_CONTEXT(spec) {
