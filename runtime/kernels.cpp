@@ -9,7 +9,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <tuple>
 
 #include "archbench_depthwise_columns.h"
 #include "archbench_depthwise_columns_relu.h"
@@ -900,6 +903,15 @@ struct Mosaic {
   std::vector<int> x, y;  // per column and row of cells: its offset in the mosaic
   int width = 0, height = 0;
   int64_t tiled_pixels(int m) const { return int64_t{(width + m - 1) / m * m} * ((height + m - 1) / m * m); }
+  // Sub-grid s's cell: its first column and row, and where the next cell begins (or the
+  // mosaic ends), so that [x0, x1) x [y0, y1) includes the zero column and row after it.
+  struct Cell {
+    int x0, y0, x1, y1;
+  };
+  Cell cell(int s) const {
+    const size_t col = static_cast<size_t>(s % columns), row = static_cast<size_t>(s / columns);
+    return {x[col], y[row], col + 1 < x.size() ? x[col + 1] : width, row + 1 < y.size() ? y[row + 1] : height};
+  }
 };
 
 int sub_grid_extent(int extent, int d, int first) { return (extent - first + d - 1) / d; }
@@ -934,43 +946,53 @@ Mosaic best_mosaic(int d, int width, int height, int m) {
   return best;
 }
 
-// The fraction of a dilated window's taps that fall inside the input, over all outputs (the
-// work of direct convolution split into tap bands; 1 without padding).
-double valid_tap_fraction(int out, int in, int64_t k, int64_t d, int64_t pad) {
+// The fraction of a 3-tap window's taps at dilation d and padding d that fall inside a
+// `size`-long input, over its `size` outputs (the work of direct convolution split into tap
+// bands).
+double valid_tap_fraction(int size, int d) {
   int64_t valid = 0;
-  for (const TapBand& b : tap_bands(out, in, k, 1, d, pad)) valid += (b.end_tap - b.first_tap) * (b.end - b.first);
-  return static_cast<double>(valid) / static_cast<double>(k * out);
+  for (const TapBand& b : tap_bands(size, size, 3, 1, d, d)) valid += (b.end_tap - b.first_tap) * (b.end - b.first);
+  return static_cast<double>(valid) / (3.0 * size);
 }
 
 // Winograd F(4x4, 3x3) against direct convolution on the same pixels, at least (the tuner's
 // measured 1.3-2.5x on the zoo's undilated 3x3 convs), for the choice below.
 constexpr double kWinogradGain = 2.0;
 
-// Whether `p` (with this input, output and fused add) runs on a mosaic: 3x3 at stride 1 and
+// The mosaic for a width x height map at dilation d, where Winograd's work on it, its pixels
+// in whole 4x4 tiles over the map's divided by kWinogradGain, is less than the fraction of
+// taps direct convolution computes (the rest fall in the padding, which its tap bands skip);
+// else none. Sub-grids under 3 pixels a side are not tried: DeepLabV3's ASPP convs on 64x64
+// at dilation 24 and 36 (sub-grids 2-3 and 1-2 wide; at 24 the mosaic would be 1.89 times
+// the map against 56 % of the taps; a 1-row strip took 223-235 ms at dilation 36, direct
+// 83-86). The search is O(d^4), so the answer is kept per shape (a dilated conv asks on every
+// run; DeepLabV3's d = 12 searches 144 layouts).
+const std::optional<Mosaic>& mosaic_for(int d, int width, int height) {
+  thread_local std::map<std::tuple<int, int, int>, std::optional<Mosaic>> known;
+  auto [it, fresh] = known.try_emplace({d, width, height});
+  if (fresh && width >= 3 * d && height >= 3 * d && d <= 32) {
+    Mosaic m = best_mosaic(d, width, height, 4);
+    const double winograd = static_cast<double>(m.tiled_pixels(4)) / (static_cast<double>(width) * height);
+    if (winograd / kWinogradGain < valid_tap_fraction(width, d) * valid_tap_fraction(height, d))
+      it->second = std::move(m);
+  }
+  return it->second;
+}
+
+// The mosaic `p` (with this input, output and fused add) runs on, if any: 3x3 at stride 1 and
 // one dilation d > 1 in both directions, padding d on every side (the output's size is the
-// input's), one group, no fused add (the skip would need its own mosaic), the cpu set; and
-// where Winograd's work on the mosaic, its pixels in whole 4x4 tiles over the output's pixels
-// divided by kWinogradGain, is less than the fraction of taps direct convolution computes
-// (the rest fall in the padding, which its tap bands skip). DeepLabV3's ASPP convs on 64x64
-// at dilation 24 and 36 have sub-grids 2-3 and 1-2 pixels wide: mosaics 1.9 and 4 times the
-// output against 56 % and 36 % of the taps, and run direct (a 1-row strip of the sub-grids
-// took 223-235 ms at dilation 36, direct 83-86).
-std::optional<Mosaic> atrous_mosaic(const PreparedConv& p, const Buffer& input, const Buffer* skip,
-                                    const Buffer& output) {
+// input's), one group, no fused add (the skip would need its own mosaic), the cpu set, and a
+// mosaic that pays (mosaic_for).
+const std::optional<Mosaic>& atrous_mosaic(const PreparedConv& p, const Buffer& input, const Buffer* skip,
+                                           const Buffer& output) {
+  static const std::optional<Mosaic> none;
   const Window& w = p.win;
   const int width = input.dim(1).extent(), height = input.dim(2).extent();
   if (current_kernel_set() != KernelSet::Cpu || p.depthwise || p.groups != 1 || skip || w.kw != 3 || w.kh != 3 ||
       w.sw != 1 || w.sh != 1 || w.dw < 2 || w.dh != w.dw || w.pad_left != w.dw || w.pad_right != w.dw ||
       w.pad_top != w.dh || w.pad_bottom != w.dh || output.dim(1).extent() != width || output.dim(2).extent() != height)
-    return std::nullopt;
-  // Sub-grids 3+ pixels a side, and at most 32 x 32 of them (the layout search is quadratic).
-  const int d = to_int(w.dw);
-  if (width < 3 * d || height < 3 * d || d > 32) return std::nullopt;
-  const double direct = valid_tap_fraction(width, width, 3, d, d) * valid_tap_fraction(height, height, 3, d, d);
-  Mosaic m = best_mosaic(d, width, height, 4);
-  const double winograd = static_cast<double>(m.tiled_pixels(4)) / (static_cast<double>(width) * height);
-  if (winograd / kWinogradGain >= direct) return std::nullopt;
-  return m;
+    return none;
+  return mosaic_for(to_int(w.dw), width, height);
 }
 
 // The sub-grid (a, b) of a (c, x, y, n) buffer with dilation d: elements (c, a + d i, b + d j, n),
@@ -992,30 +1014,22 @@ Buffer sub_grid(const Buffer& buf, int d, int a, int b) {
 // variant (the caller runs the dilated conv as it is).
 std::optional<std::string> run_atrous_mosaic(const PreparedConv& p, const Mosaic& m, const Buffer& input,
                                              Buffer& output, Activation act, ConvSchedule schedule) {
-  const int channels = input.dim(0).extent(), batch = input.dim(3).extent();
-  Buffer in_mosaic = p.scratch->view(ConvScratch::PaddedInput, {channels, m.width, m.height, batch});
-  Buffer out_mosaic = p.scratch->view(ConvScratch::MosaicOutput, {output.dim(0).extent(), m.width, m.height, batch});
+  const int channels = input.dim(0).extent(), out_channels = output.dim(0).extent(), batch = input.dim(3).extent();
   Window undilated = p.win;
   undilated.dw = undilated.dh = 1;
   undilated.pad_left = undilated.pad_right = undilated.pad_top = undilated.pad_bottom = 1;
-  const ConvSchedule chosen = choose(schedule, undilated, in_mosaic, nullptr, out_mosaic, 1, act);
+  // The choice reads extents only: shapes without data, so nothing is allocated for a conv
+  // that then runs as it is.
+  const ConvSchedule chosen = choose(schedule, undilated, Buffer(nullptr, channels, m.width, m.height, batch), nullptr,
+                                     Buffer(nullptr, out_channels, m.width, m.height, batch), 1, act);
   if (kConvVariants[chosen].kind != ConvKind::Winograd) return std::nullopt;
-  // Each sub-grid's cell of the mosaic, up to the next cell (its zero column and row, and
-  // zeros past a sub-grid smaller than its cell): the pad kernel writes the view and the
-  // border beyond it.
-  const int rows = static_cast<int>(m.y.size());
-  auto cell = [&](const Buffer& b, int s, bool with_border) {
-    const int col = s % m.columns, row = s / m.columns;
-    const int x0 = m.x[static_cast<size_t>(col)], y0 = m.y[static_cast<size_t>(row)];
-    const int x1 = col + 1 < m.columns ? m.x[static_cast<size_t>(col) + 1] : m.width;
-    const int y1 = row + 1 < rows ? m.y[static_cast<size_t>(row) + 1] : m.height;
-    const int a = s % m.d, sb = s / m.d;
-    const int w = with_border ? x1 - x0 : sub_grid_extent(output.dim(1).extent(), m.d, a);
-    const int h = with_border ? y1 - y0 : sub_grid_extent(output.dim(2).extent(), m.d, sb);
-    return b.cropped(1, x0, w).cropped(2, y0, h);
-  };
+  Buffer in_mosaic = p.scratch->view(ConvScratch::PaddedInput, {channels, m.width, m.height, batch});
+  Buffer out_mosaic = p.scratch->view(ConvScratch::MosaicOutput, {out_channels, m.width, m.height, batch});
+  // Each sub-grid into its cell, up to the next cell: the pad kernel writes the zero column
+  // and row after it (and zeros past a sub-grid smaller than its cell).
   for (int s = 0; s < m.d * m.d; ++s) {
-    Buffer block = cell(in_mosaic, s, true);
+    const Mosaic::Cell c = m.cell(s);
+    Buffer block = in_mosaic.cropped(1, c.x0, c.x1 - c.x0).cropped(2, c.y0, c.y1 - c.y0);
     copy_with_border(sub_grid(input, m.d, s % m.d, s / m.d), block, 0, 0, 0.0f, "conv (atrous mosaic)");
   }
   const std::vector<Buffer>& filters = winograd_filters(p, kConvVariants[chosen].pixels);
@@ -1023,7 +1037,8 @@ std::optional<std::string> run_atrous_mosaic(const PreparedConv& p, const Mosaic
   run_groups(p, filters, pick(chosen, false, act), in_mosaic, nullptr, out_mosaic, call);
   for (int s = 0; s < m.d * m.d; ++s) {
     Buffer target = sub_grid(output, m.d, s % m.d, s / m.d);
-    run_copy(cell(out_mosaic, s, false), target);
+    const Mosaic::Cell c = m.cell(s);
+    run_copy(out_mosaic.cropped(1, c.x0, target.dim(1).extent()).cropped(2, c.y0, target.dim(2).extent()), target);
   }
   output.mark_written();
   return name_of(conv_schedules(), chosen);
@@ -1054,7 +1069,7 @@ std::string run_conv(const PreparedConv& p, const Buffer& input, const Buffer* s
   if (int parts = reduction_parts(p, act); parts > 1)
     return run_reduction_parts(p, parts, input, skip, output, act, schedule);
   if (schedule < 0 || schedule >= kConvVariantCount || kConvVariants[schedule].kind == ConvKind::Winograd)
-    if (std::optional<Mosaic> m = atrous_mosaic(p, input, skip, output))
+    if (const std::optional<Mosaic>& m = atrous_mosaic(p, input, skip, output))
       if (std::optional<std::string> ran = run_atrous_mosaic(p, *m, input, output, act, schedule)) return *ran;
   // The CPU variants' edge tiles shift inwards and compute a few outputs twice: a skip input
   // that is the output itself (an in-place add) would be added twice there, so they read a
